@@ -1,0 +1,1 @@
+"""Messenger channel adapters (Telegram, WhatsApp, email) and their webhook routes."""

@@ -1,0 +1,153 @@
+"""The ``switchboard`` command line. Every failure is one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, NoReturn
+
+import click
+
+from config import ConfigError, Settings, load_settings
+from store.errors import MigrationRequired, StoreError
+
+EXIT_CONFIG = 2
+
+
+class CliContext:
+    """Settings, loaded on first use so that ``--help`` works without a configuration."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+
+pass_context = click.make_pass_decorator(CliContext)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"switchboard: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Configuration file (default: $SWITCHBOARD_CONFIG, then ./config.yaml).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Switchboard: clients from Telegram, WhatsApp and email in one back office."""
+    ctx.obj = CliContext(config_path)
+
+
+@cli.command("version")
+def version_command() -> None:
+    """Print the version."""
+    try:
+        click.echo(version("switchboard"))
+    except PackageNotFoundError:
+        click.echo("unknown (not installed)")
+
+
+@cli.command("migrate")
+@pass_context
+def migrate_command(obj: CliContext) -> None:
+    """Apply pending schema migrations (safe to run again: it then changes nothing)."""
+    from commands.runtime import open_store
+    from store.migrate import migrate
+
+    database = open_store(obj.settings, check_schema=False)
+    applied = migrate(database)
+    if applied:
+        for name in applied:
+            click.echo(f"applied {name}")
+    else:
+        click.echo("schema is up to date; nothing to do")
+    database.close()
+
+
+@cli.command("serve")
+@click.option("--host", envvar="SWITCHBOARD_HOST", default=None, help="Address to listen on.")
+@click.option("--port", envvar="SWITCHBOARD_PORT", type=int, default=None, help="Port.")
+@pass_context
+def serve_command(obj: CliContext, host: str | None, port: int | None) -> None:
+    """Serve webhooks, health and ops over HTTP (default 127.0.0.1:8080) until SIGTERM/Ctrl-C."""
+    from aiohttp import web
+
+    from commands.runtime import open_store
+    from commands.web import build_app
+
+    settings = obj.settings
+    open_store(settings)
+    host = host or settings.host
+    port = settings.port if port is None else port
+    app = build_app(settings)
+    logging.getLogger("switchboard").info("serving on http://%s:%s", host, port)
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        print=lambda _: click.echo(f"Switchboard serving on http://{host}:{port}", err=True),
+        access_log=None,
+        handle_signals=True,
+    )
+    click.echo("Switchboard stopped", err=True)
+
+
+@cli.command("config")
+@pass_context
+def config_command(obj: CliContext) -> None:
+    """Print the effective configuration with every secret redacted."""
+    import yaml
+
+    click.echo(yaml.safe_dump(obj.settings.redacted(), sort_keys=False, allow_unicode=True))
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.getLogger("peewee.migrations").setLevel(logging.WARNING)
+    logging.basicConfig(
+        level=os.environ.get("SWITCHBOARD_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        cli.main(args=argv, prog_name="switchboard", standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("aborted", 1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    except MigrationRequired as exc:
+        fail(str(exc), 1)
+    except StoreError as exc:
+        fail(f"store: {exc}", 1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the last line of defence keeps tracebacks off users
+        if os.environ.get("SWITCHBOARD_DEBUG"):
+            raise
+        fail(
+            f"unexpected error: {type(exc).__name__}: {_one_line(exc)} "
+            "(set SWITCHBOARD_DEBUG=1 for the traceback)",
+            1,
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    text: Any = str(exc)
+    return text.splitlines()[0] if text else ""

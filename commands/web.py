@@ -1,0 +1,62 @@
+"""The HTTP service of ``switchboard serve``: health now; webhooks and ops mount here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from config import Settings
+from store.db import ping
+from store.errors import StoreError
+from workers.broker import broker_state
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+
+# Each layer that serves HTTP (webhooks, ops) adds its routes through one of these.
+RouteInstaller = Callable[[web.Application, Settings], None]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the store and the broker both answer, 503 otherwise; JSON either way."""
+    settings = request.app[SETTINGS_KEY]
+    store_ok, store_state = await _check(_store_state)
+    broker_ok, broker_word = await _check(lambda: broker_state(settings.broker_url))
+    body = {
+        "status": "ok" if store_ok and broker_ok else "unavailable",
+        "store": store_state,
+        "broker": broker_word,
+    }
+    return web.json_response(body, status=200 if store_ok and broker_ok else 503)
+
+
+def _store_state() -> tuple[bool, str]:
+    try:
+        ping()
+        return True, "ok"
+    except StoreError as exc:
+        return False, f"unreachable: {exc}"
+
+
+async def _check(probe: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(probe), timeout=5)
+    except TimeoutError:
+        return False, "timeout"
+
+
+def build_app(
+    settings: Settings,
+    installers: list[RouteInstaller] | None = None,
+    on_startup: list[Callable[[web.Application], Awaitable[None]]] | None = None,
+) -> web.Application:
+    """The aiohttp application; ``installers`` add the routes of the other layers."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app[SETTINGS_KEY] = settings
+    app.router.add_get("/healthz", healthz)
+    for install in installers or []:
+        install(app, settings)
+    for hook in on_startup or []:
+        app.on_startup.append(hook)
+    return app

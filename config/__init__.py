@@ -1,0 +1,32 @@
+"""Typed configuration shared by every layer: ``config.yaml`` plus environment overrides."""
+
+from __future__ import annotations
+
+from config.errors import ConfigError
+from config.loader import DEFAULT_CONFIG_PATH, load_settings
+from config.settings import (
+    AdminBotSettings,
+    BotSettings,
+    EmailBotSettings,
+    ImapSettings,
+    OperatorSettings,
+    Settings,
+    SmtpSettings,
+    TelegramBotSettings,
+    WhatsAppBotSettings,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "AdminBotSettings",
+    "BotSettings",
+    "ConfigError",
+    "EmailBotSettings",
+    "ImapSettings",
+    "OperatorSettings",
+    "Settings",
+    "SmtpSettings",
+    "TelegramBotSettings",
+    "WhatsAppBotSettings",
+    "load_settings",
+]

@@ -1,0 +1,237 @@
+"""The shape of ``config.yaml``: pydantic models, strict (unknown keys are errors).
+
+Secrets are ``SecretStr``: printing a settings object shows ``**********``, never the value.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+BOT_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+class _BotBase(StrictModel):
+    name: Annotated[str, Field(pattern=BOT_NAME_PATTERN)]
+    enabled: bool = True
+
+
+class TelegramBotSettings(_BotBase):
+    """A Telegram bot. ``api_base`` points at a local Bot API server or the emulator."""
+
+    kind: Literal["telegram"]
+    token: SecretStr | None = None
+    mode: Literal["webhook", "polling"] = "webhook"
+    webhook_secret: SecretStr | None = None
+    api_base: str | None = None
+    messages_per_second: Annotated[float, Field(gt=0)] = 30.0
+    chat_messages_per_second: Annotated[float, Field(gt=0)] = 1.0
+    group_messages_per_minute: Annotated[float, Field(gt=0)] = 20.0
+
+    _api_base = field_validator("api_base")(_check_http_url)
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"\d+:[\w-]+", value.get_secret_value()):
+            raise ValueError("must look like '123456:ABC-def' (the token BotFather gives)")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> TelegramBotSettings:
+        if self.enabled and self.token is None:
+            raise ValueError("token: required for an enabled telegram bot")
+        return self
+
+
+class WhatsAppBotSettings(_BotBase):
+    """A WhatsApp Cloud API phone number. ``api_base`` replaces the Graph API's address."""
+
+    kind: Literal["whatsapp"]
+    phone_number_id: str | None = None
+    access_token: SecretStr | None = None
+    app_secret: SecretStr | None = None
+    verify_token: SecretStr | None = None
+    api_base: str | None = None
+    api_version: str = "v21.0"
+    messages_per_second: Annotated[float, Field(gt=0)] = 80.0
+    seconds_per_recipient: Annotated[float, Field(ge=0)] = 6.0
+
+    _api_base = field_validator("api_base")(_check_http_url)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> WhatsAppBotSettings:
+        if self.enabled:
+            for key in ("phone_number_id", "access_token", "app_secret", "verify_token"):
+                if getattr(self, key) is None:
+                    raise ValueError(f"{key}: required for an enabled whatsapp bot")
+        return self
+
+
+class ImapSettings(StrictModel):
+    host: str
+    port: Annotated[int, Field(gt=0, lt=65536)] = 993
+    security: Literal["tls", "starttls", "none"] = "tls"
+    user: str
+    password: SecretStr
+    folder: str = "INBOX"
+    poll_interval_s: Annotated[float, Field(gt=0)] = 60.0
+    use_idle: bool = True
+
+
+class SmtpSettings(StrictModel):
+    host: str
+    port: Annotated[int, Field(gt=0, lt=65536)] = 465
+    security: Literal["tls", "starttls", "none"] = "tls"
+    user: str | None = None
+    password: SecretStr | None = None
+    from_address: str
+
+
+class EmailBotSettings(_BotBase):
+    """One mailbox: IMAP in, SMTP out."""
+
+    kind: Literal["email"]
+    imap: ImapSettings | None = None
+    smtp: SmtpSettings | None = None
+    messages_per_second: Annotated[float, Field(gt=0)] = 5.0
+
+    @model_validator(mode="after")
+    def _credentials(self) -> EmailBotSettings:
+        if self.enabled:
+            for key in ("imap", "smtp"):
+                if getattr(self, key) is None:
+                    raise ValueError(f"{key}: required for an enabled email bot")
+        return self
+
+
+BotSettings = Annotated[
+    TelegramBotSettings | WhatsAppBotSettings | EmailBotSettings,
+    Field(discriminator="kind"),
+]
+
+
+class AdminBotSettings(StrictModel):
+    """The staff's Telegram bot."""
+
+    token: SecretStr
+    mode: Literal["webhook", "polling"] = "webhook"
+    webhook_secret: SecretStr | None = None
+    api_base: str | None = None
+
+    _api_base = field_validator("api_base")(_check_http_url)
+
+
+class OperatorSettings(StrictModel):
+    """An operator created at start when the store does not know them yet."""
+
+    telegram_id: Annotated[int, Field(gt=0)]
+    role: Literal["admin", "operator"] = "operator"
+    name: str
+    email: str | None = None
+
+
+class Settings(StrictModel):
+    """The whole configuration. Every default gives a working embedded setup."""
+
+    database_url: str = "sqlite:///switchboard.db"
+    broker_url: str = "memory://"
+    timezone: str = "UTC"
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, lt=65536)] = 8080
+    bots: list[BotSettings] = Field(default_factory=list)
+    admin_bot: AdminBotSettings | None = None
+    operators: list[OperatorSettings] = Field(default_factory=list)
+    ops_token: SecretStr | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme == "sqlite":
+            if not (parts.path or parts.netloc) and value not in (
+                "sqlite://",
+                "sqlite:///:memory:",
+            ):
+                raise ValueError("sqlite URL needs a file: sqlite:///switchboard.db")
+            return value
+        if parts.scheme in ("postgresql", "postgres"):
+            if not parts.path.strip("/"):
+                raise ValueError("postgresql URL needs a database name: postgresql://host/db")
+            return value
+        raise ValueError(f"must start with sqlite:/// or postgresql://, got {value!r}")
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value == "memory://" or (parts.scheme in ("redis", "rediss") and parts.hostname):
+            return value
+        raise ValueError(f"must be memory:// or redis://host:port/db, got {value!r}")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Moscow)"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        seen: set[str] = set()
+        for bot in self.bots:
+            if bot.name in seen:
+                raise ValueError(f"bots: duplicate bot name {bot.name!r}")
+            seen.add(bot.name)
+        ids = [op.telegram_id for op in self.operators]
+        if len(ids) != len(set(ids)):
+            raise ValueError("operators: duplicate telegram_id")
+        return self
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def bot(self, name: str) -> TelegramBotSettings | WhatsAppBotSettings | EmailBotSettings:
+        """The bot named ``name``; ``KeyError`` when there is none."""
+        for bot in self.bots:
+            if bot.name == name:
+                return bot
+        raise KeyError(name)
+
+    def redacted(self) -> dict[str, object]:
+        """The settings as plain data with every secret replaced by ``'***'``, for display."""
+        redacted = _redact(self.model_dump(mode="python"))
+        assert isinstance(redacted, dict)
+        return redacted
+
+
+def _redact(value: object) -> object:
+    if isinstance(value, SecretStr):
+        return "***"
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value

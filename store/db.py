@@ -1,0 +1,100 @@
+"""Opening the database: one ``DatabaseProxy`` every model binds to, SQLite or PostgreSQL.
+
+SQLite runs in WAL mode with foreign keys on and a 5 s busy timeout; PostgreSQL through
+psycopg 3. Timestamps are stored as naive UTC everywhere (see ``store.clock``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import peewee
+
+from store.errors import StoreError
+
+database_proxy = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS: dict[str, object] = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "busy_timeout": 5000,
+    "cache_size": -64 * 1024,  # 64 MiB page cache (negative = KiB)
+    "temp_store": "memory",
+}
+
+
+class BaseModel(peewee.Model):
+    # Peewee adds ``id`` (an AutoField) to every model without an explicit primary key.
+    id: int
+
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+def make_database(url: str) -> peewee.Database:
+    """A (not yet connected) database for ``url``: ``sqlite:///path`` or ``postgresql://...``."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = parts.path
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            path = ":memory:"
+        elif parts.netloc:  # sqlite://relative/path.db
+            path = parts.netloc + parts.path
+        else:  # sqlite:///relative.db -> "/relative.db"; sqlite:////abs.db -> "//abs.db"
+            path = path[1:] if path.startswith("/") else path
+        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    if parts.scheme in ("postgresql", "postgres"):
+        params: dict[str, Any] = dict(parse_qsl(parts.query))
+        if parts.hostname:
+            params["host"] = parts.hostname
+        if parts.port:
+            params["port"] = parts.port
+        if parts.username:
+            params["user"] = unquote(parts.username)
+        if parts.password:
+            params["password"] = unquote(parts.password)
+        params.setdefault("connect_timeout", 5)
+        return peewee.PostgresqlDatabase(
+            unquote(parts.path.lstrip("/")), prefer_psycopg3=True, **params
+        )
+    raise StoreError(f"unsupported database URL scheme {parts.scheme!r}")
+
+
+def open_database(url: str) -> peewee.Database:
+    """Make the database for ``url``, bind every model to it and return it."""
+    database = make_database(url)
+    database_proxy.initialize(database)
+    return database
+
+
+def write_transaction() -> Any:
+    """A transaction that will write: ``BEGIN IMMEDIATE`` on SQLite, a plain one on PostgreSQL.
+
+    SQLite cannot upgrade a read transaction to a write one while another connection writes
+    (it fails at once with "database is locked", ignoring ``busy_timeout``); taking the write
+    lock up front makes concurrent writers wait their turn instead.
+    """
+    if isinstance(database_proxy.obj, peewee.SqliteDatabase):
+        return database_proxy.atomic("IMMEDIATE")
+    return database_proxy.atomic()
+
+
+def is_postgres(database: peewee.Database | None = None) -> bool:
+    db = database if database is not None else database_proxy.obj
+    return isinstance(db, peewee.PostgresqlDatabase)
+
+
+def ping(database: peewee.Database | None = None) -> None:
+    """Run ``SELECT 1``; raises ``StoreUnavailable`` when the database cannot answer."""
+    from store.errors import StoreUnavailable
+
+    db = database if database is not None else database_proxy
+    try:
+        db.execute_sql("SELECT 1").fetchone()
+    except peewee.PeeweeException as exc:
+        raise StoreUnavailable(
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        ) from exc

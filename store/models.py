@@ -1,0 +1,288 @@
+"""Every table of the store, in one place, for SQLite and PostgreSQL alike.
+
+Timestamps are naive UTC (``store.clock.utcnow``). Deleting a client deletes its messages,
+variables, memberships and block history (``on_delete="CASCADE"``; SQLite enforces it because
+``foreign_keys`` is on). The schema itself is created by ``store/migrations``, never by
+``create_tables`` in production code: a change here needs a migration.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import peewee as pw
+
+from store.clock import utcnow
+from store.db import BaseModel
+from store.fields import JSONField
+
+BOT_KINDS: Final = ("telegram", "whatsapp", "email")
+ROLES: Final = ("admin", "operator")
+DIRECTIONS: Final = ("in", "out")
+AUTHOR_KINDS: Final = ("client", "bot", "operator", "comment", "system")
+DELIVERY_STATUSES: Final = ("queued", "sending", "sent", "delivered", "read", "failed")
+JOB_KINDS: Final = ("broadcast", "resend_failed")
+JOB_STATES: Final = ("pending", "running", "done", "cancelled", "failed")
+
+
+class Bot(BaseModel):
+    """One connected messenger account, mirrored from the configuration by name."""
+
+    name = pw.CharField(max_length=64, unique=True)
+    kind = pw.CharField(max_length=16)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Operator(BaseModel):
+    """A member of staff, known to the admin bot by Telegram user id."""
+
+    telegram_id = pw.BigIntegerField(unique=True)
+    role = pw.CharField(max_length=16, default="operator")
+    name = pw.CharField(max_length=200)
+    email = pw.CharField(max_length=320, null=True)
+    on_shift = pw.BooleanField(default=False)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Block(BaseModel):
+    """A named funnel block (there is no funnel editor here: blocks are names)."""
+
+    name = pw.CharField(max_length=200, unique=True)
+
+
+class Client(BaseModel):
+    """One person as seen through one bot; unique per (bot, messenger id)."""
+
+    bot = pw.ForeignKeyField(Bot, backref="clients", on_delete="CASCADE")
+    bot_id: int
+    messenger_id = pw.CharField(max_length=320)
+    name = pw.CharField(max_length=400, default="")
+    username = pw.CharField(max_length=200, null=True)
+    language = pw.CharField(max_length=16, null=True)
+    avatar_url = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+    last_action_at = pw.DateTimeField(default=utcnow, index=True)
+    block = pw.ForeignKeyField(Block, null=True, on_delete="SET NULL", index=True)
+    block_id: int | None
+    tag = pw.CharField(max_length=200, null=True)
+    responsible = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL", index=True)
+    responsible_id: int | None
+    deal_stage = pw.CharField(max_length=200, null=True, index=True)
+    blocked = pw.BooleanField(default=False)
+    unsubscribed = pw.BooleanField(default=False)
+    paused = pw.BooleanField(default=False)
+    pinned = pw.BooleanField(default=False)
+    unread = pw.BooleanField(default=False, index=True)
+
+    class Meta:
+        indexes = (
+            (("bot", "messenger_id"), True),
+            (("pinned", "last_action_at"), False),
+            (("pinned", "created_at"), False),
+        )
+
+
+class BlockHistory(BaseModel):
+    """Every block a client entered, in order."""
+
+    client = pw.ForeignKeyField(Client, backref="block_history", on_delete="CASCADE")
+    client_id: int
+    block = pw.ForeignKeyField(Block, on_delete="CASCADE")
+    block_id: int
+    entered_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("client", "entered_at"), False),)
+
+
+class MailingList(BaseModel):
+    """A named mailing list (F9 list-add / list-remove, F11 list filters)."""
+
+    name = pw.CharField(max_length=200, unique=True)
+
+    class Meta:
+        table_name = "mailing_list"
+
+
+class ListMembership(BaseModel):
+    client = pw.ForeignKeyField(Client, on_delete="CASCADE")
+    client_id: int
+    mailing_list = pw.ForeignKeyField(MailingList, on_delete="CASCADE")
+    mailing_list_id: int
+
+    class Meta:
+        primary_key = pw.CompositeKey("client", "mailing_list")
+        indexes = ((("mailing_list", "client"), False),)
+
+
+class Label(BaseModel):
+    """A named label / mark."""
+
+    name = pw.CharField(max_length=200, unique=True)
+
+
+class LabelMembership(BaseModel):
+    client = pw.ForeignKeyField(Client, on_delete="CASCADE")
+    client_id: int
+    label = pw.ForeignKeyField(Label, on_delete="CASCADE")
+    label_id: int
+
+    class Meta:
+        primary_key = pw.CompositeKey("client", "label")
+        indexes = ((("label", "client"), False),)
+
+
+class Variable(BaseModel):
+    """A custom variable of a client: name -> value, one value per name."""
+
+    client = pw.ForeignKeyField(Client, backref="variables", on_delete="CASCADE")
+    client_id: int
+    name = pw.CharField(max_length=200)
+    value = pw.TextField(default="")
+
+    class Meta:
+        indexes = (
+            (("client", "name"), True),
+            (("name", "value"), False),
+        )
+
+
+class Job(BaseModel):
+    """A long-running bulk send (broadcast, resend-failed) with progress and cancel."""
+
+    kind = pw.CharField(max_length=32)
+    state = pw.CharField(max_length=16, default="pending", index=True)
+    filter_text = pw.TextField(default="")
+    payload = JSONField(default=dict)
+    total = pw.IntegerField(default=0)
+    sent = pw.IntegerField(default=0)
+    failed = pw.IntegerField(default=0)
+    skipped = pw.IntegerField(default=0)
+    interval_s = pw.FloatField(default=0.0)
+    cancel_requested = pw.BooleanField(default=False)
+    created_by = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL")
+    created_by_id: int | None
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+    error = pw.TextField(null=True)
+
+
+class Message(BaseModel):
+    """One message of a dialog, in or out; outbound ones are the delivery outbox.
+
+    ``dedup_key`` makes ingest idempotent: a platform's redelivery of the same update
+    (Telegram ``update_id``, WhatsApp ``wamid``, email ``Message-ID``) stores one row.
+    """
+
+    client = pw.ForeignKeyField(Client, backref="messages", on_delete="CASCADE")
+    client_id: int
+    bot = pw.ForeignKeyField(Bot, on_delete="CASCADE")
+    bot_id: int
+    direction = pw.CharField(max_length=3)
+    author_kind = pw.CharField(max_length=16)
+    operator = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL")
+    operator_id: int | None
+    text = pw.TextField(default="")
+    subject = pw.TextField(null=True)
+    attachments = JSONField(default=list)
+    extra = JSONField(default=dict)
+    platform_message_id = pw.CharField(max_length=512, null=True)
+    dedup_key = pw.CharField(max_length=512, null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+    status = pw.CharField(max_length=16, null=True)
+    error_code = pw.CharField(max_length=64, null=True)
+    error_text = pw.TextField(null=True)
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField(null=True)
+    job = pw.ForeignKeyField(Job, null=True, on_delete="SET NULL")
+    job_id: int | None
+
+    class Meta:
+        indexes = (
+            (("bot", "dedup_key"), True),
+            (("client", "created_at"), False),
+            (("status", "next_attempt_at"), False),
+            (("bot", "platform_message_id"), False),
+            (("job",), False),
+        )
+
+
+class SavedFilter(BaseModel):
+    """A filter saved by an operator under a name (F12)."""
+
+    operator = pw.ForeignKeyField(Operator, backref="saved_filters", on_delete="CASCADE")
+    operator_id: int
+    name = pw.CharField(max_length=100)
+    query = pw.TextField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("operator", "name"), True),)
+
+
+class OperatorPreference(BaseModel):
+    """Per-operator display settings: card preview fields (F6) and chat view (F7)."""
+
+    operator = pw.ForeignKeyField(Operator, unique=True, on_delete="CASCADE")
+    operator_id: int
+    preview_fields = JSONField(default=list)
+    preview_variables = JSONField(default=list)
+    chat_view = JSONField(default=list)
+
+
+class AuditLog(BaseModel):
+    """One executed action: who, what, on which filter, how many clients."""
+
+    operator = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL")
+    operator_id: int | None
+    action = pw.CharField(max_length=64)
+    filter_text = pw.TextField(default="")
+    count = pw.IntegerField(default=0)
+    detail = JSONField(default=dict)
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+
+
+class MailboxState(BaseModel):
+    """Where an email bot's IMAP ingest stands: UIDVALIDITY and the last UID stored."""
+
+    bot = pw.ForeignKeyField(Bot, unique=True, on_delete="CASCADE")
+    bot_id: int
+    folder = pw.CharField(max_length=200, default="INBOX")
+    uidvalidity = pw.BigIntegerField(null=True)
+    last_uid = pw.BigIntegerField(default=0)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class ProjectSetting(BaseModel):
+    """Project-wide key/value settings kept in the store (auto-assign, generated secrets)."""
+
+    key = pw.CharField(max_length=200, primary_key=True)
+    value = JSONField(null=True)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+ALL_MODELS: Final[list[type[BaseModel]]] = [
+    Bot,
+    Operator,
+    Block,
+    Client,
+    BlockHistory,
+    MailingList,
+    ListMembership,
+    Label,
+    LabelMembership,
+    Variable,
+    Job,
+    Message,
+    SavedFilter,
+    OperatorPreference,
+    AuditLog,
+    MailboxState,
+    ProjectSetting,
+]

@@ -1,0 +1,64 @@
+"""Shared fixtures: a migrated store on SQLite and on the real PostgreSQL, the CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import peewee
+import pytest
+
+from store.db import database_proxy, open_database
+from store.migrate import migrate
+from tests.services import temporary_postgres_database
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL: a SQLite file, then a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        with temporary_postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with temporary_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[peewee.Database]:
+    """A migrated store bound to every model, on each database in turn."""
+    database = open_database(db_url)
+    database.connect()
+    migrate(database)
+    try:
+        yield database
+    finally:
+        database.close()
+        database_proxy.initialize(None)
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``switchboard ARGS`` as a user would, in ``cwd``, with this checkout's code."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    full_env["PYTHONPATH"] = str(REPO_ROOT)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "commands", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,1 @@
+"""Delivery: the Dramatiq broker, actors that send the outbox, rate limiting."""
