@@ -87,13 +87,13 @@ def serve_command(obj: CliContext, host: str | None, port: int | None) -> None:
     from aiohttp import web
 
     from commands.runtime import open_store
-    from commands.web import build_app
+    from commands.web import build_app, install_channels
 
     settings = obj.settings
     open_store(settings)
     host = host or settings.host
     port = settings.port if port is None else port
-    app = build_app(settings)
+    app = build_app(settings, installers=[install_channels])
     logging.getLogger("switchboard").info("serving on http://%s:%s", host, port)
     web.run_app(
         app,

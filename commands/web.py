@@ -13,6 +13,7 @@ from store.errors import StoreError
 from workers.broker import broker_state
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
+ADAPTERS_KEY = web.AppKey("adapters", dict)
 
 # Each layer that serves HTTP (webhooks, ops) adds its routes through one of these.
 RouteInstaller = Callable[[web.Application, Settings], None]
@@ -44,6 +45,27 @@ async def _check(probe: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
         return await asyncio.wait_for(asyncio.to_thread(probe), timeout=5)
     except TimeoutError:
         return False, "timeout"
+
+
+def install_channels(app: web.Application, settings: Settings) -> None:
+    """Build every configured bot's adapter, mount its webhooks, start and close it with the app."""
+    from bots.registry import build_adapters
+
+    adapters = build_adapters(settings)
+    app[ADAPTERS_KEY] = adapters
+    for adapter in adapters.values():
+        adapter.add_routes(app)
+
+    async def start(_: web.Application) -> None:
+        for adapter in adapters.values():
+            await adapter.start()
+
+    async def close(_: web.Application) -> None:
+        for adapter in adapters.values():
+            await adapter.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(close)
 
 
 def build_app(
