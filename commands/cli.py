@@ -125,9 +125,11 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="switchboard", standalone_mode=False)
     except click.exceptions.Abort:
         fail("aborted", 1)
-    except click.ClickException as exc:
+    except click.UsageError as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        fail(exc.format_message(), exc.exit_code)
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
     except MigrationRequired as exc:
@@ -151,3 +153,7 @@ def main(argv: list[str] | None = None) -> None:
 def _one_line(exc: BaseException) -> str:
     text: Any = str(exc)
     return text.splitlines()[0] if text else ""
+
+
+# Subcommand modules register themselves on ``cli`` when imported.
+from commands import admin_cli  # noqa: E402,F401

@@ -1,0 +1,63 @@
+"""Server-side state behind buttons: a selection of thousands of clients, a pending confirmation.
+
+Telegram allows 64 bytes of callback data, so a button carries a short token and the state
+lives in the store (``ProjectSetting`` rows ``tok:<token>``) for ``TOKEN_TTL_S`` seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from store.clock import utcnow
+from store.models import ProjectSetting
+
+TOKEN_TTL_S = 24 * 3600  # seconds a button's state stays valid
+PREFIX = "tok:"
+
+
+def put(operator_id: int, kind: str, data: dict[str, Any]) -> str:
+    """Store ``data`` for ``operator_id``; returns the 10-character token to put in a button."""
+    token = secrets.token_hex(5)
+    expires = utcnow() + dt.timedelta(seconds=TOKEN_TTL_S)
+    ProjectSetting.create(
+        key=PREFIX + token,
+        value={"operator": operator_id, "kind": kind, "data": data, "expires": expires.isoformat()},
+    )
+    # Expired tokens are cleared as new ones are made: no background job needed.
+    (
+        ProjectSetting.delete()
+        .where(
+            ProjectSetting.key.startswith(PREFIX)
+            & (ProjectSetting.updated_at < utcnow() - dt.timedelta(seconds=TOKEN_TTL_S))
+        )
+        .execute()
+    )
+    return token
+
+
+def get(token: str, operator_id: int, kind: str) -> dict[str, Any] | None:
+    """The data behind ``token`` if it exists, is ``kind``, belongs to the operator and is fresh."""
+    row = ProjectSetting.get_or_none(ProjectSetting.key == PREFIX + token)
+    if row is None or not isinstance(row.value, dict):
+        return None
+    value = row.value
+    if value.get("operator") != operator_id or value.get("kind") != kind:
+        return None
+    if dt.datetime.fromisoformat(value["expires"]) < utcnow():
+        return None
+    data = value.get("data")
+    return data if isinstance(data, dict) else None
+
+
+def update(token: str, data: dict[str, Any]) -> None:
+    row = ProjectSetting.get_or_none(ProjectSetting.key == PREFIX + token)
+    if row is not None and isinstance(row.value, dict):
+        value = dict(row.value)
+        value["data"] = data
+        ProjectSetting.update(value=value).where(ProjectSetting.key == row.key).execute()
+
+
+def drop(token: str) -> None:
+    ProjectSetting.delete().where(ProjectSetting.key == PREFIX + token).execute()

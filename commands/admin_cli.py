@@ -1,0 +1,40 @@
+"""``switchboard admin``: the admin bot's commands from the shell, replies printed as text."""
+
+from __future__ import annotations
+
+import click
+
+from commands.cli import CliContext, cli, pass_context
+
+
+@cli.command("admin")
+@click.option("--as", "as_id", type=int, required=True, help="Telegram user id of the operator.")
+@click.option("--press", "press", default=None, help="Press a button: its callback data.")
+@click.argument("text", required=False, default="")
+@pass_context
+def admin_command(obj: CliContext, as_id: int, press: str | None, text: str) -> None:
+    """Run an admin-bot command, e.g. switchboard admin --as 111 "/clients unanswered".
+
+    Buttons are listed under the reply with their data; --press DATA presses one.
+    """
+    from commands.admin import ADMIN_COMMANDS, CommandContext, find_operator, render_text
+    from commands.runtime import open_store
+
+    if not text and press is None:
+        raise click.UsageError('give a command text like "/help", or --press DATA')
+    settings = obj.settings
+    open_store(settings)
+    operator = find_operator(as_id)
+    if operator is None:
+        raise click.ClickException(f"Telegram id {as_id} is not a known operator")
+    ctx = CommandContext(operator=operator, settings=settings)
+    reply = (
+        ADMIN_COMMANDS.handle_button(ctx, press)
+        if press is not None
+        else ADMIN_COMMANDS.handle_text(ctx, text)
+    )
+    click.echo(render_text(reply, with_data=True))
+    for file in reply.files:
+        with open(file.file_name, "wb") as out:
+            out.write(file.content)
+        click.echo(f"saved {file.file_name}")
