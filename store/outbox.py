@@ -1,0 +1,270 @@
+"""The durable outbox: outbound ``Message`` rows are the source of truth for delivery.
+
+Life of a row (``Message.status``)::
+
+    queued --claim--> sending --mark_sent--> sent
+       ^                 |------mark_failed--> failed
+       |-- retry_later --|      (attempt counted; ``next_attempt_at`` = when to try again)
+       |-- defer --------|      (rate limiter said "later"; the attempt is not counted)
+
+The broker (Dramatiq) only carries message ids. It may lose them (Redis keeps nothing on
+disk here) or a worker may die mid-send: ``sweep`` finds rows stuck in ``queued`` or
+``sending`` for longer than ``stale_after_s`` and hands them back to be enqueued again.
+A ``claim`` is one conditional UPDATE, so among any number of workers holding the same id
+exactly one sends it.
+
+For a ``queued`` row, ``updated_at`` is the last time the row was handed to the broker and
+``next_attempt_at`` the earliest time it may be sent (None: at once). ``take_due`` hands over
+rows whose ``next_attempt_at`` has come and that were not handed over since.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import peewee
+
+from store.clock import utcnow
+from store.db import database_proxy, is_postgres, write_transaction
+from store.models import Client, Message
+
+OUT_AUTHORS = ("bot", "operator")
+
+
+def enqueue(
+    client: Client | int,
+    text: str = "",
+    *,
+    bot_id: int | None = None,
+    author_kind: str = "bot",
+    operator_id: int | None = None,
+    subject: str | None = None,
+    attachments: Sequence[dict[str, Any]] = (),
+    extra: dict[str, Any] | None = None,
+    job_id: int | None = None,
+    dedup_key: str | None = None,
+    not_before: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> Message:
+    """Write one outbound message (status ``queued``) and return it.
+
+    Runs inside the caller's transaction when there is one, so the message exists exactly
+    when what caused it does. Hand ``message.id`` to the broker after that transaction commits
+    (``workers.dispatch.deliver``); a row never handed over is picked up by ``sweep``.
+    ``not_before`` (naive UTC) delays the first attempt. ``bot_id`` defaults to the client's bot.
+    """
+    if author_kind not in OUT_AUTHORS:
+        raise ValueError(f"author_kind must be one of {OUT_AUTHORS}, got {author_kind!r}")
+    now = now or utcnow()
+    if bot_id is None:
+        if isinstance(client, Client):
+            bot_id = client.bot_id
+        else:
+            bot_id = Client.select(Client.bot).where(Client.id == client).scalar()
+            if bot_id is None:
+                from store.errors import NotFound
+
+                raise NotFound(f"no client with id {client}")
+    with database_proxy.atomic():
+        return Message.create(
+            client=client,
+            bot=bot_id,
+            direction="out",
+            author_kind=author_kind,
+            operator=operator_id,
+            text=text,
+            subject=subject,
+            attachments=list(attachments),
+            extra=extra or {},
+            dedup_key=dedup_key,
+            job=job_id,
+            status="queued",
+            attempts=0,
+            next_attempt_at=not_before,
+            created_at=now,
+            updated_at=now,
+        )
+
+
+def claim(message_id: int, *, now: dt.datetime | None = None) -> Message | None:
+    """Take the row for sending: ``queued`` -> ``sending``, ``attempts`` + 1.
+
+    Returns the row for the one caller that won, None for everyone else (already claimed,
+    sent, cancelled, deleted, or not due yet).
+    """
+    now = now or utcnow()
+    with write_transaction():
+        won = (
+            Message.update(status="sending", attempts=Message.attempts + 1, updated_at=now)
+            .where(
+                (Message.id == message_id)
+                & (Message.status == "queued")
+                & (Message.direction == "out")
+                & (Message.next_attempt_at.is_null() | (Message.next_attempt_at <= now))
+            )
+            .execute()
+        )
+        if won != 1:
+            return None
+        return Message.get_by_id(message_id)
+
+
+def _finish(message_id: int, updates: dict[Any, Any]) -> bool:
+    with write_transaction():
+        changed = (
+            Message.update(updates)
+            .where((Message.id == message_id) & (Message.status == "sending"))
+            .execute()
+        )
+    return changed == 1
+
+
+def mark_sent(message_id: int, platform_message_id: str, *, now: dt.datetime | None = None) -> bool:
+    """``sending`` -> ``sent`` with the platform's id; False when the row was not sending."""
+    return _finish(
+        message_id,
+        {
+            Message.status: "sent",
+            Message.platform_message_id: platform_message_id,
+            Message.updated_at: now or utcnow(),
+            Message.next_attempt_at: None,
+            Message.error_code: None,
+            Message.error_text: None,
+        },
+    )
+
+
+def mark_failed(
+    message_id: int, error_code: str, error_text: str, *, now: dt.datetime | None = None
+) -> bool:
+    """``sending`` -> ``failed`` for good, keeping the code and text operators will read."""
+    return _finish(
+        message_id,
+        {
+            Message.status: "failed",
+            Message.error_code: error_code[:64],
+            Message.error_text: error_text,
+            Message.updated_at: now or utcnow(),
+            Message.next_attempt_at: None,
+        },
+    )
+
+
+def retry_later(
+    message_id: int,
+    at: dt.datetime,
+    error_code: str,
+    error_text: str,
+    *,
+    now: dt.datetime | None = None,
+) -> bool:
+    """``sending`` -> ``queued`` again, not before ``at``; the failed attempt stays counted."""
+    return _finish(
+        message_id,
+        {
+            Message.status: "queued",
+            Message.next_attempt_at: at,
+            Message.error_code: error_code[:64],
+            Message.error_text: error_text,
+            Message.updated_at: now or utcnow(),
+        },
+    )
+
+
+def defer(message_id: int, at: dt.datetime, *, now: dt.datetime | None = None) -> bool:
+    """``sending`` -> ``queued`` not before ``at`` without counting an attempt (rate limit)."""
+    return _finish(
+        message_id,
+        {
+            Message.status: "queued",
+            Message.next_attempt_at: at,
+            Message.attempts: Message.attempts - 1,
+            Message.updated_at: now or utcnow(),
+        },
+    )
+
+
+def _locked_ids(query: peewee.ModelSelect) -> list[int]:
+    if is_postgres():
+        # Concurrent dispatchers skip each other's rows instead of handing them over twice.
+        query = query.for_update("FOR UPDATE SKIP LOCKED")
+    return [row.id for row in query]
+
+
+def take_due(*, limit: int = 1000, now: dt.datetime | None = None) -> list[int]:
+    """Ids of ``queued`` rows whose ``next_attempt_at`` has come and that were not handed to
+    the broker since it was set; stamps them handed over (``updated_at`` = now), at most
+    ``limit`` (default 1000), earliest first. Safe with several dispatching processes.
+    """
+    now = now or utcnow()
+    with write_transaction():
+        ids = _locked_ids(
+            Message.select(Message.id)
+            .where(
+                (Message.status == "queued")
+                & Message.next_attempt_at.is_null(False)
+                & (Message.next_attempt_at <= now)
+                & (Message.updated_at < Message.next_attempt_at)
+            )
+            .order_by(Message.next_attempt_at, Message.id)
+            .limit(limit)
+        )
+        if ids:
+            Message.update(updated_at=now).where(Message.id.in_(ids)).execute()
+    return ids
+
+
+def sweep(stale_after_s: float, *, limit: int = 1000, now: dt.datetime | None = None) -> list[int]:
+    """Ids of rows stuck for longer than ``stale_after_s`` seconds, to be enqueued again.
+
+    ``sending`` rows (a worker died mid-send) go back to ``queued``; ``queued`` rows handed
+    to the broker that long ago and still unclaimed (the broker lost them) are handed over
+    again. Both are stamped ``updated_at`` = now, so each is returned once per period.
+    A message that was in flight when its worker died may reach the recipient twice: the
+    outbox cannot know whether the platform got it.
+    """
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(seconds=stale_after_s)
+    due = Message.next_attempt_at.is_null() | (Message.next_attempt_at <= now)
+    with write_transaction():
+        stuck = _locked_ids(
+            Message.select(Message.id)
+            .where((Message.status == "sending") & (Message.updated_at < cutoff))
+            .order_by(Message.id)
+            .limit(limit)
+        )
+        lost = _locked_ids(
+            Message.select(Message.id)
+            .where((Message.status == "queued") & (Message.updated_at < cutoff) & due)
+            .order_by(Message.id)
+            .limit(limit)
+        )
+        if stuck:
+            Message.update(status="queued", next_attempt_at=None, updated_at=now).where(
+                Message.id.in_(stuck) & (Message.status == "sending")
+            ).execute()
+        if lost:
+            Message.update(updated_at=now).where(Message.id.in_(lost)).execute()
+    return stuck + lost
+
+
+def counts_by_status(bot_ids: Iterable[int] | None = None) -> dict[str, int]:
+    """Outbound rows per status (``queued``, ``sending``, ``sent``, ``failed``, ...)."""
+    query = Message.select(Message.status, peewee.fn.COUNT(Message.id).alias("n")).where(
+        Message.direction == "out"
+    )
+    if bot_ids is not None:
+        query = query.where(Message.bot.in_(list(bot_ids)))
+    return {row.status: row.n for row in query.group_by(Message.status) if row.status}
+
+
+def latest_errors(limit: int = 20) -> list[Message]:
+    """The most recently failed or retried outbound rows that carry an error, newest first."""
+    return list(
+        Message.select()
+        .where((Message.direction == "out") & Message.error_code.is_null(False))
+        .order_by(Message.updated_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
