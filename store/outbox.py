@@ -31,6 +31,8 @@ from store.db import database_proxy, is_postgres, write_transaction
 from store.models import Client, Message
 
 OUT_AUTHORS = ("bot", "operator")
+# Typed as ``int`` on the model for attribute access; here it is the column.
+MESSAGE_ID: Any = Message.id
 
 
 def enqueue(
@@ -186,10 +188,10 @@ def defer(message_id: int, at: dt.datetime, *, now: dt.datetime | None = None) -
     )
 
 
-def _locked_ids(query: peewee.ModelSelect) -> list[int]:
+def _locked_ids(query: Any) -> list[int]:
     if is_postgres():
         # Concurrent dispatchers skip each other's rows instead of handing them over twice.
-        query = query.for_update("FOR UPDATE SKIP LOCKED")
+        query = query.for_update(skip_locked=True)
     return [row.id for row in query]
 
 
@@ -212,7 +214,7 @@ def take_due(*, limit: int = 1000, now: dt.datetime | None = None) -> list[int]:
             .limit(limit)
         )
         if ids:
-            Message.update(updated_at=now).where(Message.id.in_(ids)).execute()
+            Message.update(updated_at=now).where(MESSAGE_ID.in_(ids)).execute()
     return ids
 
 
@@ -243,10 +245,10 @@ def sweep(stale_after_s: float, *, limit: int = 1000, now: dt.datetime | None = 
         )
         if stuck:
             Message.update(status="queued", next_attempt_at=None, updated_at=now).where(
-                Message.id.in_(stuck) & (Message.status == "sending")
+                MESSAGE_ID.in_(stuck) & (Message.status == "sending")
             ).execute()
         if lost:
-            Message.update(updated_at=now).where(Message.id.in_(lost)).execute()
+            Message.update(updated_at=now).where(MESSAGE_ID.in_(lost)).execute()
     return stuck + lost
 
 
@@ -257,7 +259,7 @@ def counts_by_status(bot_ids: Iterable[int] | None = None) -> dict[str, int]:
     )
     if bot_ids is not None:
         query = query.where(Message.bot.in_(list(bot_ids)))
-    return {row.status: row.n for row in query.group_by(Message.status) if row.status}
+    return {status: n for status, n in query.group_by(Message.status).tuples() if status}
 
 
 def latest_errors(limit: int = 20) -> list[Message]:
@@ -265,6 +267,6 @@ def latest_errors(limit: int = 20) -> list[Message]:
     return list(
         Message.select()
         .where((Message.direction == "out") & Message.error_code.is_null(False))
-        .order_by(Message.updated_at.desc(), Message.id.desc())
+        .order_by(Message.updated_at.desc(), MESSAGE_ID.desc())
         .limit(limit)
     )
