@@ -259,7 +259,8 @@ def counts_by_status(bot_ids: Iterable[int] | None = None) -> dict[str, int]:
     )
     if bot_ids is not None:
         query = query.where(Message.bot.in_(list(bot_ids)))
-    return {status: n for status, n in query.group_by(Message.status).tuples() if status}
+    rows: Any = query.group_by(Message.status).tuples()
+    return {status: n for status, n in rows if status}
 
 
 def latest_errors(limit: int = 20) -> list[Message]:
