@@ -26,9 +26,8 @@ SQLITE_PRAGMAS: dict[str, object] = {
 
 
 class BaseModel(peewee.Model):
-    # Peewee adds ``id`` (an AutoField) to every model without an explicit primary key.
-    id: int
-
+    # Models declare ``id = AutoField()`` themselves (peewee would add it silently) so that
+    # type checkers know ``Client.id`` is a column and ``client.id`` an int.
     class Meta:
         database = database_proxy
         legacy_table_names = False

@@ -28,6 +28,7 @@ JOB_STATES: Final = ("pending", "running", "done", "cancelled", "failed")
 class Bot(BaseModel):
     """One connected messenger account, mirrored from the configuration by name."""
 
+    id = pw.AutoField()
     name = pw.CharField(max_length=64, unique=True)
     kind = pw.CharField(max_length=16)
     created_at = pw.DateTimeField(default=utcnow)
@@ -36,6 +37,7 @@ class Bot(BaseModel):
 class Operator(BaseModel):
     """A member of staff, known to the admin bot by Telegram user id."""
 
+    id = pw.AutoField()
     telegram_id = pw.BigIntegerField(unique=True)
     role = pw.CharField(max_length=16, default="operator")
     name = pw.CharField(max_length=200)
@@ -52,12 +54,14 @@ class Operator(BaseModel):
 class Block(BaseModel):
     """A named funnel block (there is no funnel editor here: blocks are names)."""
 
+    id = pw.AutoField()
     name = pw.CharField(max_length=200, unique=True)
 
 
 class Client(BaseModel):
     """One person as seen through one bot; unique per (bot, messenger id)."""
 
+    id = pw.AutoField()
     bot = pw.ForeignKeyField(Bot, backref="clients", on_delete="CASCADE")
     bot_id: int
     messenger_id = pw.CharField(max_length=320)
@@ -90,6 +94,7 @@ class Client(BaseModel):
 class BlockHistory(BaseModel):
     """Every block a client entered, in order."""
 
+    id = pw.AutoField()
     client = pw.ForeignKeyField(Client, backref="block_history", on_delete="CASCADE")
     client_id: int
     block = pw.ForeignKeyField(Block, on_delete="CASCADE")
@@ -103,6 +108,7 @@ class BlockHistory(BaseModel):
 class MailingList(BaseModel):
     """A named mailing list (F9 list-add / list-remove, F11 list filters)."""
 
+    id = pw.AutoField()
     name = pw.CharField(max_length=200, unique=True)
 
     class Meta:
@@ -123,6 +129,7 @@ class ListMembership(BaseModel):
 class Label(BaseModel):
     """A named label / mark."""
 
+    id = pw.AutoField()
     name = pw.CharField(max_length=200, unique=True)
 
 
@@ -140,6 +147,7 @@ class LabelMembership(BaseModel):
 class Variable(BaseModel):
     """A custom variable of a client: name -> value, one value per name."""
 
+    id = pw.AutoField()
     client = pw.ForeignKeyField(Client, backref="variables", on_delete="CASCADE")
     client_id: int
     name = pw.CharField(max_length=200)
@@ -155,6 +163,7 @@ class Variable(BaseModel):
 class Job(BaseModel):
     """A long-running bulk send (broadcast, resend-failed) with progress and cancel."""
 
+    id = pw.AutoField()
     kind = pw.CharField(max_length=32)
     state = pw.CharField(max_length=16, default="pending", index=True)
     filter_text = pw.TextField(default="")
@@ -179,6 +188,7 @@ class Message(BaseModel):
     (Telegram ``update_id``, WhatsApp ``wamid``, email ``Message-ID``) stores one row.
     """
 
+    id = pw.AutoField()
     client = pw.ForeignKeyField(Client, backref="messages", on_delete="CASCADE")
     client_id: int
     bot = pw.ForeignKeyField(Bot, on_delete="CASCADE")
@@ -216,6 +226,7 @@ class Message(BaseModel):
 class SavedFilter(BaseModel):
     """A filter saved by an operator under a name (F12)."""
 
+    id = pw.AutoField()
     operator = pw.ForeignKeyField(Operator, backref="saved_filters", on_delete="CASCADE")
     operator_id: int
     name = pw.CharField(max_length=100)
@@ -229,6 +240,7 @@ class SavedFilter(BaseModel):
 class OperatorPreference(BaseModel):
     """Per-operator display settings: card preview fields (F6) and chat view (F7)."""
 
+    id = pw.AutoField()
     operator = pw.ForeignKeyField(Operator, unique=True, on_delete="CASCADE")
     operator_id: int
     preview_fields = JSONField(default=list)
@@ -239,6 +251,7 @@ class OperatorPreference(BaseModel):
 class AuditLog(BaseModel):
     """One executed action: who, what, on which filter, how many clients."""
 
+    id = pw.AutoField()
     operator = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL")
     operator_id: int | None
     action = pw.CharField(max_length=64)
@@ -251,6 +264,7 @@ class AuditLog(BaseModel):
 class MailboxState(BaseModel):
     """Where an email bot's IMAP ingest stands: UIDVALIDITY and the last UID stored."""
 
+    id = pw.AutoField()
     bot = pw.ForeignKeyField(Bot, unique=True, on_delete="CASCADE")
     bot_id: int
     folder = pw.CharField(max_length=200, default="INBOX")
