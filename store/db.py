@@ -44,7 +44,10 @@ def make_database(url: str) -> peewee.Database:
             path = parts.netloc + parts.path
         else:  # sqlite:///relative.db -> "/relative.db"; sqlite:////abs.db -> "//abs.db"
             path = path[1:] if path.startswith("/") else path
-        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        database = peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        # SQLite's lower() and LIKE fold ASCII only; filters need every alphabet folded.
+        database.register_function(_sql_lower, "sb_lower", 1, deterministic=True)
+        return database
     if parts.scheme in ("postgresql", "postgres"):
         params: dict[str, Any] = dict(parse_qsl(parts.query))
         if parts.hostname:
@@ -60,6 +63,10 @@ def make_database(url: str) -> peewee.Database:
             unquote(parts.path.lstrip("/")), prefer_psycopg3=True, **params
         )
     raise StoreError(f"unsupported database URL scheme {parts.scheme!r}")
+
+
+def _sql_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def open_database(url: str) -> peewee.Database:

@@ -1,0 +1,1 @@
+"""The client list: filtered queries and pages, bulk actions, saved filters, unread counters."""

@@ -1,0 +1,107 @@
+"""Turning the words of a filter into store values: names -> ids, dates -> UTC instants.
+
+An unknown name is refused with the nearest existing one (``difflib``) as a suggestion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import peewee as pw
+
+from store.filters.errors import FilterError
+from store.models import Operator
+
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
+
+
+def nearest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to ``word`` (case-insensitive), or None when none is close."""
+    pool = list(candidates)
+    folded = {c.lower(): c for c in pool}
+    close = difflib.get_close_matches(word.lower(), list(folded), n=1, cutoff=0.5)
+    return folded[close[0]] if close else None
+
+
+def names_to_ids(
+    model: type[pw.Model], names: Sequence[str], *, what: str, token: str
+) -> list[int]:
+    """Ids of the rows of ``model`` named ``names`` (exact, then case-insensitive)."""
+    name_field: Any = model._meta.fields["name"]
+    id_field: Any = model._meta.primary_key
+    pairs: Any = model.select(name_field, id_field).where(name_field.in_(names)).tuples()
+    found: dict[str, int] = dict(pairs)
+    missing = [n for n in names if n not in found]
+    if missing:
+        all_pairs: Any = model.select(name_field, id_field).tuples()
+        every: dict[str, int] = dict(all_pairs)
+        folded: dict[str, list[int]] = {}
+        for name, row_id in every.items():
+            folded.setdefault(name.lower(), []).append(row_id)
+        for name in missing:
+            ids = folded.get(name.lower(), [])
+            if len(ids) != 1:
+                raise FilterError(
+                    f"{token}: no {what} named {name!r}",
+                    token=token,
+                    suggestion=nearest(name, every),
+                )
+            found[name] = ids[0]
+    return [found[n] for n in names]
+
+
+def operator_ids(words: Sequence[str], viewer: Operator, *, token: str) -> list[int | None]:
+    """``me``, ``none``, an operator's name, email or Telegram id -> ids (None = nobody)."""
+    result: list[int | None] = []
+    operators: list[Operator] | None = None
+    for word in words:
+        lowered = word.lower()
+        if lowered == "me":
+            result.append(viewer.id)
+            continue
+        if lowered == "none":
+            result.append(None)
+            continue
+        if operators is None:
+            operators = list(Operator.select())
+        hits = [
+            op
+            for op in operators
+            if lowered in (op.name.lower(), (op.email or "").lower(), str(op.telegram_id))
+        ]
+        if len(hits) != 1:
+            kind = "several operators match" if hits else "no operator"
+            labels = [op.name for op in operators] + ["me", "none"]
+            raise FilterError(
+                f"{token}: {kind} {word!r}", token=token, suggestion=nearest(word, labels)
+            )
+        result.append(hits[0].id)
+    return result
+
+
+def parse_day(text: str, *, token: str) -> dt.date:
+    """``YYYY-MM-DD`` or ``DD.MM.YYYY`` as a date; anything else is refused."""
+    if match := _ISO.fullmatch(text):
+        year, month, day = (int(g) for g in match.groups())
+    elif match := _DOTTED.fullmatch(text):
+        day, month, year = (int(g) for g in match.groups())
+    else:
+        raise FilterError(
+            f"{token}: {text!r} is not a date (use YYYY-MM-DD or DD.MM.YYYY)", token=token
+        )
+    try:
+        return dt.date(year, month, day)
+    except ValueError as exc:
+        raise FilterError(f"{token}: {text!r} is not a date ({exc})", token=token) from None
+
+
+def start_of_day(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """Midnight of ``day`` in ``zone``, as the naive UTC instant the store compares with."""
+    local = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+    return local.astimezone(dt.UTC).replace(tzinfo=None)

@@ -1,0 +1,137 @@
+"""How each filter becomes SQL: Peewee expressions over ``Client``, with bound parameters.
+
+Substring search uses the indexes of migration 0301: on SQLite the FTS5 trigram table
+``client_fts`` (name, messenger id and the id as text; it folds case for every alphabet), on
+PostgreSQL ``ILIKE`` served by pg_trgm GIN indexes. A trigram index needs at least 3
+characters: shorter needles fall back to a scan (``sb_lower`` is a Python ``str.lower``
+registered on every SQLite connection, because SQLite's own ``lower``/``LIKE`` fold ASCII only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import cast
+
+import peewee as pw
+
+from store.db import is_postgres
+from store.models import Client, LabelMembership, ListMembership, Variable
+
+TRIGRAM = 3  # characters a trigram index needs to help
+
+Expr = pw.ColumnBase
+# The models annotate ``id`` as int for row access; in SQL it is the column.
+CLIENT_ID = cast(pw.AutoField, Client.id)
+
+
+def _fts_phrase(needle: str) -> str:
+    # An FTS5 string literal: double quotes doubled; a phrase of trigrams = a substring.
+    return '"' + needle.replace('"', '""') + '"'
+
+
+def _fts_match(columns: str, needle: str) -> Expr:
+    query = f"{{{columns}}} : {_fts_phrase(needle)}"
+    return CLIENT_ID.in_(pw.SQL("(SELECT rowid FROM client_fts WHERE client_fts MATCH ?)", [query]))
+
+
+def search(needle: str) -> Expr:
+    """Name or messenger id contains ``needle``, ignoring case in every alphabet."""
+    if is_postgres():
+        return Client.name.contains(needle) | Client.messenger_id.contains(needle)
+    if len(needle) >= TRIGRAM:
+        return _fts_match("name messenger_id", needle)
+    folded = needle.lower()
+    return (pw.fn.instr(pw.fn.sb_lower(Client.name), folded) > 0) | (
+        pw.fn.instr(pw.fn.sb_lower(Client.messenger_id), folded) > 0
+    )
+
+
+def id_contains(needles: Sequence[str]) -> Expr:
+    """The internal id, written in decimal, contains any of ``needles`` (digits)."""
+    parts: list[Expr] = []
+    for needle in needles:
+        if is_postgres():
+            parts.append(CLIENT_ID.cast("text").contains(needle))
+        elif len(needle) >= TRIGRAM:
+            parts.append(_fts_match("id", needle))
+        else:
+            parts.append(pw.fn.instr(CLIENT_ID.cast("TEXT"), needle) > 0)
+    return _any(parts)
+
+
+def in_lists(list_ids: Sequence[int], negated: bool) -> Expr:
+    """In any of the lists; negated: in none of them."""
+    if negated:
+        return ~pw.fn.EXISTS(
+            ListMembership.select(pw.SQL("1")).where(
+                (ListMembership.client == CLIENT_ID) & ListMembership.mailing_list.in_(list_ids)
+            )
+        )
+    return CLIENT_ID.in_(
+        ListMembership.select(ListMembership.client).where(
+            ListMembership.mailing_list.in_(list_ids)
+        )
+    )
+
+
+def has_labels(label_ids: Sequence[int], negated: bool) -> Expr:
+    """Having any of the labels; negated: having none of them."""
+    if negated:
+        return ~pw.fn.EXISTS(
+            LabelMembership.select(pw.SQL("1")).where(
+                (LabelMembership.client == CLIENT_ID) & LabelMembership.label.in_(label_ids)
+            )
+        )
+    return CLIENT_ID.in_(
+        LabelMembership.select(LabelMembership.client).where(LabelMembership.label.in_(label_ids))
+    )
+
+
+def variable(name: str | None, value: str | None) -> Expr:
+    """Has a variable with exactly this name and/or exactly this value."""
+    cond: Expr | None = None
+    if name is not None:
+        cond = Variable.name == name
+    if value is not None:
+        cond = (Variable.value == value) if cond is None else cond & (Variable.value == value)
+    return CLIENT_ID.in_(Variable.select(Variable.client).where(cond))
+
+
+def responsible(ids: Sequence[int | None]) -> Expr:
+    """Bound to any of the operators; ``None`` in ``ids`` means bound to nobody."""
+    parts: list[Expr] = []
+    real = [i for i in ids if i is not None]
+    if real:
+        parts.append(Client.responsible.in_(real))
+    if None in ids:
+        parts.append(Client.responsible.is_null())
+    return _any(parts)
+
+
+def tab(name: str, viewer_id: int) -> Expr | None:
+    """The tabs of F10 as conditions; ``all`` adds none."""
+    if name == "unanswered":
+        return Client.unread == True  # noqa: E712 (a SQL comparison, not a Python one)
+    if name == "mine":
+        return Client.responsible == viewer_id
+    if name == "others":
+        return Client.responsible.is_null(False) & (Client.responsible != viewer_id)
+    if name == "free":
+        return Client.responsible.is_null()
+    return None
+
+
+def created_before(moment: dt.datetime) -> Expr:
+    return Client.created_at < moment
+
+
+def created_since(moment: dt.datetime) -> Expr:
+    return Client.created_at >= moment
+
+
+def _any(parts: Sequence[Expr]) -> Expr:
+    result = parts[0]
+    for part in parts[1:]:
+        result = result | part
+    return result

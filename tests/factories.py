@@ -1,0 +1,65 @@
+"""Small builders of store rows for client-list tests (bots, operators, clients)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from store.models import (
+    Block,
+    Bot,
+    Client,
+    Label,
+    LabelMembership,
+    ListMembership,
+    MailingList,
+    Operator,
+    Variable,
+)
+
+MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
+
+
+def local(text: str, zone: zoneinfo.ZoneInfo = MOSCOW) -> dt.datetime:
+    """``"22.05.2023 23:59"`` in ``zone`` as the naive UTC the store keeps."""
+    moment = dt.datetime.strptime(text, "%d.%m.%Y %H:%M").replace(tzinfo=zone)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def operator(telegram_id: int, name: str, role: str = "operator") -> Operator:
+    return Operator.create(telegram_id=telegram_id, name=name, role=role)
+
+
+def bot(name: str = "shop_tg", kind: str = "telegram") -> Bot:
+    return Bot.get_or_create(name=name, defaults={"kind": kind})[0]
+
+
+def client(
+    name: str,
+    messenger_id: str | None = None,
+    *,
+    on: Bot | None = None,
+    lists: tuple[str, ...] = (),
+    labels: tuple[str, ...] = (),
+    variables: dict[str, str] | None = None,
+    block: str | None = None,
+    **fields: Any,
+) -> Client:
+    """A client with memberships; ``fields`` go straight to ``Client`` (created_at, ...)."""
+    the_bot = on or bot()
+    if block is not None:
+        fields["block"] = Block.get_or_create(name=block)[0]
+    row = Client.create(
+        bot=the_bot,
+        messenger_id=messenger_id or f"m-{name}-{Client.select().count()}",
+        name=name,
+        **fields,
+    )
+    for list_name in lists:
+        ListMembership.create(client=row, mailing_list=MailingList.get_or_create(name=list_name)[0])
+    for label_name in labels:
+        LabelMembership.create(client=row, label=Label.get_or_create(name=label_name)[0])
+    for var_name, value in (variables or {}).items():
+        Variable.create(client=row, name=var_name, value=value)
+    return row
