@@ -141,6 +141,8 @@ def _first_error(exc: ValidationError, data: Any) -> str:
         else:
             parts.append(("." if parts else "") + str(item))
     key = "".join(parts)
+    if not key.isprintable():  # a key with a newline must not break the one-line message
+        key = repr(key)
     message = str(error["msg"])
     kind = error["type"]
     if kind == "extra_forbidden":
