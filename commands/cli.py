@@ -86,6 +86,7 @@ def serve_command(obj: CliContext, host: str | None, port: int | None) -> None:
     """Serve webhooks, health and ops over HTTP (default 127.0.0.1:8080) until SIGTERM/Ctrl-C."""
     from aiohttp import web
 
+    from commands.delivery import install_delivery
     from commands.runtime import open_store
     from commands.web import build_app, install_channels
 
@@ -93,7 +94,7 @@ def serve_command(obj: CliContext, host: str | None, port: int | None) -> None:
     open_store(settings)
     host = host or settings.host
     port = settings.port if port is None else port
-    app = build_app(settings, installers=[install_channels])
+    app = build_app(settings, installers=[install_channels, install_delivery])
     logging.getLogger("switchboard").info("serving on http://%s:%s", host, port)
     web.run_app(
         app,
@@ -156,4 +157,6 @@ def _one_line(exc: BaseException) -> str:
 
 
 # Subcommand modules register themselves on ``cli`` when imported.
+# Modules that add their commands to ``cli`` (imported after ``cli`` exists).
+import commands.delivery  # noqa: E402,F401
 from commands import admin_cli  # noqa: E402,F401

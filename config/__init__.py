@@ -7,6 +7,7 @@ from config.loader import DEFAULT_CONFIG_PATH, load_settings
 from config.settings import (
     AdminBotSettings,
     BotSettings,
+    DeliverySettings,
     EmailBotSettings,
     ImapSettings,
     OperatorSettings,
@@ -21,6 +22,7 @@ __all__ = [
     "AdminBotSettings",
     "BotSettings",
     "ConfigError",
+    "DeliverySettings",
     "EmailBotSettings",
     "ImapSettings",
     "OperatorSettings",

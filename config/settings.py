@@ -148,6 +148,21 @@ class OperatorSettings(StrictModel):
     email: str | None = None
 
 
+class DeliverySettings(StrictModel):
+    """How the outbox is sent: worker pool, retries, sweep and pacing (times in seconds)."""
+
+    namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "switchboard"
+    worker_processes: Annotated[int, Field(ge=1, le=64)] = 1
+    worker_threads: Annotated[int, Field(ge=1, le=256)] = 8
+    max_attempts: Annotated[int, Field(ge=1)] = 5
+    backoff_base_s: Annotated[float, Field(gt=0)] = 2.0
+    backoff_max_s: Annotated[float, Field(gt=0)] = 600.0
+    stale_after_s: Annotated[float, Field(gt=0)] = 120.0
+    dispatch_interval_s: Annotated[float, Field(gt=0, le=5)] = 0.2
+    max_wait_s: Annotated[float, Field(ge=0)] = 2.0
+    rate_headroom: Annotated[float, Field(gt=0, le=1)] = 1.0
+
+
 class Settings(StrictModel):
     """The whole configuration. Every default gives a working embedded setup."""
 
@@ -160,6 +175,7 @@ class Settings(StrictModel):
     admin_bot: AdminBotSettings | None = None
     operators: list[OperatorSettings] = Field(default_factory=list)
     ops_token: SecretStr | None = None
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
     @field_validator("database_url")
     @classmethod

@@ -33,6 +33,8 @@ from store.models import Client, Message
 OUT_AUTHORS = ("bot", "operator")
 # Typed as ``int`` on the model for attribute access; here it is the column.
 MESSAGE_ID: Any = Message.id
+# A queued row whose ``updated_at`` is before its ``next_attempt_at`` waits to be handed over.
+NOT_HANDED_OVER = dt.timedelta(milliseconds=1)
 
 
 def enqueue(
@@ -53,8 +55,8 @@ def enqueue(
     """Write one outbound message (status ``queued``) and return it.
 
     Runs inside the caller's transaction when there is one, so the message exists exactly
-    when what caused it does. Hand ``message.id`` to the broker after that transaction commits
-    (``workers.dispatch.deliver``); a row never handed over is picked up by ``sweep``.
+    when what caused it does. Any running dispatcher (``workers.dispatch``) hands it to the
+    broker once it is due: the caller never talks to the broker.
     ``not_before`` (naive UTC) delays the first attempt. ``bot_id`` defaults to the client's bot.
     """
     if author_kind not in OUT_AUTHORS:
@@ -69,6 +71,7 @@ def enqueue(
                 from store.errors import NotFound
 
                 raise NotFound(f"no client with id {client}")
+    due = not_before or now
     with database_proxy.atomic():
         return Message.create(
             client=client,
@@ -84,9 +87,9 @@ def enqueue(
             job=job_id,
             status="queued",
             attempts=0,
-            next_attempt_at=not_before,
+            next_attempt_at=due,
             created_at=now,
-            updated_at=now,
+            updated_at=due - NOT_HANDED_OVER,
         )
 
 

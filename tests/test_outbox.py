@@ -159,3 +159,13 @@ def test_counts_and_latest_errors(db: peewee.Database) -> None:
     outbox.claim(ids[1])
     assert outbox.counts_by_status() == {"failed": 1, "sending": 1, "queued": 1}
     assert [m.id for m in outbox.latest_errors()] == [ids[0]]
+
+
+def test_new_rows_are_handed_to_the_broker_once_when_due(db: peewee.Database) -> None:
+    client = _client()
+    now = utcnow()
+    at_once = outbox.enqueue(client, "now", now=now)
+    later = outbox.enqueue(client, "later", now=now, not_before=now + dt.timedelta(seconds=5))
+    assert outbox.take_due(now=now) == [at_once.id]
+    assert outbox.take_due(now=now) == []
+    assert outbox.take_due(now=now + dt.timedelta(seconds=5)) == [later.id]

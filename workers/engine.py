@@ -1,0 +1,151 @@
+"""The delivery engine of one process: broker, the ``send_message`` actor, the dispatcher.
+
+* ``memory://``: a Dramatiq ``StubBroker`` with worker threads inside ``switchboard serve``
+  (``start_workers``), and a shared in-process rate limiter.
+* ``redis://``: a ``RedisBroker`` under the namespace ``delivery.namespace``; ``switchboard
+  worker`` runs worker processes (see ``workers.process``), all sharing the Redis limiter.
+
+The dispatcher (a thread, every ``delivery.dispatch_interval_s``) hands due outbox rows to the
+broker (``store.outbox.take_due``) and re-hands rows stuck longer than ``stale_after_s``
+(``store.outbox.sweep``). The outbox is the source of truth: the broker carries only ids, and
+Dramatiq's own retries are off for ``send_message`` — the sender decides retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware
+
+from config import Settings
+from store import outbox
+from store.db import database_proxy
+from workers.broker import is_memory
+from workers.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from workers.sender import AdapterFactory, Sender, default_adapter_factory
+from workers.stats import MemoryStats, RedisStats, Stats
+
+log = logging.getLogger("switchboard.delivery")
+
+QUEUE = "outbox"
+ACTOR_NAME = "send_message"
+
+# Extra work for each dispatcher tick (job progress); ``workers.jobs`` registers its own.
+TickHook = Callable[[], None]
+
+
+class _ThreadCleanup(Middleware):
+    """Closes a worker thread's adapters, event loop and DB connection when it stops."""
+
+    def __init__(self, sender: Sender) -> None:
+        self.sender = sender
+
+    def before_worker_thread_shutdown(self, broker: dramatiq.Broker, thread: Any) -> None:
+        self.sender.close_thread()
+        if not database_proxy.is_closed():
+            database_proxy.close()
+
+
+class Engine:
+    """Broker, limiter, stats, sender and dispatcher for ``settings``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        adapter_factory: AdapterFactory = default_adapter_factory,
+    ) -> None:
+        self.settings = settings
+        namespace = settings.delivery.namespace
+        self.redis: redis.Redis | None
+        self.broker: dramatiq.Broker
+        self.limiter: Limiter
+        self.stats: Stats
+        if is_memory(settings.broker_url):
+            self.redis = None
+            self.broker = StubBroker()
+            self.limiter = MemoryLimiter()
+            self.stats = MemoryStats()
+        else:
+            self.redis = redis.Redis.from_url(settings.broker_url, socket_timeout=30)
+            self.broker = RedisBroker(client=self.redis, namespace=namespace)
+            self.limiter = RedisLimiter(self.redis, namespace)
+            self.stats = RedisStats(self.redis, namespace)
+        self.sender = Sender(settings, self.limiter, self.stats, adapter_factory)
+        self.broker.add_middleware(_ThreadCleanup(self.sender))
+        self.actor: dramatiq.Actor[[int], None] = dramatiq.actor(
+            actor_name=ACTOR_NAME, queue_name=QUEUE, max_retries=0, broker=self.broker
+        )(self._send)
+        self.tick_hooks: list[TickHook] = []
+        self._worker: dramatiq.Worker | None = None
+        self._stop = threading.Event()
+        self._dispatcher: threading.Thread | None = None
+
+    def _send(self, message_id: int) -> None:
+        self.sender.send(message_id)
+
+    # -- handing rows to the broker ------------------------------------------------------------
+    def hand_over(self, ids: list[int]) -> None:
+        for message_id in ids:
+            self.actor.send(message_id)
+
+    def dispatch_once(self, *, limit: int = 1000) -> int:
+        """One dispatcher tick: due rows and stuck rows to the broker, then the tick hooks.
+        Returns how many rows were handed over."""
+        ids = outbox.take_due(limit=limit)
+        ids += outbox.sweep(self.settings.delivery.stale_after_s, limit=limit)
+        self.hand_over(ids)
+        for hook in self.tick_hooks:
+            hook()
+        return len(ids)
+
+    def _dispatch_loop(self) -> None:
+        interval = self.settings.delivery.dispatch_interval_s
+        try:
+            while not self._stop.is_set():
+                try:
+                    handed = self.dispatch_once()
+                except Exception:  # a store or broker outage: keep trying, nothing is lost
+                    log.exception("dispatcher tick failed; retrying")
+                    handed = 0
+                if handed < 1000:
+                    self._stop.wait(interval)
+        finally:
+            if not database_proxy.is_closed():
+                database_proxy.close()
+
+    def start_dispatcher(self) -> None:
+        self._stop.clear()
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name="outbox-dispatcher", daemon=True
+        )
+        self._dispatcher.start()
+
+    # -- worker threads (memory mode inside serve; each worker process in redis mode) ----------
+    def start_workers(self, threads: int | None = None) -> None:
+        self._worker = dramatiq.Worker(
+            self.broker,
+            queues={QUEUE},
+            worker_threads=threads or self.settings.delivery.worker_threads,
+            worker_timeout=100,
+        )
+        self._worker.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the dispatcher and the workers (finishing the sends in progress)."""
+        self._stop.set()
+        if self._dispatcher is not None:
+            self._dispatcher.join(timeout_s)
+            self._dispatcher = None
+        if self._worker is not None:
+            self._worker.stop(timeout=int(timeout_s * 1000))
+            self._worker = None
+        self.sender.close()
+        self.broker.close()

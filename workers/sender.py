@@ -1,0 +1,234 @@
+"""Sending one outbox row: claim it, wait for its rate-limit slot, call the adapter, record.
+
+What happens on each classified error of ``bots.errors`` (the outbox decides, never the
+broker's own retries):
+
+* ``RetryAfter(n)``: retried exactly ``n`` seconds after the error (``next_attempt_at``) and
+  the whole bot (``scope="bot"``) or only that chat (``scope="chat"``) pauses ``n`` seconds
+  in the shared limiter, so no other worker runs into the same wall.
+* ``TransientError`` (and any unexpected exception): exponential backoff with jitter —
+  ``backoff_base_s * 2**(attempt-1)`` scaled by a random factor in [0.5, 1], at most
+  ``backoff_max_s`` — until ``max_attempts`` attempts, then failed.
+* ``Blocked``: failed, the client flagged unsubscribed, no retry.
+* ``RecipientGone``, ``PermanentError``: failed, no retry.
+
+Adapters are async; each worker thread keeps one event loop and one adapter per bot, reused
+for every message that thread sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bots.contract import ChannelAdapter, OutboundAttachment, OutboundMessage, SendResult
+from bots.errors import Blocked, ChannelError, RetryAfter, TransientError
+from config import Settings
+from store import outbox
+from store.clock import utcnow
+from store.models import Bot, Client, Message
+from workers.ratelimit import BotConfig, Limiter, bot_key, chat_key, limits_for
+from workers.stats import Stats
+
+log = logging.getLogger("switchboard.delivery")
+
+AdapterFactory = Callable[[BotConfig, Settings], ChannelAdapter]
+
+
+def default_adapter_factory(bot: BotConfig, settings: Settings) -> ChannelAdapter:
+    from bots.registry import adapter_class
+
+    adapter: ChannelAdapter = adapter_class(bot.kind)(bot, settings)
+    return adapter
+
+
+def backoff_s(attempt: int, base_s: float, max_s: float, rng: random.Random) -> float:
+    """Delay before attempt ``attempt + 1`` after ``attempt`` failed ones (seconds)."""
+    return min(max_s, base_s * 2 ** max(0, attempt - 1)) * rng.uniform(0.5, 1.0)
+
+
+class Sender:
+    """Everything one process needs to send outbox rows; thread safe."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        limiter: Limiter,
+        stats: Stats,
+        adapter_factory: AdapterFactory = default_adapter_factory,
+    ) -> None:
+        self.settings = settings
+        self.limiter = limiter
+        self.stats = stats
+        self.adapter_factory = adapter_factory
+        self._local = threading.local()
+        self._bots: dict[int, str] = {}
+        self._rng = random.Random()
+        self._all_threads: list[tuple[asyncio.AbstractEventLoop, dict[str, ChannelAdapter]]] = []
+        self._lock = threading.Lock()
+
+    # -- per-thread event loop and adapters ---------------------------------------------------
+    def _thread_state(self) -> tuple[asyncio.AbstractEventLoop, dict[str, ChannelAdapter]]:
+        state: tuple[asyncio.AbstractEventLoop, dict[str, ChannelAdapter]] | None
+        state = getattr(self._local, "state", None)
+        if state is None:
+            state = (asyncio.new_event_loop(), {})
+            self._local.state = state
+            with self._lock:
+                self._all_threads.append(state)
+        return state
+
+    def _adapter(self, bot: BotConfig) -> tuple[asyncio.AbstractEventLoop, ChannelAdapter]:
+        loop, adapters = self._thread_state()
+        adapter = adapters.get(bot.name)
+        if adapter is None:
+            adapter = adapters[bot.name] = self.adapter_factory(bot, self.settings)
+        return loop, adapter
+
+    def close_thread(self) -> None:
+        """Close this thread's adapters and event loop (worker thread shutdown)."""
+        state = getattr(self._local, "state", None)
+        if state is not None:
+            self._close(state)
+            self._local.state = None
+
+    def close(self) -> None:
+        """Close what is left of every thread's adapters (process shutdown)."""
+        with self._lock:
+            states, self._all_threads = self._all_threads, []
+        for state in states:
+            self._close(state)
+
+    def _close(self, state: tuple[asyncio.AbstractEventLoop, dict[str, ChannelAdapter]]) -> None:
+        loop, adapters = state
+        if loop.is_closed():
+            return
+        for adapter in adapters.values():
+            try:
+                loop.run_until_complete(adapter.close())
+            except Exception:
+                log.exception("closing adapter %s", adapter.name)
+        adapters.clear()
+        loop.close()
+
+    # -- sending -------------------------------------------------------------------------------
+    def _bot_name(self, bot_id: int) -> str:
+        name = self._bots.get(bot_id)
+        if name is None:
+            name = self._bots[bot_id] = Bot.get_by_id(bot_id).name
+        return name
+
+    def send(self, message_id: int) -> str:
+        """Try to send outbox row ``message_id``; returns what happened (for logs and tests):
+        ``skipped`` (someone else has it, or not due), ``deferred``, ``sent``, ``retry``,
+        ``failed``."""
+        row = outbox.claim(message_id)
+        if row is None:
+            return "skipped"
+        bot_name = self._bot_name(row.bot_id)
+        try:
+            bot = self.settings.bot(bot_name)
+        except KeyError:
+            bot = None
+        if bot is None or not bot.enabled:
+            outbox.mark_failed(row.id, "no_bot", f"bot {bot_name!r} is not configured or disabled")
+            self.stats.record(bot_name, "failed", "no_bot")
+            return "failed"
+        messenger_id = Client.select(Client.messenger_id).where(Client.id == row.client_id)
+        recipient = messenger_id.scalar()
+        grant = self.limiter.acquire(
+            limits_for(bot, recipient, self.settings.delivery.rate_headroom),
+            self.settings.delivery.max_wait_s,
+        )
+        if not grant.granted:
+            outbox.defer(row.id, utcnow() + dt.timedelta(seconds=grant.wait_s))
+            self.stats.record(bot_name, "deferred", "rate_limit")
+            return "deferred"
+        if grant.wait_s > 0:
+            time.sleep(grant.wait_s)
+        return self._call(row, bot, recipient)
+
+    def _call(self, row: Message, bot: BotConfig, recipient: str) -> str:
+        message = _outbound(row, bot.name, recipient)
+        loop, adapter = self._adapter(bot)
+        started = time.perf_counter()
+        try:
+            result: SendResult = loop.run_until_complete(adapter.send(message))
+        except RetryAfter as exc:
+            failed_at = utcnow()
+            key = bot_key(bot.name) if exc.scope == "bot" else chat_key(bot.name, recipient)
+            self.limiter.pause(key, exc.seconds)
+            outbox.retry_later(
+                row.id,
+                failed_at + dt.timedelta(seconds=exc.seconds),
+                exc.code or "retry_after",
+                exc.reason,
+                now=failed_at,
+            )
+            self.stats.record(bot.name, "retried", "RetryAfter", time.perf_counter() - started)
+            log.info("message %s: %s; retry in %g s", row.id, exc.reason, exc.seconds)
+            return "retry"
+        except Blocked as exc:
+            outbox.mark_failed(row.id, exc.code or "blocked", exc.reason)
+            Client.update(unsubscribed=True).where(Client.id == row.client_id).execute()
+            self.stats.record(bot.name, "failed", "Blocked", time.perf_counter() - started)
+            return "failed"
+        except ChannelError as exc:
+            if not isinstance(exc, TransientError):
+                outbox.mark_failed(row.id, exc.code or type(exc).__name__, exc.reason)
+                self.stats.record(bot.name, "failed", type(exc).__name__)
+                return "failed"
+            return self._transient(row, bot.name, exc.code or "transient", exc.reason, started)
+        except Exception as exc:  # an adapter bug or an unclassified network error
+            log.exception("message %s: unexpected error from %s", row.id, bot.name)
+            reason = f"{type(exc).__name__}: {exc}"
+            return self._transient(row, bot.name, "unexpected", reason, started)
+        outbox.mark_sent(row.id, result.platform_message_id)
+        self.stats.record(bot.name, "sent", "ok", time.perf_counter() - started)
+        return "sent"
+
+    def _transient(self, row: Message, bot: str, code: str, reason: str, started: float) -> str:
+        delivery = self.settings.delivery
+        latency = time.perf_counter() - started
+        if row.attempts >= delivery.max_attempts:
+            text = f"{reason} (gave up after {row.attempts} attempts)"
+            outbox.mark_failed(row.id, code, text)
+            self.stats.record(bot, "failed", "TransientError", latency)
+            return "failed"
+        delay = backoff_s(row.attempts, delivery.backoff_base_s, delivery.backoff_max_s, self._rng)
+        now = utcnow()
+        outbox.retry_later(row.id, now + dt.timedelta(seconds=delay), code, reason, now=now)
+        self.stats.record(bot, "retried", "TransientError", latency)
+        return "retry"
+
+
+def _outbound(row: Message, bot_name: str, recipient: str) -> OutboundMessage:
+    attachments = tuple(
+        OutboundAttachment(
+            kind=a.get("kind", "document"),
+            url=a.get("url"),
+            path=a.get("path"),
+            file_id=a.get("file_id"),
+            file_name=a.get("file_name"),
+            mime_type=a.get("mime_type"),
+        )
+        for a in (row.attachments or [])
+    )
+    extra: dict[str, Any] = dict(row.extra or {})
+    return OutboundMessage(
+        bot_name=bot_name,
+        messenger_id=recipient,
+        text=row.text,
+        subject=row.subject,
+        attachments=attachments,
+        reply_markup=extra.pop("reply_markup", None),
+        reply_to=extra.pop("reply_to", None),
+        outbox_id=row.id,
+        extra=extra,
+    )
