@@ -15,6 +15,7 @@ from config.settings import (
     SmtpSettings,
     TelegramBotSettings,
     WhatsAppBotSettings,
+    WhatsAppTemplateSettings,
 )
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "SmtpSettings",
     "TelegramBotSettings",
     "WhatsAppBotSettings",
+    "WhatsAppTemplateSettings",
     "load_settings",
 ]

@@ -61,8 +61,24 @@ class TelegramBotSettings(_BotBase):
         return self
 
 
+class WhatsAppTemplateSettings(StrictModel):
+    """An approved message template: ``name``, ``language`` code.
+
+    ``text_parameter``: the template's body has one parameter ``{{1}}`` that receives the
+    operator's text (otherwise the template is sent as it is).
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,512}$")] = "hello_world"
+    language: str = "en_US"
+    text_parameter: bool = False
+
+
 class WhatsAppBotSettings(_BotBase):
-    """A WhatsApp Cloud API phone number. ``api_base`` replaces the Graph API's address."""
+    """A WhatsApp Cloud API phone number. ``api_base`` replaces the Graph API's address.
+
+    ``first_contact_template`` is what write-to-WhatsApp (F1) sends when the client's 24-hour
+    window is closed (default: Meta's sample ``hello_world``, en_US, every account has it).
+    """
 
     kind: Literal["whatsapp"]
     phone_number_id: str | None = None
@@ -73,6 +89,7 @@ class WhatsAppBotSettings(_BotBase):
     api_version: str = "v21.0"
     messages_per_second: Annotated[float, Field(gt=0)] = 80.0
     seconds_per_recipient: Annotated[float, Field(ge=0)] = 6.0
+    first_contact_template: WhatsAppTemplateSettings = WhatsAppTemplateSettings()
 
     _api_base = field_validator("api_base")(_check_http_url)
 

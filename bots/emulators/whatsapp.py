@@ -1,0 +1,397 @@
+"""A stand-in for Meta's Graph API (WhatsApp Cloud API) over real HTTP, for tests and demos.
+
+Serves ``POST /{version}/{phone_number_id}/messages``, the media endpoints
+(``POST /{version}/{phone_number_id}/media``, ``GET``/``DELETE /{version}/{media_id}`` and the
+download URL ``/whatsapp_business/attachments/?mid=ID``) and records every call. Like the
+real API it enforces, per phone number, a throughput of ``messages_per_second`` (default 80,
+token bucket; error 130429) and one message per ``seconds_per_recipient`` (default 6 s) to the
+same recipient (error 131056). Scripted numbers: ``window_closed`` (131047 for anything but a
+template), ``unknown_numbers`` (131026); ``fail_next`` queues any error (5xx included).
+Errors have the Cloud API's shape: ``{"error": {"message", "type", "code", "error_data":
+{"messaging_product", "details"}, "fbtrace_id"}}``.
+
+It also plays Meta's webhook side: ``post_webhook`` posts a payload signed with the app secret
+(``X-Hub-Signature-256``) to the service; with ``receipts_url`` set, every accepted message is
+followed by signed ``sent`` and ``delivered`` statuses.
+
+Library use::
+
+    async with GraphEmulator(access_token="T", app_secret="S") as graph:
+        bot api_base = graph.url  # http://127.0.0.1:<free port>
+
+Command line: ``python -m bots.emulators.whatsapp --port 8082`` (prints its URL, runs until
+Ctrl-C). ``clock`` (seconds, monotonic) is injectable so tests need not wait.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bots.emulators import whatsapp_payloads as payloads
+from bots.whatsapp.signature import SIGNATURE_HEADER, sign
+
+# code -> (title, details) as in Meta's error-code reference
+ERRORS: dict[int, tuple[str, str]] = {
+    100: ("Invalid parameter", "A parameter of the request is missing or invalid."),
+    190: ("Invalid OAuth access token - Cannot parse access token", ""),
+    80007: ("Rate limit issues", "The WhatsApp Business Account has reached its rate limit."),
+    130429: ("Rate limit hit", "Cloud API message throughput has been reached."),
+    131000: ("Something went wrong", "Message failed to send because of an unknown error."),
+    131016: ("Service unavailable", "A service is temporarily unavailable."),
+    131026: (
+        "Message Undeliverable",
+        "Unable to deliver message: the recipient is not a WhatsApp user.",
+    ),
+    131047: (
+        "Re-engagement message",
+        "Message failed to send because more than 24 hours have passed since the customer "
+        "last replied to this number.",
+    ),
+    131048: (
+        "Spam rate limit hit",
+        "Message failed to send because there are restrictions on how many messages can be "
+        "sent from this phone number.",
+    ),
+    131056: (
+        "(Business Account, Consumer Account) pair rate limit hit",
+        "Too many messages sent from the sender phone number to the same recipient phone "
+        "number in a short period of time.",
+    ),
+}
+
+
+def error_body(code: int, message: str | None = None, details: str | None = None) -> dict[str, Any]:
+    """The Cloud API's error JSON for ``code``."""
+    title, default_details = ERRORS.get(code, ("Unknown error", ""))
+    return {
+        "error": {
+            "message": f"(#{code}) {message or title}",
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {
+                "messaging_product": "whatsapp",
+                "details": details if details is not None else default_details,
+            },
+            "fbtrace_id": "AemulatorTrace",
+        }
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request the emulator answered."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    status: int
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """One accepted ``/messages`` request: ``payload`` is the JSON body as pywa sent it."""
+
+    wamid: str
+    phone_number_id: str
+    to: str
+    type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMedia:
+    media_id: str
+    data: bytes
+    mime_type: str
+    filename: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(slots=True)
+class _Failure:
+    status: int
+    code: int
+    message: str | None = None
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass
+class GraphEmulator:
+    """The emulated Graph API; an async context manager serving on ``host:port`` (0 = free)."""
+
+    access_token: str | None = None  # None: any bearer token is accepted
+    app_secret: str = "emulator-app-secret"  # noqa: S105 (a test double's default)
+    messages_per_second: float = 80.0
+    seconds_per_recipient: float = 6.0
+    host: str = "127.0.0.1"
+    port: int = 0
+    clock: Callable[[], float] = time.monotonic
+    receipts_url: str | None = None
+    calls: list[Call] = field(default_factory=list)
+    sent: list[SentMessage] = field(default_factory=list)
+    media: dict[str, StoredMedia] = field(default_factory=dict)
+    window_closed: set[str] = field(default_factory=set)  # wa_ids (digits)
+    unknown_numbers: set[str] = field(default_factory=set)
+    throughput: dict[str, float] = field(default_factory=dict)  # per phone_number_id override
+    webhook_results: list[int] = field(default_factory=list)  # statuses of posted webhooks
+
+    def __post_init__(self) -> None:
+        self._failures: deque[_Failure] = deque()
+        self._buckets: dict[str, _Bucket] = {}
+        self._last_to: dict[tuple[str, str], float] = {}
+        self._media_ids = itertools.count(1_000_000_000_001)
+        self._runner: web.AppRunner | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.url = ""
+
+    # ---- lifecycle -------------------------------------------------------------------
+    async def __aenter__(self) -> GraphEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=100 * 1024 * 1024)
+        app.router.add_post("/{version}/{phone_number_id}/messages", self._messages)
+        app.router.add_post("/{version}/{phone_number_id}/media", self._upload)
+        app.router.add_get("/whatsapp_business/attachments/", self._download)
+        app.router.add_get("/{version}/{media_id}", self._media_info)
+        app.router.add_delete("/{version}/{media_id}", self._media_delete)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        self.url = f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ---- scripting -------------------------------------------------------------------
+    def fail_next(self, code: int = 131000, *, status: int = 400, count: int = 1) -> None:
+        """Answer the next ``count`` message sends with error ``code`` and HTTP ``status``."""
+        for _ in range(count):
+            self._failures.append(_Failure(status, code))
+
+    def add_media(self, data: bytes, mime_type: str, filename: str | None = None) -> str:
+        """Store a file as if a user had sent it; returns its media id (for inbound payloads)."""
+        media_id = str(next(self._media_ids))
+        self.media[media_id] = StoredMedia(media_id, data, mime_type, filename)
+        return media_id
+
+    def reset_limits(self) -> None:
+        self._buckets.clear()
+        self._last_to.clear()
+
+    # ---- webhooks to the service ----------------------------------------------------
+    async def post_webhook(
+        self,
+        url: str,
+        payload: dict[str, Any] | bytes,
+        *,
+        signature: str | bool | None = True,
+    ) -> tuple[int, str]:
+        """POST ``payload`` to ``url`` as Meta does. ``signature``: True signs with the app
+        secret, a string is sent as the header as is, False/None sends no header."""
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature is True:
+            headers[SIGNATURE_HEADER] = sign(body, self.app_secret)
+        elif isinstance(signature, str):
+            headers[SIGNATURE_HEADER] = signature
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        async with self._http.post(url, data=body, headers=headers) as response:
+            text = await response.text()
+            self.webhook_results.append(response.status)
+            return response.status, text
+
+    async def send_receipts(
+        self, url: str, phone_number_id: str, wamid: str, to: str, states: tuple[str, ...]
+    ) -> None:
+        """Post one signed status webhook per state (``sent``, ``delivered``, ``read``)."""
+        for state in states:
+            body = payloads.envelope(phone_number_id, statuses=[payloads.status(wamid, state, to)])
+            await self.post_webhook(url, body)
+
+    # ---- handlers --------------------------------------------------------------------
+    def _record(
+        self, request: web.Request, body: dict[str, Any] | None, status: int, data: dict[str, Any]
+    ) -> web.Response:
+        self.calls.append(Call(request.method, request.path, body, status, data))
+        return web.json_response(data, status=status)
+
+    def _authorized(self, request: web.Request) -> bool:
+        if self.access_token is None:
+            return request.headers.get("Authorization", "").startswith("Bearer ")
+        return request.headers.get("Authorization") == f"Bearer {self.access_token}"
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        phone_id = request.match_info["phone_number_id"]
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return self._record(request, None, 400, error_body(100, details="malformed JSON"))
+        if not isinstance(body, dict):
+            return self._record(request, None, 400, error_body(100))
+        if not self._authorized(request):
+            return self._record(request, body, 401, error_body(190))
+        if self._failures:
+            failure = self._failures.popleft()
+            return self._record(request, body, failure.status, error_body(failure.code))
+        kind = body.get("type", "text")
+        to = str(body.get("to") or "").lstrip("+")
+        if body.get("messaging_product") != "whatsapp" or not to or kind not in body:
+            detail = "messaging_product, to and the object of the message type are required"
+            return self._record(request, body, 400, error_body(100, details=detail))
+        if to in self.unknown_numbers:
+            return self._record(request, body, 400, error_body(131026))
+        if to in self.window_closed and kind != "template":
+            return self._record(request, body, 400, error_body(131047))
+        if not self._take_token(phone_id):
+            return self._record(request, body, 400, error_body(130429))
+        now = self.clock()
+        last = self._last_to.get((phone_id, to))
+        if last is not None and now - last < self.seconds_per_recipient:
+            return self._record(request, body, 400, error_body(131056))
+        self._last_to[(phone_id, to)] = now
+        wamid = payloads.new_wamid()
+        self.sent.append(SentMessage(wamid, phone_id, to, kind, body))
+        message: dict[str, Any] = {"id": wamid}
+        if kind == "template":
+            message["message_status"] = "accepted"
+        data = {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": str(body.get("to")), "wa_id": to}],
+            "messages": [message],
+        }
+        if self.receipts_url:
+            task = asyncio.create_task(
+                self.send_receipts(self.receipts_url, phone_id, wamid, to, ("sent", "delivered"))
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return self._record(request, body, 200, data)
+
+    def _take_token(self, phone_id: str) -> bool:
+        """Token bucket per phone number: ``rate`` tokens a second, at most ``rate`` saved."""
+        rate = self.throughput.get(phone_id, self.messages_per_second)
+        now = self.clock()
+        bucket = self._buckets.setdefault(phone_id, _Bucket(max(rate, 1.0), now))
+        bucket.tokens = min(max(rate, 1.0), bucket.tokens + (now - bucket.at) * rate)
+        bucket.at = now
+        if bucket.tokens < 1.0:
+            return False
+        bucket.tokens -= 1.0
+        return True
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._record(request, None, 401, error_body(190))
+        form = await request.post()
+        upload = form.get("file")
+        if not isinstance(upload, web.FileField) or form.get("messaging_product") != "whatsapp":
+            detail = "file and messaging_product=whatsapp are required"
+            return self._record(request, None, 400, error_body(100, details=detail))
+        mime = str(form.get("type") or upload.content_type)
+        media_id = self.add_media(upload.file.read(), mime, upload.filename)
+        info = {"type": mime, "filename": upload.filename}
+        return self._record(request, info, 200, {"id": media_id})
+
+    async def _media_info(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._record(request, None, 401, error_body(190))
+        media = self.media.get(request.match_info["media_id"])
+        if media is None:
+            return self._record(request, None, 404, error_body(100, details="no such media"))
+        data = {
+            "messaging_product": "whatsapp",
+            "url": "https://lookaside.fbsbx.com/whatsapp_business/attachments/"
+            f"?mid={media.media_id}&ext=1&hash=emulator",
+            "mime_type": media.mime_type,
+            "sha256": media.sha256,
+            "file_size": len(media.data),
+            "id": media.media_id,
+        }
+        return self._record(request, None, 200, data)
+
+    async def _media_delete(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._record(request, None, 401, error_body(190))
+        found = self.media.pop(request.match_info["media_id"], None)
+        if found is None:
+            return self._record(request, None, 404, error_body(100, details="no such media"))
+        return self._record(request, None, 200, {"success": True})
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return self._record(request, None, 401, error_body(190))
+        media = self.media.get(request.query.get("mid", ""))
+        if media is None:
+            return self._record(request, None, 404, error_body(100, details="no such media"))
+        self.calls.append(Call(request.method, request.path, None, 200, {"bytes": len(media.data)}))
+        return web.Response(body=media.data, content_type=media.mime_type.split(";")[0])
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    graph = GraphEmulator(
+        access_token=args.access_token,
+        app_secret=args.app_secret,
+        messages_per_second=args.messages_per_second,
+        seconds_per_recipient=args.seconds_per_recipient,
+        port=args.port,
+        receipts_url=args.receipts_url,
+    )
+    async with graph:
+        print(f"Graph API emulator on {graph.url}", flush=True)
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=8082)
+    parser.add_argument("--access-token", default=None, help="required bearer token (any)")
+    parser.add_argument("--app-secret", default="emulator-app-secret")
+    parser.add_argument("--messages-per-second", type=float, default=80.0)
+    parser.add_argument("--seconds-per-recipient", type=float, default=6.0)
+    parser.add_argument("--receipts-url", default=None, help="post sent/delivered webhooks here")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

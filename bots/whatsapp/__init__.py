@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API channel: signed webhooks in, pywa's async client out."""

@@ -1,0 +1,192 @@
+"""The WhatsApp Cloud API adapter: the channel contract for one phone number.
+
+Inbound is the signed webhook (``bots.whatsapp.webhook``). Outbound goes through pywa's async
+client (``pywa_async.WhatsApp``) on its own ``httpx.AsyncClient``; with ``api_base`` set, a
+``RedirectTransport`` sends pywa's Graph API requests there (the emulator in tests and demos).
+
+What one ``OutboundMessage`` becomes:
+
+* ``template`` set: one template message (name, language code, raw components).
+* attachments: one media message each, by ``url`` (a link), ``file_id`` (a media id) or
+  ``path`` (uploaded first); the text is the caption of the first photo, video or document,
+  or a text message before them when none can carry it (audio).
+* otherwise a text message; ``reply_markup`` buttons become interactive buttons when they
+  fit WhatsApp's limits, a numbered list in the text when not (``bots.whatsapp.buttons``).
+
+The ``SendResult`` carries the wamid of the first message sent (``extra["wamids"]``: all).
+Errors are classified by ``bots.whatsapp.errors.classify``; ``message.extra["attempt"]``
+(1-based, default 1) scales the rate-limit backoff.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any, ClassVar
+
+import httpx
+from aiohttp import web
+from pywa.errors import WhatsAppError
+from pywa.types.templates import TemplateLanguage
+from pywa_async import WhatsApp
+from pywa_async.types import Button, URLButton
+
+from bots.contract import OutboundAttachment, OutboundMessage, SendResult, Template
+from bots.errors import PermanentError
+from bots.whatsapp.buttons import render_buttons
+from bots.whatsapp.errors import classify
+from bots.whatsapp.transport import graph_session
+from bots.whatsapp.webhook import WhatsAppWebhook
+from config import Settings, WhatsAppBotSettings
+
+CAPTIONED = ("photo", "video", "document")
+
+
+def _secret(value: Any) -> str:
+    return "" if value is None else str(value.get_secret_value())
+
+
+def wa_recipient(messenger_id: str) -> str:
+    """The ``to`` of the Cloud API: the digits of the E.164 number (``+1650...`` -> ``1650...``)."""
+    digits = messenger_id.strip().removeprefix("+")
+    if not digits.isdigit():
+        raise PermanentError(f"not a WhatsApp number: {messenger_id!r} (expected E.164, +digits)")
+    return digits
+
+
+class WhatsAppAdapter:
+    """One configured WhatsApp bot (``WhatsAppBotSettings``)."""
+
+    kind: ClassVar[str] = "whatsapp"
+
+    def __init__(self, bot: WhatsAppBotSettings, settings: Settings | None = None) -> None:
+        self.bot = bot
+        self.name = bot.name
+        self.settings = settings
+        self.webhook = WhatsAppWebhook(
+            bot.name,
+            bot.phone_number_id or "",
+            _secret(bot.app_secret),
+            _secret(bot.verify_token),
+        )
+        self._session: httpx.AsyncClient | None = None
+        self._client: WhatsApp | None = None
+
+    def add_routes(self, app: web.Application) -> None:
+        self.webhook.add_routes(app)
+
+    async def start(self) -> None:
+        self.client()
+
+    def client(self) -> WhatsApp:
+        """pywa's client, created on first use."""
+        if self._client is None:
+            self._session = graph_session(self.bot.api_base)
+            self._client = WhatsApp(
+                phone_id=self.bot.phone_number_id,
+                token=_secret(self.bot.access_token),
+                session=self._session,
+                api_version=self.bot.api_version.lstrip("vV"),
+            )
+        return self._client
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.aclose()
+        self._session = None
+        self._client = None
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        to = wa_recipient(message.messenger_id)
+        attempt = int(message.extra.get("attempt", 1) or 1)
+        try:
+            wamids = await self._send(to, message)
+        except (WhatsAppError, httpx.HTTPError) as exc:
+            raise classify(
+                exc, attempt=attempt, seconds_per_recipient=self.bot.seconds_per_recipient
+            ) from exc
+        except ValueError as exc:  # pywa refusing the arguments before any request
+            raise PermanentError(f"cannot send this message on WhatsApp: {exc}") from exc
+        return SendResult(wamids[0], extra={"wamids": wamids})
+
+    async def _send(self, to: str, message: OutboundMessage) -> list[str]:
+        wa = self.client()
+        reply_to = message.reply_to
+        if message.template is not None:
+            return [await self._send_template(wa, to, message.template, reply_to)]
+        rendered = render_buttons(message.text, message.reply_markup)
+        wamids: list[str] = []
+        attachments = list(message.attachments)
+        caption_at = next((i for i, a in enumerate(attachments) if a.kind in CAPTIONED), None)
+        if rendered.text and (caption_at is None or rendered.reply or rendered.link):
+            buttons: Any = list(_pywa_buttons(rendered)) or None
+            if rendered.link is not None:
+                buttons = URLButton(title=rendered.link.title, url=rendered.link.url)
+            sent = await wa.send_message(
+                to=to, text=rendered.text, buttons=buttons, reply_to_message_id=reply_to
+            )
+            wamids.append(str(sent.id))
+            caption_at = None
+        for i, attachment in enumerate(attachments):
+            caption = rendered.text if i == caption_at else None
+            wamids.append(await self._send_media(wa, to, attachment, caption, reply_to))
+        if not wamids:
+            raise PermanentError("nothing to send: no text, attachment or template")
+        return wamids
+
+    async def _send_template(
+        self, wa: WhatsApp, to: str, template: Template, reply_to: str | None
+    ) -> str:
+        language = TemplateLanguage._value2member_map_.get(template.language)
+        if not isinstance(language, TemplateLanguage):
+            raise PermanentError(f"unknown template language code {template.language!r}")
+        sent = await wa.send_template(
+            to=to,
+            name=template.name,
+            language=language,
+            params=[dict(c) for c in template.components],
+            reply_to_message_id=reply_to,
+        )
+        return str(sent.id)
+
+    async def _send_media(
+        self,
+        wa: WhatsApp,
+        to: str,
+        attachment: OutboundAttachment,
+        caption: str | None,
+        reply_to: str | None,
+    ) -> str:
+        media: Any = attachment.url or attachment.file_id
+        if media is None and attachment.path:
+            media = pathlib.Path(attachment.path)
+        if media is None:
+            raise PermanentError("an attachment needs a url, a file_id or a path")
+        common: dict[str, Any] = {"to": to, "reply_to_message_id": reply_to}
+        if attachment.kind == "photo":
+            sent: Any = await wa.send_image(
+                image=media, caption=caption, mime_type=attachment.mime_type, **common
+            )
+        elif attachment.kind == "video":
+            sent = await wa.send_video(
+                video=media, caption=caption, mime_type=attachment.mime_type, **common
+            )
+        elif attachment.kind == "audio":
+            sent = await wa.send_audio(audio=media, mime_type=attachment.mime_type, **common)
+        else:
+            sent = await wa.send_document(
+                document=media,
+                filename=attachment.file_name or _name_of(media),
+                caption=caption,
+                mime_type=attachment.mime_type,
+                **common,
+            )
+        return str(sent.id)
+
+
+def _name_of(media: Any) -> str | None:
+    name = pathlib.PurePosixPath(str(media).split("?", 1)[0]).name
+    return name or None
+
+
+def _pywa_buttons(rendered: Any) -> list[Button]:
+    return [Button(title=b.title, callback_data=b.id) for b in rendered.reply]

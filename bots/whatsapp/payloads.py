@@ -1,0 +1,219 @@
+"""Reading a Cloud API webhook payload: inbound messages and delivery statuses.
+
+The shape (``object: whatsapp_business_account``, ``entry[].changes[].value`` with
+``metadata``, ``contacts``, ``messages``, ``statuses``) is the one of Meta's documentation.
+Every message type becomes one ``InboundMessage``: the text (or caption, or reply title) in
+``text``, files and shared objects in ``attachments``, the Cloud API type and its specifics in
+``extra``. A payload that is not shaped like this raises ``PayloadError`` (the webhook answers
+400); unknown fields and unknown message types are kept, never refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from store.inbound import Attachment, InboundMessage
+
+# Cloud API media message types -> our attachment kinds
+MEDIA_KINDS = {
+    "image": "photo",
+    "video": "video",
+    "document": "document",
+    "sticker": "sticker",
+    "audio": "audio",
+}
+
+
+class PayloadError(ValueError):
+    """The body is JSON but not a Cloud API webhook payload."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """One delivery status of a message we sent: ``status`` is sent/delivered/read/failed."""
+
+    wamid: str
+    status: str
+    recipient_id: str | None
+    at: dt.datetime | None
+    error_code: str | None = None
+    error_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPayload:
+    messages: list[InboundMessage]
+    statuses: list[StatusUpdate]
+    skipped: int  # changes for another phone number or of another field
+
+
+def e164(wa_id: str) -> str:
+    """A WhatsApp id (digits of the phone number) as E.164: ``16315551181`` -> ``+16315551181``."""
+    return wa_id if wa_id.startswith("+") else f"+{wa_id}"
+
+
+def from_timestamp(value: Any) -> dt.datetime | None:
+    """Meta's epoch-seconds string as naive UTC; None when absent or not a number."""
+    try:
+        return dt.datetime.fromtimestamp(int(value), dt.UTC).replace(tzinfo=None)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _obj(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PayloadError(f"{where} must be an object")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadError(f"{where} must be a list")
+    return value
+
+
+def parse_payload(data: dict[str, Any], *, bot_name: str, phone_number_id: str) -> ParsedPayload:
+    """Every message and status of ``data`` addressed to ``phone_number_id``."""
+    if data.get("object") != "whatsapp_business_account":
+        raise PayloadError("object must be 'whatsapp_business_account'")
+    messages: list[InboundMessage] = []
+    statuses: list[StatusUpdate] = []
+    skipped = 0
+    for i, entry in enumerate(_list(data.get("entry"), "entry")):
+        for j, change in enumerate(_list(_obj(entry, f"entry[{i}]").get("changes"), "changes")):
+            change = _obj(change, f"entry[{i}].changes[{j}]")
+            value = _obj(change.get("value", {}), f"entry[{i}].changes[{j}].value")
+            metadata = value.get("metadata") or {}
+            target = str(metadata.get("phone_number_id", "")) if isinstance(metadata, dict) else ""
+            if change.get("field") != "messages" or (target and target != phone_number_id):
+                skipped += 1
+                continue
+            names = _profile_names(value)
+            for k, message in enumerate(_list(value.get("messages"), "messages")):
+                messages.append(
+                    _message(_obj(message, f"messages[{k}]"), names, bot_name, metadata)
+                )
+            for k, status in enumerate(_list(value.get("statuses"), "statuses")):
+                statuses.append(_status(_obj(status, f"statuses[{k}]")))
+    return ParsedPayload(messages, statuses, skipped)
+
+
+def _profile_names(value: dict[str, Any]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for contact in _list(value.get("contacts"), "contacts"):
+        if isinstance(contact, dict) and contact.get("wa_id"):
+            profile = contact.get("profile") or {}
+            name = profile.get("name") if isinstance(profile, dict) else None
+            if isinstance(name, str) and name:
+                names[str(contact["wa_id"])] = name
+    return names
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _message(
+    message: dict[str, Any], names: dict[str, str], bot_name: str, metadata: Any
+) -> InboundMessage:
+    wamid = message.get("id")
+    sender = message.get("from")
+    if not isinstance(wamid, str) or not wamid or not sender:
+        raise PayloadError("every message needs 'id' and 'from'")
+    sender = str(sender)
+    kind = str(message.get("type") or "unsupported")
+    text, attachments, extra = _content(kind, message)
+    extra = {"type": kind, **extra}
+    context = message.get("context")
+    if isinstance(context, dict) and context.get("id"):
+        extra["reply_to"] = context["id"]
+    if isinstance(metadata, dict) and metadata.get("display_phone_number"):
+        extra["to"] = str(metadata["display_phone_number"])
+    return InboundMessage(
+        bot_name=bot_name,
+        messenger_id=e164(sender),
+        dedup_key=f"wa:{wamid}",
+        text=text,
+        name=names.get(sender),
+        attachments=tuple(attachments),
+        platform_message_id=wamid,
+        sent_at=from_timestamp(message.get("timestamp")),
+        extra=extra,
+    )
+
+
+def _content(kind: str, message: dict[str, Any]) -> tuple[str, list[Attachment], dict[str, Any]]:
+    """The text, attachments and type-specific extras of one message of type ``kind``."""
+    body = message.get(kind)
+    body = body if isinstance(body, dict) else {}
+    if kind == "text":
+        return str(body.get("body", "")), [], {}
+    if kind in MEDIA_KINDS:
+        attachment_kind = MEDIA_KINDS[kind]
+        if kind == "audio" and body.get("voice"):
+            attachment_kind = "voice"
+        media_extra = {k: body[k] for k in ("sha256", "animated") if k in body}
+        attachment = Attachment(
+            kind=attachment_kind,
+            file_id=_str(body.get("id")),
+            file_name=_str(body.get("filename")),
+            mime_type=_str(body.get("mime_type")),
+            url=_str(body.get("url")),
+            extra=media_extra,
+        )
+        return str(body.get("caption") or ""), [attachment], {}
+    if kind == "location":
+        place = [str(body[k]) for k in ("name", "address") if body.get(k)]
+        return ", ".join(place), [Attachment(kind="location", extra=dict(body))], {}
+    if kind == "contacts":
+        cards = [c for c in _list(message.get("contacts"), "contacts") if isinstance(c, dict)]
+        names = [str((c.get("name") or {}).get("formatted_name", "")) for c in cards]
+        attachments = [Attachment(kind="contact", extra=c) for c in cards]
+        return ", ".join(n for n in names if n), attachments, {}
+    if kind == "interactive":
+        reply_type = str(body.get("type", ""))
+        reply = body.get(reply_type)
+        reply = reply if isinstance(reply, dict) else {}
+        extra = {"reply": {"type": reply_type, **reply}}
+        return str(reply.get("title") or reply.get("name") or ""), [], extra
+    if kind == "button":  # a quick-reply button of a template
+        return str(body.get("text", "")), [], {"reply": {"type": "button", **body}}
+    if kind == "reaction":
+        emoji = str(body.get("emoji") or "")
+        reaction = {"message_id": body.get("message_id"), "emoji": emoji or None}
+        return emoji, [], {"reaction": reaction}
+    # unsupported, and types this code does not know yet (order, system, ...): keep the raw body
+    raw: dict[str, Any] = {}
+    if body:
+        raw[kind] = body
+    if message.get("errors"):
+        raw["errors"] = message["errors"]
+    return "", [], raw
+
+
+def _status(status: dict[str, Any]) -> StatusUpdate:
+    wamid = status.get("id")
+    state = status.get("status")
+    if not isinstance(wamid, str) or not wamid or not isinstance(state, str):
+        raise PayloadError("every status needs 'id' and 'status'")
+    code: str | None = None
+    text: str | None = None
+    errors = status.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        error = errors[0]
+        code = _str(error.get("code"))
+        details = (error.get("error_data") or {}).get("details")
+        title = error.get("title") or error.get("message")
+        text = ": ".join(str(part) for part in (title, details) if part) or None
+    return StatusUpdate(
+        wamid=wamid,
+        status=state,
+        recipient_id=_str(status.get("recipient_id")),
+        at=from_timestamp(status.get("timestamp")),
+        error_code=code,
+        error_text=text,
+    )

@@ -1,0 +1,105 @@
+"""The Cloud API webhook of one bot: ``GET``/``POST /webhooks/whatsapp/{bot_name}``.
+
+GET is Meta's subscription handshake: ``hub.mode=subscribe`` and the configured
+``hub.verify_token`` -> 200 with ``hub.challenge``; anything else -> 403.
+POST carries messages and statuses. In order: body over 1 MiB -> 413; ``X-Hub-Signature-256``
+missing -> 401, wrong -> 403; not a Cloud API JSON payload -> 400; store down -> 503 (Meta
+redelivers); otherwise everything is stored and the answer is 200. Nothing is stored unless
+the whole request was accepted. Redeliveries store nothing twice (``wa:{wamid}`` dedup keys,
+receipts that only move forward).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bots.webhook import (
+    error_response,
+    parse_json_object,
+    read_body,
+    secrets_match,
+    store_call,
+    unavailable,
+)
+from bots.whatsapp.payloads import ParsedPayload, PayloadError, parse_payload
+from bots.whatsapp.signature import SIGNATURE_HEADER, signature_valid
+from store.delivery_status import apply_receipts
+from store.errors import NotFound, StoreUnavailable
+from store.inbound import record_inbound
+
+log = logging.getLogger("switchboard.whatsapp")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCounts:
+    messages: int  # new inbound messages (redeliveries not counted)
+    receipts: int  # outbound messages whose status changed
+
+
+def webhook_path(bot_name: str) -> str:
+    return f"/webhooks/whatsapp/{bot_name}"
+
+
+def store_payload(bot_name: str, parsed: ParsedPayload) -> StoredCounts:
+    """Record the messages and apply the receipts of one webhook (blocking; run in a thread)."""
+    new = 0
+    for message in parsed.messages:
+        if not record_inbound(message).duplicate:
+            new += 1
+    receipts = [(s.wamid, s.status, s.error_code, s.error_text) for s in parsed.statuses]
+    return StoredCounts(new, apply_receipts(bot_name, receipts))
+
+
+class WhatsAppWebhook:
+    """The handlers of one bot, bound to its secrets."""
+
+    def __init__(
+        self, bot_name: str, phone_number_id: str, app_secret: str, verify_token: str
+    ) -> None:
+        self.bot_name = bot_name
+        self.phone_number_id = phone_number_id
+        self._app_secret = app_secret
+        self._verify_token = verify_token
+
+    def add_routes(self, app: web.Application) -> None:
+        path = webhook_path(self.bot_name)
+        app.router.add_get(path, self.verify)
+        app.router.add_post(path, self.receive)
+
+    async def verify(self, request: web.Request) -> web.Response:
+        query = request.query
+        if query.get("hub.mode") == "subscribe" and secrets_match(
+            query.get("hub.verify_token"), self._verify_token
+        ):
+            return web.Response(text=query.get("hub.challenge", ""))
+        return error_response(403, "verification failed")
+
+    async def receive(self, request: web.Request) -> web.Response:
+        body = await read_body(request)
+        header = request.headers.get(SIGNATURE_HEADER)
+        if header is None:
+            return error_response(401, f"missing {SIGNATURE_HEADER}")
+        if not signature_valid(body, header, self._app_secret):
+            return error_response(403, f"wrong {SIGNATURE_HEADER}")
+        data = parse_json_object(body)
+        try:
+            parsed = parse_payload(
+                data, bot_name=self.bot_name, phone_number_id=self.phone_number_id
+            )
+        except PayloadError as exc:
+            return error_response(400, f"not a WhatsApp webhook payload: {exc}")
+        try:
+            counts = await store_call(store_payload, self.bot_name, parsed)
+        except StoreUnavailable as exc:
+            log.warning(
+                "whatsapp %s: store unavailable, Meta will redeliver: %s", self.bot_name, exc
+            )
+            return unavailable()
+        except NotFound as exc:
+            return error_response(404, str(exc))
+        return web.json_response(
+            {"ok": True, "messages": counts.messages, "receipts": counts.receipts}
+        )

@@ -1,0 +1,85 @@
+"""Delivery receipts: a platform says what became of a message we sent (sent/delivered/read/failed).
+
+The outbound ``Message`` is found by its bot and the platform's id for it. Receipts arrive
+late, twice and out of order, so each update is one conditional UPDATE that only ever moves
+a message forward: ``sent < delivered < read``; a late ``sent`` changes nothing. ``failed``
+replaces queued/sending/sent (the message did not arrive: F4 may resend it). A ``delivered``
+or ``read`` after ``failed`` wins and clears the error (the platform delivered it after all;
+resending would duplicate it). A receipt for a message that is not ours changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+from store.clock import utcnow
+from store.db import write_transaction
+from store.models import Bot, Message
+
+RECEIPT_STATUSES: Final = ("sent", "delivered", "read", "failed")
+
+# For each receipt: the statuses a message may be in for the receipt to apply.
+_APPLIES_OVER: Final[dict[str, tuple[str, ...]]] = {
+    "sent": ("queued", "sending"),
+    "delivered": ("queued", "sending", "sent", "failed"),
+    "read": ("queued", "sending", "sent", "delivered", "failed"),
+    "failed": ("queued", "sending", "sent"),
+}
+
+
+def apply_receipt(
+    bot_id: int,
+    platform_message_id: str,
+    status: str,
+    *,
+    error_code: str | None = None,
+    error_text: str | None = None,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Move our outbound message ``platform_message_id`` of bot ``bot_id`` to ``status``.
+
+    Returns True when a row changed; False for a stale, repeated or foreign receipt.
+    ``failed`` stores ``error_code``/``error_text``; the other statuses clear them.
+    """
+    if status not in _APPLIES_OVER:
+        raise ValueError(f"unknown delivery status {status!r}; one of {RECEIPT_STATUSES}")
+    updates: dict[Any, Any] = {Message.status: status, Message.updated_at: now or utcnow()}
+    if status == "failed":
+        updates[Message.error_code] = error_code
+        updates[Message.error_text] = error_text
+    else:
+        updates[Message.error_code] = None
+        updates[Message.error_text] = None
+    changed = (
+        Message.update(updates)
+        .where(
+            (Message.bot == bot_id)
+            & (Message.platform_message_id == platform_message_id)
+            & (Message.direction == "out")
+            & (Message.status.is_null() | Message.status.in_(_APPLIES_OVER[status]))
+        )
+        .execute()
+    )
+    return bool(changed)
+
+
+def apply_receipts(bot_name: str, receipts: list[tuple[str, str, str | None, str | None]]) -> int:
+    """Apply ``(platform_message_id, status, error_code, error_text)`` receipts of one bot in
+    one transaction; returns how many messages changed. Unknown statuses are skipped."""
+    if not receipts:
+        return 0
+    bot_id = Bot.select(Bot.id).where(Bot.name == bot_name).scalar()
+    if bot_id is None:
+        from store.errors import NotFound
+
+        raise NotFound(f"unknown bot {bot_name!r}")
+    changed = 0
+    now = utcnow()
+    with write_transaction():
+        for wamid, status, code, text in receipts:
+            if status in _APPLIES_OVER:
+                changed += apply_receipt(
+                    bot_id, wamid, status, error_code=code, error_text=text, now=now
+                )
+    return changed
