@@ -12,6 +12,7 @@ from typing import Any
 
 import peewee
 
+from store.assignment import assign_round_robin
 from store.clock import utcnow
 from store.db import database_proxy, write_transaction
 from store.models import Bot, Client, Message, Variable
@@ -116,6 +117,8 @@ def record_inbound(event: InboundMessage) -> RecordResult:
         if existing is not None:
             return RecordResult(existing.client_id, existing.id, False, True)
         client, created = get_or_create_client(bot, event.messenger_id, name=event.name, now=at)
+        if created:
+            assign_round_robin(client.id)
         updates: dict[Any, Any] = {Client.last_action_at: max(at, client.last_action_at)}
         for attr in ("name", "username", "avatar_url", "language"):
             value = getattr(event, attr)

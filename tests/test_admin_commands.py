@@ -143,3 +143,32 @@ def test_admin_cli_runs_the_same_commands(tmp_path: Path) -> None:
     stranger = run_cli("admin", "--as", "999", "/help", cwd=tmp_path)
     assert stranger.returncode == 1
     assert stranger.stderr.strip() == "switchboard: Telegram id 999 is not a known operator"
+
+
+def test_assign_rules_by_role(staff: dict[str, CommandContext]) -> None:
+    admin, operator = staff["admin"], staff["operator"]
+    bot = Bot.create(name="t", kind="telegram")
+    free = Client.create(bot=bot, messenger_id="1", name="Ксения")
+    taken = Client.create(bot=bot, messenger_id="2", responsible=admin.operator.id)
+
+    assert "now bound to you" in ADMIN_COMMANDS.handle_text(operator, f"/assign {free.id} me").text
+    assert Client.get_by_id(free.id).responsible_id == operator.operator.id
+    # Another operator's client is out of an operator's reach, and so is giving clients away.
+    assert (
+        f"No client {taken.id}"
+        in ADMIN_COMMANDS.handle_text(operator, f"/assign {taken.id} me").text
+    )
+    assert "not give them" in ADMIN_COMMANDS.handle_text(operator, f"/assign {free.id} Anna").text
+    # An admin can move any client to anyone, by name or Telegram id, or free it.
+    assert "bound to Boris" in ADMIN_COMMANDS.handle_text(admin, f"/assign {taken.id} 222").text
+    assert "bound to nobody" in ADMIN_COMMANDS.handle_text(admin, f"/assign {taken.id} none").text
+    assert "No operator 'Zed'" in ADMIN_COMMANDS.handle_text(admin, f"/assign {taken.id} Zed").text
+
+
+def test_shift_and_autoassign(staff: dict[str, CommandContext]) -> None:
+    admin, operator = staff["admin"], staff["operator"]
+    assert "on shift" in ADMIN_COMMANDS.handle_text(operator, "/shift on").text
+    assert "admins only" in ADMIN_COMMANDS.handle_text(operator, "/autoassign on").text
+    reply = ADMIN_COMMANDS.handle_text(admin, "/autoassign on").text
+    assert reply == "Automatic distribution is on. On shift: Boris."
+    assert "Say on or off" in ADMIN_COMMANDS.handle_text(admin, "/autoassign maybe").text

@@ -1,0 +1,89 @@
+"""/assign, /autoassign and /shift: who answers which client."""
+
+from __future__ import annotations
+
+from commands.admin.context import CommandContext, CommandError
+from commands.admin.registry import ADMIN_COMMANDS, split_args
+from commands.admin.reply import Reply
+from store.assignment import assign, autoassign_enabled, set_autoassign, set_on_shift
+from store.models import AuditLog, Client, Operator
+
+
+def client_for(ctx: CommandContext, word: str) -> Client:
+    """The client with internal id ``word`` if the operator may act on it (admins: any;
+    operators: their own and free clients)."""
+    if not word.isdigit():
+        raise CommandError(f"{word!r} is not a client id (a number, as /clients shows).")
+    client = Client.get_or_none(Client.id == int(word))
+    if client is None or not (ctx.is_admin or client.responsible_id in (None, ctx.operator.id)):
+        raise CommandError(f"No client {word} among yours.")
+    return client
+
+
+def operator_named(ctx: CommandContext, word: str) -> Operator | None:
+    """``me``, ``none`` (None), a Telegram id, or an operator's name (case-insensitive)."""
+    lowered = word.lower()
+    if lowered == "me":
+        return ctx.operator
+    if lowered == "none":
+        return None
+    active = Operator.select().where(Operator.active == True)  # noqa: E712
+    for op in active:
+        if str(op.telegram_id) == word or op.name.lower() == lowered:
+            return op
+    names = ", ".join(op.name for op in active)
+    raise CommandError(f"No operator {word!r}. Operators: {names}; or me, none.")
+
+
+@ADMIN_COMMANDS.command(
+    "assign", "/assign CLIENT_ID OPERATOR|me|none", "Make an operator responsible for a client."
+)
+def assign_command(ctx: CommandContext, args: str) -> Reply:
+    words = split_args(args)
+    if len(words) < 2:
+        raise CommandError("Give the client id and the operator (or me, none).")
+    client = client_for(ctx, words[0])
+    target = operator_named(ctx, " ".join(words[1:]))
+    if not ctx.is_admin and target is not None and target.id != ctx.operator.id:
+        raise CommandError("Operators can take clients for themselves or free them, not give them.")
+    assign([client.id], target.id if target else None)
+    AuditLog.create(
+        operator=ctx.operator.id,
+        action="assign",
+        filter_text=f"client {client.id}",
+        count=1,
+        detail={"to": target.telegram_id if target else None},
+    )
+    who = "nobody" if target is None else ("you" if target.id == ctx.operator.id else target.name)
+    return Reply(f"Client {client.id} ({client.name}) is now bound to {who}.")
+
+
+@ADMIN_COMMANDS.command(
+    "autoassign",
+    "/autoassign [on|off]",
+    "Give each new client to the next operator on shift, in turn (admins only).",
+    admin_only=True,
+)
+def autoassign_command(ctx: CommandContext, args: str) -> Reply:
+    word = args.strip().lower()
+    if word in ("on", "off"):
+        set_autoassign(word == "on")
+    elif word:
+        raise CommandError(f"Say on or off, not {args.strip()!r}.")
+    on_shift = Operator.select().where(
+        (Operator.active == True) & (Operator.on_shift == True)  # noqa: E712
+    )
+    names = ", ".join(op.name for op in on_shift) or "nobody (new clients stay free)"
+    state = "on" if autoassign_enabled() else "off"
+    return Reply(f"Automatic distribution is {state}. On shift: {names}.")
+
+
+@ADMIN_COMMANDS.command("shift", "/shift [on|off]", "Start or end your shift (auto-assignment).")
+def shift_command(ctx: CommandContext, args: str) -> Reply:
+    word = args.strip().lower()
+    if word not in ("on", "off", ""):
+        raise CommandError(f"Say on or off, not {args.strip()!r}.")
+    if word:
+        set_on_shift(ctx.operator.id, word == "on")
+    on = Operator.get_by_id(ctx.operator.id).on_shift
+    return Reply("You are on shift." if on else "You are off shift.")
