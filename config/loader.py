@@ -139,7 +139,8 @@ def _first_error(exc: ValidationError, data: Any) -> str:
                     label = f"[{item}] ({bots[item]['name']})"
             parts.append(label)
         else:
-            parts.append(("." if parts else "") + str(item))
+            name = str(item) if str(item).isprintable() else repr(str(item))
+            parts.append(("." if parts else "") + name)
     key = "".join(parts)
     if not key.isprintable():  # a key with a newline must not break the one-line message
         key = repr(key)
@@ -154,4 +155,6 @@ def _first_error(exc: ValidationError, data: Any) -> str:
     elif kind == "union_tag_not_found":
         message = "kind is missing (telegram, whatsapp or email)"
     message = message.removeprefix("Value error, ")
-    return f"{key}: {message}" if key else message
+    line = f"{key}: {message}" if key else message
+    # One line whatever the input held: a key or value may contain line breaks.
+    return line.replace("\r", "\\r").replace("\n", "\\n")
