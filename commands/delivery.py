@@ -39,6 +39,11 @@ def worker_command(obj: CliContext, processes: int | None, threads: int | None) 
 
 def _register_hooks(engine: object) -> None:
     """Dispatcher tick hooks every dispatching process runs (job progress)."""
+    from store.jobs import refresh_running
+    from workers.engine import Engine
+
+    assert isinstance(engine, Engine)
+    engine.tick_hooks.append(refresh_running)
 
 
 def install_delivery(app: web.Application, settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.conftest import run_cli
@@ -13,3 +14,79 @@ def test_worker_refuses_the_memory_broker_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "memory://" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _seed(tmp_path: Path, n: int) -> None:
+    from store.db import database_proxy, open_database
+    from store.inbound import get_or_create_client
+    from store.models import Bot, Client
+    from store.setup import sync_bots
+
+    database = open_database(f"sqlite:///{tmp_path / 'switchboard.db'}")
+    try:
+        sync_bots([("shop_tg", "telegram")])
+        bot = Bot.get(Bot.name == "shop_tg")
+        for i in range(n):
+            get_or_create_client(bot, str(7000 + i), name=f"Ксения {i}" if i % 2 else f"Bob {i}")
+        Client.update(unsubscribed=True).where(Client.messenger_id == "7001").execute()
+    finally:
+        database.close()
+        database_proxy.initialize(None)
+
+
+CONFIG = """
+bots:
+  - {name: shop_tg, kind: telegram, enabled: false, messages_per_second: 10}
+"""
+
+
+def test_broadcast_and_jobs_from_the_shell(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    assert run_cli("migrate", cwd=tmp_path).returncode == 0
+    _seed(tmp_path, 6)
+    made = run_cli("broadcast", "Ксения", "--text", "Скидка 20%", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    job_id = made.stdout.strip()
+    shown = run_cli("jobs", "show", job_id, "--json", cwd=tmp_path)
+    p = json.loads(shown.stdout)
+    # Three "Ксения" clients; one unsubscribed is skipped.
+    assert (p["state"], p["total"], p["skipped"], p["remaining"], p["sent"], p["failed"]) == (
+        "running",
+        3,
+        1,
+        2,
+        0,
+        0,
+    )
+    listed = run_cli("jobs", "list", cwd=tmp_path)
+    assert listed.stdout.startswith(f"{job_id}\tbroadcast\trunning")
+    cancelled = run_cli("jobs", "cancel", job_id, cwd=tmp_path)
+    assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
+    p = json.loads(run_cli("jobs", "show", job_id, "--json", cwd=tmp_path).stdout)
+    assert (p["state"], p["remaining"], p["cancelled"]) == ("cancelled", 0, 2)
+
+
+def test_bad_input_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    assert run_cli("migrate", cwd=tmp_path).returncode == 0
+    for args, needle in (
+        (("broadcast", "lisst:vip", "--text", "x"), "lisst"),
+        (("broadcast", "--text", "  "), "empty"),
+        (("jobs", "show", "99"), "no job with id 99"),
+        (("resend-failed", "--since", "yesterday"), "--since"),
+        (("resend-failed", "--channel", "icq"), "--channel"),
+    ):
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode != 0, args
+        assert needle in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_resend_failed_prints_a_job(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    assert run_cli("migrate", cwd=tmp_path).returncode == 0
+    _seed(tmp_path, 2)
+    made = run_cli("resend-failed", "--channel", "telegram", "--interval", "2", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    p = json.loads(run_cli("jobs", "show", made.stdout.strip(), "--json", cwd=tmp_path).stdout)
+    assert (p["kind"], p["total"], p["state"], p["interval_s"]) == ("resend_failed", 0, "done", 2)

@@ -1,0 +1,205 @@
+"""Bulk sends from the shell: ``broadcast``, ``resend-failed`` and ``jobs list|show|cancel``.
+
+They only write the store; whichever process dispatches (``serve`` in ``memory://`` mode,
+``switchboard worker`` in ``redis://`` mode) picks the job's rows up within a tick.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from commands.cli import CliContext, cli, pass_context
+from config import Settings
+from store.clock import to_utc
+from store.models import Bot, Operator
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    from store.filters import FilterError
+
+    try:
+        yield
+    except FilterError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _open(obj: CliContext) -> Settings:
+    from commands.runtime import open_store
+
+    settings = obj.settings
+    open_store(settings)
+    return settings
+
+
+def _viewer(settings: Settings, as_id: int | None) -> Operator:
+    """The operator acting: ``--as``, else the first configured admin, else the shell itself
+    as an admin that is nobody's responsible operator."""
+    if as_id is None:
+        admins = [op.telegram_id for op in settings.operators if op.role == "admin"]
+        if not admins:
+            return Operator(role="admin", name="shell", telegram_id=0)
+        as_id = admins[0]
+    operator = Operator.get_or_none((Operator.telegram_id == as_id) & (Operator.active == True))  # noqa: E712
+    if operator is None:
+        raise click.ClickException(f"--as {as_id}: no active operator with this Telegram id")
+    return operator
+
+
+def steps(settings: Settings, headroom: float | None = None) -> dict[int, float]:
+    """Seconds between two messages of each configured bot, by store bot id."""
+    headroom = headroom or settings.delivery.rate_headroom
+    rates = {b.name: b.messages_per_second * headroom for b in settings.bots}
+    return {b.id: 1.0 / rates[b.name] for b in Bot.select() if b.name in rates}
+
+
+def _print_progress(job_id: int, as_json: bool) -> None:
+    from store.jobs import progress
+
+    p = progress(job_id)
+    if as_json:
+        click.echo(json.dumps(p.as_json(), ensure_ascii=False))
+        return
+    click.echo(
+        f"job {p.id} {p.kind} {p.state}: total {p.total}, sent {p.sent}, failed {p.failed}, "
+        f"skipped {p.skipped}, remaining {p.remaining}"
+        + (f", cancelled {p.cancelled}" if p.cancelled else "")
+    )
+
+
+WORDS = {"ignore_unknown_options": True}
+
+
+@cli.command("broadcast", context_settings=WORDS)
+@click.argument("filter_words", nargs=-1, type=click.UNPROCESSED)
+@click.option("--text", required=True, help="The message to send.")
+@click.option("--as", "as_id", type=int, default=None, help="Telegram id of the operator.")
+@pass_context
+def broadcast_command(
+    obj: CliContext, filter_words: tuple[str, ...], text: str, as_id: int | None
+) -> None:
+    """Send TEXT to every client matching FILTER as a job; prints the job id."""
+    from store.clients.query import select_clients
+    from store.filters import parse_filter
+    from store.jobs import create_broadcast
+
+    settings = _open(obj)
+    viewer = _viewer(settings, as_id)
+    filter_text = " ".join(filter_words)
+    with _one_line_errors():
+        flt = parse_filter(filter_text, viewer, settings.zone)
+    if not text.strip():
+        raise click.ClickException("--text is empty")
+    job = create_broadcast(
+        select_clients(flt, viewer),
+        text,
+        steps=steps(settings),
+        filter_text=filter_text,
+        operator_id=viewer.id,
+    )
+    click.echo(job.id)
+
+
+@cli.command("resend-failed", context_settings=WORDS)
+@click.argument("filter_words", nargs=-1, type=click.UNPROCESSED)
+@click.option("--since", default=None, help="Only errors since this day (YYYY-MM-DD).")
+@click.option("--channel", default=None, help="Only this messenger or bot name.")
+@click.option("--interval", type=click.FloatRange(min=0), default=0.0, help="Seconds apart.")
+@click.option("--as", "as_id", type=int, default=None, help="Telegram id of the operator.")
+@pass_context
+def resend_failed_command(
+    obj: CliContext,
+    filter_words: tuple[str, ...],
+    since: str | None,
+    channel: str | None,
+    interval: float,
+    as_id: int | None,
+) -> None:
+    """Resend the last bot message to every client whose last outgoing message failed (F4)."""
+    from store.clients.query import select_clients
+    from store.filters import parse_filter
+    from store.jobs import create_resend_failed
+
+    settings = _open(obj)
+    viewer = _viewer(settings, as_id)
+    since_at = None
+    if since is not None:
+        try:
+            day = dt.date.fromisoformat(since)
+        except ValueError:
+            raise click.ClickException(
+                f"--since {since!r}: expected a day like 2026-05-23"
+            ) from None
+        since_at = to_utc(dt.datetime.combine(day, dt.time(), tzinfo=settings.zone))
+    bot_ids = None
+    if channel is not None:
+        bots = Bot.select().where((Bot.kind == channel) | (Bot.name == channel))
+        bot_ids = [b.id for b in bots]
+        if not bot_ids:
+            kinds = ", ".join(
+                sorted({b.kind for b in Bot.select()} | {b.name for b in Bot.select()})
+            )
+            raise click.ClickException(f"--channel {channel!r}: no such messenger or bot ({kinds})")
+    filter_text = " ".join(filter_words)
+    with _one_line_errors():
+        flt = parse_filter(filter_text, viewer, settings.zone)
+    job = create_resend_failed(
+        select_clients(flt, viewer) if filter_text.strip() or not viewer.is_admin else None,
+        steps=steps(settings),
+        since=since_at,
+        bot_ids=bot_ids,
+        interval_s=interval,
+        filter_text=filter_text,
+        operator_id=viewer.id,
+    )
+    click.echo(job.id)
+
+
+@cli.group("jobs")
+def jobs_group() -> None:
+    """Broadcast and resend-failed jobs: progress and cancel."""
+
+
+@jobs_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_context
+def jobs_list(obj: CliContext, as_json: bool) -> None:
+    """The latest jobs, newest first."""
+    from store.jobs import list_jobs
+
+    _open(obj)
+    for p in list_jobs():
+        if as_json:
+            click.echo(json.dumps(p.as_json(), ensure_ascii=False))
+        else:
+            click.echo(
+                f"{p.id}\t{p.kind}\t{p.state}\t{p.sent}/{p.total - p.skipped} sent\t"
+                f"{p.failed} failed\t{p.skipped} skipped\t{p.created_at}"
+            )
+
+
+@jobs_group.command("show")
+@click.argument("job_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@pass_context
+def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
+    """State and progress of job JOB_ID."""
+    _open(obj)
+    _print_progress(job_id, as_json)
+
+
+@jobs_group.command("cancel")
+@click.argument("job_id", type=int)
+@pass_context
+def jobs_cancel(obj: CliContext, job_id: int) -> None:
+    """Cancel job JOB_ID: nothing more is sent; sends in progress finish."""
+    from store.jobs import cancel
+
+    _open(obj)
+    cancel(job_id)
+    _print_progress(job_id, False)

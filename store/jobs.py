@@ -1,0 +1,314 @@
+"""Bulk sends as jobs: broadcast and resend-failed (F4), with progress and cancel.
+
+Creating a job writes the ``Job`` row and all of its outbox rows in one transaction with one
+``INSERT ... SELECT`` (no Python loop over clients). Each bot's rows are spaced ``step_s``
+apart in ``next_attempt_at`` (row number within the bot times the step), so the dispatcher
+hands them to the broker at the pace they can be sent and a job of 100,000 rows never floods
+the broker. Blocked (by us) and unsubscribed clients are skipped and counted.
+
+Progress is read from the outbox rows of the job: ``sent`` (sent, delivered, read),
+``failed``, ``remaining`` (queued or sending). Cancelling deletes the job's rows not yet
+claimed; messages already being sent finish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import peewee as pw
+
+from store.clock import utcnow
+from store.db import database_proxy, is_postgres, write_transaction
+from store.errors import NotFound, StoreError
+from store.models import Bot, Client, Job, Message
+from store.outbox import NOT_HANDED_OVER
+
+CLIENT_ID: Any = Client.id
+MESSAGE_ID: Any = Message.id
+SENT_STATUSES = ("sent", "delivered", "read")
+ACTIVE_STATES = ("pending", "running")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    id: int
+    kind: str
+    state: str
+    total: int
+    sent: int
+    failed: int
+    skipped: int
+    remaining: int
+    cancelled: int
+    interval_s: float
+    filter_text: str
+    created_at: str
+    error: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _next_attempt(start: dt.datetime, steps: dict[int, float]) -> pw.Node:
+    """``start + (row number within the bot - 1) * step of the bot`` as SQL."""
+    row_number = pw.fn.ROW_NUMBER().over(partition_by=[Client.bot], order_by=[CLIENT_ID])
+    step: pw.Node = pw.Value(0.0)
+    if steps:
+        step = pw.Case(Client.bot, [(bot_id, float(s)) for bot_id, s in steps.items()], 0.0)
+    offset = (row_number - 1) * step
+    if is_postgres():
+        return pw.SQL("%s::timestamp", [start]) + offset * pw.SQL("interval '1 second'")
+    seconds = offset / 86400.0
+    # SQLite keeps datetimes as text: write the same shape Python does (microseconds).
+    return pw.fn.strftime("%Y-%m-%d %H:%M:%f", pw.fn.julianday(start) + seconds).concat("000")
+
+
+def _insert_rows(
+    job: Job,
+    clients: pw.ModelSelect[Client],
+    *,
+    text: Any,
+    subject: Any,
+    attachments: Any,
+    extra: Any,
+    steps: dict[int, float],
+    now: dt.datetime,
+) -> int:
+    """Insert one queued outbox row per client of ``clients`` (which may join other tables
+    to supply ``text`` and friends as expressions). Returns the number of rows."""
+    start = now
+    query = clients.select(
+        CLIENT_ID,
+        Client.bot,
+        pw.Value("out"),
+        pw.Value("bot"),
+        text,
+        subject,
+        attachments,
+        extra,
+        pw.Value("queued"),
+        pw.Value(0),
+        _next_attempt(start, steps),
+        pw.Value(now),
+        pw.Value(start - NOT_HANDED_OVER),
+        pw.Value(job.id),
+    )
+    fields = [
+        Message.client,
+        Message.bot,
+        Message.direction,
+        Message.author_kind,
+        Message.text,
+        Message.subject,
+        Message.attachments,
+        Message.extra,
+        Message.status,
+        Message.attempts,
+        Message.next_attempt_at,
+        Message.created_at,
+        Message.updated_at,
+        Message.job,
+    ]
+    return int(Message.insert_from(query, fields).as_rowcount().execute())
+
+
+def _reachable() -> pw.ColumnBase:
+    return (Client.blocked == False) & (Client.unsubscribed == False)  # noqa: E712
+
+
+def create_broadcast(
+    clients: pw.ModelSelect[Client],
+    text: str,
+    *,
+    steps: dict[int, float],
+    filter_text: str = "",
+    operator_id: int | None = None,
+    subject: str | None = None,
+    now: dt.datetime | None = None,
+) -> Job:
+    """A broadcast of ``text`` to every client of ``clients`` (a ``Client`` query, e.g. a
+    filter's ``select_clients``); ``steps`` maps bot id -> seconds between its messages."""
+    if not text.strip():
+        raise StoreError("the broadcast text is empty")
+    now = now or utcnow()
+    matching = clients.select(CLIENT_ID)
+    with write_transaction():
+        total = Client.select().where(CLIENT_ID.in_(matching)).count()
+        job = Job.create(
+            kind="broadcast",
+            state="running",
+            filter_text=filter_text,
+            payload={"text": text, "subject": subject},
+            total=total,
+            interval_s=max(steps.values(), default=0.0),
+            created_by=operator_id,
+            created_at=now,
+            updated_at=now,
+        )
+        rows = _insert_rows(
+            job,
+            Client.select().where(CLIENT_ID.in_(matching) & _reachable()),
+            text=pw.Value(text),
+            subject=pw.Value(subject),
+            attachments=pw.Value("[]"),
+            extra=pw.Value("{}"),
+            steps=steps,
+            now=now,
+        )
+        job.skipped = total - rows
+        job.state = "running" if rows else "done"
+        job.save()
+    return job
+
+
+def create_resend_failed(
+    clients: pw.ModelSelect[Client] | None,
+    *,
+    steps: dict[int, float],
+    since: dt.datetime | None = None,
+    bot_ids: list[int] | None = None,
+    interval_s: float = 0.0,
+    filter_text: str = "",
+    operator_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> Job:
+    """F4: for every client whose last outgoing message failed (since ``since``, of the bots
+    ``bot_ids``, among ``clients``), send their last bot message again, ``interval_s`` apart
+    (never faster than the bot's own ``steps``)."""
+    now = now or utcnow()
+    last_out = (
+        Message.select(Message.client, pw.fn.MAX(MESSAGE_ID).alias("last_id"))
+        .where(Message.direction == "out")
+        .group_by(Message.client)
+        .alias("last_out")
+    )
+    last_bot = (
+        Message.select(Message.client, pw.fn.MAX(MESSAGE_ID).alias("last_id"))
+        .where((Message.direction == "out") & (Message.author_kind == "bot"))
+        .group_by(Message.client)
+        .alias("last_bot")
+    )
+    failed_last = Message.alias("failed_last")
+    conditions = failed_last.status == "failed"
+    if since is not None:
+        conditions &= failed_last.updated_at >= since
+    if bot_ids is not None:
+        conditions &= failed_last.bot.in_(bot_ids)
+    failed_clients = (
+        failed_last.select(failed_last.client)
+        .join(last_out, on=(failed_last.id == last_out.c.last_id))
+        .where(conditions)
+    )
+    # Only clients with a bot message to resend count.
+    resendable = Message.select(Message.client).where(
+        (Message.direction == "out") & (Message.author_kind == "bot")
+    )
+    target = CLIENT_ID.in_(failed_clients) & CLIENT_ID.in_(resendable)
+    if clients is not None:
+        target &= CLIENT_ID.in_(clients.select(CLIENT_ID))
+    effective = {bot: max(step, interval_s) for bot, step in steps.items()}
+    source = Message.alias("source")
+    with write_transaction():
+        total = Client.select().where(target).count()
+        job = Job.create(
+            kind="resend_failed",
+            state="running",
+            filter_text=filter_text,
+            payload={"since": since.isoformat() if since else None, "bots": bot_ids},
+            total=total,
+            interval_s=interval_s,
+            created_by=operator_id,
+            created_at=now,
+            updated_at=now,
+        )
+        rows = _insert_rows(
+            job,
+            Client.select()
+            .join(last_bot, on=(last_bot.c.client_id == CLIENT_ID))
+            .join(source, on=(source.id == last_bot.c.last_id))
+            .where(target & _reachable()),
+            text=source.text,
+            subject=source.subject,
+            attachments=source.attachments,
+            extra=source.extra,
+            steps=effective,
+            now=now,
+        )
+        job.skipped = total - rows
+        job.state = "running" if rows else "done"
+        job.save()
+    return job
+
+
+def _counts(job_id: int) -> dict[str, int]:
+    rows: Any = (
+        Message.select(Message.status, pw.fn.COUNT(MESSAGE_ID))
+        .where(Message.job == job_id)
+        .group_by(Message.status)
+        .tuples()
+    )
+    return {status: n for status, n in rows}
+
+
+def progress(job_id: int) -> Progress:
+    job = Job.get_or_none(Job.id == job_id)
+    if job is None:
+        raise NotFound(f"no job with id {job_id}")
+    counts = _counts(job.id)
+    sent = sum(counts.get(s, 0) for s in SENT_STATUSES)
+    failed = counts.get("failed", 0)
+    remaining = counts.get("queued", 0) + counts.get("sending", 0)
+    cancelled = max(0, job.total - job.skipped - sent - failed - remaining)
+    return Progress(
+        id=job.id,
+        kind=job.kind,
+        state=job.state,
+        total=job.total,
+        sent=sent,
+        failed=failed,
+        skipped=job.skipped,
+        remaining=remaining,
+        cancelled=cancelled,
+        interval_s=job.interval_s,
+        filter_text=job.filter_text,
+        created_at=job.created_at.isoformat(sep=" ", timespec="seconds"),
+        error=job.error,
+    )
+
+
+def list_jobs(limit: int = 50) -> list[Progress]:
+    ids = [j.id for j in Job.select(Job.id).order_by(Job.id.desc()).limit(limit)]
+    return [progress(i) for i in ids]
+
+
+def cancel(job_id: int, *, now: dt.datetime | None = None) -> Progress:
+    """Stop a job: its rows not yet claimed are removed, sends in progress finish."""
+    now = now or utcnow()
+    with write_transaction():
+        job = Job.get_or_none(Job.id == job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id}")
+        if job.state in ACTIVE_STATES:
+            Message.delete().where((Message.job == job.id) & (Message.status == "queued")).execute()
+            Job.update(cancel_requested=True, state="cancelled", updated_at=now).where(
+                Job.id == job.id
+            ).execute()
+    return progress(job_id)
+
+
+def refresh_running(now: dt.datetime | None = None) -> None:
+    """Copy the running jobs' progress into their rows and finish the ones with nothing left."""
+    now = now or utcnow()
+    for job in Job.select().where(Job.state.in_(ACTIVE_STATES)):
+        p = progress(job.id)
+        updates: dict[Any, Any] = {Job.sent: p.sent, Job.failed: p.failed, Job.updated_at: now}
+        if p.remaining == 0:
+            updates[Job.state] = "done"
+        with database_proxy.atomic():
+            Job.update(updates).where((Job.id == job.id) & Job.state.in_(ACTIVE_STATES)).execute()
+
+
+def bots_by_id() -> dict[int, tuple[str, str]]:
+    return {b.id: (b.name, b.kind) for b in Bot.select()}
