@@ -103,6 +103,15 @@ class WhatsAppBotSettings(_BotBase):
 
 
 class ImapSettings(StrictModel):
+    """Where an email bot reads its mail.
+
+    ``use_idle``: wait for IMAP IDLE pushes when the server offers IDLE (re-issued every
+    ``idle_renew_s``, below the 30 min servers allow), else poll every ``poll_interval_s``.
+    A lost connection is retried after ``reconnect_delay_s``, doubling up to ``reconnect_max_s``.
+    ``timeout_s`` bounds each IMAP command; mails above ``max_message_bytes`` are stored from
+    their first ``max_message_bytes`` (headers, text, the attachments that fit).
+    """
+
     host: str
     port: Annotated[int, Field(gt=0, lt=65536)] = 993
     security: Literal["tls", "starttls", "none"] = "tls"
@@ -111,15 +120,24 @@ class ImapSettings(StrictModel):
     folder: str = "INBOX"
     poll_interval_s: Annotated[float, Field(gt=0)] = 60.0
     use_idle: bool = True
+    idle_renew_s: Annotated[float, Field(gt=0, le=1740)] = 1500.0
+    reconnect_delay_s: Annotated[float, Field(gt=0)] = 1.0
+    reconnect_max_s: Annotated[float, Field(gt=0)] = 300.0
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    max_message_bytes: Annotated[int, Field(gt=1024)] = 25 * 1024 * 1024
 
 
 class SmtpSettings(StrictModel):
+    """Where an email bot sends from. ``from_address`` may carry a name: ``Shop <a@b.c>``.
+    ``timeout_s`` bounds connecting and each SMTP command."""
+
     host: str
     port: Annotated[int, Field(gt=0, lt=65536)] = 465
     security: Literal["tls", "starttls", "none"] = "tls"
     user: str | None = None
     password: SecretStr | None = None
     from_address: str
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
 
 
 class EmailBotSettings(_BotBase):
