@@ -123,6 +123,11 @@ class MailboxWatcher:
                 await store_call(skip_uid, self.bot_name, uid)
                 self.stats["vanished"] += 1
             else:
-                self.stats[await store_call(ingest_raw, self.bot_name, uid, raw)] += 1
+                limit = self.settings.max_message_bytes
+                truncated_at = limit if len(raw) >= limit else None
+                outcome = await store_call(
+                    ingest_raw, self.bot_name, uid, raw, truncated_at=truncated_at
+                )
+                self.stats[outcome] += 1
             last_uid = uid
         return last_uid

@@ -10,6 +10,7 @@ Blocking functions: call them through ``bots.webhook.store_call`` from async cod
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Literal
 
 import peewee
@@ -122,12 +123,15 @@ def file_mail(bot_name: str, uid: int, parsed: ParsedMail) -> Outcome:
     return outcome
 
 
-def ingest_raw(bot_name: str, uid: int, raw: bytes) -> Outcome:
+def ingest_raw(bot_name: str, uid: int, raw: bytes, *, truncated_at: int | None = None) -> Outcome:
     """Parse and file one fetched mail. A database that is down raises (the mailbox loop retries
     later from the same UID); anything else this one mail causes is logged and the mail skipped,
-    so one broken mail never stops the mailbox."""
+    so one broken mail never stops the mailbox. ``truncated_at``: only that many bytes of the
+    mail were fetched (kept in ``extra["truncated_at_bytes"]``)."""
     try:
         parsed = parse_mail(raw)
+        if truncated_at is not None:
+            parsed = replace(parsed, extra={**parsed.extra, "truncated_at_bytes": truncated_at})
         outcome = file_mail(bot_name, uid, parsed)
     except (peewee.OperationalError, peewee.InterfaceError, NotFound):
         raise

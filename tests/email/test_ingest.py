@@ -188,6 +188,7 @@ async def test_awkward_corpus_through_imap(
     assert koi8.text == "Здравствуйте! Когда привезёте заказ?" and koi8.subject == "Заказ номер 15"
     big = Message.get(Message.dedup_key == "mail:<huge-1@example.com>")
     assert big.text == "See the big file." and big.attachments[0]["file_name"] == "big.bin"
+    assert big.extra["truncated_at_bytes"] == 100_000  # the rest stayed on the server
     nested = Message.get(Message.dedup_key == "mail:<nested-1@example.net>")
     assert nested.extra["references"] == ["<first@example.net>", "<out-0@shop.example>"]
     assert len(nested.attachments) == 3
