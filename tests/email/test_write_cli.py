@@ -128,3 +128,16 @@ def test_refused_recipient_is_recorded_as_failed(workdir: Path, smtp_sink: SmtpS
     _, [row] = rows(workdir)
     assert (row.status, row.error_code) == ("failed", "550")
     assert "User unknown" in (row.error_text or "")
+
+
+def test_temporary_refusal_leaves_the_mail_queued_for_the_workers(
+    workdir: Path, smtp_sink: SmtpSink
+) -> None:
+    smtp_sink.behaviour.data_reply = "451 4.3.0 greylisted, try again later"
+    done = write_in_process(workdir, "shop_mail", "later@example.com", "s", "t")
+    assert done.exit_code == 0, done.output
+    assert "queued for later@example.com, not sent yet" in done.output
+    assert "greylisted" in done.output
+    _, [row] = rows(workdir)
+    assert (row.status, row.attempts) == ("queued", 1)
+    assert row.next_attempt_at is not None and "greylisted" in (row.error_text or "")
