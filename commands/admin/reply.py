@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MESSAGE_LIMIT = 4096  # characters in one Telegram message
+MESSAGE_LIMIT = 4096  # characters (UTF-16 code units) in one Telegram message
 CALLBACK_LIMIT = 64  # bytes of callback_data
 
 
@@ -51,22 +51,46 @@ class Reply:
         return split_text(self.text)
 
 
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fitting_prefix(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` whose UTF-16 length is at most ``limit``."""
+    if utf16_len(text[:limit]) <= limit:
+        return text[:limit]
+    units = 0
+    for i, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return text[:i]
+    return text
+
+
 def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split ``text`` into pieces of at most ``limit`` characters, preferring line breaks."""
-    if len(text) <= limit:
+    """Split ``text`` into pieces of at most ``limit`` UTF-16 units (Telegram's measure).
+
+    A piece ends at the last line break that fits (the break itself is dropped), else at the
+    last space (dropped too), else it is cut hard. Text without a line longer than ``limit``
+    is therefore split at line boundaries only: every piece is whole lines.
+    """
+    if utf16_len(text) <= limit:
         return [text]
     pieces: list[str] = []
     rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit + 1)
-        if cut <= 0:
-            cut = rest.rfind(" ", 0, limit + 1)
-        if cut <= 0:
-            cut = limit
-        pieces.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n") if rest[cut : cut + 1] == "\n" else rest[cut:]
-    if rest:
-        pieces.append(rest)
+    while utf16_len(rest) > limit:
+        window = _fitting_prefix(rest, limit)
+        cut = window.rfind("\n")
+        if cut < 0:
+            cut = window.rfind(" ")
+        if cut < 0:
+            pieces.append(window)
+            rest = rest[len(window) :]
+        else:
+            pieces.append(rest[:cut])
+            rest = rest[cut + 1 :]
+    pieces.append(rest)
     return pieces
 
 
