@@ -164,14 +164,39 @@ BotSettings = Annotated[
 
 
 class AdminBotSettings(StrictModel):
-    """The staff's Telegram bot."""
+    """The staff's Telegram bot.
+
+    ``mode``: Telegram pushes updates to ``POST /webhooks/admin`` (``webhook``; registered
+    with Telegram at start when ``webhook_url``, the public address of that route, is set) or
+    the bot asks for them (``polling``). ``webhook_secret``: the secret Telegram must present;
+    when unset one is generated once and kept in the store. ``files_dir``: where photos and
+    documents operators send to clients are kept for delivery. Notifications of new client
+    messages go out every ``notify_interval_s``; an operator with more than
+    ``notify_max_single`` new messages in one round gets one digest instead. Job progress
+    messages are edited at most every ``progress_interval_s``.
+    """
 
     token: SecretStr
     mode: Literal["webhook", "polling"] = "webhook"
     webhook_secret: SecretStr | None = None
+    webhook_url: str | None = None
     api_base: str | None = None
+    files_dir: str = "files"
+    notify_interval_s: Annotated[float, Field(gt=0)] = 3.0
+    notify_max_single: Annotated[int, Field(ge=1, le=50)] = 3
+    progress_interval_s: Annotated[float, Field(gt=0)] = 5.0
 
-    _api_base = field_validator("api_base")(_check_http_url)
+    _api_base = field_validator("api_base", "webhook_url")(_check_http_url)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - as a webhook secret.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
 
 
 class OperatorSettings(StrictModel):

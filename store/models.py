@@ -281,6 +281,35 @@ class ProjectSetting(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
 
 
+class AdminNotice(BaseModel):
+    """A message the admin bot sent an operator about a client (a notification: a Telegram
+    reply to it writes to that client) or about a job (its live progress message).
+
+    ``message_id`` 0 marks a progress message being sent (the row claims the job for one
+    process); ``final`` marks a progress message that shows the job's end.
+    """
+
+    id = pw.AutoField()
+    operator = pw.ForeignKeyField(Operator, on_delete="CASCADE")
+    operator_id: int
+    chat_id = pw.BigIntegerField()
+    message_id = pw.BigIntegerField(default=0)
+    client = pw.ForeignKeyField(Client, null=True, on_delete="CASCADE")
+    client_id: int | None
+    job = pw.ForeignKeyField(Job, null=True, on_delete="CASCADE")
+    job_id: int | None
+    final = pw.BooleanField(default=False)
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "admin_notice"
+        indexes = (
+            (("chat_id", "message_id"), False),
+            (("job", "operator"), True),
+        )
+
+
 ALL_MODELS: Final[list[type[BaseModel]]] = [
     Bot,
     Operator,
@@ -299,4 +328,5 @@ ALL_MODELS: Final[list[type[BaseModel]]] = [
     AuditLog,
     MailboxState,
     ProjectSetting,
+    AdminNotice,
 ]

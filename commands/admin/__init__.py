@@ -5,7 +5,7 @@ Importing this package registers every command module on ``ADMIN_COMMANDS``.
 
 from __future__ import annotations
 
-from commands.admin import assignment, preferences, staff  # noqa: F401  (registration by import)
+from commands.admin import assignment, notify, preferences, progress, staff  # noqa: F401  (registration by import)
 from commands.admin.context import CommandContext, CommandError, find_operator
 from commands.admin.registry import ADMIN_COMMANDS, CommandSet
 from commands.admin.reply import Button, Reply, ReplyFile, render_text

@@ -1,0 +1,381 @@
+"""The staff's Telegram bot: aiogram 3 in front of the admin command layer.
+
+Updates arrive by webhook (``POST /webhooks/admin``, Telegram's secret header compared in
+constant time: 401 when wrong or missing) or by long polling (``admin_bot.mode``). A message
+from a known operator runs as a command with their Telegram id (``ADMIN_COMMANDS``); a button
+press runs the layer's button handler and is answered with ``answerCallbackQuery``; a Telegram
+reply to a notification writes to the client (``forward``). Strangers get one polite refusal,
+remembered in the store, and nothing more. Replies go out through ``render``.
+
+In the background the bot sends notifications of new client messages and live job progress
+(``run_round`` every ``notify_interval_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import secrets
+from typing import Any
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
+from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage
+from aiogram.types import CallbackQuery, Message, Update
+from aiohttp import web
+from pydantic import ValidationError
+
+from bots.webhook import (
+    error_response,
+    parse_json_object,
+    read_body,
+    secrets_match,
+    store_call,
+    unavailable,
+)
+from commands.admin import forward, notify, progress
+from commands.admin.context import CommandContext, CommandError, find_operator
+from commands.admin.registry import ADMIN_COMMANDS, CommandSet
+from commands.admin.render import PLACEHOLDER, Method, render
+from commands.admin.reply import Reply
+from config import Settings
+from config.settings import AdminBotSettings
+from store.errors import StoreUnavailable
+from store.models import ProjectSetting
+
+log = logging.getLogger("switchboard.admin_bot")
+
+WEBHOOK_PATH = "/webhooks/admin"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
+SECRET_KEY = "admin_bot:webhook_secret"  # noqa: S105 (a store key)
+REFUSED_PREFIX = "admin_bot:refused:"
+MAX_RETRIES = 3  # attempts of one Bot API call that Telegram rate-limited (429)
+REFUSAL = (
+    "Sorry, this bot is for the staff of this business only. If you work here, ask an admin "
+    "to add your Telegram id {id} with /operators add."
+)
+
+
+def stored_secret(configured: str | None) -> str:
+    """The webhook secret: the configured one, else one generated once and kept in the store
+    (every ``serve`` process then agrees on it)."""
+    if configured:
+        return configured
+    ProjectSetting.insert(
+        key=SECRET_KEY, value=secrets.token_urlsafe(32)
+    ).on_conflict_ignore().execute()
+    value = ProjectSetting.get(ProjectSetting.key == SECRET_KEY).value
+    return str(value)
+
+
+def refuse_once(telegram_id: int) -> bool:
+    """True the first time a stranger writes (they get the refusal), False afterwards."""
+    inserted = (
+        ProjectSetting.insert(key=f"{REFUSED_PREFIX}{telegram_id}", value=True)
+        .on_conflict_ignore()
+        .as_rowcount()
+        .execute()
+    )
+    return bool(inserted)
+
+
+class AdminBot:
+    """One admin bot: its aiogram ``Bot`` and ``Dispatcher``, webhook or polling, notifier."""
+
+    def __init__(self, settings: Settings, commands: CommandSet = ADMIN_COMMANDS) -> None:
+        if settings.admin_bot is None:
+            raise ValueError("admin_bot is not configured")
+        self.settings = settings
+        self.config: AdminBotSettings = settings.admin_bot
+        self.commands = commands
+        session = (
+            AiohttpSession(api=TelegramAPIServer.from_base(self.config.api_base))
+            if self.config.api_base
+            else None
+        )
+        self.bot = Bot(self.config.token.get_secret_value(), session=session)
+        self.dispatcher = Dispatcher()
+        router = Router(name="admin")
+        router.message.register(self.on_message)
+        router.callback_query.register(self.on_callback)
+        self.dispatcher.include_router(router)
+        self.secret: str | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def add_routes(self, app: web.Application) -> None:
+        if self.config.mode == "webhook":
+            app.router.add_post(WEBHOOK_PATH, self.webhook)
+
+    async def start(self, *, background: bool = True) -> None:
+        """Resolve the secret; register the webhook (when ``webhook_url`` is set) or start
+        polling; with ``background`` start the notification rounds."""
+        configured = self.config.webhook_secret
+        self.secret = await store_call(
+            stored_secret, configured.get_secret_value() if configured else None
+        )
+        if self.config.mode == "polling":
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            self._spawn(self._poll())
+        elif self.config.webhook_url:
+            await self.bot.set_webhook(
+                self.config.webhook_url,
+                secret_token=self.secret,
+                allowed_updates=["message", "callback_query"],
+            )
+        if background:
+            self._spawn(self._rounds())
+
+    async def close(self) -> None:
+        if self.config.mode == "polling":
+            with contextlib.suppress(RuntimeError):  # polling had not started
+                await self.dispatcher.stop_polling()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.bot.session.close()
+
+    def _spawn(self, coro: Any) -> None:
+        self._tasks.append(asyncio.create_task(coro))
+
+    async def _poll(self) -> None:
+        await self.dispatcher.start_polling(
+            self.bot,
+            handle_signals=False,
+            close_bot_session=False,
+            allowed_updates=["message", "callback_query"],
+        )
+
+    async def _rounds(self) -> None:
+        await store_call(forward.forget_old_notices)
+        while True:
+            try:
+                await self.run_round()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("admin bot: notification round failed")
+            await asyncio.sleep(self.config.notify_interval_s)
+
+    # ---- webhook ---------------------------------------------------------------------
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Telegram's update: 401 without the right secret, 400 malformed, 503 store down."""
+        if self.secret is None:
+            return unavailable()
+        if not secrets_match(request.headers.get(SECRET_HEADER), self.secret):
+            return error_response(401, "wrong or missing secret token")
+        data = parse_json_object(await read_body(request))
+        try:
+            update = Update.model_validate(data, context={"bot": self.bot})
+        except ValidationError as exc:
+            return error_response(400, f"not a Telegram update: {exc.errors()[0]['msg']}")
+        try:
+            await self.dispatcher.feed_update(self.bot, update)
+        except StoreUnavailable:
+            return unavailable()  # nothing ran: Telegram redelivers
+        return web.json_response({"ok": True})
+
+    # ---- updates ---------------------------------------------------------------------
+    async def on_message(self, message: Message) -> None:
+        user = message.from_user
+        if user is None or user.is_bot:
+            return
+        operator = await store_call(find_operator, user.id)
+        if operator is None:
+            if await store_call(refuse_once, user.id):
+                await self.execute(
+                    [SendMessage(chat_id=message.chat.id, text=REFUSAL.format(id=user.id))]
+                )
+            return
+        ctx = CommandContext(operator=operator, settings=self.settings)
+        try:
+            reply = await self._answer(ctx, message)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("admin bot: message from %s failed", user.id)
+            reply = Reply(f"Something went wrong: {type(exc).__name__}. Please try again.")
+        await self.execute(render(reply, message.chat.id))
+
+    async def _answer(self, ctx: CommandContext, message: Message) -> Reply:
+        quoted = message.reply_to_message
+        if (
+            quoted is not None
+            and quoted.from_user is not None
+            and quoted.from_user.id == self.bot.id
+        ):
+            client_id = await store_call(forward.notice_client, message.chat.id, quoted.message_id)
+            if client_id is not None:
+                return await self._reply_to_client(ctx, client_id, message)
+        if message.text:
+            return await store_call(self.commands.handle_text, ctx, message.text)
+        return Reply(
+            "Send a command (see /help), or reply to a notification to write to that client."
+        )
+
+    async def _reply_to_client(
+        self, ctx: CommandContext, client_id: int, message: Message
+    ) -> Reply:
+        text = message.text or message.caption or ""
+        attachments: list[dict[str, Any]] = []
+        try:
+            if message.photo:
+                photo = message.photo[-1]  # the largest size
+                content = await self._download(photo.file_id)
+                name = f"photo_{photo.file_unique_id}.jpg"
+                path = await store_call(forward.store_file, self.config.files_dir, name, content)
+                attachments.append(
+                    {"kind": "photo", "path": path, "file_name": name, "mime_type": "image/jpeg"}
+                )
+            elif message.document:
+                doc = message.document
+                content = await self._download(doc.file_id)
+                name = forward.safe_name(doc.file_name, "document")
+                path = await store_call(forward.store_file, self.config.files_dir, name, content)
+                attachment = {"kind": "document", "path": path, "file_name": name}
+                if doc.mime_type:
+                    attachment["mime_type"] = doc.mime_type
+                attachments.append(attachment)
+            elif not text:
+                return Reply("Only text, photos and documents can be sent to a client.")
+        except TelegramAPIError as exc:
+            return Reply(
+                f"Could not fetch the file from Telegram: {exc.message}. Nothing was sent."
+            )
+        try:
+            return await store_call(forward.send_to_client, ctx, client_id, text, attachments)
+        except CommandError as exc:
+            return Reply(str(exc))
+
+    async def _download(self, file_id: str) -> bytes:
+        buffer = io.BytesIO()
+        await self.bot.download(file_id, destination=buffer)
+        return buffer.getvalue()
+
+    async def on_callback(self, query: CallbackQuery) -> None:
+        operator = await store_call(find_operator, query.from_user.id)
+        if operator is None:
+            await self._answer_callback(query, "This bot is for staff only.")
+            return
+        ctx = CommandContext(operator=operator, settings=self.settings)
+        notice: str | None = None
+        try:
+            reply = await store_call(self.commands.handle_button, ctx, query.data or "")
+            notice = reply.notice
+            pressed = query.message
+            if pressed is not None:
+                chat_id, message_id = pressed.chat.id, pressed.message_id
+            else:
+                chat_id, message_id = query.from_user.id, None
+            await self.execute(render(reply, chat_id, pressed_message_id=message_id))
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("admin bot: button %r failed", query.data)
+            notice = f"Something went wrong: {type(exc).__name__}"
+        finally:
+            await self._answer_callback(query, notice)
+
+    async def _answer_callback(self, query: CallbackQuery, text: str | None) -> None:
+        try:
+            await self.bot.answer_callback_query(query.id, text=(text or None) and text[:200])
+        except TelegramAPIError as exc:  # too late (15 s) or already answered: nothing to fix
+            log.info("admin bot: answerCallbackQuery failed: %s", exc.message)
+
+    # ---- sending ---------------------------------------------------------------------
+    async def execute(self, methods: list[Method]) -> list[Any]:
+        """Run the calls in order; returns each one's result (None when it failed).
+
+        429 waits ``retry_after`` and tries again (up to ``MAX_RETRIES``); an edit Telegram
+        refuses because nothing changed is fine; any other refused edit (message too old or
+        deleted) is sent as a new message instead.
+        """
+        results: list[Any] = []
+        for method in methods:
+            results.append(await self._call(method))
+        return results
+
+    async def _call(self, method: Method) -> Any:
+        for attempt in range(MAX_RETRIES + 1):
+            try:
+                return await self.bot(method)
+            except TelegramRetryAfter as exc:
+                if attempt == MAX_RETRIES:
+                    log.warning("admin bot: %s still rate-limited; dropped", type(method).__name__)
+                    return None
+                await asyncio.sleep(min(exc.retry_after, 60))
+            except TelegramBadRequest as exc:
+                if "not modified" in exc.message:
+                    return None
+                if isinstance(method, EditMessageText):
+                    fallback = SendMessage(
+                        chat_id=method.chat_id or 0,
+                        text=method.text or PLACEHOLDER,
+                        reply_markup=method.reply_markup,
+                    )
+                    return await self._call(fallback)
+                if isinstance(method, EditMessageReplyMarkup):
+                    return None
+                log.warning("admin bot: %s refused: %s", type(method).__name__, exc.message)
+                return None
+            except TelegramAPIError as exc:
+                log.warning("admin bot: %s failed: %s", type(method).__name__, exc.message)
+                return None
+        return None
+
+    async def send_reply(
+        self, reply: Reply, chat_id: int, message_id: int | None = None
+    ) -> list[int]:
+        """Show ``reply`` (editing ``message_id`` when given); the ids of the messages shown."""
+        results = await self.execute(render(reply, chat_id, pressed_message_id=message_id))
+        return [r.message_id for r in results if isinstance(r, Message)]
+
+    # ---- notifications and progress --------------------------------------------------
+    async def run_round(self) -> int:
+        """One round: notify new client messages, send and edit job progress messages.
+        Returns the number of Bot API messages sent or edited."""
+        done = 0
+        incoming = await store_call(notify.claim_incoming)
+        notices = await store_call(notify.plan, incoming, max_single=self.config.notify_max_single)
+        for item in notices:
+            ids = await self.send_reply(item.reply, item.chat_id)
+            done += len(ids)
+            if ids and item.client_id is not None:
+                await store_call(
+                    forward.remember_notice, item.operator_id, item.chat_id, ids[-1], item.client_id
+                )
+        for update in await store_call(progress.claim_new_jobs):
+            ids = await self.send_reply(update.reply, update.chat_id)
+            done += len(ids)
+            if ids:
+                await store_call(progress.attach, update.notice_id, ids[-1])
+        for update in await store_call(progress.claim_due, self.config.progress_interval_s):
+            done += len(await self.send_reply(update.reply, update.chat_id, update.message_id))
+        return done
+
+
+ADMIN_BOT_KEY = web.AppKey("admin_bot", AdminBot)
+
+
+def install_admin_bot(app: web.Application, settings: Settings) -> None:
+    """Serve the admin bot with the app when ``admin_bot`` is configured (webhook route or
+    polling task, notification rounds), closing it with the app."""
+    if settings.admin_bot is None:
+        return
+    admin = AdminBot(settings)
+    app[ADMIN_BOT_KEY] = admin
+    admin.add_routes(app)
+
+    async def start(_: web.Application) -> None:
+        await admin.start()
+
+    async def close(_: web.Application) -> None:
+        await admin.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(close)
