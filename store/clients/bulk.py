@@ -1,0 +1,290 @@
+"""Bulk actions on the clients a filter selects (SPEC F3, F8, F9): plan, then run.
+
+``plan_bulk`` checks the action and its argument and counts the clients in scope it will
+touch, writing nothing. ``run_bulk`` executes the plan as one or a few set-based statements
+(an ``UPDATE``/``DELETE``/``INSERT ... SELECT`` per action, never a Python loop over clients)
+in one write transaction, and records an ``AuditLog`` row (operator, action, filter text,
+count, time). Destructive actions (``delete``, ``purge-unsubscribed``) run only when the
+caller confirms.
+
+Scope: an operator acts only on clients bound to them or free; an admin on every client
+(``store.clients.query.scope``). Deleting a client deletes its messages, variables, block
+history and memberships (``ON DELETE CASCADE``).
+
+Counts: ``count`` is how many clients matched when the action ran (what it was applied to);
+``changed`` how many rows it actually changed (``read`` of an already read client, or
+``label-add`` of a label a client already has, change nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+import peewee as pw
+
+from store.clients.names import ActionError, assignee, ensure_ids, existing_ids, split_names
+from store.clients.query import where_clause
+from store.db import write_transaction
+from store.filters import ClientFilter
+from store.filters.resolve import nearest
+from store.filters.sql import CLIENT_ID
+from store.models import (
+    AuditLog,
+    Client,
+    Label,
+    LabelMembership,
+    ListMembership,
+    MailingList,
+    Operator,
+)
+
+__all__ = [
+    "ACTIONS",
+    "ActionError",
+    "ActionSpec",
+    "BulkPlan",
+    "BulkResult",
+    "plan_bulk",
+    "plan_purge_unsubscribed",
+    "plan_read_all",
+    "run_bulk",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """One bulk action: its name, what its argument is, whether it destroys data, help."""
+
+    name: str
+    argument: str | None  # "lists", "labels", "operator" or None (takes no argument)
+    help: str
+    destructive: bool = False
+
+
+ACTIONS: Final[dict[str, ActionSpec]] = {
+    spec.name: spec
+    for spec in (
+        ActionSpec("read", None, "mark read (clears the unread flag)"),
+        ActionSpec("unread", None, "mark unread (moves them to the Unanswered tab)"),
+        ActionSpec("block", None, "block (the bot stops writing to them)"),
+        ActionSpec("unblock", None, "unblock"),
+        ActionSpec("pin", None, "pin (pinned clients always come first)"),
+        ActionSpec("unpin", None, "unpin"),
+        ActionSpec(
+            "delete",
+            None,
+            "delete with their messages, variables and memberships (irreversible)",
+            destructive=True,
+        ),
+        ActionSpec("list-add", "lists", "add to the lists NAME[,NAME...] (created if missing)"),
+        ActionSpec("list-remove", "lists", "remove from the lists NAME[,NAME...]"),
+        ActionSpec("label-add", "labels", "add the labels NAME[,NAME...] (created if missing)"),
+        ActionSpec("label-remove", "labels", "remove the labels NAME[,NAME...]"),
+        ActionSpec("assign", "operator", "bind to OPERATOR (name, email, Telegram id, me) or none"),
+    )
+}
+
+UNSUBSCRIBED_TEXT: Final = "blocked or unsubscribed"
+
+
+@dataclass(frozen=True)
+class BulkPlan:
+    """A checked bulk action and how many clients in scope it will touch (nothing written)."""
+
+    action: str
+    argument: str | None
+    filter_text: str
+    count: int
+    needs_confirmation: bool
+    viewer: Operator
+    audit_action: str
+    where: pw.ColumnBase | None = field(repr=False, default=None)
+    names: tuple[str, ...] = ()
+    target: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """What ``run_bulk`` did: clients matched, rows changed, the audit row written."""
+
+    action: str
+    count: int
+    changed: int
+    audit_id: int
+
+
+def plan_bulk(action: str, argument: str | None, flt: ClientFilter, viewer: Operator) -> BulkPlan:
+    """Check ``action`` (a name of ``ACTIONS``) with ``argument`` on the clients ``flt``
+    selects within ``viewer``'s scope; raises ``ActionError`` (one line) when it cannot run."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise ActionError(f"unknown action {action!r}", suggestion=nearest(action, ACTIONS))
+    argument = argument.strip() if argument is not None else None
+    if spec.argument is None and argument:
+        raise ActionError(f"{action} takes no argument (got {argument!r})")
+    if spec.argument is not None and not argument:
+        raise ActionError(f"{action} needs an argument: {spec.help}")
+    names: tuple[str, ...] = ()
+    target: int | None = None
+    if spec.argument in ("lists", "labels"):
+        assert argument is not None
+        what = spec.argument[:-1]
+        names = tuple(split_names(argument, what))
+        if action.endswith("-remove"):
+            existing_ids(_model(action), names, what)
+    elif spec.argument == "operator":
+        assert argument is not None
+        target = assignee(argument, viewer)
+    where = where_clause(flt, viewer)
+    return BulkPlan(
+        action=action,
+        argument=argument,
+        filter_text=flt.text,
+        count=_count(where),
+        needs_confirmation=spec.destructive,
+        viewer=viewer,
+        audit_action=action,
+        where=where,
+        names=names,
+        target=target,
+    )
+
+
+def plan_read_all(viewer: Operator) -> BulkPlan:
+    """F3: mark read every client in ``viewer``'s scope."""
+    plan = plan_bulk("read", None, ClientFilter(), viewer)
+    return replace(plan, audit_action="read-all")
+
+
+def plan_purge_unsubscribed(viewer: Operator) -> BulkPlan:
+    """F8: delete every client in scope who blocked the bot or whom we blocked."""
+    gone = (Client.unsubscribed == True) | (Client.blocked == True)  # noqa: E712
+    where = where_clause(ClientFilter(), viewer)
+    where = gone if where is None else where & gone
+    return BulkPlan(
+        action="delete",
+        argument=None,
+        filter_text=UNSUBSCRIBED_TEXT,
+        count=_count(where),
+        needs_confirmation=True,
+        viewer=viewer,
+        audit_action="purge-unsubscribed",
+        where=where,
+    )
+
+
+def run_bulk(plan: BulkPlan, *, confirmed: bool = False) -> BulkResult:
+    """Execute ``plan`` in one write transaction and write its ``AuditLog`` row.
+
+    Refuses a destructive plan unless ``confirmed``. The clients are selected again as the
+    statement runs: ``count`` may differ from ``plan.count`` if clients came or went since.
+    """
+    if plan.needs_confirmation and not confirmed:
+        raise ActionError(
+            f"{plan.audit_action} of {plan.count} client(s) needs confirmation; nothing was done"
+        )
+    execute = _EXECUTORS[plan.action]
+    with write_transaction():
+        matched = _count(plan.where)
+        changed = execute(plan) if matched else 0
+        detail: dict[str, Any] = {"changed": changed}
+        if plan.argument is not None:
+            detail["argument"] = plan.argument
+        if plan.viewer.id is None:
+            detail["as"] = plan.viewer.name
+        row = AuditLog.create(
+            operator=plan.viewer.id,
+            action=plan.audit_action,
+            filter_text=plan.filter_text,
+            count=matched,
+            detail=detail,
+        )
+    return BulkResult(action=plan.audit_action, count=matched, changed=changed, audit_id=row.id)
+
+
+def _count(where: pw.ColumnBase | None) -> int:
+    query = Client.select(CLIENT_ID)
+    return int((query.where(where) if where is not None else query).count())
+
+
+def _and(where: pw.ColumnBase | None, extra: pw.ColumnBase) -> pw.ColumnBase:
+    return extra if where is None else where & extra
+
+
+def _ids(plan: BulkPlan) -> pw.ModelSelect[Client]:
+    query = Client.select(CLIENT_ID)
+    return query.where(plan.where) if plan.where is not None else query
+
+
+def _model(action: str) -> type[pw.Model]:
+    return MailingList if action.startswith("list-") else Label
+
+
+def _set_flag(column: pw.Field, value: bool) -> Callable[[BulkPlan], int]:
+    # Only rows that differ are written: no-op rows cost no WAL / dead tuples.
+    def execute(plan: BulkPlan) -> int:
+        return int(
+            Client.update({column: value}).where(_and(plan.where, column == (not value))).execute()
+        )
+
+    return execute
+
+
+def _delete(plan: BulkPlan) -> int:
+    query = Client.delete()
+    return int((query.where(plan.where) if plan.where is not None else query).execute())
+
+
+def _assign(plan: BulkPlan) -> int:
+    target = plan.target
+    differs = (
+        Client.responsible.is_null(False)
+        if target is None
+        else (Client.responsible.is_null() | (Client.responsible != target))
+    )
+    return int(Client.update(responsible=target).where(_and(plan.where, differs)).execute())
+
+
+def _add(membership: type[pw.Model], column: str) -> Callable[[BulkPlan], int]:
+    def execute(plan: BulkPlan) -> int:
+        fields = [membership._meta.fields["client"], membership._meta.fields[column]]
+        added = 0
+        for name_id in ensure_ids(_model(plan.action), plan.names):
+            rows = _ids(plan).select(CLIENT_ID, pw.Cast(pw.Value(name_id), "INTEGER"))
+            added += int(
+                membership.insert_from(rows, fields).on_conflict_ignore().as_rowcount().execute()
+            )
+        return added
+
+    return execute
+
+
+def _remove(membership: type[pw.Model], column: str) -> Callable[[BulkPlan], int]:
+    def execute(plan: BulkPlan) -> int:
+        what = "list" if column == "mailing_list" else "label"
+        ids = existing_ids(_model(plan.action), plan.names, what)
+        fields: Any = membership._meta.fields
+        query = membership.delete().where(fields[column].in_(ids))
+        if plan.where is not None:
+            query = query.where(fields["client"].in_(_ids(plan)))
+        return int(query.execute())
+
+    return execute
+
+
+_EXECUTORS: Final[dict[str, Callable[[BulkPlan], int]]] = {
+    "read": _set_flag(Client.unread, False),
+    "unread": _set_flag(Client.unread, True),
+    "block": _set_flag(Client.blocked, True),
+    "unblock": _set_flag(Client.blocked, False),
+    "pin": _set_flag(Client.pinned, True),
+    "unpin": _set_flag(Client.pinned, False),
+    "delete": _delete,
+    "assign": _assign,
+    "list-add": _add(ListMembership, "mailing_list"),
+    "list-remove": _remove(ListMembership, "mailing_list"),
+    "label-add": _add(LabelMembership, "label"),
+    "label-remove": _remove(LabelMembership, "label"),
+}

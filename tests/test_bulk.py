@@ -1,0 +1,289 @@
+"""Bulk actions, read-all, purge-unsubscribed, saved filters and unread counters (SPEC F3, F8,
+F9, F12, F15) on SQLite and PostgreSQL: scope, confirmation, audit rows, counts, set-based."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import peewee
+import pytest
+
+from store.clients.bulk import (
+    ActionError,
+    plan_bulk,
+    plan_purge_unsubscribed,
+    plan_read_all,
+    run_bulk,
+)
+from store.clients.saved import delete_saved, get_saved, list_saved, save_filter
+from store.clients.unread import unread_count
+from store.filters import FilterError, parse_filter
+from store.models import (
+    AuditLog,
+    BlockHistory,
+    Client,
+    Label,
+    LabelMembership,
+    ListMembership,
+    MailingList,
+    Message,
+    Operator,
+    Variable,
+)
+from tests.factories import MOSCOW, client, operator
+
+
+@pytest.fixture
+def admin(db: peewee.Database) -> Operator:
+    return operator(1, "Admin", "admin")
+
+
+@pytest.fixture
+def anna(admin: Operator) -> Operator:
+    return operator(2, "Anna")
+
+
+@pytest.fixture
+def boris(admin: Operator) -> Operator:
+    return operator(3, "Boris")
+
+
+def bulk(action: str, arg: str | None, text: str, viewer: Operator, *, yes: bool = False) -> int:
+    plan = plan_bulk(action, arg, parse_filter(text, viewer, MOSCOW), viewer)
+    return run_bulk(plan, confirmed=yes).count
+
+
+def named(**where: object) -> set[str]:
+    query = Client.select()
+    for key, value in where.items():
+        query = query.where(getattr(Client, key) == value)
+    return {c.name for c in query}
+
+
+def labels_of(name: str) -> set[str]:
+    return {
+        m.label.name
+        for m in LabelMembership.select()
+        .join(Client)
+        .switch(LabelMembership)
+        .where(Client.name == name)
+    }
+
+
+def lists_of(name: str) -> set[str]:
+    return {
+        m.mailing_list.name for m in ListMembership.select().join(Client).where(Client.name == name)
+    }
+
+
+def test_flags_change_only_the_selected_clients_and_write_an_audit_row(admin: Operator) -> None:
+    client("a", lists=("VIP",), unread=True)
+    client("b", lists=("VIP",))
+    client("c", unread=True)
+    plan = plan_bulk("read", None, parse_filter("list:VIP", admin, MOSCOW), admin)
+    assert plan.count == 2 and not plan.needs_confirmation
+    assert named(unread=True) == {"a", "c"}  # planning changed nothing
+    result = run_bulk(plan)
+    assert (result.count, result.changed) == (2, 1)
+    assert named(unread=True) == {"c"}
+    audit = AuditLog.get_by_id(result.audit_id)
+    assert (audit.operator_id, audit.action, audit.filter_text, audit.count) == (
+        admin.id,
+        "read",
+        "list:VIP",
+        2,
+    )
+    assert audit.detail == {"changed": 1}
+    assert bulk("unread", None, "search:b", admin) == 1 and named(unread=True) == {"b", "c"}
+    assert bulk("pin", None, "-list:VIP", admin) == 1 and named(pinned=True) == {"c"}
+    assert bulk("unpin", None, "", admin) == 3 and named(pinned=True) == set()
+    assert bulk("block", None, "a", admin) == 1 and named(blocked=True) == {"a"}
+    assert bulk("unblock", None, "", admin) == 3 and named(blocked=True) == set()
+
+
+def test_lists_and_labels_are_added_created_and_removed(admin: Operator) -> None:
+    client("a", labels=("hot",))
+    client("b")
+    client("c", lists=("VIP",))
+    plan = plan_bulk("label-add", 'hot,"new, one"', parse_filter("", admin, MOSCOW), admin)
+    assert not Label.select().where(Label.name == "new, one").exists()  # plans write nothing
+    result = run_bulk(plan)
+    assert (result.count, result.changed) == (3, 5)  # a already had "hot"
+    assert labels_of("a") == labels_of("b") == {"hot", "new, one"}
+    assert bulk("label-remove", "HOT", "-list:VIP", admin) == 2  # names fold case
+    assert labels_of("b") == labels_of("a") == {"new, one"}
+    assert labels_of("c") == {"hot", "new, one"}
+    assert bulk("list-add", "vip", "search:a", admin) == 1  # reuses VIP, no near-duplicate
+    assert MailingList.select().count() == 1 and lists_of("a") == {"VIP"}
+    assert bulk("list-add", "Gold", "list:VIP", admin) == 2
+    assert bulk("list-remove", "VIP,Gold", "search:c", admin) == 1
+    assert lists_of("c") == set() and lists_of("a") == {"VIP", "Gold"}
+    with pytest.raises(ActionError, match="no label named 'hott'; did you mean 'hot'"):
+        plan_bulk("label-remove", "hott", parse_filter("", admin, MOSCOW), admin)
+    with pytest.raises(ActionError, match="empty name"):
+        plan_bulk("label-add", "a,,b", parse_filter("", admin, MOSCOW), admin)
+
+
+def test_bad_actions_and_arguments_are_refused_in_one_line(admin: Operator) -> None:
+    flt = parse_filter("", admin, MOSCOW)
+    cases = [
+        ("lable-add", "x", "unknown action 'lable-add'; did you mean 'label-add'"),
+        ("read", "x", "read takes no argument"),
+        ("label-add", None, "label-add needs an argument"),
+        ("assign", "Nobody", "no operator 'Nobody'"),
+    ]
+    for action, arg, message in cases:
+        with pytest.raises(ActionError) as caught:
+            plan_bulk(action, arg, flt, admin)
+        assert message in str(caught.value) and "\n" not in str(caught.value)
+    assert AuditLog.select().count() == 0
+
+
+def test_delete_needs_confirmation_and_takes_messages_variables_memberships(
+    admin: Operator,
+) -> None:
+    gone = client("gone", lists=("VIP",), labels=("hot",), variables={"k": "v"}, block="B1")
+    kept = client("kept", lists=("VIP",), labels=("hot",), variables={"k": "v"}, block="B1")
+    for row in (gone, kept):
+        Message.create(client=row, bot=row.bot_id, direction="in", author_kind="client", text="hi")
+        BlockHistory.create(client=row, block=row.block_id)
+    plan = plan_bulk("delete", None, parse_filter("gone", admin, MOSCOW), admin)
+    assert plan.needs_confirmation and plan.count == 1
+    with pytest.raises(ActionError, match="needs confirmation; nothing was done"):
+        run_bulk(plan)
+    assert Client.select().count() == 2 and AuditLog.select().count() == 0
+    assert run_bulk(plan, confirmed=True).count == 1
+    assert named() == {"kept"}
+    for model in (Message, Variable, ListMembership, LabelMembership, BlockHistory):
+        assert {r.client_id for r in model.select()} == {kept.id}, model.__name__
+    assert AuditLog.get().action == "delete"
+
+
+def test_an_operator_acts_only_on_their_own_and_free_clients(
+    admin: Operator, anna: Operator, boris: Operator
+) -> None:
+    client("annas", responsible=anna, unread=True)
+    client("boris's", responsible=boris, unread=True)
+    client("free", unread=True)
+    assert plan_bulk("pin", None, parse_filter("", anna, MOSCOW), anna).count == 2
+    assert bulk("pin", None, "", anna) == 2
+    assert named(pinned=True) == {"annas", "free"}
+    assert bulk("delete", None, "boris", anna, yes=True) == 0  # out of scope: untouched
+    assert "boris's" in named()
+    assert bulk("assign", "me", "tab:free", anna) == 1
+    assert {c.name for c in Client.select().where(Client.responsible == anna.id)} == {
+        "annas",
+        "free",
+    }
+    with pytest.raises(ActionError, match="not give them to another operator"):
+        plan_bulk("assign", "Boris", parse_filter("", anna, MOSCOW), anna)
+    assert bulk("assign", "none", "free", anna) == 1 and named(responsible=None) == {"free"}
+    assert bulk("assign", "Boris", "", admin) == 3  # an admin acts on every client
+    assert named(responsible=boris.id) == {"annas", "boris's", "free"}
+    audit = AuditLog.select().where(AuditLog.operator == admin.id).get()
+    assert (audit.action, audit.count, audit.detail["argument"]) == ("assign", 3, "Boris")
+
+
+def test_read_all_and_purge_unsubscribed_stay_in_scope(
+    admin: Operator, anna: Operator, boris: Operator
+) -> None:
+    client("annas", responsible=anna, unread=True, unsubscribed=True)
+    client("boris's", responsible=boris, unread=True, blocked=True)
+    client("free", unread=True)
+    client("free blocked", blocked=True)
+    client("ok")
+    assert run_bulk(plan_read_all(anna)).count == 4  # annas, free, free blocked, ok
+    assert named(unread=True) == {"boris's"}
+    plan = plan_purge_unsubscribed(anna)
+    assert plan.count == 2 and plan.needs_confirmation
+    with pytest.raises(ActionError):
+        run_bulk(plan)
+    result = run_bulk(plan, confirmed=True)
+    assert named() == {"boris's", "free", "ok"}
+    audit = AuditLog.get_by_id(result.audit_id)
+    assert (audit.action, audit.count, audit.filter_text) == (
+        "purge-unsubscribed",
+        2,
+        "blocked or unsubscribed",
+    )
+    assert run_bulk(plan_purge_unsubscribed(admin), confirmed=True).count == 1
+    assert named() == {"free", "ok"}
+    assert AuditLog.select().order_by(AuditLog.id).first().action == "read-all"
+
+
+def test_unread_counters_admin_total_operator_own(
+    admin: Operator, anna: Operator, boris: Operator
+) -> None:
+    client("a1", responsible=anna, unread=True)
+    client("a2", responsible=anna, unread=True)
+    client("a3", responsible=anna)
+    client("b1", responsible=boris, unread=True)
+    client("f1", unread=True)
+    assert unread_count(admin) == 4
+    assert unread_count(anna) == 2
+    assert unread_count(boris) == 1
+    bulk("read", None, "a1", anna)
+    assert (unread_count(admin), unread_count(anna)) == (3, 1)
+
+
+def test_saved_filters_per_operator(admin: Operator, anna: Operator) -> None:
+    client("vip", lists=("VIP",))
+    client("other")
+    assert save_filter(anna, "vips", "list:VIP sort:created", MOSCOW) is False
+    assert save_filter(anna, "vips", "list:VIP", MOSCOW) is True  # replaced
+    assert get_saved(anna, "vips").query == "list:VIP"
+    assert [f.name for f in list_saved(anna)] == ["vips"] and list_saved(admin) == []
+    assert bulk("label-add", "hot", "saved:vips", anna) == 1 and labels_of("vip") == {"hot"}
+    with pytest.raises(FilterError, match="no saved filter named 'vips'"):
+        parse_filter("saved:vips", admin, MOSCOW)  # another operator's
+    with pytest.raises(FilterError, match="did you mean 'VIP'"):
+        save_filter(anna, "bad", "list:VIPP", MOSCOW)
+    with pytest.raises(ActionError, match="cannot include itself"):
+        save_filter(anna, "loop", "saved:loop", MOSCOW)
+    with pytest.raises(ActionError, match="did you mean 'vips'"):
+        get_saved(anna, "vip")
+    shell = Operator(role="admin", name="shell", telegram_id=0)
+    with pytest.raises(ActionError, match="--as"):
+        save_filter(shell, "x", "vip", MOSCOW)
+    delete_saved(anna, "vips")
+    assert list_saved(anna) == []
+    with pytest.raises(ActionError):
+        delete_saved(anna, "vips")
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """The SQL statements peewee executes while the test runs."""
+    seen: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if isinstance(record.msg, tuple):
+                seen.append(str(record.msg[0]))
+
+    logger = logging.getLogger("peewee")
+    handler, level = Catch(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+@pytest.mark.parametrize("action", ["label-add", "delete", "read", "assign"])
+def test_statement_count_does_not_grow_with_the_number_of_clients(
+    admin: Operator, statements: list[str], action: str
+) -> None:
+    arg = {"label-add": "x,y", "assign": "Admin"}.get(action)
+    Label.insert_many([{"name": "x"}, {"name": "y"}]).execute()
+    counts = []
+    for n in (3, 30):
+        for i in range(n):
+            client(f"c{n}-{i}", unread=True)
+        statements.clear()
+        assert bulk(action, arg, f"search:c{n}-", admin, yes=True) == n
+        counts.append(len(statements))
+    assert counts[0] == counts[1] <= 12, counts
