@@ -162,4 +162,6 @@ def _one_line(exc: BaseException) -> str:
 import commands.delivery  # noqa: E402
 import commands.email  # noqa: E402,F401
 from commands import admin_cli  # noqa: E402,F401
+from commands import clients as _clients_cli  # noqa: E402,F401
+from commands import filters_cli as _filters_cli  # noqa: E402,F401
 from commands import jobs as _jobs_cli  # noqa: E402,F401

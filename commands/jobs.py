@@ -8,47 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
+from commands.acting import WORDS, FilterCommand, one_line_errors, open_settings, viewer_for
 from commands.cli import CliContext, cli, pass_context
 from config import Settings
 from store.clock import to_utc
-from store.models import Bot, Operator
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    from store.filters import FilterError
-
-    try:
-        yield
-    except FilterError as exc:
-        raise click.ClickException(str(exc)) from None
+from store.models import Bot
 
 
 def _open(obj: CliContext) -> Settings:
-    from commands.runtime import open_store
-
-    settings = obj.settings
-    open_store(settings)
-    return settings
-
-
-def _viewer(settings: Settings, as_id: int | None) -> Operator:
-    """The operator acting: ``--as``, else the first configured admin, else the shell itself
-    as an admin that is nobody's responsible operator."""
-    if as_id is None:
-        admins = [op.telegram_id for op in settings.operators if op.role == "admin"]
-        if not admins:
-            return Operator(role="admin", name="shell", telegram_id=0)
-        as_id = admins[0]
-    operator = Operator.get_or_none((Operator.telegram_id == as_id) & (Operator.active == True))  # noqa: E712
-    if operator is None:
-        raise click.ClickException(f"--as {as_id}: no active operator with this Telegram id")
-    return operator
+    return open_settings(obj)
 
 
 def steps(settings: Settings, headroom: float | None = None) -> dict[int, float]:
@@ -72,10 +43,7 @@ def _print_progress(job_id: int, as_json: bool) -> None:
     )
 
 
-WORDS = {"ignore_unknown_options": True}
-
-
-@cli.command("broadcast", context_settings=WORDS)
+@cli.command("broadcast", cls=FilterCommand, context_settings=WORDS)
 @click.argument("filter_words", nargs=-1, type=click.UNPROCESSED)
 @click.option("--text", required=True, help="The message to send.")
 @click.option("--as", "as_id", type=int, default=None, help="Telegram id of the operator.")
@@ -89,9 +57,9 @@ def broadcast_command(
     from store.jobs import create_broadcast
 
     settings = _open(obj)
-    viewer = _viewer(settings, as_id)
+    viewer = viewer_for(settings, as_id)
     filter_text = " ".join(filter_words)
-    with _one_line_errors():
+    with one_line_errors():
         flt = parse_filter(filter_text, viewer, settings.zone)
     if not text.strip():
         raise click.ClickException("--text is empty")
@@ -105,7 +73,7 @@ def broadcast_command(
     click.echo(job.id)
 
 
-@cli.command("resend-failed", context_settings=WORDS)
+@cli.command("resend-failed", cls=FilterCommand, context_settings=WORDS)
 @click.argument("filter_words", nargs=-1, type=click.UNPROCESSED)
 @click.option("--since", default=None, help="Only errors since this day (YYYY-MM-DD).")
 @click.option("--channel", default=None, help="Only this messenger or bot name.")
@@ -126,7 +94,7 @@ def resend_failed_command(
     from store.jobs import create_resend_failed
 
     settings = _open(obj)
-    viewer = _viewer(settings, as_id)
+    viewer = viewer_for(settings, as_id)
     since_at = None
     if since is not None:
         try:
@@ -146,7 +114,7 @@ def resend_failed_command(
             )
             raise click.ClickException(f"--channel {channel!r}: no such messenger or bot ({kinds})")
     filter_text = " ".join(filter_words)
-    with _one_line_errors():
+    with one_line_errors():
         flt = parse_filter(filter_text, viewer, settings.zone)
     job = create_resend_failed(
         select_clients(flt, viewer) if filter_text.strip() or not viewer.is_admin else None,

@@ -1,0 +1,251 @@
+"""``switchboard clients list|count|bulk|export|import|read-all|purge-unsubscribed`` (issue 3).
+
+Every command takes ``--as TELEGRAM_ID`` (default: the first admin of the configuration) and
+acts within that operator's scope. Filter words are the one filter syntax (see ``--help``);
+a bad filter or argument is one line on stderr and exit 1, with nothing run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from commands.acting import (
+    WORDS,
+    FilterCommand,
+    as_option,
+    one_line_errors,
+    open_settings,
+    progress_bar,
+    viewer_for,
+)
+from commands.cli import CliContext, cli, pass_context
+from store.filters import help_text
+
+if TYPE_CHECKING:
+    from config import Settings
+    from store.clients.bulk import BulkPlan
+    from store.filters import ClientFilter
+    from store.models import Operator
+
+FILTER_EPILOG = "\b\n" + help_text()
+
+
+def _filter(
+    obj: CliContext, as_id: int | None, words: tuple[str, ...]
+) -> tuple[Settings, Operator, ClientFilter]:
+    """Settings, the acting operator and the parsed filter of ``words``."""
+    from store.clients.query import compile_filter
+
+    settings = open_settings(obj)
+    viewer = viewer_for(settings, as_id)
+    with one_line_errors():
+        flt = compile_filter(" ".join(words), viewer, settings.zone)
+    return settings, viewer, flt
+
+
+@cli.group("clients")
+def clients_group() -> None:
+    """The client list: filter, count, bulk actions, export and import."""
+
+
+@clients_group.command("list", cls=FilterCommand, context_settings=WORDS, epilog=FILTER_EPILOG)
+@click.argument("filter_words", nargs=-1, type=click.UNPROCESSED)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of client objects.")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--per-page", type=click.IntRange(1, 1000), default=50, show_default=True)
+@as_option
+@pass_context
+def list_command(
+    obj: CliContext,
+    filter_words: tuple[str, ...],
+    as_json: bool,
+    page: int,
+    per_page: int,
+    as_id: int | None,
+) -> None:
+    """One page of the clients matching FILTER: pinned first, then latest activity (or newest
+    registration with sort:created)."""
+    from store.clients.details import client_details
+    from store.clients.query import page_clients
+
+    settings, viewer, flt = _filter(obj, as_id, filter_words)
+    result = page_clients(flt, viewer, page=page, per_page=per_page)
+    details = client_details([c.id for c in result.clients], settings.zone)
+    if as_json:
+        click.echo(json.dumps([d.as_json() for d in details], ensure_ascii=False, indent=1))
+        return
+    for d in details:
+        flags = "".join(
+            mark
+            for mark, on in (("📌", d.pinned), ("●", d.unread), ("⛔", d.blocked or d.unsubscribed))
+            if on
+        )
+        click.echo(
+            f"{d.client_id}\t{d.name}\t{d.bot}\t{d.messenger_id}\t{d.last_action_at}\t"
+            f"{d.responsible or '-'}\t{flags}"
+        )
+    click.echo(
+        f"page {result.number} of {result.pages}, {result.total} client(s)",
+        err=True,
+    )
+
+
+@clients_group.command("count", cls=FilterCommand, context_settings=WORDS, epilog=FILTER_EPILOG)
+@click.argument("filter_words", nargs=-1, type=click.UNPROCESSED)
+@as_option
+@pass_context
+def count_command(obj: CliContext, filter_words: tuple[str, ...], as_id: int | None) -> None:
+    """Print how many clients match FILTER (the number alone)."""
+    from store.clients.query import count_clients
+
+    _settings, viewer, flt = _filter(obj, as_id, filter_words)
+    click.echo(count_clients(flt, viewer))
+
+
+def _bulk_help() -> str:
+    from store.clients.bulk import ACTIONS
+
+    lines = ["\b", "Actions:"]
+    for spec in ACTIONS.values():
+        arg = {"lists": " NAME[,NAME...]", "labels": " NAME[,NAME...]"}.get(spec.argument or "")
+        arg = " OPERATOR|me|none" if spec.argument == "operator" else (arg or "")
+        lines.append(f"  {spec.name}{arg}: {spec.help}")
+    return "\n".join(lines) + "\n\n" + FILTER_EPILOG
+
+
+@clients_group.command("bulk", cls=FilterCommand, context_settings=WORDS, epilog=_bulk_help())
+@click.argument("action")
+@click.argument("words", nargs=-1, type=click.UNPROCESSED)
+@click.option("--yes", is_flag=True, help="Do it. Without --yes only the count is printed.")
+@as_option
+@pass_context
+def bulk_command(
+    obj: CliContext, action: str, words: tuple[str, ...], yes: bool, as_id: int | None
+) -> None:
+    """Apply ACTION [ARG] to every client matching FILTER: prints the count, and with --yes
+    does it in a few set-based statements and records it in the audit log."""
+    from store.clients.bulk import ACTIONS, plan_bulk
+
+    spec = ACTIONS.get(action)
+    argument: str | None = None
+    if spec is not None and spec.argument is not None:
+        if not words:
+            raise click.ClickException(f"{action} needs an argument: {spec.help}")
+        argument, words = words[0], words[1:]
+    _settings, viewer, flt = _filter(obj, as_id, words)
+    with one_line_errors():
+        plan = plan_bulk(action, argument, flt, viewer)
+    _run(plan, yes)
+
+
+def _run(plan: BulkPlan, yes: bool) -> None:
+    from store.clients.bulk import run_bulk
+
+    what = plan.audit_action + (f" {plan.argument}" if plan.argument else "")
+    if not yes:
+        click.echo(f"{what}: {plan.count} client(s) would be affected; add --yes to do it")
+        return
+    with progress_bar(plan.count, what) as advance, one_line_errors():
+        result = run_bulk(plan, confirmed=True)
+        advance(result.count)
+    click.echo(f"{what}: {result.count} client(s), {result.changed} change(s)")
+
+
+@clients_group.command("read-all")
+@as_option
+@pass_context
+def read_all_command(obj: CliContext, as_id: int | None) -> None:
+    """Mark every client in your scope read (F3); prints how many."""
+    from store.clients.bulk import plan_read_all
+
+    settings = open_settings(obj)
+    _run(plan_read_all(viewer_for(settings, as_id)), True)
+
+
+@clients_group.command("purge-unsubscribed")
+@click.option("--yes", is_flag=True, help="Do it. Without --yes only the count is printed.")
+@as_option
+@pass_context
+def purge_command(obj: CliContext, yes: bool, as_id: int | None) -> None:
+    """Delete every client in your scope who blocked the bot or whom we blocked (F8), with
+    their messages; irreversible, so it needs --yes."""
+    from store.clients.bulk import plan_purge_unsubscribed
+
+    settings = open_settings(obj)
+    _run(plan_purge_unsubscribed(viewer_for(settings, as_id)), yes)
+
+
+@clients_group.command("export", cls=FilterCommand, context_settings=WORDS, epilog=FILTER_EPILOG)
+@click.argument("filter_words", nargs=-1, type=click.UNPROCESSED)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File.")
+@as_option
+@pass_context
+def export_command(
+    obj: CliContext, filter_words: tuple[str, ...], fmt: str, output: str, as_id: int | None
+) -> None:
+    """Export the clients matching FILTER (F13): CSV with the 11 base columns and one column
+    per variable, or XLSX with the 11 columns. The file appears whole or not at all."""
+    from store.clients.query import count_clients, select_clients
+    from store.export import write_csv, write_xlsx
+
+    settings, viewer, flt = _filter(obj, as_id, filter_words)
+    target = Path(output)
+    partial = target.with_name(f".{target.name}.partial")
+    query: Any = select_clients(flt, viewer)
+    total = count_clients(flt, viewer)
+    try:
+        with progress_bar(total, "export") as advance:
+            if fmt == "csv":
+                with open(partial, "w", encoding="utf-8", newline="") as out:
+                    written = write_csv(query, out, settings.zone, progress=advance)
+            else:
+                written = write_xlsx(query, str(partial), settings.zone, progress=advance)
+        os.replace(partial, target)
+    except OSError as exc:
+        raise click.ClickException(f"{output}: {exc.strerror or exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"exported {written} client(s) to {output}")
+
+
+@clients_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@as_option
+@pass_context
+def import_command(obj: CliContext, file: str, as_id: int | None) -> None:
+    """Import clients from a CSV written by `clients export` (admins only). Rows with errors
+    are listed by line number and skipped; the others are kept; exit 1 if any row failed."""
+    from store.importer import ImportFormatError, import_csv
+
+    settings = open_settings(obj)
+    viewer = viewer_for(settings, as_id)
+    if not viewer.is_admin:
+        raise click.ClickException("import: only an admin can import clients")
+    with open(file, encoding="utf-8-sig", newline="") as source:
+        try:
+            lines = sum(1 for _ in source)  # physical lines: close enough for a progress bar
+            source.seek(0)
+            with progress_bar(lines - 1, "import") as advance:
+                report = import_csv(
+                    source, settings.zone, bots=[b.name for b in settings.bots], progress=advance
+                )
+        except ImportFormatError as exc:
+            raise click.ClickException(f"{file}: {exc}") from None
+        except UnicodeDecodeError:
+            raise click.ClickException(f"{file}: not UTF-8 text") from None
+    for error in report.errors:
+        click.echo(f"{file}: {error}", err=True)
+    if report.error_count > len(report.errors):
+        click.echo(f"{file}: ... {report.error_count - len(report.errors)} more", err=True)
+    click.echo(
+        f"imported {report.created} new, {report.updated} updated, "
+        f"{report.error_count} row(s) with errors"
+    )
+    if report.error_count:
+        raise SystemExit(1)

@@ -1,0 +1,257 @@
+"""``switchboard clients ...`` and ``switchboard filters ...`` as a user runs them (in-process
+through ``commands.cli.main``), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from commands.cli import main
+from store.db import database_proxy
+from store.models import AuditLog, Client, Label, Operator, SavedFilter
+from tests.factories import bot, client, local
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+Shell = Callable[..., Result]
+
+CONFIG = """
+database_url: {url}
+timezone: Europe/Moscow
+bots:
+  - {{name: shop_tg, kind: telegram, enabled: false}}
+  - {{name: shop_mail, kind: email, enabled: false}}
+operators:
+  - {{telegram_id: 111, role: admin, name: Alice}}
+  - {{telegram_id: 222, name: Anna}}
+  - {{telegram_id: 333, name: Boris}}
+"""
+
+
+@pytest.fixture
+def shell(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Shell]:
+    """Run ``switchboard ARGS`` in-process against a migrated store with three operators."""
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(url=db_url))
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            main(["--config", str(config), *args])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    assert run("migrate").code == 0
+    assert run("clients", "count").code == 0  # syncs bots and operators
+    try:
+        yield run
+    finally:
+        if database_proxy.obj is not None:
+            database_proxy.obj.close()
+        database_proxy.initialize(None)
+
+
+def op(telegram_id: int) -> Operator:
+    return Operator.get(Operator.telegram_id == telegram_id)
+
+
+def seed() -> None:
+    mail = bot("shop_mail", "email")
+    client(
+        "Ксения Петрова",
+        "7771988777",
+        lists=("VIP",),
+        labels=("hot",),
+        variables={"Размер": "XS"},
+        block="Оплата",
+        unread=True,
+        created_at=local("19.04.2021 23:59"),
+        responsible=op(222),
+    )
+    client("Bob", "bob@example.com", on=mail, pinned=True, unsubscribed=True)
+    client("Boris's", "42", responsible=op(333), unread=True, blocked=True)
+
+
+def test_list_json_has_every_field_and_scope(shell: Shell) -> None:
+    seed()
+    result = shell("clients", "list", "--json")
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)
+    assert rows[0]["name"] == "Bob"  # pinned first
+    fields = {
+        "client_id",
+        "name",
+        "messenger",
+        "bot",
+        "messenger_id",
+        "created_at",
+        "last_action_at",
+        "block",
+        "tag",
+        "unread",
+        "pinned",
+        "blocked",
+        "unsubscribed",
+        "responsible",
+        "lists",
+        "labels",
+        "variables",
+    }
+    assert fields <= set(rows[0])
+    ksenia = next(r for r in rows if r["name"] == "Ксения Петрова")
+    assert ksenia["created_at"] == "2021-04-19T23:59:00+03:00"
+    assert (ksenia["lists"], ksenia["labels"], ksenia["variables"]) == (
+        ["VIP"],
+        ["hot"],
+        {"Размер": "XS"},
+    )
+    assert (ksenia["block"], ksenia["responsible"], ksenia["messenger"]) == (
+        "Оплата",
+        "Anna",
+        "telegram",
+    )
+    anna = json.loads(shell("clients", "list", "--json", "--as", "222").out)
+    assert {r["name"] for r in anna} == {"Ксения Петрова", "Bob"}
+    mine = shell("clients", "list", "tab:mine", "--as", "222", "--json")
+    assert [r["name"] for r in json.loads(mine.out)] == ["Ксения Петрова"]
+    text = shell("clients", "list", "ксения", "before:20.04.2021", "var:Размер=XS")
+    assert text.code == 0 and "Ксения Петрова" in text.out and "Bob" not in text.out
+    assert "1 client(s)" in text.err
+    paged = json.loads(shell("clients", "list", "--json", "--per-page", "2", "--page", "2").out)
+    assert len(paged) == 1
+
+
+def test_count_prints_the_number_alone(shell: Shell) -> None:
+    seed()
+    assert shell("clients", "count").out == "3\n"
+    assert shell("clients", "count", "-list:VIP", "-label:hot").out == "2\n"
+    assert shell("clients", "count", "unanswered", "--as", "333").out == "1\n"
+
+
+BAD_INPUT = [
+    (("clients", "count", "lst:VIP"), "unknown filter 'lst'; did you mean 'list:'?"),
+    (("clients", "list", "list:VIPP"), "no list named 'VIPP'; did you mean 'VIP'?"),
+    (("clients", "count", "after:31.02.2023"), "is not a date"),
+    (("clients", "bulk", "lable-add", "x"), "did you mean 'label-add'?"),
+    (("clients", "bulk", "label-add"), "label-add needs an argument"),
+    (("clients", "bulk", "label-remove", "hott"), "no label named 'hott'"),
+    (("clients", "bulk", "assign", "Boris", "--as", "222"), "not give them"),
+    (("clients", "count", "--as", "999"), "--as 999: no active operator"),
+    (("filters", "delete", "nope"), "no saved filter named 'nope'"),
+    (("clients", "import", "missing.csv"), "does not exist"),
+]
+
+
+def test_bad_input_is_one_line_and_exit_nonzero(shell: Shell) -> None:
+    seed()
+    for args, message in BAD_INPUT:
+        result = shell(*args)
+        assert result.code != 0, args
+        assert message in result.err, result.err
+        assert "Traceback" not in result.err
+        if result.code != 2:  # a usage error (exit 2) shows click's usage line too
+            assert len(result.err.strip().splitlines()) == 1, result.err
+    assert Client.select().count() == 3 and AuditLog.select().count() == 0
+
+
+def test_bulk_prints_the_count_and_acts_only_with_yes(shell: Shell) -> None:
+    seed()
+    dry = shell("clients", "bulk", "label-add", "new,hot", "-label:hot")
+    assert dry.code == 0 and "2 client(s) would be affected" in dry.out
+    assert not Label.select().where(Label.name == "new").exists()
+    done = shell("clients", "bulk", "label-add", "new,hot", "-label:hot", "--yes")
+    assert done.code == 0, done.err
+    assert "label-add new,hot: 2 client(s), 4 change(s)" in done.out
+    audit = AuditLog.get()
+    assert (audit.operator.telegram_id, audit.action, audit.filter_text, audit.count) == (
+        111,
+        "label-add",
+        "-label:hot",
+        2,
+    )
+    assert shell("clients", "bulk", "delete", "Bob").out.startswith("delete: 1 client(s) would")
+    assert Client.select().count() == 3
+    assert shell("clients", "bulk", "delete", "Bob", "--yes").code == 0
+    assert Client.select().count() == 2
+    anna = shell("clients", "bulk", "read", "--yes", "--as", "222")
+    assert "read: 1 client(s), 1 change(s)" in anna.out  # Boris's client is not Anna's
+    assert Client.get(Client.name == "Boris's").unread
+
+
+def test_read_all_and_purge_unsubscribed(shell: Shell) -> None:
+    seed()
+    assert "read-all: 2 client(s)" in shell("clients", "read-all", "--as", "222").out
+    assert Client.select().where(Client.unread == True).count() == 1  # noqa: E712
+    dry = shell("clients", "purge-unsubscribed")
+    assert "purge-unsubscribed: 2 client(s) would be affected" in dry.out
+    assert Client.select().count() == 3
+    assert shell("clients", "purge-unsubscribed", "--yes").code == 0
+    assert [c.name for c in Client.select()] == ["Ксения Петрова"]
+    assert [a.action for a in AuditLog.select().order_by(AuditLog.id)] == [
+        "read-all",
+        "purge-unsubscribed",
+    ]
+
+
+def test_saved_filters_from_the_shell(shell: Shell) -> None:
+    seed()
+    saved = shell("filters", "save", "vips", "list:VIP", "-label:cold", "--as", "222")
+    assert saved.code == 1 and "no label named 'cold'" in saved.err
+    assert shell("filters", "save", "vips", "list:VIP", "--as", "222").code == 0
+    assert shell("filters", "list", "--as", "222").out == "vips\tlist:VIP\n"
+    assert shell("filters", "list").out == ""  # Alice's own list
+    assert shell("clients", "count", "saved:vips", "--as", "222").out == "1\n"
+    assert shell("filters", "delete", "vips", "--as", "222").out == "deleted vips\n"
+    assert SavedFilter.select().count() == 0
+    assert "| `search:" in shell("filters", "help", "--markdown").out
+
+
+def test_export_then_import_round_trip(shell: Shell, tmp_path: Path) -> None:
+    seed()
+    out = tmp_path / "clients.csv"
+    result = shell("clients", "export", "-label:nothing", "-o", str(out))
+    assert result.code == 1 and not out.exists()  # bad filter: no file
+    result = shell("clients", "export", "--format", "csv", "-o", str(out), "--as", "222")
+    assert result.code == 0 and "exported 2 client(s)" in result.out
+    rows = list(csv.reader(out.open(encoding="utf-8", newline="")))
+    assert rows[0][:3] == ["client_id", "name", "messenger"] and rows[0][11:] == ["Размер"]
+    assert {r[1] for r in rows[1:]} == {"Ксения Петрова", "Bob"}
+    xlsx = tmp_path / "clients.xlsx"
+    assert shell("clients", "export", "--format", "xlsx", "-o", str(xlsx)).code == 0
+    assert xlsx.read_bytes()[:2] == b"PK"
+    Client.delete().execute()
+    imported = shell("clients", "import", str(out))
+    assert imported.code == 0, imported.err
+    assert "imported 2 new, 0 updated, 0 row(s) with errors" in imported.out
+    refused = shell("clients", "import", str(out), "--as", "222")
+    assert refused.code == 1 and "only an admin" in refused.err
+    bad = tmp_path / "bad.csv"
+    lines = out.read_text(encoding="utf-8").splitlines()
+    bad.write_text("\n".join([lines[0], lines[1].replace("shop_", "nope_")]) + "\n")
+    report = shell("clients", "import", str(bad))
+    assert report.code == 1 and "line 2:" in report.err
+
+
+def test_help_lists_commands_actions_and_filters(shell: Shell) -> None:
+    helped = shell("clients", "--help")
+    for command in ("list", "count", "bulk", "export", "import", "read-all", "purge-unsubscribed"):
+        assert command in helped.out
+    bulk = shell("clients", "bulk", "--help").out
+    assert "label-add NAME[,NAME...]" in bulk and "var:NAME=VALUE" in bulk and "--as" in bulk
