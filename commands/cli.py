@@ -160,7 +160,8 @@ def _one_line(exc: BaseException) -> str:
 # Subcommand modules register themselves on ``cli`` when imported.
 # Modules that add their commands to ``cli`` (imported after ``cli`` exists).
 import commands.delivery  # noqa: E402
-import commands.email  # noqa: E402,F401
+import commands.email  # noqa: E402
+import commands.whatsapp  # noqa: E402,F401
 from commands import admin_cli  # noqa: E402,F401
 from commands import clients as _clients_cli  # noqa: E402,F401
 from commands import filters_cli as _filters_cli  # noqa: E402,F401

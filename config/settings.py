@@ -10,6 +10,7 @@ import zoneinfo
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 BOT_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
@@ -78,6 +79,9 @@ class WhatsAppBotSettings(_BotBase):
 
     ``first_contact_template`` is what write-to-WhatsApp (F1) sends when the client's 24-hour
     window is closed (default: Meta's sample ``hello_world``, en_US, every account has it).
+    ``default_region`` (ISO 3166 alpha-2, e.g. ``RU``): the country of phone numbers an operator
+    writes without ``+`` (``8 916 123 45 67``); unset, such digits are read as country code and
+    number, as WhatsApp writes them.
     """
 
     kind: Literal["whatsapp"]
@@ -90,8 +94,16 @@ class WhatsAppBotSettings(_BotBase):
     messages_per_second: Annotated[float, Field(gt=0)] = 80.0
     seconds_per_recipient: Annotated[float, Field(ge=0)] = 6.0
     first_contact_template: WhatsAppTemplateSettings = WhatsAppTemplateSettings()
+    default_region: str | None = None
 
     _api_base = field_validator("api_base")(_check_http_url)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"must be a country code such as RU, DE or US, got {value!r}")
+        return None if value is None else value.upper()
 
     @model_validator(mode="after")
     def _credentials(self) -> WhatsAppBotSettings:

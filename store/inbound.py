@@ -161,3 +161,18 @@ def set_variable(client_id: int, name: str, value: str) -> None:
         )
         .execute()
     )
+
+
+def last_inbound_at(client_id: int) -> dt.datetime | None:
+    """When the client last wrote to us (naive UTC, the platform's timestamp), None if never.
+
+    One lookup on the ``message (client, created_at)`` index, newest first; WhatsApp's
+    24-hour window counts from this moment.
+    """
+    last = (
+        Message.select(Message.created_at)
+        .where((Message.client == client_id) & (Message.direction == "in"))
+        .order_by(Message.created_at.desc())
+        .first()
+    )
+    return None if last is None else last.created_at

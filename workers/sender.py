@@ -27,7 +27,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bots.contract import ChannelAdapter, OutboundAttachment, OutboundMessage, SendResult
+from bots.contract import (
+    ChannelAdapter,
+    OutboundAttachment,
+    OutboundMessage,
+    SendResult,
+    Template,
+)
 from bots.errors import Blocked, ChannelError, RetryAfter, TransientError
 from config import Settings
 from store import outbox
@@ -221,6 +227,7 @@ def _outbound(row: Message, bot_name: str, recipient: str) -> OutboundMessage:
         for a in (row.attachments or [])
     )
     extra: dict[str, Any] = dict(row.extra or {})
+    template = _template(extra.pop("template", None))
     return OutboundMessage(
         bot_name=bot_name,
         messenger_id=recipient,
@@ -229,6 +236,15 @@ def _outbound(row: Message, bot_name: str, recipient: str) -> OutboundMessage:
         attachments=attachments,
         reply_markup=extra.pop("reply_markup", None),
         reply_to=extra.pop("reply_to", None),
+        template=template,
         outbox_id=row.id,
         extra=extra,
     )
+
+
+def _template(spec: Any) -> Template | None:
+    """``extra["template"]`` of a row (``{"name", "language", "components"}``) as a ``Template``."""
+    if not isinstance(spec, dict) or not spec.get("name"):
+        return None
+    components = tuple(c for c in spec.get("components") or () if isinstance(c, dict))
+    return Template(str(spec["name"]), str(spec.get("language") or "en_US"), components)

@@ -143,7 +143,7 @@ class WhatsAppAdapter:
             to=to,
             name=template.name,
             language=language,
-            params=[dict(c) for c in template.components],
+            params=[dict(c) for c in template.components] or None,
             reply_to_message_id=reply_to,
         )
         return str(sent.id)
