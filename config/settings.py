@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -27,6 +28,12 @@ def _check_http_url(value: str | None) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
     return value.rstrip("/")
+
+
+def _check_ca_file(value: str | None) -> str | None:
+    if value is not None and not Path(value).is_file():
+        raise ValueError(f"no such file: {value!r} (a PEM file of CA certificates)")
+    return value
 
 
 class _BotBase(StrictModel):
@@ -122,6 +129,8 @@ class ImapSettings(StrictModel):
     A lost connection is retried after ``reconnect_delay_s``, doubling up to ``reconnect_max_s``.
     ``timeout_s`` bounds each IMAP command; mails above ``max_message_bytes`` are stored from
     their first ``max_message_bytes`` (headers, text, the attachments that fit).
+    ``ca_file``: a PEM file of the certificate authority a server with a private CA uses
+    (default: the system's trust store); the certificate and host name are always checked.
     """
 
     host: str
@@ -137,11 +146,14 @@ class ImapSettings(StrictModel):
     reconnect_max_s: Annotated[float, Field(gt=0)] = 300.0
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
     max_message_bytes: Annotated[int, Field(gt=1024)] = 25 * 1024 * 1024
+    ca_file: str | None = None
+
+    _ca_file = field_validator("ca_file")(_check_ca_file)
 
 
 class SmtpSettings(StrictModel):
     """Where an email bot sends from. ``from_address`` may carry a name: ``Shop <a@b.c>``.
-    ``timeout_s`` bounds connecting and each SMTP command."""
+    ``timeout_s`` bounds connecting and each SMTP command; ``ca_file`` as for IMAP."""
 
     host: str
     port: Annotated[int, Field(gt=0, lt=65536)] = 465
@@ -150,6 +162,9 @@ class SmtpSettings(StrictModel):
     password: SecretStr | None = None
     from_address: str
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    ca_file: str | None = None
+
+    _ca_file = field_validator("ca_file")(_check_ca_file)
 
 
 class EmailBotSettings(_BotBase):

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import ssl
 from collections.abc import Awaitable
 from typing import TypeVar
 
 import aioimaplib
 
+from bots.email.tls import tls_context
 from config import ImapSettings
 
 T = TypeVar("T")
@@ -57,7 +57,7 @@ class ImapSession:
         s = self.settings
         if s.security == "tls":
             client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
-                s.host, s.port, timeout=s.timeout_s, ssl_context=ssl.create_default_context()
+                s.host, s.port, timeout=s.timeout_s, ssl_context=tls_context(s.ca_file)
             )
         else:
             client = aioimaplib.IMAP4(s.host, s.port, timeout=s.timeout_s)
@@ -89,7 +89,7 @@ class ImapSession:
         transport = await loop.start_tls(
             protocol.transport,
             protocol,
-            ssl.create_default_context(),
+            tls_context(self.settings.ca_file),
             server_hostname=self.settings.host,
         )
         protocol.transport = transport

@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 import aiosmtplib
 
 from bots.contract import OutboundMessage
+from bots.email.tls import tls_context
 from bots.errors import PermanentError, RecipientGone, TransientError
 from config import SmtpSettings
 
@@ -139,6 +140,7 @@ async def send_mail(bot_name: str, smtp: SmtpSettings, mail: EmailMessage, recip
             password=password,
             use_tls=smtp.security == "tls",
             start_tls=smtp.security == "starttls",
+            tls_context=tls_context(smtp.ca_file) if smtp.security != "none" else None,
             timeout=smtp.timeout_s,
         )
     except aiosmtplib.SMTPAuthenticationError as exc:
@@ -159,6 +161,14 @@ async def send_mail(bot_name: str, smtp: SmtpSettings, mail: EmailMessage, recip
         aiosmtplib.SMTPConnectError,
         aiosmtplib.SMTPTimeoutError,
     ) as exc:
+        # aiosmtplib wraps a refused certificate into SMTPConnectError: retrying cannot help.
+        untrusted = exc.__cause__ or exc.__context__
+        if isinstance(untrusted, ssl.SSLCertVerificationError):
+            raise PermanentError(
+                f"mailbox {bot_name}: SMTP server {smtp.host}:{smtp.port}: "
+                f"TLS certificate not trusted ({untrusted.verify_message}); set smtp.ca_file "
+                "for a private CA"
+            ) from exc
         raise TransientError(
             f"SMTP server {smtp.host}:{smtp.port}: {exc.message or type(exc).__name__}"
         ) from exc

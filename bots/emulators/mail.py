@@ -20,6 +20,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -78,7 +79,7 @@ def ensure_dovecot(timeout_s: float = 600.0) -> str:
 _CONFIG = """\
 protocols = imap
 listen = {host}
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -107,7 +108,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = {host}
+    port = {tls_port}
   }}
   chroot =
 }}
@@ -129,15 +131,27 @@ class DovecotServer:
 
     ``start()``/``stop()``/``restart()`` (same port, same mail) and ``close()`` (also removes the
     directory). ``append(user, raw)`` puts a message into a user's folder over IMAP.
+    With ``tls=(cert_chain_pem_path, key_pem_path)`` the plain port also offers STARTTLS and
+    ``tls_port`` serves IMAP over implicit TLS (IMAPS).
     """
 
-    def __init__(self, *, password: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        password: str | None = None,
+        port: int | None = None,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         if os.geteuid() != 0:
             raise MailServerError("the Dovecot test server must run as root")
         self.binary = ensure_dovecot()
         self.host = LOOPBACK
         self.port = port or free_port()
         self.password = password or secrets.token_urlsafe(12)
+        self.tls_port = free_port() if tls else 0
+        ssl_lines = "ssl = no"
+        if tls is not None:
+            ssl_lines = f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}"
         self.root = Path(tempfile.mkdtemp(prefix="sb-dovecot-"))
         # mkdtemp makes the directory 0700; the mail user needs +x on every parent of a Maildir.
         self.root.chmod(0o711)
@@ -153,6 +167,8 @@ class DovecotServer:
             _CONFIG.format(
                 host=self.host,
                 port=self.port,
+                tls_port=self.tls_port,
+                ssl=ssl_lines,
                 root=self.root,
                 instance=f"sb-{secrets.token_hex(4)}",
                 internal_user=internal.pw_name,
@@ -337,10 +353,18 @@ class SmtpSink:
     """An SMTP server on ``127.0.0.1:port`` that keeps what it accepts in ``messages``.
 
     With ``user``/``password`` it requires AUTH (PLAIN/LOGIN, allowed without TLS on loopback);
-    ``behaviour`` changes the answers while it runs.
+    ``behaviour`` changes the answers while it runs. With ``tls`` (a server ``SSLContext``) it
+    offers STARTTLS, or with ``implicit_tls`` speaks TLS from the first byte (SMTPS).
     """
 
-    def __init__(self, *, user: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+    ) -> None:
         self.host = LOOPBACK
         self.port = free_port()
         self.user = user
@@ -352,6 +376,10 @@ class SmtpSink:
             kwargs.update(
                 authenticator=self._authenticate, auth_required=True, auth_require_tls=False
             )
+        if tls is not None and implicit_tls:
+            kwargs["ssl_context"] = tls
+        elif tls is not None:
+            kwargs["tls_context"] = tls
         self._controller = _QuietController(
             _SinkHandler(self), hostname=self.host, port=self.port, **kwargs
         )
