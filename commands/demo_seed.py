@@ -1,0 +1,283 @@
+"""Sample data for ``switchboard demo``: a small shop's clients, dialogs, lists and funnel.
+
+Deterministic for a given ``seed`` so a demo (and its test) can name what it will find:
+Russian and English names, clients across the demo's bots, messages in both directions,
+lists, labels, variables, blocks with history, deal stages and a few unsubscribed clients.
+Written with a handful of ``insert_many`` statements, not one transaction per client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from peewee import fn
+
+from store.clock import utcnow
+from store.db import database_proxy
+from store.models import (
+    Block,
+    BlockHistory,
+    Bot,
+    Client,
+    Label,
+    LabelMembership,
+    ListMembership,
+    MailingList,
+    Message,
+    Operator,
+    Variable,
+)
+
+FIRST_NAMES_RU = (
+    "Ксения",
+    "Анна",
+    "Мария",
+    "Ольга",
+    "Дмитрий",
+    "Иван",
+    "Сергей",
+    "Алексей",
+    "Екатерина",
+    "Наталья",
+    "Михаил",
+    "Татьяна",
+    "Юлия",
+    "Павел",
+    "Артём",
+)
+LAST_NAMES_RU = (
+    "Иванова",
+    "Смирнова",
+    "Кузнецова",
+    "Попова",
+    "Соколов",
+    "Лебедев",
+    "Козлов",
+    "Новикова",
+    "Морозова",
+    "Петров",
+    "Волкова",
+    "Соловьёв",
+    "Васильева",
+)
+FIRST_NAMES_EN = (
+    "Emma",
+    "Olivia",
+    "Liam",
+    "Noah",
+    "Ava",
+    "Sophia",
+    "James",
+    "Lucas",
+    "Mia",
+    "Henry",
+    "Grace",
+    "Oscar",
+)
+LAST_NAMES_EN = (
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Taylor",
+    "Wilson",
+    "Davies",
+    "Evans",
+    "Clarke",
+    "Walker",
+    "Wright",
+)
+
+LISTS = ("VIP", "Gold", "Рассылка", "Spam")
+LABELS = ("hot", "cold", "оптовик", "new")
+BLOCKS = ("Приветствие", "Каталог", "Оплата", "Доставка")
+STAGES = ("Новый", "Переговоры", "Оплата", "Закрыт")
+SIZES = ("XS", "S", "M", "L", "XL")
+CITIES = ("Москва", "Казань", "London", "Berlin", "Новосибирск")
+
+INBOUND_TEXTS = (
+    "Здравствуйте! Есть ли платье в размере {size}?",
+    "Сколько стоит доставка в {city}?",
+    "Hi! Do you ship to {city}?",
+    "Хочу оформить заказ, как оплатить?",
+    "Is the blue one still available in {size}?",
+    "Спасибо, всё получила!",
+    "Можно поменять размер на {size}?",
+    "When will my order arrive?",
+)
+OUTBOUND_TEXTS = (
+    "Добрый день! Да, размер {size} есть в наличии.",
+    "Доставка в {city} — 2–3 дня, бесплатно от 5000 ₽.",
+    "Hello! Yes, we ship to {city} within a week.",
+    "Ссылка на оплату отправлена, спасибо за заказ!",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBot:
+    """A bot of the demo and how its clients' messenger ids look."""
+
+    name: str
+    kind: str  # telegram | whatsapp | email
+    share: float  # fraction of the clients, 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSummary:
+    clients: int
+    messages: int
+    unread: int
+    first_telegram_user: int | None
+
+
+def messenger_id(kind: str, index: int, first: str, last: str) -> str:
+    """A plausible id per messenger: Telegram user id, E.164 digits, an email address."""
+    if kind == "telegram":
+        return str(5_000_000 + index)
+    if kind == "whatsapp":
+        return f"7900{index:07d}"
+    return f"client{index}@example.com"
+
+
+def _names(rng: random.Random) -> tuple[str, str]:
+    if rng.random() < 0.65:
+        return rng.choice(FIRST_NAMES_RU), rng.choice(LAST_NAMES_RU)
+    return rng.choice(FIRST_NAMES_EN), rng.choice(LAST_NAMES_EN)
+
+
+def _by_name(model: Any, names: Sequence[str]) -> dict[str, int]:
+    for name in names:
+        model.get_or_create(name=name)
+    return {row.name: row.id for row in model.select().where(model.name.in_(list(names)))}
+
+
+def _chunks(rows: list[dict[str, Any]], size: int = 500) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def seed(bots: Sequence[DemoBot], clients: int = 300, *, seed: int = 7) -> SeedSummary:
+    """Insert ``clients`` sample clients spread over ``bots`` (which must exist in the store)."""
+    rng = random.Random(seed)
+    now = utcnow().replace(microsecond=0)
+    bot_ids = {b.name: Bot.get(Bot.name == b.name).id for b in bots}
+    operators = [op.id for op in Operator.select().where(Operator.role == "operator")]
+    with database_proxy.atomic():
+        lists, labels, blocks = (
+            _by_name(MailingList, LISTS),
+            _by_name(Label, LABELS),
+            _by_name(Block, BLOCKS),
+        )
+        before = Client.select(fn.MAX(Client.id)).scalar() or 0
+        start = Client.select().count()
+        client_rows = []
+        weights = [b.share for b in bots]
+        for i in range(start, start + clients):
+            bot = rng.choices(bots, weights)[0]
+            first, last = _names(rng)
+            created = now - dt.timedelta(days=rng.uniform(0, 500))
+            last_action = min(now, created + dt.timedelta(days=rng.uniform(0, 60)))
+            client_rows.append(
+                {
+                    "bot": bot_ids[bot.name],
+                    "messenger_id": messenger_id(bot.kind, i, first, last),
+                    "name": f"{first} {last}",
+                    "username": f"{first.lower()}{i}" if bot.kind == "telegram" else None,
+                    "language": "ru" if first in FIRST_NAMES_RU else "en",
+                    "created_at": created,
+                    "last_action_at": last_action,
+                    "block": blocks[rng.choice(BLOCKS)],
+                    "deal_stage": rng.choice(STAGES),
+                    "responsible": rng.choice(operators)
+                    if operators and rng.random() < 0.5
+                    else None,
+                    "unsubscribed": rng.random() < 0.04,
+                    "blocked": rng.random() < 0.02,
+                    "pinned": rng.random() < 0.02,
+                    "unread": rng.random() < 0.3,
+                }
+            )
+        for chunk in _chunks(client_rows):
+            Client.insert_many(chunk).execute()
+        seeded = list(
+            Client.select(
+                Client.id,
+                Client.bot,
+                Client.block,
+                Client.messenger_id,
+                Client.created_at,
+                Client.last_action_at,
+                Client.unread,
+            )
+            .where(Client.id > before)
+            .order_by(Client.id)
+        )
+        summary = _seed_details(rng, seeded, lists, labels, blocks)
+    telegram_bots = [bot_ids[b.name] for b in bots if b.kind == "telegram"]
+    first_tg = next((int(c.messenger_id) for c in seeded if c.bot_id in telegram_bots), None)
+    unread = sum(1 for c in seeded if c.unread)
+    return SeedSummary(len(seeded), summary, unread, first_tg)
+
+
+def _seed_details(
+    rng: random.Random,
+    seeded: list[Client],
+    lists: dict[str, int],
+    labels: dict[str, int],
+    blocks: dict[str, int],
+) -> int:
+    variables, list_rows, label_rows, history, messages = [], [], [], [], []
+    for client in seeded:
+        size, city = rng.choice(SIZES), rng.choice(CITIES)
+        variables.append({"client": client.id, "name": "Размер", "value": size})
+        variables.append({"client": client.id, "name": "Город", "value": city})
+        if rng.random() < 0.5:
+            variables.append(
+                {"client": client.id, "name": "Цена", "value": str(rng.randrange(990, 9990, 100))}
+            )
+        for name in rng.sample(LISTS, rng.choice((0, 1, 1, 2))):
+            list_rows.append({"client": client.id, "mailing_list": lists[name]})
+        for name in rng.sample(LABELS, rng.choice((0, 1, 2))):
+            label_rows.append({"client": client.id, "label": labels[name]})
+        path = BLOCKS[
+            : BLOCKS.index(next(n for n, i in blocks.items() if i == client.block_id)) + 1
+        ]
+        for step, name in enumerate(path):
+            history.append(
+                {
+                    "client": client.id,
+                    "block": blocks[name],
+                    "entered_at": client.created_at + dt.timedelta(hours=step),
+                }
+            )
+        count = rng.randint(1, 4)
+        span = (client.last_action_at - client.created_at) / count
+        for n in range(count):
+            inbound = n % 2 == 0 or (client.unread and n == count - 1)
+            pool = INBOUND_TEXTS if inbound else OUTBOUND_TEXTS
+            messages.append(
+                {
+                    "client": client.id,
+                    "bot": client.bot_id,
+                    "direction": "in" if inbound else "out",
+                    "author_kind": "client" if inbound else "operator",
+                    "text": rng.choice(pool).format(size=size, city=city),
+                    "created_at": client.created_at + span * (n + 1),
+                    "updated_at": client.created_at + span * (n + 1),
+                    "status": None if inbound else "delivered",
+                    "dedup_key": f"demo:{client.id}:{n}" if inbound else None,
+                }
+            )
+    for model, rows in (
+        (Variable, variables),
+        (ListMembership, list_rows),
+        (LabelMembership, label_rows),
+        (BlockHistory, history),
+        (Message, messages),
+    ):
+        for chunk in _chunks(rows):
+            model.insert_many(chunk).execute()
+    return len(messages)
