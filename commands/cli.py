@@ -86,16 +86,13 @@ def serve_command(obj: CliContext, host: str | None, port: int | None) -> None:
     """Serve webhooks, health and ops over HTTP (default 127.0.0.1:8080) until SIGTERM/Ctrl-C."""
     from aiohttp import web
 
-    from commands.admin.telegram import install_admin_bot
-    from commands.delivery import install_delivery
     from commands.runtime import open_store
-    from commands.web import build_app, install_channels
+    from commands.web import build_app, serve_installers
 
     settings = obj.settings
     open_store(settings)
     host = host or settings.host
     port = settings.port if port is None else port
-    app = build_app(settings, installers=[install_channels, install_delivery, install_admin_bot])
     logging.getLogger("switchboard").info("serving on http://%s:%s", host, port)
     web.run_app(
         app,

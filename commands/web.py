@@ -68,6 +68,14 @@ def install_channels(app: web.Application, settings: Settings) -> None:
     app.on_cleanup.append(close)
 
 
+def serve_installers() -> list[RouteInstaller]:
+    """What ``switchboard serve`` (and the demo) mount, in order: the one list to extend."""
+    from commands.admin.telegram import install_admin_bot
+    from commands.delivery import install_delivery
+
+    return [install_channels, install_delivery, install_admin_bot]
+
+
 def build_app(
     settings: Settings,
     installers: list[RouteInstaller] | None = None,
