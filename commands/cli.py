@@ -93,6 +93,7 @@ def serve_command(obj: CliContext, host: str | None, port: int | None) -> None:
     open_store(settings)
     host = host or settings.host
     port = settings.port if port is None else port
+    app = build_app(settings, installers=serve_installers())
     logging.getLogger("switchboard").info("serving on http://%s:%s", host, port)
     web.run_app(
         app,
