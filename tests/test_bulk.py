@@ -3,7 +3,6 @@ F9, F12, F15) on SQLite and PostgreSQL: scope, confirmation, audit rows, counts,
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import peewee
@@ -32,6 +31,7 @@ from store.models import (
     Variable,
 )
 from tests.factories import MOSCOW, client, operator
+from tests.sqllog import captured_statements
 
 
 @pytest.fixture
@@ -254,23 +254,8 @@ def test_saved_filters_per_operator(admin: Operator, anna: Operator) -> None:
 
 @pytest.fixture
 def statements() -> Iterator[list[str]]:
-    """The SQL statements peewee executes while the test runs."""
-    seen: list[str] = []
-
-    class Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if isinstance(record.msg, tuple):
-                seen.append(str(record.msg[0]))
-
-    logger = logging.getLogger("peewee")
-    handler, level = Catch(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
+    with captured_statements() as seen:
         yield seen
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 @pytest.mark.parametrize("action", ["label-add", "delete", "read", "assign"])
