@@ -283,10 +283,9 @@ class ProjectSetting(BaseModel):
 
 class AdminNotice(BaseModel):
     """A message the admin bot sent an operator about a client (a notification: a Telegram
-    reply to it writes to that client) or about a job (its live progress message).
-
-    ``message_id`` 0 marks a progress message being sent (the row claims the job for one
-    process); ``final`` marks a progress message that shows the job's end.
+    reply to it writes to that client) or a live message (a job's progress) that the bot
+    refreshes by pressing ``live`` (callback data) until the answer is no longer live, when
+    ``final`` is set; ``job`` is the job a progress message shows.
     """
 
     id = pw.AutoField()
@@ -301,6 +300,7 @@ class AdminNotice(BaseModel):
     final = pw.BooleanField(default=False)
     created_at = pw.DateTimeField(default=utcnow, index=True)
     updated_at = pw.DateTimeField(default=utcnow)
+    live = pw.CharField(max_length=64, null=True)
 
     class Meta:
         table_name = "admin_notice"

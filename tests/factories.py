@@ -63,3 +63,44 @@ def client(
     for var_name, value in (variables or {}).items():
         Variable.create(client=row, name=var_name, value=value)
     return row
+
+
+def inbound(messenger_id: str, text: str, n: int = 0, *, bot_name: str = "shop_tg") -> int:
+    """Record a client's message ``n`` through the real ingest path; returns the client id."""
+    from store.inbound import InboundMessage, record_inbound
+
+    return record_inbound(
+        InboundMessage(
+            bot_name=bot_name,
+            messenger_id=messenger_id,
+            dedup_key=f"test:{messenger_id}:{n}:{text}",
+            text=text,
+            name=f"Client {messenger_id}",
+        )
+    ).client_id
+
+
+def inbound_burst(client_ids: list[int], per_client: int, on: Bot) -> None:
+    """``per_client`` inbound messages for each client at once, as a flood would write them."""
+    from store.clock import utcnow
+    from store.db import database_proxy
+    from store.models import Message
+
+    now = utcnow()
+    rows = [
+        {
+            "client": cid,
+            "bot": on.id,
+            "direction": "in",
+            "author_kind": "client",
+            "text": f"message {i}",
+            "dedup_key": f"burst:{cid}:{i}",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for cid in client_ids
+        for i in range(per_client)
+    ]
+    with database_proxy.atomic():
+        for start in range(0, len(rows), 500):
+            Message.insert_many(rows[start : start + 500]).execute()

@@ -10,13 +10,12 @@ import pytest
 
 from commands.admin import ADMIN_COMMANDS, CommandContext, find_operator
 from commands.admin.notify import claim_incoming, plan
-from commands.admin.progress import attach, claim_due, claim_new_jobs
+from commands.admin.progress import claim_due, progress_reply, track
 from config import Settings
 from store import jobs
 from store.clock import utcnow
 from store.db import database_proxy
-from store.inbound import InboundMessage, record_inbound
-from store.models import AdminNotice, Bot, Client, Message
+from store.models import AdminNotice, Bot, Client
 from store.setup import bootstrap_operators
 from tests import factories
 
@@ -39,56 +38,20 @@ def staff(db: peewee.Database) -> dict[str, CommandContext]:
     }
 
 
-def incoming(messenger_id: str, text: str, n: int = 0) -> int:
-    result = record_inbound(
-        InboundMessage(
-            bot_name="shop_tg",
-            messenger_id=messenger_id,
-            dedup_key=f"tg:{messenger_id}:{text}:{n}",
-            text=text,
-            name=f"Client {messenger_id}",
-        )
-    )
-    return result.client_id
-
-
-def burst(client_ids: list[int], per_client: int) -> None:
-    """Many inbound rows at once, as a flood of updates would write them."""
-    bot_id = Bot.get(Bot.name == "shop_tg").id
-    now = utcnow()
-    rows = [
-        {
-            "client": cid,
-            "bot": bot_id,
-            "direction": "in",
-            "author_kind": "client",
-            "text": f"message {i}",
-            "dedup_key": f"burst:{cid}:{i}",
-            "created_at": now,
-            "updated_at": now,
-        }
-        for cid in client_ids
-        for i in range(per_client)
-    ]
-    with database_proxy.atomic():
-        for start in range(0, len(rows), 500):
-            Message.insert_many(rows[start : start + 500]).execute()
-
-
 LATER = dt.timedelta(seconds=5)
 
 
 def test_history_is_not_notified_and_each_message_once(staff: dict[str, CommandContext]) -> None:
-    incoming("old", "before the bot started")
+    factories.inbound("old", "before the bot started")
     assert claim_incoming(now=utcnow() + LATER) == []  # places the cursor only
-    incoming("c1", "hello")
-    incoming("c1", "anyone?")
+    factories.inbound("c1", "hello")
+    factories.inbound("c1", "anyone?")
     claimed = claim_incoming(now=utcnow() + LATER)
     assert [c.text for c in claimed] == ["hello", "anyone?"]
     assert claimed[0].client_name == "Client c1" and claimed[0].bot_name == "shop_tg"
     assert claim_incoming(now=utcnow() + LATER) == []
     # A message younger than the grace period waits for the next round.
-    incoming("c1", "fresh")
+    factories.inbound("c1", "fresh")
     assert claim_incoming() == []
     assert [c.text for c in claim_incoming(now=utcnow() + LATER)] == ["fresh"]
 
@@ -98,7 +61,7 @@ def test_concurrent_claims_never_share_a_message(
 ) -> None:
     claim_incoming(now=utcnow() + LATER)
     client_ids = [factories.client(f"k{i}", on=Bot.get()).id for i in range(20)]
-    burst(client_ids, 10)
+    factories.inbound_burst(client_ids, 10, Bot.get())
     got: list[list[int]] = [[] for _ in range(4)]
     later = utcnow() + LATER
 
@@ -118,10 +81,10 @@ def test_concurrent_claims_never_share_a_message(
 
 def test_responsible_operator_or_every_admin(staff: dict[str, CommandContext]) -> None:
     claim_incoming(now=utcnow() + LATER)
-    free = incoming("free", "who answers?")
-    boris_client = incoming("b", "hi Boris")
+    free = factories.inbound("free", "who answers?")
+    boris_client = factories.inbound("b", "hi Boris")
     Client.update(responsible=staff["boris"].operator.id).where(Client.id == boris_client).execute()
-    incoming("b", "second", 1)
+    factories.inbound("b", "second", 1)
     notices = plan(claim_incoming(now=utcnow() + LATER), max_single=3)
     to = sorted((n.chat_id, n.client_id) for n in notices)
     # The free client's first message: both admins; Boris's client's two: Boris only.
@@ -143,7 +106,7 @@ def test_a_burst_of_1000_becomes_one_digest_per_recipient(
     clients = [factories.client(f"c{i}", on=bot) for i in range(100)]
     mine = [c.id for c in clients[:10]]
     Client.update(responsible=staff["vera"].operator.id).where(Client.id.in_(mine)).execute()
-    burst([c.id for c in clients], 10)
+    factories.inbound_burst([c.id for c in clients], 10, Bot.get())
     notices = plan(claim_incoming(now=utcnow() + LATER), max_single=3)
     assert sorted(n.chat_id for n in notices) == [111, 112, 333]
     vera = next(n for n in notices if n.chat_id == 333)
@@ -155,7 +118,7 @@ def test_a_burst_of_1000_becomes_one_digest_per_recipient(
 
 
 def test_notification_buttons_respect_scope(staff: dict[str, CommandContext]) -> None:
-    cid = incoming("x", "hello")
+    cid = factories.inbound("x", "hello")
     Client.update(responsible=staff["boris"].operator.id).where(Client.id == cid).execute()
     refused = ADMIN_COMMANDS.handle_button(staff["vera"], f"nt:m:{cid}")
     assert "No client" in refused.text
@@ -166,13 +129,13 @@ def test_notification_buttons_respect_scope(staff: dict[str, CommandContext]) ->
     hint = ADMIN_COMMANDS.handle_button(staff["boris"], f"nt:r:{cid}")
     assert hint.text == "" and hint.notice and "Reply to this notification" in hint.notice
 
-    other = incoming("y", "free one")
+    other = factories.inbound("y", "free one")
     taken = ADMIN_COMMANDS.handle_button(staff["vera"], f"nt:a:{other}")
     assert taken.notice and "bound to you" in taken.notice
     assert Client.get_by_id(other).responsible_id == staff["vera"].operator.id
 
 
-def test_job_progress_message_claimed_once_then_edited_and_cancelled(
+def test_live_progress_is_claimed_by_one_refresher_and_ends_with_the_job(
     staff: dict[str, CommandContext],
 ) -> None:
     bot = Bot.get()
@@ -181,23 +144,25 @@ def test_job_progress_message_claimed_once_then_edited_and_cancelled(
     job = jobs.create_broadcast(
         Client.select(), "Sale!", steps={bot.id: 60.0}, operator_id=staff["boris"].operator.id
     )
-    first = claim_new_jobs()
-    assert [(u.chat_id, u.message_id) for u in first] == [(222, None)]
-    assert "Broadcast #" in first[0].reply.text and "of 5" in first[0].reply.text
-    assert [b.data for row in first[0].reply.buttons for b in row] == [f"pj:c:{job.id}"]
-    assert claim_new_jobs() == []  # claimed: no second message from another process
-    attach(first[0].notice_id, 77)
-    assert claim_due(5.0) == []  # edited just now
+    reply = progress_reply(job.id)
+    assert "Broadcast #" in reply.text and "of 5" in reply.text
+    assert reply.live == f"pj:s:{job.id}"
+    assert [b.data for row in reply.buttons for b in row] == [f"pj:c:{job.id}"]
+    track(staff["boris"].operator.id, 222, 77, reply.live)
+    assert claim_due(5.0) == []  # shown just now
     later = utcnow() + dt.timedelta(seconds=6)
-    [edit] = claim_due(5.0, now=later)
-    assert (edit.chat_id, edit.message_id, edit.reply.edit) == (222, 77, True)
-    assert claim_due(5.0, now=later) == []
+    [due] = claim_due(5.0, now=later)
+    assert (due.telegram_id, due.chat_id, due.message_id, due.live) == (222, 222, 77, reply.live)
+    assert claim_due(5.0, now=later) == []  # claimed: no second refresher
+    assert AdminNotice.get().job_id == job.id
 
     refused = ADMIN_COMMANDS.handle_button(staff["vera"], f"pj:c:{job.id}")
     assert "Only its starter or an admin" in refused.text
+    assert ADMIN_COMMANDS.handle_button(staff["vera"], f"pj:s:{job.id}").live == reply.live
     cancelled = ADMIN_COMMANDS.handle_button(staff["boris"], f"pj:c:{job.id}")
-    assert cancelled.edit and cancelled.buttons == []
+    assert cancelled.edit and cancelled.buttons == [] and cancelled.live is None
     assert "cancelled" in cancelled.text
     assert jobs.progress(job.id).state == "cancelled"
-    assert AdminNotice.get(AdminNotice.job == job.id).final is True
+    track(staff["boris"].operator.id, 222, 77, cancelled.live)
+    assert AdminNotice.get().final is True
     assert claim_due(5.0, now=later + dt.timedelta(seconds=60)) == []

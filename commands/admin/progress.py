@@ -1,15 +1,11 @@
-"""Live progress messages of long-running jobs (broadcast, resend-failed), with a Cancel button.
+"""Live messages: a job's progress (broadcast, resend-failed) edited until it ends, with Cancel.
 
-Whoever starts a job from the admin bot (``Job.created_by``) gets one progress message that the
-bot edits at most every ``progress_interval_s`` until the job ends, then once more with the
-final figures and no button. Which process sends or edits is decided in the store, so several
-``serve`` processes never send the same progress message twice:
-
-* ``claim_new_jobs`` inserts the ``AdminNotice`` row of (job, operator) (unique) with
-  ``message_id`` 0 before sending; only the inserting process sends, then ``attach`` records
-  the message id;
-* ``claim_due`` takes the notices whose last edit is older than the interval with one
-  conditional UPDATE per notice; the process whose UPDATE changed the row edits.
+A command answers with ``Reply.live`` set (``progress_reply`` does, as ``pj:s:<job>``) and the
+admin bot records the message it showed (``track``). Every round the bot asks ``claim_due`` for
+the live messages last refreshed ``progress_interval_s`` ago or more, presses their ``live``
+data as their operator and edits the message with the answer; an answer without ``live`` is
+the last edit (``settle``). The claim is one conditional UPDATE per message, so among several
+``serve`` processes exactly one refreshes a message each time, and a restart loses nothing.
 """
 
 from __future__ import annotations
@@ -27,24 +23,26 @@ from store.db import database_proxy
 from store.models import AdminNotice, Job, Operator
 
 KIND_NAMES = {"broadcast": "Broadcast", "resend_failed": "Resend of failed messages"}
+LIVE_FOR = dt.timedelta(days=2)  # a live message older than this is left as it is
 
 
 @dataclass(frozen=True, slots=True)
-class ProgressUpdate:
-    """A progress message to send (``message_id`` None) or edit."""
+class LiveMessage:
+    """A live message due for a refresh, claimed by this process."""
 
     notice_id: int
+    telegram_id: int  # of the operator whose press refreshes it
     chat_id: int
-    message_id: int | None
-    reply: Reply
+    message_id: int
+    live: str
 
 
 def progress_reply(job_id: int) -> Reply:
-    """The job's figures, with a Cancel button while it runs."""
+    """The job's figures; while it runs, a Cancel button and ``live`` refreshing them."""
     p = jobs.progress(job_id)
     name = KIND_NAMES.get(p.kind, p.kind)
-    done = p.sent + p.failed
-    share = f" ({100 * done // max(1, p.total - p.skipped)}%)" if p.total > p.skipped else ""
+    todo = p.total - p.skipped
+    share = f" ({100 * (p.sent + p.failed) // todo}%)" if todo > 0 else ""
     lines = [
         f"{name} #{p.id}: {p.state}{share}",
         f"sent {p.sent} · failed {p.failed} · left {p.remaining} · of {p.total}",
@@ -55,75 +53,54 @@ def progress_reply(job_id: int) -> Reply:
         lines.append(f"cancelled before sending: {p.cancelled}")
     if p.filter_text:
         lines.append(f"filter: {p.filter_text}")
-    active = p.state in jobs.ACTIVE_STATES
-    buttons = [[Button("✖ Cancel", data=f"pj:c:{p.id}")]] if active else []
-    return Reply("\n".join(lines), buttons=buttons, edit=True)
+    if p.state in jobs.ACTIVE_STATES:
+        return Reply(
+            "\n".join(lines),
+            buttons=[[Button("✖ Cancel", data=f"pj:c:{p.id}")]],
+            edit=True,
+            live=f"pj:s:{p.id}",
+        )
+    return Reply("\n".join(lines), edit=True)
 
 
-def claim_new_jobs(now: dt.datetime | None = None) -> list[ProgressUpdate]:
-    """Progress messages to send for running jobs started by an operator who has none yet."""
-    now = now or utcnow()
-    tracked = AdminNotice.select(AdminNotice.job).where(AdminNotice.job.is_null(False))
-    fresh: Any = (
-        Job.select(Job.id, Operator.id, Operator.telegram_id)
-        .join(Operator, on=(Job.created_by == Operator.id))
-        .where(Job.state.in_(jobs.ACTIVE_STATES) & Job.id.not_in(tracked))
-        .tuples()
+def track(operator_id: int, chat_id: int, message_id: int, live: str | None) -> None:
+    """Record what the message ``message_id`` shows now: live (refreshed by pressing ``live``)
+    or, with None, final. A message never live stays untracked."""
+    existing = AdminNotice.get_or_none(
+        (AdminNotice.chat_id == chat_id)
+        & (AdminNotice.message_id == message_id)
+        & AdminNotice.live.is_null(False)
     )
-    updates: list[ProgressUpdate] = []
-    for job_id, operator_id, telegram_id in list(fresh):
-        inserted = (
-            AdminNotice.insert(
-                operator=operator_id,
-                chat_id=telegram_id,
-                message_id=0,
-                job=job_id,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_ignore()
-            .as_rowcount()
-            .execute()
+    if existing is not None:
+        AdminNotice.update(
+            live=live or existing.live, final=live is None, updated_at=utcnow()
+        ).where(AdminNotice.id == existing.id).execute()
+    elif live is not None:
+        job_id = int(live[5:]) if live.startswith("pj:s:") and live[5:].isdigit() else None
+        AdminNotice.create(
+            operator=operator_id, chat_id=chat_id, message_id=message_id, live=live, job=job_id
         )
-        if inserted != 1:
-            continue  # another process claimed it
-        notice = AdminNotice.get(
-            (AdminNotice.job == job_id) & (AdminNotice.operator == operator_id)
-        )
-        reply = progress_reply(job_id)
-        reply.edit = False
-        updates.append(ProgressUpdate(notice.id, telegram_id, None, reply))
-    return updates
 
 
-def attach(notice_id: int, message_id: int) -> None:
-    """Record the Telegram id of the progress message just sent."""
-    AdminNotice.update(message_id=message_id).where(AdminNotice.id == notice_id).execute()
-
-
-def claim_due(interval_s: float, now: dt.datetime | None = None) -> list[ProgressUpdate]:
-    """Progress messages to edit now: not final, sent, last edited ``interval_s`` ago or more.
-    A job that ended gets its final edit here and its notice is marked final."""
+def claim_due(interval_s: float, now: dt.datetime | None = None) -> list[LiveMessage]:
+    """The live messages to refresh now (last refreshed ``interval_s`` seconds ago or more),
+    each claimed for this process; messages live for longer than ``LIVE_FOR`` are settled."""
     now = now or utcnow()
     cutoff = now - dt.timedelta(seconds=interval_s)
-    due = list(
-        AdminNotice.select()
-        .where(
-            AdminNotice.job.is_null(False)
-            & (AdminNotice.final == False)  # noqa: E712
-            & (AdminNotice.message_id != 0)
-            & (AdminNotice.updated_at <= cutoff)
-        )
+    live = AdminNotice.live.is_null(False) & (AdminNotice.final == False)  # noqa: E712
+    AdminNotice.update(final=True).where(live & (AdminNotice.created_at < now - LIVE_FOR)).execute()
+    due: list[Any] = list(
+        AdminNotice.select(AdminNotice, Operator.telegram_id)
+        .join(Operator, on=(AdminNotice.operator == Operator.id))
+        .where(live & (AdminNotice.updated_at <= cutoff))
         .order_by(AdminNotice.id)
+        .objects()
     )
-    updates: list[ProgressUpdate] = []
+    claimed: list[LiveMessage] = []
     for notice in due:
-        assert notice.job_id is not None
-        state = Job.select(Job.state).where(Job.id == notice.job_id).scalar()
-        final = state not in jobs.ACTIVE_STATES
         with database_proxy.atomic():
             won = (
-                AdminNotice.update(updated_at=now, final=final)
+                AdminNotice.update(updated_at=now)
                 .where(
                     (AdminNotice.id == notice.id)
                     & (AdminNotice.updated_at == notice.updated_at)
@@ -132,28 +109,34 @@ def claim_due(interval_s: float, now: dt.datetime | None = None) -> list[Progres
                 .execute()
             )
         if won == 1:
-            updates.append(
-                ProgressUpdate(
-                    notice.id, notice.chat_id, notice.message_id, progress_reply(notice.job_id)
+            claimed.append(
+                LiveMessage(
+                    notice.id, notice.telegram_id, notice.chat_id, notice.message_id, notice.live
                 )
             )
-    return updates
+    return claimed
+
+
+def settle(notice_id: int) -> None:
+    """The live message shows its last state: refresh it no more."""
+    AdminNotice.update(final=True).where(AdminNotice.id == notice_id).execute()
 
 
 @ADMIN_COMMANDS.button("pj")
 def progress_button(ctx: CommandContext, payload: str) -> Reply:
-    """``pj:c:JOB``: cancel the job (its starter or an admin)."""
+    """``pj:s:JOB``: the job's progress (the refresh); ``pj:c:JOB``: cancel it (its starter
+    or an admin)."""
     action, _, arg = payload.partition(":")
-    if action != "c" or not arg.isdigit():
+    if action not in ("s", "c") or not arg.isdigit():
         return Reply("This button is no longer valid.", notice="expired")
     job = Job.get_or_none(Job.id == int(arg))
     if job is None:
         raise CommandError(f"No job {arg}.")
+    if action == "s":
+        return progress_reply(job.id)
     if not ctx.is_admin and job.created_by_id != ctx.operator.id:
         raise CommandError("Only its starter or an admin can cancel this job.")
     jobs.cancel(job.id)
     reply = progress_reply(job.id)
     reply.notice = f"Job {job.id} cancelled."
-    # The pressed message shows the end now: no later edit needs to touch it.
-    AdminNotice.update(final=True).where(AdminNotice.job == job.id).execute()
     return reply

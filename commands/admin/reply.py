@@ -38,13 +38,19 @@ class ReplyFile:
 @dataclass(slots=True)
 class Reply:
     """One answer: ``text`` (plain), rows of ``buttons``, ``files``; ``edit`` asks the front end
-    to replace the message the button was pressed on instead of sending a new one."""
+    to replace the message the button was pressed on instead of sending a new one.
+
+    A ``text`` longer than one message is sent as ``chunks()``, the buttons under the last.
+    ``live`` is callback data of a refresh (a job's progress): a front end may press it again
+    every few seconds and edit the message with the answer, until an answer has no ``live``.
+    """
 
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
     files: list[ReplyFile] = field(default_factory=list)
     edit: bool = False
     notice: str | None = None  # a short toast for a button press
+    live: str | None = None
 
     def chunks(self) -> list[str]:
         """The text split into messages within Telegram's limit, on line breaks where possible."""

@@ -104,6 +104,7 @@ class AdminBot:
         router.callback_query.register(self.on_callback)
         self.dispatcher.include_router(router)
         self.secret: str | None = None
+        self.grace_s = notify.GRACE_S  # seconds a new message waits before it is notified
         self._tasks: list[asyncio.Task[None]] = []
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -200,7 +201,7 @@ class AdminBot:
         except Exception as exc:
             log.exception("admin bot: message from %s failed", user.id)
             reply = Reply(f"Something went wrong: {type(exc).__name__}. Please try again.")
-        await self.execute(render(reply, message.chat.id))
+        await self.show(reply, operator.id, message.chat.id)
 
     async def _answer(self, ctx: CommandContext, message: Message) -> Reply:
         quoted = message.reply_to_message
@@ -272,7 +273,7 @@ class AdminBot:
                 chat_id, message_id = pressed.chat.id, pressed.message_id
             else:
                 chat_id, message_id = query.from_user.id, None
-            await self.execute(render(reply, chat_id, pressed_message_id=message_id))
+            await self.show(reply, operator.id, chat_id, message_id)
         except StoreUnavailable:
             raise
         except Exception as exc:
@@ -335,12 +336,22 @@ class AdminBot:
         results = await self.execute(render(reply, chat_id, pressed_message_id=message_id))
         return [r.message_id for r in results if isinstance(r, Message)]
 
+    async def show(
+        self, reply: Reply, operator_id: int, chat_id: int, pressed: int | None = None
+    ) -> None:
+        """Show an operator ``reply``; a live one (or the end of one) is tracked on the
+        message that carries it: the pressed message when edited, else the last one sent."""
+        shown = await self.send_reply(reply, chat_id, pressed)
+        target = pressed if reply.edit and pressed is not None else (shown[-1] if shown else None)
+        if target is not None and (reply.live is not None or pressed is not None):
+            await store_call(progress.track, operator_id, chat_id, target, reply.live)
+
     # ---- notifications and progress --------------------------------------------------
     async def run_round(self) -> int:
-        """One round: notify new client messages, send and edit job progress messages.
+        """One round: notify new client messages, refresh the live messages that are due.
         Returns the number of Bot API messages sent or edited."""
         done = 0
-        incoming = await store_call(notify.claim_incoming)
+        incoming = await store_call(notify.claim_incoming, grace_s=self.grace_s)
         notices = await store_call(notify.plan, incoming, max_single=self.config.notify_max_single)
         for item in notices:
             ids = await self.send_reply(item.reply, item.chat_id)
@@ -349,14 +360,22 @@ class AdminBot:
                 await store_call(
                     forward.remember_notice, item.operator_id, item.chat_id, ids[-1], item.client_id
                 )
-        for update in await store_call(progress.claim_new_jobs):
-            ids = await self.send_reply(update.reply, update.chat_id)
-            done += len(ids)
-            if ids:
-                await store_call(progress.attach, update.notice_id, ids[-1])
-        for update in await store_call(progress.claim_due, self.config.progress_interval_s):
-            done += len(await self.send_reply(update.reply, update.chat_id, update.message_id))
+        for live in await store_call(progress.claim_due, self.config.progress_interval_s):
+            done += await self._refresh(live)
         return done
+
+    async def _refresh(self, live: progress.LiveMessage) -> int:
+        """Press a live message's refresh as its operator and edit it with the answer."""
+        operator = await store_call(find_operator, live.telegram_id)
+        if operator is None:
+            await store_call(progress.settle, live.notice_id)
+            return 0
+        ctx = CommandContext(operator=operator, settings=self.settings)
+        reply = await store_call(self.commands.handle_button, ctx, live.live)
+        reply.edit = True
+        shown = await self.send_reply(reply, live.chat_id, live.message_id)
+        await store_call(progress.track, operator.id, live.chat_id, live.message_id, reply.live)
+        return len(shown)
 
 
 ADMIN_BOT_KEY = web.AppKey("admin_bot", AdminBot)
