@@ -86,14 +86,19 @@ def build(db: pw.Database, args: argparse.Namespace) -> None:
     loaded = time.perf_counter() - start
     start = time.perf_counter()
     applied = migrate(db)
+    # The steady state of a live database: statistics gathered, the WAL checkpointed (SQLite),
+    # the visibility map set by (auto)vacuum (PostgreSQL, for index-only scans).
     if isinstance(db, pw.SqliteDatabase):
         db.execute_sql("ANALYZE")
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        db.execute_sql("VACUUM ANALYZE")
     indexed = time.perf_counter() - start
     print(
         f"  generated and loaded in {loaded:.1f} s: "
         + ", ".join(f"{t} {n:,}" for t, n in counts.items())
     )
-    print(f"  migrations after loading ({', '.join(applied)}) + ANALYZE: {indexed:.1f} s")
+    print(f"  migrations after loading ({', '.join(applied)}) + (VACUUM) ANALYZE: {indexed:.1f} s")
 
 
 def run_queries(db: pw.Database, pg: bool, repeat: int) -> list[dict[str, Any]]:

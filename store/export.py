@@ -12,6 +12,7 @@ history column the names of the blocks entered, oldest first, joined by `` > ``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -43,6 +44,7 @@ BASE_COLUMNS: Final = (
 HISTORY_SEPARATOR: Final = " > "
 CLIENT_ID: Final[Any] = Client._meta.primary_key  # the column (``Client.id`` is typed int)
 DEFAULT_BATCH_SIZE: Final = 5000
+STREAM_CACHE_KIB: Final = 16 * 1024  # SQLite page cache while an export streams
 XLSX_MAX_ROWS: Final = 1_048_576  # rows per worksheet, header included
 
 Progress = Callable[[int], None]
@@ -149,6 +151,31 @@ def _base_batches(
 ) -> Iterator[tuple[list[int], list[list[Any]]]]:
     """``(ids, rows)`` per batch: the eleven base cells of each client, in ``client.id`` order."""
     stamp = TimestampFormatter(zone)
+    with _small_page_cache():
+        yield from _walk(query, stamp, batch_size)
+
+
+@contextlib.contextmanager
+def _small_page_cache() -> Iterator[None]:
+    """A SQLite connection's page cache cut to ``STREAM_CACHE_KIB`` while an export streams.
+
+    The export reads every page once; a big cache (store.db sets 256 MiB) would only grow
+    the process by the size of the database. PostgreSQL keeps its cache in the server.
+    """
+    if is_postgres():
+        yield
+        return
+    before = database_proxy.execute_sql("PRAGMA cache_size").fetchone()[0]
+    database_proxy.execute_sql(f"PRAGMA cache_size = -{STREAM_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        database_proxy.execute_sql(f"PRAGMA cache_size = {int(before)}")
+
+
+def _walk(
+    query: peewee.ModelSelect, stamp: TimestampFormatter, batch_size: int
+) -> Iterator[tuple[list[int], list[list[Any]]]]:
     last_id = 0
     while True:
         ids = (
@@ -255,7 +282,8 @@ def write_csv(
     Open ``out`` with ``newline=""`` (the csv module writes ``\\r\\n`` itself and quotes
     values holding commas, quotes or line breaks). Empty cell = no such variable.
     """
-    names = variable_names(query)
+    with _small_page_cache():
+        names = variable_names(query)
     column = {name: len(BASE_COLUMNS) + k for k, name in enumerate(names)}
     blank = [""] * len(names)
     writer = csv.writer(out)
