@@ -80,8 +80,9 @@ def inbound(messenger_id: str, text: str, n: int = 0, *, bot_name: str = "shop_t
     ).client_id
 
 
-def inbound_burst(client_ids: list[int], per_client: int, on: Bot) -> None:
-    """``per_client`` inbound messages for each client at once, as a flood would write them."""
+def inbound_burst(client_ids: list[int], per_client: int, on: Bot, *, tag: str = "") -> None:
+    """``per_client`` inbound messages for each client at once, as a flood would write them
+    (``tag`` keeps the dedup keys of several bursts apart)."""
     from store.clock import utcnow
     from store.db import database_proxy
     from store.models import Message
@@ -94,7 +95,7 @@ def inbound_burst(client_ids: list[int], per_client: int, on: Bot) -> None:
             "direction": "in",
             "author_kind": "client",
             "text": f"message {i}",
-            "dedup_key": f"burst:{cid}:{i}",
+            "dedup_key": f"burst:{tag}:{cid}:{i}",
             "created_at": now,
             "updated_at": now,
         }

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
+import time
 
 import peewee
 import pytest
 
 from commands.admin import ADMIN_COMMANDS, CommandContext, find_operator
-from commands.admin.notify import claim_incoming, plan
+from commands.admin.notify import Claimed, bursts, claim_range, plan
 from commands.admin.progress import claim_due, progress_reply, track
 from config import Settings
 from store import jobs
 from store.clock import utcnow
 from store.db import database_proxy
-from store.models import AdminNotice, Bot, Client
+from store.models import AdminNotice, Bot, Client, Message
 from store.setup import bootstrap_operators
 from tests import factories
 
@@ -41,51 +43,77 @@ def staff(db: peewee.Database) -> dict[str, CommandContext]:
 LATER = dt.timedelta(seconds=5)
 
 
+def texts(claimed: Claimed | None) -> list[str]:
+    """The texts the single notifications of ``claimed`` show (Anna's copies)."""
+    return [n.reply.text.split("\n", 1)[1] for n in plan(claimed) if n.chat_id == 111]
+
+
 def test_history_is_not_notified_and_each_message_once(staff: dict[str, CommandContext]) -> None:
     factories.inbound("old", "before the bot started")
-    assert claim_incoming(now=utcnow() + LATER) == []  # places the cursor only
+    assert claim_range(now=utcnow() + LATER) is None  # places the cursor only
     factories.inbound("c1", "hello")
     factories.inbound("c1", "anyone?")
-    claimed = claim_incoming(now=utcnow() + LATER)
-    assert [c.text for c in claimed] == ["hello", "anyone?"]
-    assert claimed[0].client_name == "Client c1" and claimed[0].bot_name == "shop_tg"
-    assert claim_incoming(now=utcnow() + LATER) == []
+    claimed = claim_range(now=utcnow() + LATER)
+    assert texts(claimed) == ["hello", "anyone?"]
+    [burst] = bursts(claimed)  # type: ignore[arg-type]
+    assert (burst.client_name, burst.bot_name, burst.count) == ("Client c1", "shop_tg", 2)
+    assert claim_range(now=utcnow() + LATER) is None
     # A message younger than the grace period waits for the next round.
     factories.inbound("c1", "fresh")
-    assert claim_incoming() == []
-    assert [c.text for c in claim_incoming(now=utcnow() + LATER)] == ["fresh"]
+    assert claim_range() is None
+    assert texts(claim_range(now=utcnow() + LATER)) == ["fresh"]
 
 
 def test_concurrent_claims_never_share_a_message(
     staff: dict[str, CommandContext], db_url: str
 ) -> None:
-    claim_incoming(now=utcnow() + LATER)
-    client_ids = [factories.client(f"k{i}", on=Bot.get()).id for i in range(20)]
-    factories.inbound_burst(client_ids, 10, Bot.get())
-    got: list[list[int]] = [[] for _ in range(4)]
-    later = utcnow() + LATER
+    """Four claimers while two writers add messages: every message is claimed exactly once."""
+    claim_range(now=utcnow() + LATER)
+    bot = Bot.get()
+    client_ids = [factories.client(f"k{i}", on=bot).id for i in range(20)]
+    ranges: list[Claimed] = []
+    writing = threading.Event()
+    writing.set()
 
-    def worker(slot: int) -> None:
-        for _ in range(5):
-            got[slot].extend(c.message_id for c in claim_incoming(limit=17, now=later))
+    def writer(half: int) -> None:
+        for i in range(10):
+            factories.inbound_burst(client_ids[half * 10 : half * 10 + 10], 1, bot, tag=f"{i}")
+            time.sleep(0.1)
         database_proxy.close()
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for t in threads:
+    def claimer() -> None:
+        while writing.is_set():
+            # The grace period keeps the cursor behind transactions still committing.
+            if (got := claim_range(grace_s=0.3)) is not None:
+                ranges.append(got)
+            time.sleep(0.01)
+        database_proxy.close()
+
+    claimers = [threading.Thread(target=claimer) for _ in range(4)]
+    writers = [threading.Thread(target=writer, args=(h,)) for h in range(2)]
+    for t in claimers + writers:
         t.start()
-    for t in threads:
+    for t in writers:
         t.join()
-    every = [mid for ids in got for mid in ids]
-    assert len(every) == len(set(every)) == 200
+    writing.clear()
+    for t in claimers:
+        t.join()
+    if (rest := claim_range(grace_s=0)) is not None:
+        ranges.append(rest)
+    ranges.sort(key=lambda r: r.after)
+    assert len(ranges) > 1
+    assert all(a.upto == b.after for a, b in itertools.pairwise(ranges))
+    claimed = sum(b.count for r in ranges for b in bursts(r))
+    assert claimed == 200 == Message.select().where(Message.direction == "in").count()
 
 
 def test_responsible_operator_or_every_admin(staff: dict[str, CommandContext]) -> None:
-    claim_incoming(now=utcnow() + LATER)
+    claim_range(now=utcnow() + LATER)
     free = factories.inbound("free", "who answers?")
     boris_client = factories.inbound("b", "hi Boris")
     Client.update(responsible=staff["boris"].operator.id).where(Client.id == boris_client).execute()
     factories.inbound("b", "second", 1)
-    notices = plan(claim_incoming(now=utcnow() + LATER), max_single=3)
+    notices = plan(claim_range(now=utcnow() + LATER), max_single=3)
     to = sorted((n.chat_id, n.client_id) for n in notices)
     # The free client's first message: both admins; Boris's client's two: Boris only.
     assert to == [(111, free), (112, free), (222, boris_client), (222, boris_client)]
@@ -101,13 +129,13 @@ def test_responsible_operator_or_every_admin(staff: dict[str, CommandContext]) -
 def test_a_burst_of_1000_becomes_one_digest_per_recipient(
     staff: dict[str, CommandContext],
 ) -> None:
-    claim_incoming(now=utcnow() + LATER)
+    claim_range(now=utcnow() + LATER)
     bot = Bot.get()
     clients = [factories.client(f"c{i}", on=bot) for i in range(100)]
     mine = [c.id for c in clients[:10]]
     Client.update(responsible=staff["vera"].operator.id).where(Client.id.in_(mine)).execute()
     factories.inbound_burst([c.id for c in clients], 10, Bot.get())
-    notices = plan(claim_incoming(now=utcnow() + LATER), max_single=3)
+    notices = plan(claim_range(now=utcnow() + LATER), max_single=3)
     assert sorted(n.chat_id for n in notices) == [111, 112, 333]
     vera = next(n for n in notices if n.chat_id == 333)
     assert vera.reply.text.startswith("📥 100 new messages from 10 clients")

@@ -1,17 +1,18 @@
 """Notifications of new client messages for staff (issue 8 item 4), independent of Telegram.
 
-Every ``notify_interval_s`` the admin bot calls ``claim_incoming``: it moves a store cursor
+Every ``notify_interval_s`` the admin bot calls ``claim_range``: it moves a store cursor
 (``ProjectSetting`` ``admin_bot:notify_cursor``, the last ``Message.id`` notified) past the
-inbound messages that arrived since, in one locking transaction, so that several ``serve``
-processes never notify the same message twice. ``plan`` turns the claimed messages into one
-``Notice`` per recipient and message, or one digest per recipient when they got more than
-``max_single`` in the round: a burst of 1,000 messages becomes one digest per operator per
-round. The responsible operator is notified; for a free client, every admin.
+inbound messages that arrived since, in one short locking transaction, so that several
+``serve`` processes never notify the same message twice. ``plan`` turns the claimed range into
+notifications with set-based queries (a GROUP BY per client, then the texts of the few
+messages shown): per recipient one notice per message when they got at most ``max_single``,
+else one digest. A burst of 1,000 messages thus becomes one digest per recipient per round.
+The responsible operator is notified; for a free client, every admin.
 
 Delivery is at most once: a process that dies between claiming and sending loses that
 round's notifications (they are reminders; the messages themselves are in the store).
 On PostgreSQL a message whose transaction commits more than ``GRACE_S`` after its insert may
-be passed by the cursor: ids are taken only ``GRACE_S`` after they were written.
+be passed by the cursor: ids are claimed only ``GRACE_S`` after they were written.
 
 The buttons of a notification (prefix ``nt``) are handled here too.
 """
@@ -35,23 +36,29 @@ from store.models import Bot, Client, Message, Operator, ProjectSetting
 
 CURSOR_KEY = "admin_bot:notify_cursor"
 GRACE_S = 1.0  # seconds a new message waits before it may be claimed
-BATCH_LIMIT = 20_000  # messages claimed at most per round
 DIGEST_CLIENTS = 15  # clients listed by name in a digest
 SNIPPET = 300  # characters of a message shown in a notification
 MESSAGE_ID: Any = Message.id
 
 
 @dataclass(frozen=True, slots=True)
-class Incoming:
-    """One claimed inbound message with what a notification shows of it."""
+class Claimed:
+    """The inbound messages with ids in (``after``, ``upto``], claimed by this process."""
 
-    message_id: int
+    after: int
+    upto: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientBurst:
+    """What one client sent in a claimed range: ``count`` messages, the last ``last_id``."""
+
     client_id: int
     client_name: str
     bot_name: str
-    text: str
-    attachment_kinds: tuple[str, ...]
     responsible_id: int | None
+    count: int
+    last_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +72,8 @@ class Notice:
     client_id: int | None
 
 
-def claim_incoming(
-    *, limit: int = BATCH_LIMIT, grace_s: float = GRACE_S, now: dt.datetime | None = None
-) -> list[Incoming]:
-    """The inbound messages not yet notified (oldest first, at most ``limit``), claimed.
+def claim_range(*, grace_s: float = GRACE_S, now: dt.datetime | None = None) -> Claimed | None:
+    """Claim the inbound messages not yet notified (None when there are none).
 
     The first call on a store only places the cursor at the newest message: history is
     never notified.
@@ -89,89 +94,113 @@ def claim_incoming(
             ProjectSetting.insert(
                 key=CURSOR_KEY, value=newest, updated_at=now
             ).on_conflict_ignore().execute()
-            return []
+            return None
         last = int(row.value or 0)
         if newest <= last:
-            return []
-        rows: Any = (
-            Message.select(
-                MESSAGE_ID,
-                Message.client,
-                Client.name,
-                Bot.name,
-                Message.text,
-                Message.attachments,
-                Client.responsible,
-            )
-            .join(Client, on=(Message.client == Client.id))
-            .switch(Message)
-            .join(Bot, on=(Message.bot == Bot.id))
-            .where(MESSAGE_ID.between(last + 1, newest) & (Message.direction == "in"))
-            .order_by(MESSAGE_ID)
-            .limit(limit)
-            .tuples()
-        )
-        claimed = [
-            Incoming(
-                message_id=mid,
-                client_id=cid,
-                client_name=name,
-                bot_name=bot_name,
-                text=text or "",
-                attachment_kinds=tuple(
-                    str(a.get("kind", "file")) for a in (attachments or []) if isinstance(a, dict)
-                ),
-                responsible_id=responsible,
-            )
-            for mid, cid, name, bot_name, text, attachments, responsible in rows
-        ]
-        if claimed:
-            ProjectSetting.update(value=claimed[-1].message_id, updated_at=now).where(
-                ProjectSetting.key == CURSOR_KEY
-            ).execute()
-    return claimed
+            return None
+        ProjectSetting.update(value=newest, updated_at=now).where(
+            ProjectSetting.key == CURSOR_KEY
+        ).execute()
+    return Claimed(last, newest)
 
 
-def plan(incoming: list[Incoming], *, max_single: int = 3) -> list[Notice]:
-    """The notifications for ``incoming``: per recipient, one per message up to
-    ``max_single`` messages, else one digest."""
-    if not incoming:
+def _in_range(claimed: Claimed) -> pw.ColumnBase:
+    return MESSAGE_ID.between(claimed.after + 1, claimed.upto) & (Message.direction == "in")
+
+
+def bursts(claimed: Claimed) -> list[ClientBurst]:
+    """Per client of the range: how many messages and the last one (one GROUP BY)."""
+    count = pw.fn.COUNT(MESSAGE_ID)
+    last = pw.fn.MAX(MESSAGE_ID)
+    rows: Any = (
+        Message.select(Message.client, Client.name, Bot.name, Client.responsible, count, last)
+        .join(Client, on=(Message.client == Client.id))
+        .join(Bot, on=(Client.bot == Bot.id))
+        .where(_in_range(claimed))
+        .group_by(Message.client, Client.name, Bot.name, Client.responsible)
+        .tuples()
+    )
+    return [ClientBurst(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A message as a notification shows it."""
+
+    message_id: int
+    client_id: int
+    text: str
+
+
+def _shown(where: pw.ColumnBase) -> list[Shown]:
+    rows: Any = (
+        Message.select(MESSAGE_ID, Message.client, Message.text, Message.attachments)
+        .where(where)
+        .order_by(MESSAGE_ID)
+        .tuples()
+    )
+    return [Shown(mid, cid, describe(text, attachments)) for mid, cid, text, attachments in rows]
+
+
+def plan(claimed: Claimed | None, *, max_single: int = 3) -> list[Notice]:
+    """The notifications of ``claimed``: per recipient, one per message up to ``max_single``
+    messages, else one digest."""
+    if claimed is None:
         return []
-    staff = {
-        op.id: op
-        for op in Operator.select().where(Operator.active == True)  # noqa: E712
-    }
+    staff = {op.id: op for op in Operator.select().where(Operator.active == True)}  # noqa: E712
     admins = [op for op in staff.values() if op.is_admin]
-    by_recipient: dict[int, list[Incoming]] = defaultdict(list)
-    for item in incoming:
-        owner = staff.get(item.responsible_id) if item.responsible_id is not None else None
+    per_recipient: dict[int, list[ClientBurst]] = defaultdict(list)
+    for burst in bursts(claimed):
+        owner = staff.get(burst.responsible_id) if burst.responsible_id is not None else None
         for op in [owner] if owner is not None else admins:
-            by_recipient[op.id].append(item)
+            per_recipient[op.id].append(burst)
+    single = {
+        op_id: items
+        for op_id, items in per_recipient.items()
+        if sum(b.count for b in items) <= max_single
+    }
+    digest = {op_id: items for op_id, items in per_recipient.items() if op_id not in single}
+    # The texts: every message of the clients notified one by one, the last of those listed.
+    single_clients = {b.client_id for items in single.values() for b in items}
+    listed = {b.last_id for items in digest.values() for b in _ranked(items)[:DIGEST_CLIENTS]}
+    by_client: dict[int, list[Shown]] = defaultdict(list)
+    last_text: dict[int, str] = {}
+    if single_clients:
+        for shown in _shown(_in_range(claimed) & Message.client.in_(sorted(single_clients))):
+            by_client[shown.client_id].append(shown)
+    if listed:
+        last_text = {s.message_id: s.text for s in _shown(MESSAGE_ID.in_(sorted(listed)))}
     notices: list[Notice] = []
-    for op_id, items in by_recipient.items():
+    for op_id, items in single.items():
         op = staff[op_id]
-        clients = {item.client_id for item in items}
-        if len(items) <= max_single:
-            for item in items:
-                notices.append(
-                    Notice(op.id, op.telegram_id, single_reply(item, op), item.client_id)
-                )
-        else:
-            only = items[0].client_id if len(clients) == 1 else None
-            notices.append(Notice(op.id, op.telegram_id, digest_reply(items, op), only))
+        mine = sorted(
+            ((shown, burst) for burst in items for shown in by_client[burst.client_id]),
+            key=lambda pair: pair[0].message_id,
+        )
+        for shown, burst in mine:
+            reply = single_reply(burst, shown.text)
+            notices.append(Notice(op.id, op.telegram_id, reply, burst.client_id))
+    for op_id, items in digest.items():
+        op = staff[op_id]
+        only = items[0].client_id if len(items) == 1 else None
+        notices.append(Notice(op.id, op.telegram_id, digest_reply(items, last_text), only))
     return notices
 
 
-def describe(item: Incoming) -> str:
-    """The message as one short text: its text (cut to ``SNIPPET``) and its attachments."""
-    parts = []
-    if item.attachment_kinds:
-        parts.append(" ".join(f"[{kind}]" for kind in item.attachment_kinds))
-    text = item.text.strip()
-    if len(text) > SNIPPET:
-        text = text[: SNIPPET - 1] + "…"
-    if text:
-        parts.append(text)
+def _ranked(items: list[ClientBurst]) -> list[ClientBurst]:
+    """The busiest clients first, then the latest."""
+    return sorted(items, key=lambda b: (-b.count, -b.last_id))
+
+
+def describe(text: str | None, attachments: Any) -> str:
+    """A message as one short text: its attachments' kinds and its text (``SNIPPET`` chars)."""
+    kinds = [str(a.get("kind", "file")) for a in (attachments or []) if isinstance(a, dict)]
+    parts = [" ".join(f"[{kind}]" for kind in kinds)] if kinds else []
+    body = (text or "").strip()
+    if len(body) > SNIPPET:
+        body = body[: SNIPPET - 1] + "…"
+    if body:
+        parts.append(body)
     return " ".join(parts) or "[empty message]"
 
 
@@ -183,30 +212,25 @@ def client_buttons(client_id: int, *, free: bool) -> list[list[Button]]:
     return [first, second]
 
 
-def single_reply(item: Incoming, viewer: Operator) -> Reply:
-    head = f"💬 {item.client_name} · #{item.client_id} · {item.bot_name}"
+def single_reply(burst: ClientBurst, text: str) -> Reply:
+    head = f"💬 {burst.client_name} · #{burst.client_id} · {burst.bot_name}"
     return Reply(
-        f"{head}\n{describe(item)}",
-        buttons=client_buttons(item.client_id, free=item.responsible_id is None),
+        f"{head}\n{text}",
+        buttons=client_buttons(burst.client_id, free=burst.responsible_id is None),
     )
 
 
-def digest_reply(items: list[Incoming], viewer: Operator) -> Reply:
-    per_client: dict[int, list[Incoming]] = defaultdict(list)
-    for item in items:
-        per_client[item.client_id].append(item)
-    lines = [f"📥 {len(items)} new messages from {len(per_client)} clients"]
-    # The busiest clients first; each with its latest message.
-    ranked = sorted(per_client.values(), key=lambda msgs: (-len(msgs), -msgs[-1].message_id))
-    for msgs in ranked[:DIGEST_CLIENTS]:
-        last = msgs[-1]
-        snippet = describe(last)[:80]
-        lines.append(f"#{last.client_id} {last.client_name} ({len(msgs)}): {snippet}")
+def digest_reply(items: list[ClientBurst], last_text: dict[int, str]) -> Reply:
+    total = sum(b.count for b in items)
+    lines = [f"📥 {total} new messages from {len(items)} clients"]
+    ranked = _ranked(items)
+    for burst in ranked[:DIGEST_CLIENTS]:
+        snippet = last_text.get(burst.last_id, "")[:80]
+        lines.append(f"#{burst.client_id} {burst.client_name} ({burst.count}): {snippet}")
     if len(ranked) > DIGEST_CLIENTS:
         lines.append(f"… and {len(ranked) - DIGEST_CLIENTS} more clients")
-    if len(per_client) == 1:
-        only = items[-1]
-        buttons = client_buttons(only.client_id, free=only.responsible_id is None)
+    if len(items) == 1:
+        buttons = client_buttons(items[0].client_id, free=items[0].responsible_id is None)
     else:
         buttons = [[Button("Unread dialogs", data="nt:u")]]
     return Reply("\n".join(lines), buttons=buttons)

@@ -179,6 +179,9 @@ class AdminBot:
             await self.dispatcher.feed_update(self.bot, update)
         except StoreUnavailable:
             return unavailable()  # nothing ran: Telegram redelivers
+        except Exception:
+            # Redelivering an update that breaks the bot would only break it again.
+            log.exception("admin bot: update %s failed", update.update_id)
         return web.json_response({"ok": True})
 
     # ---- updates ---------------------------------------------------------------------
@@ -351,8 +354,8 @@ class AdminBot:
         """One round: notify new client messages, refresh the live messages that are due.
         Returns the number of Bot API messages sent or edited."""
         done = 0
-        incoming = await store_call(notify.claim_incoming, grace_s=self.grace_s)
-        notices = await store_call(notify.plan, incoming, max_single=self.config.notify_max_single)
+        claimed = await store_call(notify.claim_range, grace_s=self.grace_s)
+        notices = await store_call(notify.plan, claimed, max_single=self.config.notify_max_single)
         for item in notices:
             ids = await self.send_reply(item.reply, item.chat_id)
             done += len(ids)
