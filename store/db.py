@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee
+from playhouse.shortcuts import ReconnectMixin
 
 from store.errors import StoreError
 
@@ -33,6 +34,28 @@ class BaseModel(peewee.Model):
     class Meta:
         database = database_proxy
         legacy_table_names = False
+
+
+class PostgresDatabase(ReconnectMixin, peewee.PostgresqlDatabase):
+    """PostgreSQL that reopens a connection the server closed (a restart, a failover, an idle
+    connection killed by a proxy).
+
+    Without this, peewee keeps the dead connection of each thread and every later query fails
+    with "the connection is closed" until the process restarts. A statement outside a
+    transaction is retried once on a new connection; inside a transaction the error reaches
+    the caller (the transaction's earlier writes died with the connection), and the next
+    statement after it reconnects.
+    """
+
+    reconnect_errors = (
+        (peewee.OperationalError, "terminating connection"),  # the server shut us down
+        (peewee.OperationalError, "the connection is closed"),  # psycopg 3: dead socket
+        (peewee.OperationalError, "server closed the connection"),
+        (peewee.OperationalError, "consuming input failed"),
+        (peewee.OperationalError, "connection is lost"),
+        (peewee.InterfaceError, "the connection is closed"),
+        (peewee.InterfaceError, "connection already closed"),
+    )
 
 
 def make_database(url: str) -> peewee.Database:
@@ -61,9 +84,7 @@ def make_database(url: str) -> peewee.Database:
         if parts.password:
             params["password"] = unquote(parts.password)
         params.setdefault("connect_timeout", 5)
-        return peewee.PostgresqlDatabase(
-            unquote(parts.path.lstrip("/")), prefer_psycopg3=True, **params
-        )
+        return PostgresDatabase(unquote(parts.path.lstrip("/")), prefer_psycopg3=True, **params)
     raise StoreError(f"unsupported database URL scheme {parts.scheme!r}")
 
 
