@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run migrate test lint typecheck pytest bench clean services
+.PHONY: install run migrate test lint typecheck pytest bench clean services docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	@echo "Benchmarks: see docs/benchmarks.md for each command"; ls bench/*.py
+
+# The references generated from the registries (a test fails when the committed files differ).
+docs: $(STAMP)
+	$(BIN)/python -m store.filters.docs > docs/filters.md
+	$(BIN)/python -m commands.admin.docs > docs/commands.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
