@@ -77,7 +77,8 @@ class WhatsAppTemplateSettings(StrictModel):
     """
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,512}$")] = "hello_world"
-    language: str = "en_US"
+    # Meta's language codes: "ru", "en_US", "zh_CN" (a typo would fail every send instead).
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2,4})?$")] = "en_US"
     text_parameter: bool = False
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import peewee
 import pytest
 from click.testing import CliRunner, Result
+from pydantic import ValidationError
+from pywa.types.templates import TemplateLanguage
 
 from bots.emulators import whatsapp_payloads as wp
 from bots.emulators.whatsapp import GraphEmulator
@@ -276,3 +278,12 @@ async def test_window_closed_on_the_platform_though_the_store_thought_it_open(
     assert "send an approved template" in done.output
     _, [_, row] = rows(workdir)
     assert (row.status, row.error_code) == ("failed", "131047")
+
+
+def test_template_language_codes_are_checked_in_the_configuration() -> None:
+    known = [c for c in TemplateLanguage._value2member_map_ if c not in ("None", "UNKNOWN")]
+    for code in known:  # every code Meta (through pywa) knows is accepted
+        settings_for(first_contact_template={"name": "hello_world", "language": code})
+    for typo in ("english", "en-US", "EN_us", ""):
+        with pytest.raises(ValidationError, match=r"first_contact_template\.language"):
+            settings_for(first_contact_template={"name": "hello_world", "language": typo})
