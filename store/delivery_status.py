@@ -6,6 +6,12 @@ a message forward: ``sent < delivered < read``; a late ``sent`` changes nothing.
 replaces queued/sending/sent (the message did not arrive: F4 may resend it). A ``delivered``
 or ``read`` after ``failed`` wins and clears the error (the platform delivered it after all;
 resending would duplicate it). A receipt for a message that is not ours changes nothing.
+
+A receipt can overtake the sender: the platform answers the send with its id, and may post
+"sent", "delivered" or even "failed" for that id before the sender has recorded it
+(``outbox.mark_sent``). Such a receipt is kept (``EarlyReceipt``) and applied when the id
+turns up; one for an id that never turns up (a message sent by another tool on the same
+number) is dropped after ``EARLY_RECEIPT_TTL``.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ from typing import Any, Final
 
 from store.clock import utcnow
 from store.db import write_transaction
-from store.models import Bot, Message
+from store.models import Bot, EarlyReceipt, Message
 
 RECEIPT_STATUSES: Final = ("sent", "delivered", "read", "failed")
+EARLY_RECEIPT_TTL: Final = dt.timedelta(days=1)
 
 # For each receipt: the statuses a message may be in for the receipt to apply.
 _APPLIES_OVER: Final[dict[str, tuple[str, ...]]] = {
@@ -76,10 +83,75 @@ def apply_receipts(bot_name: str, receipts: list[tuple[str, str, str | None, str
         raise NotFound(f"unknown bot {bot_name!r}")
     changed = 0
     now = utcnow()
+    early: list[str] = []
     with write_transaction():
         for wamid, status, code, text in receipts:
-            if status in _APPLIES_OVER:
-                changed += apply_receipt(
-                    bot_id, wamid, status, error_code=code, error_text=text, now=now
+            if status not in _APPLIES_OVER:
+                continue
+            if apply_receipt(bot_id, wamid, status, error_code=code, error_text=text, now=now):
+                changed += 1
+            elif not _ours(bot_id, wamid):
+                EarlyReceipt.create(
+                    bot=bot_id,
+                    platform_message_id=wamid,
+                    status=status,
+                    error_code=code,
+                    error_text=text,
+                    created_at=now,
                 )
+                early.append(wamid)
+        if early:
+            cutoff = now - EARLY_RECEIPT_TTL
+            EarlyReceipt.delete().where(EarlyReceipt.created_at < cutoff).execute()
+    for wamid in dict.fromkeys(early):
+        # The sender may have recorded the id between our look and our commit.
+        changed += settle_early_receipts(wamid)
+    return changed
+
+
+def _ours(bot_id: int, platform_message_id: str) -> bool:
+    return bool(
+        Message.select(Message.id)
+        .where(
+            (Message.bot == bot_id)
+            & (Message.platform_message_id == platform_message_id)
+            & (Message.direction == "out")
+        )
+        .exists()
+    )
+
+
+def settle_early_receipts(platform_message_id: str) -> int:
+    """Apply and drop the receipts kept for ``platform_message_id`` once one of our messages
+    carries it; returns how many messages changed.
+
+    Both sides call it after their own commit — ``outbox.mark_sent`` and a receipt that found
+    no message — so whichever commits last sees both and nothing is missed; applying twice
+    changes nothing (receipts only move forward). Costs one indexed look when nothing waits.
+    """
+    if not (
+        EarlyReceipt.select(EarlyReceipt.id)
+        .where(EarlyReceipt.platform_message_id == platform_message_id)
+        .exists()
+    ):
+        return 0
+    changed = 0
+    with write_transaction():
+        waiting = list(
+            EarlyReceipt.select()
+            .where(EarlyReceipt.platform_message_id == platform_message_id)
+            .order_by(EarlyReceipt.id)
+        )
+        settled = [r.id for r in waiting if _ours(r.bot_id, platform_message_id)]
+        for receipt in waiting:
+            if receipt.id in settled:
+                changed += apply_receipt(
+                    receipt.bot_id,
+                    platform_message_id,
+                    receipt.status,
+                    error_code=receipt.error_code,
+                    error_text=receipt.error_text,
+                )
+        if settled:
+            EarlyReceipt.delete().where(EarlyReceipt.id.in_(settled)).execute()
     return changed

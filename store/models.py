@@ -273,6 +273,24 @@ class MailboxState(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
 
 
+class EarlyReceipt(BaseModel):
+    """A delivery receipt for an id none of our messages carries yet: the platform reported on
+    a message before the sender recorded the id the platform gave it (``store.delivery_status``
+    applies it then), or a message that is not ours (dropped after a day)."""
+
+    id = pw.AutoField()
+    bot = pw.ForeignKeyField(Bot, on_delete="CASCADE")
+    bot_id: int
+    platform_message_id = pw.CharField(max_length=512)
+    status = pw.CharField(max_length=16)
+    error_code = pw.CharField(max_length=64, null=True)
+    error_text = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("platform_message_id",), False),)
+
+
 class ProjectSetting(BaseModel):
     """Project-wide key/value settings kept in the store (auto-assign, generated secrets)."""
 

@@ -28,6 +28,7 @@ import peewee
 
 from store.clock import utcnow
 from store.db import database_proxy, is_postgres, write_transaction
+from store.delivery_status import settle_early_receipts
 from store.models import Client, Message
 
 OUT_AUTHORS = ("bot", "operator")
@@ -127,8 +128,12 @@ def _finish(message_id: int, updates: dict[Any, Any]) -> bool:
 
 
 def mark_sent(message_id: int, platform_message_id: str, *, now: dt.datetime | None = None) -> bool:
-    """``sending`` -> ``sent`` with the platform's id; False when the row was not sending."""
-    return _finish(
+    """``sending`` -> ``sent`` with the platform's id; False when the row was not sending.
+
+    Receipts the platform posted for that id before this call are applied now
+    (``store.delivery_status.settle_early_receipts``).
+    """
+    done = _finish(
         message_id,
         {
             Message.status: "sent",
@@ -139,6 +144,9 @@ def mark_sent(message_id: int, platform_message_id: str, *, now: dt.datetime | N
             Message.error_text: None,
         },
     )
+    if done:
+        settle_early_receipts(platform_message_id)
+    return done
 
 
 def mark_failed(
