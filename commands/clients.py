@@ -24,6 +24,7 @@ from commands.acting import (
     viewer_for,
 )
 from commands.cli import CliContext, cli, pass_context
+from store.audit import record_audit
 from store.filters import help_text
 
 if TYPE_CHECKING:
@@ -211,6 +212,7 @@ def export_command(
         raise click.ClickException(f"{output}: {exc.strerror or exc}") from None
     finally:
         partial.unlink(missing_ok=True)
+    record_audit(viewer, "export", flt.text, written, {"format": fmt})
     click.echo(f"exported {written} client(s) to {output}")
 
 
@@ -239,6 +241,13 @@ def import_command(obj: CliContext, file: str, as_id: int | None) -> None:
             raise click.ClickException(f"{file}: {exc}") from None
         except UnicodeDecodeError:
             raise click.ClickException(f"{file}: not UTF-8 text") from None
+    record_audit(
+        viewer,
+        "import",
+        "",
+        report.created + report.updated,
+        {"file": Path(file).name, "created": report.created, "errors": report.error_count},
+    )
     for error in report.errors:
         click.echo(f"{file}: {error}", err=True)
     if report.error_count > len(report.errors):

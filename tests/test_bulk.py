@@ -119,6 +119,8 @@ def test_lists_and_labels_are_added_created_and_removed(admin: Operator) -> None
     assert bulk("list-add", "Gold", "list:VIP", admin) == 2
     assert bulk("list-remove", "VIP,Gold", "search:c", admin) == 1
     assert lists_of("c") == set() and lists_of("a") == {"VIP", "Gold"}
+    assert bulk("list-add", "Empty", "search:nobody", admin) == 0  # created all the same
+    assert MailingList.select().where(MailingList.name == "Empty").exists()
     with pytest.raises(ActionError, match="no label named 'hott'; did you mean 'hot'"):
         plan_bulk("label-remove", "hott", parse_filter("", admin, MOSCOW), admin)
     with pytest.raises(ActionError, match="empty name"):

@@ -247,6 +247,8 @@ def test_export_then_import_round_trip(shell: Shell, tmp_path: Path) -> None:
     bad.write_text("\n".join([lines[0], lines[1].replace("shop_", "nope_")]) + "\n")
     report = shell("clients", "import", str(bad))
     assert report.code == 1 and "line 2:" in report.err
+    audit = [(a.action, a.count) for a in AuditLog.select().order_by(AuditLog.id)]
+    assert audit == [("export", 2), ("export", 3), ("import", 2), ("import", 0)]
 
 
 def test_help_lists_commands_actions_and_filters(shell: Shell) -> None:
@@ -255,3 +257,56 @@ def test_help_lists_commands_actions_and_filters(shell: Shell) -> None:
         assert command in helped.out
     bulk = shell("clients", "bulk", "--help").out
     assert "label-add NAME[,NAME...]" in bulk and "var:NAME=VALUE" in bulk and "--as" in bulk
+
+
+def test_progress_bar_only_on_a_terminal_over_ten_thousand(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from store.db import open_database
+    from store.migrate import migrate
+    from store.models import Bot
+
+    url = f"sqlite:///{tmp_path / 'big.db'}"
+    (tmp_path / "config.yaml").write_text(CONFIG.format(url=url))
+    database = open_database(url)
+    migrate(database)
+    shop = Bot.create(name="shop_tg", kind="telegram")
+    with database.atomic():
+        Client.insert_many(
+            ({"bot": shop.id, "messenger_id": str(n), "name": f"c{n}"} for n in range(10_001)),
+        ).execute()
+    database.close()
+    database_proxy.initialize(None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    env.update(PYTHONPATH=str(Path(__file__).resolve().parent.parent), COLUMNS="100")
+    command = [sys.executable, "-m", "commands", "clients", "export", "-o", "out.csv"]
+
+    def stderr_of(on_terminal: bool) -> str:
+        if not on_terminal:
+            done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+            return done.stderr
+        leader, follower = pty.openpty()
+        with subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=follower
+        ) as process:
+            os.close(follower)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # the terminal closed with the process
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            assert process.wait(timeout=60) == 0
+        os.close(leader)
+        return b"".join(chunks).decode("utf-8", "replace")
+
+    shown = stderr_of(True)
+    assert "export" in shown and "10001/10001" in shown.replace(",", "")
+    assert stderr_of(False) == ""

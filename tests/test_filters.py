@@ -41,6 +41,10 @@ def test_id_is_a_substring_of_the_internal_id(admin: Operator) -> None:
     assert names("id:5,20", admin) == {"c5", "c20"}
     with pytest.raises(FilterError, match="not a number"):
         parse_filter("id:1a", admin, MOSCOW)
+    assert names("client:10", admin) == {"c10"}  # exact ids: a hand-picked selection
+    assert names("client:10,2110,7", admin) == {"c10", "c2110"}
+    with pytest.raises(FilterError, match="is not a client id"):
+        parse_filter("client:99999999999999999999", admin, MOSCOW)
 
 
 def test_search_matches_name_or_messenger_id_in_any_case_and_alphabet(admin: Operator) -> None:

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import peewee as pw
 
+from store.audit import record_audit
 from store.clients.names import ActionError, assignee, ensure_ids, existing_ids, split_names
 from store.clients.query import where_clause
 from store.db import write_transaction
@@ -31,7 +32,6 @@ from store.filters import ClientFilter
 from store.filters.resolve import nearest
 from store.filters.sql import CLIENT_ID
 from store.models import (
-    AuditLog,
     Client,
     Label,
     LabelMembership,
@@ -188,19 +188,11 @@ def run_bulk(plan: BulkPlan, *, confirmed: bool = False) -> BulkResult:
     execute = _EXECUTORS[plan.action]
     with write_transaction():
         matched = _count(plan.where)
-        changed = execute(plan) if matched else 0
+        changed = execute(plan)
         detail: dict[str, Any] = {"changed": changed}
         if plan.argument is not None:
             detail["argument"] = plan.argument
-        if plan.viewer.id is None:
-            detail["as"] = plan.viewer.name
-        row = AuditLog.create(
-            operator=plan.viewer.id,
-            action=plan.audit_action,
-            filter_text=plan.filter_text,
-            count=matched,
-            detail=detail,
-        )
+        row = record_audit(plan.viewer, plan.audit_action, plan.filter_text, matched, detail)
     return BulkResult(action=plan.audit_action, count=matched, changed=changed, audit_id=row.id)
 
 
