@@ -1,0 +1,1 @@
+"""The Telegram channel: aiogram 3 adapter, webhook and long-polling ingest."""

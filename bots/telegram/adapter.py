@@ -1,0 +1,223 @@
+"""The Telegram adapter: the channel contract for one bot, on aiogram 3.
+
+Outbound, one ``OutboundMessage`` becomes:
+
+* text only: ``sendMessage`` (text over 4096 characters is split at line breaks into several
+  messages; ``reply_markup`` goes on the last one);
+* attachments: one ``sendPhoto`` (kind ``photo``) or ``sendDocument`` (any other kind) each,
+  by ``url``, ``file_id`` or a local ``path`` (uploaded); the text is the caption of the first
+  one when it fits 1024 characters, otherwise it is sent first as its own message.
+
+``reply_markup`` (a Bot API dict: ``inline_keyboard``, ``keyboard``, ``remove_keyboard``,
+``force_reply``) is passed through; ``reply_to`` answers a message. The text is plain (no
+parse mode) unless ``extra["parse_mode"]`` says ``HTML`` or ``MarkdownV2``. The
+``SendResult`` carries the first message id (``extra["message_ids"]``: all of them). aiogram's
+exceptions become the contract's errors (``bots.telegram.errors.classify``).
+
+The ``Bot`` and its HTTP session are created on first use in the running event loop, so one
+adapter object serves one event loop (the delivery engine builds one per worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, ClassVar
+
+from aiogram import Bot
+from aiogram.exceptions import AiogramError
+from aiogram.types import (
+    ForceReply,
+    FSInputFile,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    ReplyParameters,
+)
+from aiohttp import web
+from pydantic import ValidationError
+
+from bots.contract import OutboundAttachment, OutboundMessage, SendResult
+from bots.errors import PermanentError
+from bots.telegram.client import make_bot
+from bots.telegram.errors import classify
+from config import Settings, TelegramBotSettings
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
+
+
+def parse_markup(markup: dict[str, Any] | None) -> Markup | None:
+    """The aiogram object for a Bot API ``reply_markup`` dict; ``PermanentError`` if invalid."""
+    if not markup:
+        return None
+    kinds: list[tuple[str, type[Any]]] = [
+        ("inline_keyboard", InlineKeyboardMarkup),
+        ("keyboard", ReplyKeyboardMarkup),
+        ("remove_keyboard", ReplyKeyboardRemove),
+        ("force_reply", ForceReply),
+    ]
+    for key, model in kinds:
+        if key in markup:
+            try:
+                parsed: Markup = model.model_validate(markup)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise PermanentError(f"invalid reply_markup at {where}: {first['msg']}") from None
+            return parsed
+    raise PermanentError(
+        "invalid reply_markup: expected inline_keyboard, keyboard, remove_keyboard or force_reply"
+    )
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """``text`` in parts of at most ``limit`` characters, cut at line breaks when possible."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    if text or not parts:
+        parts.append(text)
+    return parts
+
+
+def chat_id_of(messenger_id: str) -> int | str:
+    """Telegram's ``chat_id``: the numeric id (or an ``@channel`` username)."""
+    value = messenger_id.strip()
+    if value.startswith("@") and len(value) > 1:
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise PermanentError(f"not a Telegram chat id: {messenger_id!r}") from None
+
+
+class TelegramAdapter:
+    """One configured Telegram bot (``TelegramBotSettings``)."""
+
+    kind: ClassVar[str] = "telegram"
+
+    def __init__(self, bot: TelegramBotSettings, settings: Settings | None = None) -> None:
+        self.settings_bot = bot
+        self.name = bot.name
+        self.settings = settings
+        self._bot: Bot | None = None
+
+    @property
+    def token(self) -> str:
+        token = self.settings_bot.token
+        if token is None:
+            raise PermanentError(f"bot {self.name!r} has no token configured")
+        return token.get_secret_value()
+
+    def bot(self) -> Bot:
+        """The aiogram ``Bot``, created on first use."""
+        if self._bot is None:
+            self._bot = make_bot(self.token, self.settings_bot.api_base)
+        return self._bot
+
+    def add_routes(self, app: web.Application) -> None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        if self._bot is not None:
+            await self._bot.session.close()
+        self._bot = None
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        chat_id = chat_id_of(message.messenger_id)
+        markup = parse_markup(message.reply_markup)
+        try:
+            sent = await self._send(chat_id, message, markup)
+        except AiogramError as exc:
+            raise classify(exc) from exc
+        ids = [str(m.message_id) for m in sent]
+        return SendResult(ids[0], extra={"message_ids": ids})
+
+    async def _send(
+        self, chat_id: int | str, message: OutboundMessage, markup: Markup | None
+    ) -> list[Message]:
+        bot = self.bot()
+        parse_mode = message.extra.get("parse_mode")
+        reply = (
+            ReplyParameters(message_id=int(message.reply_to), allow_sending_without_reply=True)
+            if message.reply_to and str(message.reply_to).isdigit()
+            else None
+        )
+        text = message.text or ""
+        attachments = list(message.attachments)
+        if not text.strip() and not attachments:
+            raise PermanentError("nothing to send: no text and no attachment")
+        sent: list[Message] = []
+        caption: str | None = None
+        if attachments and len(text) <= MAX_CAPTION:
+            caption = text or None
+        elif text.strip():
+            parts = split_text(text)
+            for i, part in enumerate(parts):
+                last = i == len(parts) - 1 and not attachments
+                sent.append(
+                    await bot.send_message(
+                        chat_id,
+                        part,
+                        parse_mode=parse_mode,
+                        reply_markup=markup if last else None,
+                        reply_parameters=reply if i == 0 else None,
+                    )
+                )
+        for i, attachment in enumerate(attachments):
+            first = i == 0
+            sent.append(
+                await self._send_file(
+                    bot,
+                    chat_id,
+                    attachment,
+                    caption=caption if first else None,
+                    parse_mode=parse_mode if first else None,
+                    markup=markup if i == len(attachments) - 1 else None,
+                    reply=reply if first and not sent else None,
+                )
+            )
+        return sent
+
+    async def _send_file(
+        self,
+        bot: Bot,
+        chat_id: int | str,
+        attachment: OutboundAttachment,
+        *,
+        caption: str | None,
+        parse_mode: str | None,
+        markup: Markup | None,
+        reply: ReplyParameters | None,
+    ) -> Message:
+        media: str | FSInputFile
+        if attachment.file_id:
+            media = attachment.file_id
+        elif attachment.url:
+            media = attachment.url
+        elif attachment.path:
+            # checked here: aiogram would report an unreadable file as a network error
+            if not await asyncio.to_thread(os.path.isfile, attachment.path):
+                raise PermanentError(f"cannot read the attachment: no file {attachment.path}")
+            media = FSInputFile(attachment.path, filename=attachment.file_name)
+        else:
+            raise PermanentError("an attachment needs a url, a file_id or a path")
+        common: dict[str, Any] = {
+            "caption": caption,
+            "parse_mode": parse_mode,
+            "reply_markup": markup,
+            "reply_parameters": reply,
+        }
+        if attachment.kind == "photo":
+            return await bot.send_photo(chat_id, media, **common)
+        return await bot.send_document(chat_id, media, **common)
