@@ -42,13 +42,23 @@ class _BotBase(StrictModel):
 
 
 class TelegramBotSettings(_BotBase):
-    """A Telegram bot. ``api_base`` points at a local Bot API server or the emulator."""
+    """A Telegram bot. ``api_base`` points at a local Bot API server or the emulator.
+
+    ``mode``: ``webhook`` (Telegram posts to ``/webhooks/telegram/<name>``, registered with
+    ``switchboard telegram set-webhook``) or ``polling`` (``getUpdates`` every
+    ``poll_timeout_s`` seconds at most, for machines without a public address).
+    ``webhook_secret``: the ``X-Telegram-Bot-Api-Secret-Token`` (1-256 of ``A-Za-z0-9_-``);
+    without it set-webhook generates one and keeps it in the store. ``fetch_avatars``: look
+    up a new client's profile photo after their first message.
+    """
 
     kind: Literal["telegram"]
     token: SecretStr | None = None
     mode: Literal["webhook", "polling"] = "webhook"
     webhook_secret: SecretStr | None = None
     api_base: str | None = None
+    poll_timeout_s: Annotated[int, Field(ge=0, le=50)] = 25
+    fetch_avatars: bool = True
     messages_per_second: Annotated[float, Field(gt=0)] = 30.0
     chat_messages_per_second: Annotated[float, Field(gt=0)] = 1.0
     group_messages_per_minute: Annotated[float, Field(gt=0)] = 20.0
@@ -60,6 +70,15 @@ class TelegramBotSettings(_BotBase):
     def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not re.fullmatch(r"\d+:[\w-]+", value.get_secret_value()):
             raise ValueError("must look like '123456:ABC-def' (the token BotFather gives)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
         return value
 
     @model_validator(mode="after")

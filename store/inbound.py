@@ -47,6 +47,8 @@ class InboundMessage:
     ``dedup_key`` is unique per bot (``tg:update:42``, ``wa:wamid.X``, ``mail:<id@host>``).
     ``name``/``username``/``avatar_url``/``language`` update the client when not None.
     ``variables`` are set on the client (``start_payload`` from a Telegram deep link).
+    ``unsubscribed`` (when not None) sets the client's flag: True when they blocked the bot,
+    False when they came back (Telegram's ``my_chat_member``).
     """
 
     bot_name: str
@@ -65,6 +67,7 @@ class InboundMessage:
     extra: dict[str, Any] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     mark_unread: bool = True
+    unsubscribed: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,8 @@ def record_inbound(event: InboundMessage) -> RecordResult:
                 updates[getattr(Client, attr)] = value
         if event.mark_unread:
             updates[Client.unread] = True
+        if event.unsubscribed is not None:
+            updates[Client.unsubscribed] = event.unsubscribed
         Client.update(updates).where(Client.id == client.id).execute()
         for var_name, var_value in event.variables.items():
             set_variable(client.id, var_name, var_value)
@@ -176,3 +181,8 @@ def last_inbound_at(client_id: int) -> dt.datetime | None:
         .first()
     )
     return None if last is None else last.created_at
+
+
+def set_avatar_url(client_id: int, url: str) -> None:
+    """Record the avatar of a client, found after its first message (Telegram profile photo)."""
+    Client.update(avatar_url=url).where(Client.id == client_id).execute()

@@ -42,10 +42,16 @@ from bots.contract import OutboundAttachment, OutboundMessage, SendResult
 from bots.errors import PermanentError
 from bots.telegram.client import make_bot
 from bots.telegram.errors import classify
+from bots.telegram.ingest import Ingest
+from bots.telegram.polling import Poller
+from bots.telegram.secret import stored_secret
+from bots.telegram.webhook import install
+from bots.webhook import secrets_match, store_call
 from config import Settings, TelegramBotSettings
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+SECRET_REREAD_S = 1.0
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
 
 
@@ -108,6 +114,10 @@ class TelegramAdapter:
         self.name = bot.name
         self.settings = settings
         self._bot: Bot | None = None
+        self._ingest: Ingest | None = None
+        self._poller: Poller | None = None
+        self._stored_secret: str | None = None
+        self._secret_read_at = 0.0
 
     @property
     def token(self) -> str:
@@ -122,16 +132,50 @@ class TelegramAdapter:
             self._bot = make_bot(self.token, self.settings_bot.api_base)
         return self._bot
 
+    @property
+    def ingest(self) -> Ingest:
+        """The update ingest (webhook and polling), created on first use in the event loop."""
+        if self._ingest is None:
+            self._ingest = Ingest(
+                self.name, self.bot, fetch_avatars=self.settings_bot.fetch_avatars
+            )
+        return self._ingest
+
     def add_routes(self, app: web.Application) -> None:
-        return None
+        install(app, self)
 
     async def start(self) -> None:
-        return None
+        """Polling mode: start polling. Webhook mode: nothing (Telegram posts to us)."""
+        if self.settings_bot.mode == "polling":
+            self._poller = Poller(self, timeout_s=self.settings_bot.poll_timeout_s)
+            self._poller.start()
 
     async def close(self) -> None:
+        if self._poller is not None:
+            await self._poller.stop()
+            self._poller = None
+        if self._ingest is not None:
+            await self._ingest.close()
         if self._bot is not None:
             await self._bot.session.close()
         self._bot = None
+
+    async def secret_matches(self, given: str) -> bool:
+        """Whether ``given`` is the webhook secret (the configured one, else the one
+        set-webhook generated and stored), compared in constant time. While none is stored
+        every request looks again; a mismatch re-reads it at most once a second (set-webhook
+        may have changed it)."""
+        configured = self.settings_bot.webhook_secret
+        if configured is not None:
+            return secrets_match(given, configured.get_secret_value())
+        loop = asyncio.get_running_loop()
+        if not self._stored_secret or (
+            not secrets_match(given, self._stored_secret)
+            and loop.time() - self._secret_read_at > SECRET_REREAD_S
+        ):
+            self._secret_read_at = loop.time()
+            self._stored_secret = await store_call(stored_secret, self.name) or ""
+        return bool(self._stored_secret) and secrets_match(given, self._stored_secret)
 
     async def send(self, message: OutboundMessage) -> SendResult:
         chat_id = chat_id_of(message.messenger_id)

@@ -1,0 +1,91 @@
+"""Storing Telegram updates, from the webhook and from long polling alike.
+
+``Ingest.handle(update_json)`` parses the update (``bots.telegram.updates``), records it with
+``store.inbound.record_inbound`` (the one write path; the same ``update_id`` twice stores one
+message) and then, off the caller's path, answers a button press (so the user's button stops
+spinning) and looks up a new client's avatar. Avatars are stored as this service's own URL,
+``/media/telegram/<bot>/<file_id>`` (served by ``bots.telegram.webhook``), because
+Telegram's file URLs contain the bot token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal
+
+from aiogram import Bot
+from aiogram.exceptions import AiogramError
+
+from bots.telegram.updates import ParsedUpdate, parse_update
+from bots.webhook import store_call
+from store.errors import StoreError
+from store.inbound import record_inbound, set_avatar_url
+
+log = logging.getLogger("switchboard.telegram")
+
+Outcome = Literal["stored", "duplicate", "ignored"]
+MAX_SIDE_TASKS = 4  # concurrent avatar look-ups and callback answers per bot
+
+
+def media_path(bot_name: str, file_id: str) -> str:
+    return f"/media/telegram/{bot_name}/{file_id}"
+
+
+class Ingest:
+    """The ingest of one bot. ``bot`` gives the aiogram ``Bot`` for the follow-up calls."""
+
+    def __init__(self, bot_name: str, bot: Callable[[], Bot], *, fetch_avatars: bool) -> None:
+        self.bot_name = bot_name
+        self._bot = bot
+        self.fetch_avatars = fetch_avatars
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._limit = asyncio.Semaphore(MAX_SIDE_TASKS)
+
+    async def handle(self, data: dict[str, Any]) -> Outcome:
+        """Store one update. Raises ``UpdateError`` (not an update), ``StoreUnavailable``
+        (retry later) or ``NotFound`` (the bot is not in the store)."""
+        parsed = parse_update(self.bot_name, data)
+        if parsed is None:
+            return "ignored"
+        result = await store_call(record_inbound, parsed.event)
+        if result.duplicate:
+            return "duplicate"
+        if parsed.callback_query_id:
+            self._spawn(self._answer(parsed.callback_query_id))
+        if result.client_created and self.fetch_avatars and parsed.user_id:
+            self._spawn(self._avatar(result.client_id, parsed))
+        return "stored"
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._limited(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _limited(self, work: Coroutine[Any, Any, None]) -> None:
+        async with self._limit:
+            try:
+                await work
+            except (AiogramError, StoreError, TimeoutError) as exc:
+                log.info("telegram %s: follow-up failed: %s", self.bot_name, type(exc).__name__)
+
+    async def _answer(self, query_id: str) -> None:
+        await self._bot().answer_callback_query(query_id)
+
+    async def _avatar(self, client_id: int, parsed: ParsedUpdate) -> None:
+        assert parsed.user_id is not None
+        photos = await self._bot().get_user_profile_photos(parsed.user_id, limit=1)
+        if photos.photos and photos.photos[0]:
+            file_id = photos.photos[0][-1].file_id  # the largest size comes last
+            await store_call(set_avatar_url, client_id, media_path(self.bot_name, file_id))
+
+    async def drain(self) -> None:
+        """Wait for the follow-up calls started so far (tests, shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.drain()

@@ -1,0 +1,228 @@
+"""A Bot API update (the JSON object) -> the store's ``InboundMessage``.
+
+Used kinds: ``message`` and ``edited_message`` (text or caption, attachment metadata, a
+``/start <payload>`` deep link kept as the variable ``start_payload``), ``callback_query``
+(a button press, stored with its ``callback_data`` as the text) and ``my_chat_member``
+(the user blocked the bot -> unsubscribed; unblocked -> subscribed again; stored as a system
+event). Every other kind is ``None``: acknowledged and ignored, so Telegram does not redeliver.
+
+The client is the chat the bot answers in (for a private chat the user). The dedup key is
+``tg:update:<update_id>``, unique per bot: a redelivered update stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from store.inbound import Attachment, InboundMessage
+
+START = re.compile(r"^/start(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
+FILE_KINDS = ("document", "audio", "video", "voice", "video_note", "animation", "sticker")
+UNSUBSCRIBED = frozenset({"kicked", "left"})
+USED_KINDS = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+class UpdateError(ValueError):
+    """The JSON is not a Bot API update (missing ``update_id``, wrong types)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedUpdate:
+    """What to store for one update, and what to do after storing it."""
+
+    update_id: int
+    event: InboundMessage
+    callback_query_id: str | None = None  # to answer, so the button stops spinning
+    user_id: int | None = None  # a private chat's user: their avatar can be fetched
+
+
+def _obj(data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise UpdateError(f"{where} must be an object")
+    return data
+
+
+def _int(data: dict[str, Any], key: str, where: str) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise UpdateError(f"{where}.{key} must be an integer")
+    return value
+
+
+def _str(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _name(user: dict[str, Any]) -> str | None:
+    parts = [p for p in (_str(user, "first_name"), _str(user, "last_name")) if p]
+    return " ".join(parts) or None
+
+
+def _when(data: dict[str, Any]) -> dt.datetime | None:
+    date = data.get("date")
+    if not isinstance(date, int) or isinstance(date, bool) or date <= 0:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(date, dt.UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def attachments_of(message: dict[str, Any]) -> tuple[Attachment, ...]:
+    """Metadata of the files (and locations, contacts) a message carries."""
+    found: list[Attachment] = []
+    photo = message.get("photo")
+    if isinstance(photo, list) and photo and isinstance(photo[-1], dict):
+        largest = photo[-1]  # Telegram lists the sizes smallest first
+        found.append(
+            Attachment(
+                "photo",
+                file_id=_str(largest, "file_id"),
+                size=largest.get("file_size")
+                if isinstance(largest.get("file_size"), int)
+                else None,
+                mime_type="image/jpeg",
+            )
+        )
+    for kind in FILE_KINDS:
+        item = message.get(kind)
+        if isinstance(item, dict):
+            size = item.get("file_size")
+            found.append(
+                Attachment(
+                    kind,
+                    file_id=_str(item, "file_id"),
+                    file_name=_str(item, "file_name"),
+                    mime_type=_str(item, "mime_type"),
+                    size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+                )
+            )
+    location = message.get("location")
+    if isinstance(location, dict):
+        found.append(
+            Attachment("location", extra={k: location.get(k) for k in ("latitude", "longitude")})
+        )
+    contact = message.get("contact")
+    if isinstance(contact, dict):
+        keep = ("phone_number", "first_name", "last_name", "user_id")
+        found.append(Attachment("contact", extra={k: contact[k] for k in keep if k in contact}))
+    return tuple(found)
+
+
+def _chat_client(chat: dict[str, Any], sender: dict[str, Any] | None) -> dict[str, Any]:
+    """The client fields of a chat: a private chat is its user, a group its title."""
+    if chat.get("type", "private") == "private":
+        person = sender or chat
+        return {
+            "name": _name(person) or _name(chat),
+            "username": _str(person, "username") or _str(chat, "username"),
+            "language": _str(person, "language_code"),
+        }
+    return {"name": _str(chat, "title"), "username": _str(chat, "username"), "language": None}
+
+
+def _message(bot_name: str, update_id: int, key: str, data: dict[str, Any]) -> ParsedUpdate:
+    message = _obj(data[key], key)
+    chat = _obj(message.get("chat"), f"{key}.chat")
+    chat_id = _int(chat, "id", f"{key}.chat")
+    sender = message.get("from") if isinstance(message.get("from"), dict) else None
+    text = _str(message, "text") or _str(message, "caption") or ""
+    variables: dict[str, str] = {}
+    if key == "message" and (match := START.match(text)) and match.group(1):
+        variables["start_payload"] = match.group(1).strip()
+    extra: dict[str, Any] = {"update_id": update_id}
+    if key == "edited_message":
+        extra["edited"] = True
+    if chat.get("type", "private") != "private" and sender is not None:
+        extra["from"] = {
+            k: sender[k] for k in ("id", "first_name", "last_name", "username") if k in sender
+        }
+    message_id = message.get("message_id")
+    event = InboundMessage(
+        bot_name=bot_name,
+        messenger_id=str(chat_id),
+        dedup_key=f"tg:update:{update_id}",
+        text=text,
+        attachments=attachments_of(message),
+        platform_message_id=str(message_id) if isinstance(message_id, int) else None,
+        sent_at=_when(message),
+        extra=extra,
+        variables=variables,
+        **_chat_client(chat, sender),
+    )
+    private = chat.get("type", "private") == "private"
+    return ParsedUpdate(update_id, event, user_id=chat_id if private and chat_id > 0 else None)
+
+
+def _callback(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate:
+    query = _obj(data["callback_query"], "callback_query")
+    sender = _obj(query.get("from"), "callback_query.from")
+    user_id = _int(sender, "id", "callback_query.from")
+    raw_message = query.get("message")
+    message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
+    raw_chat = message.get("chat")
+    chat: dict[str, Any] = raw_chat if isinstance(raw_chat, dict) else {"id": user_id}
+    chat_id = _int(chat, "id", "callback_query.message.chat")
+    callback_data = _str(query, "data") or ""
+    extra: dict[str, Any] = {"update_id": update_id, "callback_data": callback_data}
+    if isinstance(message.get("message_id"), int):
+        extra["message_id"] = message["message_id"]
+    event = InboundMessage(
+        bot_name=bot_name,
+        messenger_id=str(chat_id),
+        dedup_key=f"tg:update:{update_id}",
+        text=callback_data,
+        extra=extra,
+        **_chat_client({**chat, "type": chat.get("type", "private")}, sender),
+    )
+    private = chat.get("type", "private") == "private"
+    query_id = _str(query, "id")
+    return ParsedUpdate(update_id, event, query_id, user_id if private else None)
+
+
+def _member(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate:
+    change = _obj(data["my_chat_member"], "my_chat_member")
+    chat = _obj(change.get("chat"), "my_chat_member.chat")
+    chat_id = _int(chat, "id", "my_chat_member.chat")
+    new = _obj(change.get("new_chat_member"), "my_chat_member.new_chat_member")
+    status = _str(new, "status") or ""
+    gone = status in UNSUBSCRIBED
+    sender = change.get("from") if isinstance(change.get("from"), dict) else None
+    event = InboundMessage(
+        bot_name=bot_name,
+        messenger_id=str(chat_id),
+        dedup_key=f"tg:update:{update_id}",
+        text="blocked the bot" if gone else "unblocked the bot",
+        sent_at=_when(change),
+        author_kind="system",
+        extra={
+            "update_id": update_id,
+            "event": "blocked" if gone else "unblocked",
+            "status": status,
+        },
+        mark_unread=False,
+        unsubscribed=gone,
+        **_chat_client(chat, sender),
+    )
+    return ParsedUpdate(update_id, event)
+
+
+def parse_update(bot_name: str, data: dict[str, Any]) -> ParsedUpdate | None:
+    """What to store for update ``data`` of bot ``bot_name``; None for a kind we don't use.
+
+    Raises ``UpdateError`` with a one-line reason when ``data`` is not an update.
+    """
+    update_id = _int(_obj(data, "update"), "update_id", "update")
+    if "message" in data or "edited_message" in data:
+        return _message(
+            bot_name, update_id, "message" if "message" in data else "edited_message", data
+        )
+    if "callback_query" in data:
+        return _callback(bot_name, update_id, data)
+    if "my_chat_member" in data:
+        return _member(bot_name, update_id, data)
+    return None
