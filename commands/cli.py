@@ -164,3 +164,4 @@ from commands import admin_cli  # noqa: E402,F401
 from commands import clients as _clients_cli  # noqa: E402,F401
 from commands import filters_cli as _filters_cli  # noqa: E402,F401
 from commands import jobs as _jobs_cli  # noqa: E402,F401
+from commands import telegram as _telegram_cli  # noqa: E402,F401

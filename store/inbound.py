@@ -7,14 +7,16 @@ the same ``dedup_key`` twice stores one message (platforms redeliver).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
 from store.assignment import assign_round_robin
 from store.clock import utcnow
 from store.db import database_proxy, write_transaction
+from store.errors import StoreError
 from store.models import Bot, Client, Message, Variable
 
 
@@ -106,55 +108,191 @@ def record_inbound(event: InboundMessage) -> RecordResult:
 
     Runs in one transaction. Raises ``store.errors.NotFound`` when the bot is unknown.
     """
+    (result,) = record_inbound_many([event])
+    if isinstance(result, StoreError):
+        raise result
+    return result
+
+
+def record_inbound_many(events: Sequence[InboundMessage]) -> list[RecordResult | StoreError]:
+    """Store several events in one transaction (group commit), with the same outcome as
+    ``record_inbound`` on each in turn, in a handful of set-based statements per batch.
+
+    An event whose bot is unknown gets its ``NotFound`` in the list and the others are
+    stored; a database error fails the whole batch (nothing is stored). Keep batches to a few
+    hundred events (one ``IN`` list each).
+    """
     from store.errors import NotFound
 
-    bot = Bot.get_or_none(Bot.name == event.bot_name)
-    if bot is None:
-        raise NotFound(f"unknown bot {event.bot_name!r}")
-    now = utcnow()
-    at = event.sent_at or now
+    results: list[RecordResult | StoreError | None] = [None] * len(events)
+    names = {event.bot_name for event in events}
+    bots = {bot.name: bot for bot in Bot.select().where(Bot.name.in_(names))}
     with write_transaction():
-        existing = Message.get_or_none(
-            (Message.bot == bot) & (Message.dedup_key == event.dedup_key)
-        )
-        if existing is not None:
-            return RecordResult(existing.client_id, existing.id, False, True)
+        by_bot: dict[str, list[tuple[int, InboundMessage]]] = {}
+        for i, event in enumerate(events):
+            if event.bot_name in bots:
+                by_bot.setdefault(event.bot_name, []).append((i, event))
+            else:
+                results[i] = NotFound(f"unknown bot {event.bot_name!r}")
+        for name, items in by_bot.items():
+            _record_for_bot(bots[name], items, results)
+    return [r for r in results if r is not None]
+
+
+def _record_for_bot(
+    bot: Bot,
+    items: list[tuple[int, InboundMessage]],
+    results: list[RecordResult | StoreError | None],
+) -> None:
+    now = utcnow()
+    keys = list({event.dedup_key for _, event in items})
+    query = Message.select(Message.dedup_key, Message.id, Message.client).where(
+        (Message.bot == bot) & Message.dedup_key.in_(keys)
+    )
+    known: dict[str, tuple[int, int]] = {
+        key: (message_id, client_id)
+        for key, message_id, client_id in cast(Iterable[tuple[str, int, int]], query.tuples())
+    }
+    fresh: list[tuple[int, InboundMessage]] = []
+    repeats: list[tuple[int, str]] = []  # the same key twice in this batch
+    seen: set[str] = set()
+    for i, event in items:
+        if event.dedup_key in known:
+            message_id, client_id = known[event.dedup_key]
+            results[i] = RecordResult(client_id, message_id, False, True)
+        elif event.dedup_key in seen:
+            repeats.append((i, event.dedup_key))
+        else:
+            seen.add(event.dedup_key)
+            fresh.append((i, event))
+    clients = _clients_of(bot, fresh, now)
+    first_of_new: set[int] = set()
+    for i, event in fresh:
+        state = clients[event.messenger_id]
+        if state.pop("created", False):
+            first_of_new.add(i)
+    _update_clients(fresh, clients, now)
+    for _, event in fresh:
+        for var_name, var_value in event.variables.items():
+            set_variable(clients[event.messenger_id]["id"], var_name, var_value)
+    inserted = _insert_messages(bot, fresh, clients, now)
+    for i, event in fresh:
+        client_id = clients[event.messenger_id]["id"]
+        if event.dedup_key in inserted:
+            results[i] = RecordResult(
+                client_id, inserted[event.dedup_key], i in first_of_new, False
+            )
+        else:  # a concurrent delivery of the same update won the race: one row, not two
+            row = Message.get((Message.bot == bot) & (Message.dedup_key == event.dedup_key))
+            results[i] = RecordResult(row.client_id, row.id, False, True)
+            known[event.dedup_key] = (row.id, row.client_id)
+    for i, key in repeats:
+        if key in inserted:
+            client_id = clients[next(e for _, e in fresh if e.dedup_key == key).messenger_id]["id"]
+            results[i] = RecordResult(client_id, inserted[key], False, True)
+        else:
+            message_id, client_id = known[key]
+            results[i] = RecordResult(client_id, message_id, False, True)
+
+
+CLIENT_STATE = ("name", "username", "avatar_url", "language", "last_action_at")
+
+
+def _clients_of(
+    bot: Bot, fresh: list[tuple[int, InboundMessage]], now: dt.datetime
+) -> dict[str, dict[str, Any]]:
+    """The current state of every client the events write for, created when new."""
+    wanted = list({event.messenger_id for _, event in fresh})
+    columns = [Client.id, Client.messenger_id] + [getattr(Client, c) for c in CLIENT_STATE]
+    clients: dict[str, dict[str, Any]] = {}
+    if wanted:
+        query = Client.select(*columns).where((Client.bot == bot) & Client.messenger_id.in_(wanted))
+        for row in cast(Iterable[dict[str, Any]], query.dicts()):
+            clients[row["messenger_id"]] = row
+    for _, event in fresh:
+        if event.messenger_id in clients:
+            continue
+        at = event.sent_at or now
         client, created = get_or_create_client(bot, event.messenger_id, name=event.name, now=at)
         if created:
             assign_round_robin(client.id)
-        updates: dict[Any, Any] = {Client.last_action_at: max(at, client.last_action_at)}
+        state = {"id": client.id, **{c: getattr(client, c) for c in CLIENT_STATE}}
+        state["created"] = created
+        clients[event.messenger_id] = state
+    return clients
+
+
+def _update_clients(
+    fresh: list[tuple[int, InboundMessage]], clients: dict[str, dict[str, Any]], now: dt.datetime
+) -> None:
+    """One UPDATE per client: last action, changed profile fields, unread, unsubscribed."""
+    changes: dict[str, dict[Any, Any]] = {}
+    for _, event in fresh:
+        state = clients[event.messenger_id]
+        update = changes.setdefault(event.messenger_id, {})
+        at = event.sent_at or now
+        if at > state["last_action_at"]:
+            state["last_action_at"] = at
+        update[Client.last_action_at] = state["last_action_at"]
         for attr in ("name", "username", "avatar_url", "language"):
             value = getattr(event, attr)
-            if value is not None and value != getattr(client, attr):
-                updates[getattr(Client, attr)] = value
+            if value is not None and value != state[attr]:
+                state[attr] = value
+                update[getattr(Client, attr)] = value
         if event.mark_unread:
-            updates[Client.unread] = True
+            update[Client.unread] = True
         if event.unsubscribed is not None:
-            updates[Client.unsubscribed] = event.unsubscribed
-        Client.update(updates).where(Client.id == client.id).execute()
-        for var_name, var_value in event.variables.items():
-            set_variable(client.id, var_name, var_value)
-        try:
-            with database_proxy.atomic():
-                message = Message.create(
-                    client=client.id,
-                    bot=bot,
-                    direction="in",
-                    author_kind=event.author_kind,
-                    text=event.text,
-                    subject=event.subject,
-                    attachments=[a.as_json() for a in event.attachments],
-                    extra=event.extra,
-                    platform_message_id=event.platform_message_id,
-                    dedup_key=event.dedup_key,
-                    created_at=at,
-                    updated_at=now,
-                )
-        except peewee.IntegrityError:
-            # A concurrent delivery of the same update won the race: one row, not two.
-            existing = Message.get((Message.bot == bot) & (Message.dedup_key == event.dedup_key))
-            return RecordResult(existing.client_id, existing.id, False, True)
-    return RecordResult(client.id, message.id, created, False)
+            update[Client.unsubscribed] = event.unsubscribed
+    # Clients that change the same columns share one UPDATE (CASE on the id where the values
+    # differ): a batch of messages from different people is one statement, not one each.
+    groups: dict[frozenset[Any], list[str]] = {}
+    for messenger_id, update in changes.items():
+        groups.setdefault(frozenset(update), []).append(messenger_id)
+    for columns, members in groups.items():
+        ids = [clients[m]["id"] for m in members]
+        values: dict[Any, Any] = {}
+        for column in columns:
+            pairs = [(clients[m]["id"], changes[m][column]) for m in members]
+            first = pairs[0][1]
+            same = all(value == first for _, value in pairs)
+            values[column] = first if same else peewee.Case(Client.id, pairs)
+        Client.update(values).where(Client.id.in_(ids)).execute()
+
+
+def _insert_messages(
+    bot: Bot,
+    fresh: list[tuple[int, InboundMessage]],
+    clients: dict[str, dict[str, Any]],
+    now: dt.datetime,
+) -> dict[str, int]:
+    """Insert the new messages in one statement; ``{dedup_key: id}`` of the rows inserted
+    (a row a concurrent writer inserted first is skipped by ``ON CONFLICT DO NOTHING``)."""
+    if not fresh:
+        return {}
+    rows = [
+        {
+            Message.client: clients[event.messenger_id]["id"],
+            Message.bot: bot.id,
+            Message.direction: "in",
+            Message.author_kind: event.author_kind,
+            Message.text: event.text,
+            Message.subject: event.subject,
+            Message.attachments: [a.as_json() for a in event.attachments],
+            Message.extra: event.extra,
+            Message.platform_message_id: event.platform_message_id,
+            Message.dedup_key: event.dedup_key,
+            Message.created_at: event.sent_at or now,
+            Message.updated_at: now,
+        }
+        for _, event in fresh
+    ]
+    query = (
+        Message.insert_many(rows)
+        .on_conflict_ignore()
+        .returning(Message.dedup_key, Message.id)
+        .tuples()
+    )
+    return dict(cast(Iterable[tuple[str, int]], query.execute()))
 
 
 def set_variable(client_id: int, name: str, value: str) -> None:

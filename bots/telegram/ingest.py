@@ -1,11 +1,11 @@
 """Storing Telegram updates, from the webhook and from long polling alike.
 
 ``Ingest.handle(update_json)`` parses the update (``bots.telegram.updates``), records it with
-``store.inbound.record_inbound`` (the one write path; the same ``update_id`` twice stores one
-message) and then, off the caller's path, answers a button press (so the user's button stops
-spinning) and looks up a new client's avatar. Avatars are stored as this service's own URL,
-``/media/telegram/<bot>/<file_id>`` (served by ``bots.telegram.webhook``), because
-Telegram's file URLs contain the bot token.
+``store.inbound.record_inbound`` (the one write path, through ``bots.batching``'s group
+commit; the same ``update_id`` twice stores one message) and then, off the caller's path,
+answers a button press (so the user's button stops spinning) and looks up a new client's
+avatar. Avatars are stored as this service's own URL, ``/media/telegram/<bot>/<file_id>``
+(served by ``bots.telegram.webhook``), because Telegram's file URLs contain the bot token.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from typing import Any, Literal
 from aiogram import Bot
 from aiogram.exceptions import AiogramError
 
+from bots.batching import InboundWriter
 from bots.telegram.updates import ParsedUpdate, parse_update
 from bots.webhook import store_call
 from store.errors import StoreError
-from store.inbound import record_inbound, set_avatar_url
+from store.inbound import set_avatar_url
 
 log = logging.getLogger("switchboard.telegram")
 
@@ -42,6 +43,7 @@ class Ingest:
         self.fetch_avatars = fetch_avatars
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(MAX_SIDE_TASKS)
+        self.writer = InboundWriter()
 
     async def handle(self, data: dict[str, Any]) -> Outcome:
         """Store one update. Raises ``UpdateError`` (not an update), ``StoreUnavailable``
@@ -49,7 +51,7 @@ class Ingest:
         parsed = parse_update(self.bot_name, data)
         if parsed is None:
             return "ignored"
-        result = await store_call(record_inbound, parsed.event)
+        result = await self.writer.record(parsed.event)
         if result.duplicate:
             return "duplicate"
         if parsed.callback_query_id:
@@ -89,3 +91,4 @@ class Ingest:
         for task in list(self._tasks):
             task.cancel()
         await self.drain()
+        await self.writer.close()
