@@ -11,7 +11,7 @@ import peewee
 import pytest
 
 from commands.admin import ADMIN_COMMANDS, CommandContext, find_operator
-from commands.admin.notify import Claimed, bursts, claim_range, plan
+from commands.admin.notify import SNIPPET, Claimed, bursts, claim_range, describe, plan
 from commands.admin.progress import claim_due, progress_reply, track
 from config import Settings
 from store import jobs
@@ -194,3 +194,11 @@ def test_live_progress_is_claimed_by_one_refresher_and_ends_with_the_job(
     track(staff["boris"].operator.id, 222, 77, cancelled.live)
     assert AdminNotice.get().final is True
     assert claim_due(5.0, now=later + dt.timedelta(seconds=60)) == []
+
+
+def test_describe_shows_attachments_and_cuts_long_texts() -> None:
+    assert describe("", [{"kind": "photo"}, {"kind": "document"}]) == "[photo] [document]"
+    assert describe("see this", [{"kind": "photo"}]) == "[photo] see this"
+    assert describe(None, None) == "[empty message]"
+    long = describe("x" * 1000, [])
+    assert len(long) == SNIPPET and long.endswith("…")

@@ -17,18 +17,18 @@ import asyncio
 import contextlib
 import io
 import logging
+import re
 import secrets
 from typing import Any
 
-from aiogram import Bot, Dispatcher, Router
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
+from aiogram import Dispatcher, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage
-from aiogram.types import CallbackQuery, Message, Update
+from aiogram.types import BotCommand, BotCommandScopeChat, CallbackQuery, Message, Update
 from aiohttp import web
 from pydantic import ValidationError
 
+from bots.telegram.client import make_bot
 from bots.webhook import (
     error_response,
     parse_json_object,
@@ -45,7 +45,7 @@ from commands.admin.reply import Reply
 from config import Settings
 from config.settings import AdminBotSettings
 from store.errors import StoreUnavailable
-from store.models import ProjectSetting
+from store.models import Operator, ProjectSetting
 
 log = logging.getLogger("switchboard.admin_bot")
 
@@ -83,6 +83,25 @@ def refuse_once(telegram_id: int) -> bool:
     return bool(inserted)
 
 
+def menu_commands(commands: CommandSet, admin: bool) -> list[BotCommand]:
+    """The ``/`` menu entries (Telegram: names ``[a-z0-9_]{1,32}``, descriptions 1-256
+    characters) of the commands a role may use."""
+    return [
+        BotCommand(command=c.name, description=c.help[:256] or c.name)
+        for c in commands.commands.values()
+        if (admin or not c.admin_only) and re.fullmatch(r"[a-z0-9_]{1,32}", c.name)
+    ]
+
+
+def _admin_ids() -> list[int]:
+    return [
+        op.telegram_id
+        for op in Operator.select(Operator.telegram_id).where(
+            (Operator.role == "admin") & (Operator.active == True)  # noqa: E712
+        )
+    ]
+
+
 class AdminBot:
     """One admin bot: its aiogram ``Bot`` and ``Dispatcher``, webhook or polling, notifier."""
 
@@ -92,12 +111,7 @@ class AdminBot:
         self.settings = settings
         self.config: AdminBotSettings = settings.admin_bot
         self.commands = commands
-        session = (
-            AiohttpSession(api=TelegramAPIServer.from_base(self.config.api_base))
-            if self.config.api_base
-            else None
-        )
-        self.bot = Bot(self.config.token.get_secret_value(), session=session)
+        self.bot = make_bot(self.config.token.get_secret_value(), self.config.api_base)
         self.dispatcher = Dispatcher()
         router = Router(name="admin")
         router.message.register(self.on_message)
@@ -128,8 +142,23 @@ class AdminBot:
                 secret_token=self.secret,
                 allowed_updates=["message", "callback_query"],
             )
+        await self.publish_menu()
         if background:
             self._spawn(self._rounds())
+
+    async def publish_menu(self) -> None:
+        """Telegram's command menu: what operators may use by default; everything for each
+        admin (a per-chat scope). A failure only costs the menu, never the bot."""
+        admins = await store_call(_admin_ids)
+        menus: list[tuple[list[BotCommand], Any]] = [(menu_commands(self.commands, False), None)]
+        everything = menu_commands(self.commands, True)
+        menus += [(everything, BotCommandScopeChat(chat_id=chat)) for chat in admins]
+        for commands, scope in menus:
+            try:
+                await self.bot.set_my_commands(commands, scope=scope)
+            except TelegramAPIError as exc:
+                log.warning("admin bot: setMyCommands failed: %s", exc.message)
+                return
 
     async def close(self) -> None:
         if self.config.mode == "polling":

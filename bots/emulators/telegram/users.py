@@ -69,12 +69,22 @@ class ScriptedUser:
         self.bot.messages[(chat, message.message_id)] = message
         return message, message.json
 
-    async def send_text(self, text: str, *, chat_id: int | None = None) -> dict[str, Any]:
-        """A text message (``/command`` text gets its ``bot_command`` entity)."""
+    @staticmethod
+    def _replying(body: dict[str, Any], reply_to: SentMessage | None) -> dict[str, Any]:
+        """``body`` as a Telegram reply to ``reply_to`` (a bot message from ``emu.sent``)."""
+        if reply_to is not None:
+            body["reply_to_message"] = reply_to.json
+        return body
+
+    async def send_text(
+        self, text: str, *, chat_id: int | None = None, reply_to: SentMessage | None = None
+    ) -> dict[str, Any]:
+        """A text message (``/command`` text gets its ``bot_command`` entity), a reply to
+        ``reply_to`` when given."""
         _, data = self._message(chat_id, "text", text)
         if entities := command_entities(text):
             data["entities"] = entities
-        return await self.emu.inject(self.bot.token, {"message": data})
+        return await self.emu.inject(self.bot.token, {"message": self._replying(data, reply_to)})
 
     async def start(self, payload: str | None = None) -> dict[str, Any]:
         """``/start`` as sent by a ``t.me/<bot>?start=<payload>`` deep link."""
@@ -86,11 +96,12 @@ class ScriptedUser:
         *,
         caption: str | None = None,
         chat_id: int | None = None,
+        reply_to: SentMessage | None = None,
     ) -> dict[str, Any]:
         """A photo, stored in the emulator (``getFile`` and the download URL work)."""
         file = self.emu.add_file(self.bot.token, data, "photo", mime_type="image/jpeg")
         _, body = self._message(chat_id, "photo", caption, file)
-        return await self.emu.inject(self.bot.token, {"message": body})
+        return await self.emu.inject(self.bot.token, {"message": self._replying(body, reply_to)})
 
     async def send_document(
         self,
@@ -100,13 +111,14 @@ class ScriptedUser:
         mime_type: str = "application/octet-stream",
         caption: str | None = None,
         chat_id: int | None = None,
+        reply_to: SentMessage | None = None,
     ) -> dict[str, Any]:
         """A document with ``file_name`` and ``mime_type``, stored in the emulator."""
         file = self.emu.add_file(
             self.bot.token, data, "document", file_name=file_name, mime_type=mime_type
         )
         _, body = self._message(chat_id, "document", caption, file)
-        return await self.emu.inject(self.bot.token, {"message": body})
+        return await self.emu.inject(self.bot.token, {"message": self._replying(body, reply_to)})
 
     async def edit(self, message: dict[str, Any] | int, text: str) -> dict[str, Any]:
         """Edit one of this user's messages (an update from ``send_text`` or a message id)."""
