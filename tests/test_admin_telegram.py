@@ -23,6 +23,7 @@ from commands.admin.progress import progress_reply
 from commands.admin.reply import CALLBACK_LIMIT, MESSAGE_LIMIT, Reply
 from commands.admin.telegram import ADMIN_BOT_KEY, AdminBot, install_admin_bot, stored_secret
 from commands.web import build_app
+from commands.write import deliver_now
 from config import Settings
 from store import jobs
 from store.models import Client, Job, Message, Operator, ProjectSetting
@@ -30,6 +31,7 @@ from store.setup import bootstrap_operators
 from tests import factories
 
 TOKEN = "777001:ADMIN-bot_token"
+CLIENT_TOKEN = "777002:SHOP-bot_token"
 SECRET = "admin-hook_secret"
 ANNA, ARTEM, BORIS, STRANGER = 111, 112, 222, 999
 
@@ -45,6 +47,7 @@ class Env:
     emu: TelegramEmulator
     admin: AdminBot
     url: str
+    settings: Settings
 
     def sent_to(self, chat_id: int) -> list[SentMessage]:
         return self.emu.sent(TOKEN, chat_id)
@@ -74,9 +77,17 @@ class Env:
 
 
 def admin_settings(db_url: str, port: int, files: Path, **extra: Any) -> Settings:
+    """The admin bot and the shop's client bot ``shop_tg``, both on the emulator."""
+    shop = {
+        "name": "shop_tg",
+        "kind": "telegram",
+        "token": CLIENT_TOKEN,
+        "api_base": extra["api_base"],
+    }
     return Settings.model_validate(
         {
             "database_url": db_url,
+            "bots": [shop],
             "admin_bot": {
                 "token": TOKEN,
                 "webhook_secret": SECRET,
@@ -105,7 +116,7 @@ async def running(
     )
     factories.bot("shop_tg")
     port = free_port()
-    async with TelegramEmulator(tokens=[TOKEN], limits=limits) as emu:
+    async with TelegramEmulator(tokens=[TOKEN, CLIENT_TOKEN], limits=limits) as emu:
         for uid in (ANNA, ARTEM, BORIS, STRANGER):
             emu.user(TOKEN, uid)
         settings = admin_settings(db_url, port, tmp_path / "files", api_base=emu.url)
@@ -118,7 +129,7 @@ async def running(
         await web.TCPSite(runner, "127.0.0.1", port).start()
         await admin.start(background=False)
         try:
-            yield Env(emu, admin, f"http://127.0.0.1:{port}")
+            yield Env(emu, admin, f"http://127.0.0.1:{port}", settings)
         finally:
             await admin.close()
             await runner.cleanup()
@@ -275,6 +286,23 @@ async def test_notification_reply_and_buttons(env: Env, tmp_path: Path) -> None:
     factories.inbound("c1", "Thanks!", 1)
     assert await env.admin.run_round() == 1
     assert len(env.sent_to(ARTEM)) == 1
+
+
+async def test_a_photo_reply_reaches_the_client_through_the_delivery_engine(env: Env) -> None:
+    """Operator -> admin bot -> outbox -> delivery engine -> the shop bot -> the client."""
+    customer = env.emu.user(CLIENT_TOKEN, 5551, first_name="Olga")
+    await env.admin.run_round()
+    cid = factories.inbound("5551", "Is the red one in stock?")
+    await env.admin.run_round()
+    note = env.sent_to(ANNA)[-1]
+    jpeg = b"\xff\xd8\xff\xe0" + b"red-one" * 100
+    await env.reply(ANNA, note, text="Yes, this one", photo=jpeg)
+    row = Message.get((Message.client == cid) & (Message.direction == "out"))
+    sent = await asyncio.to_thread(deliver_now, env.settings, row.id)
+    assert sent.status == "sent"
+    [photo] = env.emu.sent(CLIENT_TOKEN, customer.user_id)
+    assert photo.kind == "photo" and photo.caption == "Yes, this one"
+    assert photo.file is not None and photo.file.data == jpeg
 
 
 async def test_operator_cannot_reply_to_a_client_given_to_another(env: Env) -> None:
