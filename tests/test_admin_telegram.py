@@ -19,9 +19,10 @@ from aiohttp import web
 from bots.emulators.telegram import SECRET_HEADER, TelegramEmulator
 from bots.emulators.telegram.model import SentMessage
 from commands.admin import ADMIN_COMMANDS, CommandContext, CommandSet
+from commands.admin.gate import stored_secret
 from commands.admin.progress import progress_reply
 from commands.admin.reply import CALLBACK_LIMIT, MESSAGE_LIMIT, Reply
-from commands.admin.telegram import ADMIN_BOT_KEY, AdminBot, install_admin_bot, stored_secret
+from commands.admin.telegram import ADMIN_BOT_KEY, AdminBot, install_admin_bot
 from commands.web import build_app
 from commands.write import deliver_now
 from config import Settings

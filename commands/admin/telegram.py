@@ -5,7 +5,7 @@ constant time: 401 when wrong or missing) or by long polling (``admin_bot.mode``
 from a known operator runs as a command with their Telegram id (``ADMIN_COMMANDS``); a button
 press runs the layer's button handler and is answered with ``answerCallbackQuery``; a Telegram
 reply to a notification writes to the client (``forward``). Strangers get one polite refusal,
-remembered in the store, and nothing more. Replies go out through ``render``.
+remembered in the store (``gate``), and nothing more. Replies go out through ``botapi``.
 
 In the background the bot sends notifications of new client messages and live job progress
 (``run_round`` every ``notify_interval_s``).
@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
-import re
-import secrets
 from typing import Any
 
 from aiogram import Dispatcher, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
-from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage
-from aiogram.types import BotCommand, BotCommandScopeChat, CallbackQuery, Message, Update
+from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import SendMessage
+from aiogram.types import CallbackQuery, Message, Update
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -37,69 +34,19 @@ from bots.webhook import (
     store_call,
     unavailable,
 )
-from commands.admin import forward, notify, progress
+from commands.admin import botapi, forward, gate, notify, progress
 from commands.admin.context import CommandContext, CommandError, find_operator
 from commands.admin.registry import ADMIN_COMMANDS, CommandSet
-from commands.admin.render import PLACEHOLDER, Method, render
 from commands.admin.reply import Reply
 from config import Settings
 from config.settings import AdminBotSettings
 from store.errors import StoreUnavailable
-from store.models import Operator, ProjectSetting
 
 log = logging.getLogger("switchboard.admin_bot")
 
 WEBHOOK_PATH = "/webhooks/admin"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
-SECRET_KEY = "admin_bot:webhook_secret"  # noqa: S105 (a store key)
-REFUSED_PREFIX = "admin_bot:refused:"
-MAX_RETRIES = 3  # attempts of one Bot API call that Telegram rate-limited (429)
-REFUSAL = (
-    "Sorry, this bot is for the staff of this business only. If you work here, ask an admin "
-    "to add your Telegram id {id} with /operators add."
-)
-
-
-def stored_secret(configured: str | None) -> str:
-    """The webhook secret: the configured one, else one generated once and kept in the store
-    (every ``serve`` process then agrees on it)."""
-    if configured:
-        return configured
-    ProjectSetting.insert(
-        key=SECRET_KEY, value=secrets.token_urlsafe(32)
-    ).on_conflict_ignore().execute()
-    value = ProjectSetting.get(ProjectSetting.key == SECRET_KEY).value
-    return str(value)
-
-
-def refuse_once(telegram_id: int) -> bool:
-    """True the first time a stranger writes (they get the refusal), False afterwards."""
-    inserted = (
-        ProjectSetting.insert(key=f"{REFUSED_PREFIX}{telegram_id}", value=True)
-        .on_conflict_ignore()
-        .as_rowcount()
-        .execute()
-    )
-    return bool(inserted)
-
-
-def menu_commands(commands: CommandSet, admin: bool) -> list[BotCommand]:
-    """The ``/`` menu entries (Telegram: names ``[a-z0-9_]{1,32}``, descriptions 1-256
-    characters) of the commands a role may use."""
-    return [
-        BotCommand(command=c.name, description=c.help[:256] or c.name)
-        for c in commands.commands.values()
-        if (admin or not c.admin_only) and re.fullmatch(r"[a-z0-9_]{1,32}", c.name)
-    ]
-
-
-def _admin_ids() -> list[int]:
-    return [
-        op.telegram_id
-        for op in Operator.select(Operator.telegram_id).where(
-            (Operator.role == "admin") & (Operator.active == True)  # noqa: E712
-        )
-    ]
+UPDATES = ["message", "callback_query"]
 
 
 class AdminBot:
@@ -131,34 +78,25 @@ class AdminBot:
         polling; with ``background`` start the notification rounds."""
         configured = self.config.webhook_secret
         self.secret = await store_call(
-            stored_secret, configured.get_secret_value() if configured else None
+            gate.stored_secret, configured.get_secret_value() if configured else None
         )
+        try:
+            if self.config.mode == "polling":
+                await self.bot.delete_webhook(drop_pending_updates=False)
+            elif self.config.webhook_url:
+                await self.bot.set_webhook(
+                    self.config.webhook_url, secret_token=self.secret, allowed_updates=UPDATES
+                )
+        except TelegramAPIError as exc:
+            # Telegram unreachable at start must not stop serve: polling retries by itself,
+            # and a webhook registered before keeps working.
+            log.error("admin bot: could not set up updates with Telegram: %s", exc.message)
         if self.config.mode == "polling":
-            await self.bot.delete_webhook(drop_pending_updates=False)
             self._spawn(self._poll())
-        elif self.config.webhook_url:
-            await self.bot.set_webhook(
-                self.config.webhook_url,
-                secret_token=self.secret,
-                allowed_updates=["message", "callback_query"],
-            )
-        await self.publish_menu()
+        admins = await store_call(gate.admin_ids)
+        await botapi.publish_menu(self.bot, self.commands, admins)
         if background:
             self._spawn(self._rounds())
-
-    async def publish_menu(self) -> None:
-        """Telegram's command menu: what operators may use by default; everything for each
-        admin (a per-chat scope). A failure only costs the menu, never the bot."""
-        admins = await store_call(_admin_ids)
-        menus: list[tuple[list[BotCommand], Any]] = [(menu_commands(self.commands, False), None)]
-        everything = menu_commands(self.commands, True)
-        menus += [(everything, BotCommandScopeChat(chat_id=chat)) for chat in admins]
-        for commands, scope in menus:
-            try:
-                await self.bot.set_my_commands(commands, scope=scope)
-            except TelegramAPIError as exc:
-                log.warning("admin bot: setMyCommands failed: %s", exc.message)
-                return
 
     async def close(self) -> None:
         if self.config.mode == "polling":
@@ -178,7 +116,7 @@ class AdminBot:
             self.bot,
             handle_signals=False,
             close_bot_session=False,
-            allowed_updates=["message", "callback_query"],
+            allowed_updates=UPDATES,
         )
 
     async def _rounds(self) -> None:
@@ -220,10 +158,9 @@ class AdminBot:
             return
         operator = await store_call(find_operator, user.id)
         if operator is None:
-            if await store_call(refuse_once, user.id):
-                await self.execute(
-                    [SendMessage(chat_id=message.chat.id, text=REFUSAL.format(id=user.id))]
-                )
+            if await store_call(gate.refuse_once, user.id):
+                refusal = gate.REFUSAL.format(id=user.id)
+                await botapi.call(self.bot, SendMessage(chat_id=message.chat.id, text=refusal))
             return
         ctx = CommandContext(operator=operator, settings=self.settings)
         try:
@@ -255,40 +192,17 @@ class AdminBot:
         self, ctx: CommandContext, client_id: int, message: Message
     ) -> Reply:
         text = message.text or message.caption or ""
-        attachments: list[dict[str, Any]] = []
         try:
-            if message.photo:
-                photo = message.photo[-1]  # the largest size
-                content = await self._download(photo.file_id)
-                name = f"photo_{photo.file_unique_id}.jpg"
-                path = await store_call(forward.store_file, self.config.files_dir, name, content)
-                attachments.append(
-                    {"kind": "photo", "path": path, "file_name": name, "mime_type": "image/jpeg"}
-                )
-            elif message.document:
-                doc = message.document
-                content = await self._download(doc.file_id)
-                name = forward.safe_name(doc.file_name, "document")
-                path = await store_call(forward.store_file, self.config.files_dir, name, content)
-                attachment = {"kind": "document", "path": path, "file_name": name}
-                if doc.mime_type:
-                    attachment["mime_type"] = doc.mime_type
-                attachments.append(attachment)
-            elif not text:
-                return Reply("Only text, photos and documents can be sent to a client.")
+            attachment = await botapi.fetch_attachment(self.bot, message, self.config.files_dir)
         except TelegramAPIError as exc:
-            return Reply(
-                f"Could not fetch the file from Telegram: {exc.message}. Nothing was sent."
-            )
+            return Reply(f"Could not fetch the file from Telegram: {exc.message}. Nothing sent.")
+        if attachment is None and not text:
+            return Reply("Only text, photos and documents can be sent to a client.")
+        attachments = [attachment] if attachment is not None else []
         try:
             return await store_call(forward.send_to_client, ctx, client_id, text, attachments)
         except CommandError as exc:
             return Reply(str(exc))
-
-    async def _download(self, file_id: str) -> bytes:
-        buffer = io.BytesIO()
-        await self.bot.download(file_id, destination=buffer)
-        return buffer.getvalue()
 
     async def on_callback(self, query: CallbackQuery) -> None:
         operator = await store_call(find_operator, query.from_user.id)
@@ -321,52 +235,11 @@ class AdminBot:
             log.info("admin bot: answerCallbackQuery failed: %s", exc.message)
 
     # ---- sending ---------------------------------------------------------------------
-    async def execute(self, methods: list[Method]) -> list[Any]:
-        """Run the calls in order; returns each one's result (None when it failed).
-
-        429 waits ``retry_after`` and tries again (up to ``MAX_RETRIES``); an edit Telegram
-        refuses because nothing changed is fine; any other refused edit (message too old or
-        deleted) is sent as a new message instead.
-        """
-        results: list[Any] = []
-        for method in methods:
-            results.append(await self._call(method))
-        return results
-
-    async def _call(self, method: Method) -> Any:
-        for attempt in range(MAX_RETRIES + 1):
-            try:
-                return await self.bot(method)
-            except TelegramRetryAfter as exc:
-                if attempt == MAX_RETRIES:
-                    log.warning("admin bot: %s still rate-limited; dropped", type(method).__name__)
-                    return None
-                await asyncio.sleep(min(exc.retry_after, 60))
-            except TelegramBadRequest as exc:
-                if "not modified" in exc.message:
-                    return None
-                if isinstance(method, EditMessageText):
-                    fallback = SendMessage(
-                        chat_id=method.chat_id or 0,
-                        text=method.text or PLACEHOLDER,
-                        reply_markup=method.reply_markup,
-                    )
-                    return await self._call(fallback)
-                if isinstance(method, EditMessageReplyMarkup):
-                    return None
-                log.warning("admin bot: %s refused: %s", type(method).__name__, exc.message)
-                return None
-            except TelegramAPIError as exc:
-                log.warning("admin bot: %s failed: %s", type(method).__name__, exc.message)
-                return None
-        return None
-
     async def send_reply(
         self, reply: Reply, chat_id: int, message_id: int | None = None
     ) -> list[int]:
-        """Show ``reply`` (editing ``message_id`` when given); the ids of the messages shown."""
-        results = await self.execute(render(reply, chat_id, pressed_message_id=message_id))
-        return [r.message_id for r in results if isinstance(r, Message)]
+        """Show ``reply`` (editing ``message_id`` when it edits); the ids of the messages."""
+        return await botapi.show(self.bot, reply, chat_id, message_id)
 
     async def show(
         self, reply: Reply, operator_id: int, chat_id: int, pressed: int | None = None
