@@ -40,8 +40,9 @@ Commands marked *admins* are refused to operators.
 OUTRO = """
 ## The command line
 
-`switchboard --help` lists every command of the CLI, each with its own `--help`. The ones
-an operator uses day to day:
+`switchboard --help` lists every command of the CLI, each with its own `--help`; the client
+list commands are described in full in [clients.md](clients.md). The ones an operator uses
+day to day:
 
 | Command | What it does |
 |---|---|
