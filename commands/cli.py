@@ -158,6 +158,7 @@ def _one_line(exc: BaseException) -> str:
 # Subcommand modules register themselves on ``cli`` when imported.
 # Modules that add their commands to ``cli`` (imported after ``cli`` exists).
 import commands.delivery  # noqa: E402
+import commands.demo  # noqa: E402
 import commands.email  # noqa: E402
 import commands.whatsapp  # noqa: E402,F401
 from commands import admin_cli  # noqa: E402,F401

@@ -1,0 +1,395 @@
+"""``switchboard demo``: the whole product on one machine, without a single token.
+
+The platforms are the project's own emulators (Telegram Bot API, WhatsApp Graph API and, where
+Dovecot can run, an IMAP + SMTP pair) on loopback; the service is the same aiohttp app as
+``switchboard serve``, on SQLite with the in-process worker. Everything lives in one folder
+(default ``.switchboard-demo``): its ``config.yaml`` is what the printed commands use, its
+``demo.db`` survives for ``--resume``. Simulated clients keep writing in every ``--every``
+seconds, through the emulators and the real ingest paths, so notifications and counters move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import secrets
+import shutil
+import signal
+import sys
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from commands.cli import CliContext, cli, fail, pass_context
+from commands.demo_seed import (
+    FIRST_NAMES_EN,
+    FIRST_NAMES_RU,
+    INBOUND_TEXTS,
+    DemoBot,
+    seed,
+)
+
+TELEGRAM_TOKEN = "100001:DEMO-shop-bot"  # noqa: S105 (the emulator's, not a real token)
+ADMIN_TOKEN = "100002:DEMO-admin-bot"  # noqa: S105
+PHONE_NUMBER_ID = "100000000000001"
+OPERATORS: tuple[tuple[int, str, str], ...] = (  # telegram_id, role, name
+    (111, "admin", "Анна (admin)"),
+    (222, "operator", "Борис"),
+    (333, "operator", "Carol"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """What the user asked for. ``every_s``: seconds between simulated inbound messages."""
+
+    directory: Path
+    fresh: bool
+    clients: int
+    host: str
+    port: int
+    email: bool
+    every_s: float
+
+
+@dataclass(slots=True)
+class Platforms:
+    """The running emulators and the addresses the configuration points at."""
+
+    telegram: Any
+    graph: Any
+    smtp: Any = None
+    imap: Any = None
+
+    def close(self) -> None:
+        for server in (self.smtp, self.imap):
+            if server is not None:
+                with contextlib.suppress(Exception):
+                    (server.close if hasattr(server, "close") else server.stop)()
+
+
+def demo_bots(email: bool) -> tuple[DemoBot, ...]:
+    bots = [DemoBot("demo_tg", "telegram", 0.6), DemoBot("demo_wa", "whatsapp", 0.3)]
+    if email:
+        bots.append(DemoBot("demo_mail", "email", 0.1))
+    return tuple(bots)
+
+
+def write_config(options: DemoOptions, platforms: Platforms, ops_token: str) -> Path:
+    """The demo's config.yaml, pointing every bot at its emulator (ports change per run)."""
+    bots: list[dict[str, Any]] = [
+        {
+            "name": "demo_tg",
+            "kind": "telegram",
+            "token": TELEGRAM_TOKEN,
+            "mode": "polling",
+            "api_base": platforms.telegram.base_url,
+        },
+        {
+            "name": "demo_wa",
+            "kind": "whatsapp",
+            "phone_number_id": PHONE_NUMBER_ID,
+            "access_token": "demo-access-token",
+            "app_secret": platforms.graph.app_secret,
+            "verify_token": "demo-verify-token",
+            "api_base": platforms.graph.url,
+        },
+    ]
+    if platforms.imap is not None:
+        bots.append(
+            {
+                "name": "demo_mail",
+                "kind": "email",
+                "imap": {
+                    "host": platforms.imap.host,
+                    "port": platforms.imap.port,
+                    "security": "none",
+                    "user": "shop",
+                    "password": platforms.imap.password,
+                    "poll_interval_s": 5,
+                },
+                "smtp": {
+                    "host": platforms.smtp.host,
+                    "port": platforms.smtp.port,
+                    "security": "none",
+                    "from_address": "Demo Shop <shop@demo.local>",
+                },
+            }
+        )
+    config = {
+        "database_url": f"sqlite:///{(options.directory / 'demo.db').resolve()}",
+        "broker_url": "memory://",
+        "timezone": "Europe/Moscow",
+        "host": options.host,
+        "port": options.port,
+        "bots": bots,
+        "admin_bot": {
+            "token": ADMIN_TOKEN,
+            "mode": "polling",
+            "api_base": platforms.telegram.base_url,
+        },
+        "operators": [{"telegram_id": i, "role": r, "name": n} for i, r, n in OPERATORS],
+        "ops_token": ops_token,
+    }
+    path = options.directory / "config.yaml"
+    path.write_text(
+        "# Written by `switchboard demo` at each start: every address is an emulator's.\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+    return path
+
+
+async def start_platforms(email: bool) -> Platforms:
+    from bots.emulators.telegram import TelegramEmulator
+    from bots.emulators.whatsapp import GraphEmulator
+
+    telegram = TelegramEmulator()
+    await telegram.start()
+    telegram.bot(TELEGRAM_TOKEN, username="demo_shop_bot")
+    telegram.bot(ADMIN_TOKEN, username="demo_staff_bot")
+    for telegram_id, _role, name in OPERATORS:
+        telegram.user(ADMIN_TOKEN, telegram_id, first_name=name)
+    graph = GraphEmulator(app_secret=secrets.token_hex(16))
+    await graph.start()
+    platforms = Platforms(telegram, graph)
+    if email:
+        from bots.emulators.mail import DovecotServer, SmtpSink
+
+        platforms.smtp = SmtpSink()
+        platforms.smtp.start()
+        platforms.imap = await asyncio.to_thread(DovecotServer)
+        await asyncio.to_thread(platforms.imap.start)
+    return platforms
+
+
+def register_telegram_clients(platforms: Platforms) -> int:
+    """Make the emulator know the seeded Telegram clients, so replies to them arrive."""
+    from store.models import Bot, Client
+
+    rows = (
+        Client.select(Client.messenger_id, Client.name, Client.username)
+        .join(Bot)
+        .where(Bot.name == "demo_tg")
+    )
+    count = 0
+    for row in rows.iterator():
+        first, _, last = row.name.partition(" ")
+        platforms.telegram.user(
+            TELEGRAM_TOKEN,
+            int(row.messenger_id),
+            first_name=first or "Client",
+            last_name=last or None,
+            username=row.username,
+        )
+        count += 1
+    return count
+
+
+async def simulate_clients(options: DemoOptions, platforms: Platforms, service_url: str) -> None:
+    """Forever: one simulated client writes in every ``every_s`` seconds, through a platform."""
+    from bots.emulators import whatsapp_payloads as wa
+
+    rng = random.Random()
+    next_user = 9_000_000
+    while True:
+        await asyncio.sleep(options.every_s)
+        first = rng.choice(FIRST_NAMES_RU + FIRST_NAMES_EN)
+        text = rng.choice(INBOUND_TEXTS).format(size=rng.choice("SML"), city="Казань")
+        channel = rng.choices(("telegram", "whatsapp", "email"), (6, 3, 1))[0]
+        try:
+            if channel == "whatsapp":
+                sender = f"7911{rng.randrange(10**7):07d}"
+                body = wa.envelope(
+                    PHONE_NUMBER_ID, messages=[wa.text(sender, text)], profiles={sender: first}
+                )
+                await platforms.graph.post_webhook(f"{service_url}/webhooks/whatsapp/demo_wa", body)
+            elif channel == "email" and platforms.imap is not None:
+                mail = EmailMessage()
+                mail["From"] = f"{first} <{first.lower()}{rng.randrange(1000)}@example.com>"
+                mail["To"] = "shop@demo.local"
+                mail["Subject"] = "Вопрос по заказу"
+                mail.set_content(text)
+                await asyncio.to_thread(platforms.imap.append, "shop", bytes(mail))
+            else:
+                known = list(platforms.telegram.bots[TELEGRAM_TOKEN].users)
+                user_id = rng.choice(known) if known and rng.random() < 0.7 else next_user
+                if user_id == next_user:
+                    next_user += 1  # a newcomer: the next one is another person
+                user = platforms.telegram.user(TELEGRAM_TOKEN, user_id, first_name=first)
+                await user.send_text(text)
+        except Exception as exc:  # a demo keeps going; the reason is shown once per failure
+            click.echo(f"demo: a simulated {channel} message failed: {exc}", err=True)
+
+
+def guide(options: DemoOptions, config: Path, platforms: Platforms, ops_token: str) -> str:
+    base = f"http://{options.host}:{options.port}"
+    sb = f"switchboard --config {config}"
+    mail = (
+        f"IMAP {platforms.imap.host}:{platforms.imap.port}, SMTP {platforms.smtp.port}"
+        if platforms.imap is not None
+        else "off (needs root and Dovecot; --email to install it)"
+    )
+    return f"""
+Switchboard demo is running — Ctrl-C stops it.
+  service    {base}   (health {base}/healthz, metrics {base}/metrics)
+  dashboard  {base}/ops?token={ops_token}
+  Telegram   Bot API emulator {platforms.telegram.base_url} (shop bot demo_tg, staff bot)
+  WhatsApp   Graph API emulator {platforms.graph.url} (demo_wa)
+  email      {mail}
+  data       {options.directory}/demo.db   (run again with --resume to keep it)
+
+Try, in another terminal (operators: 111 admin, 222 and 333 operators):
+  {sb} admin --as 111 "/clients unanswered"
+  {sb} admin --as 222 "/clients tab:mine"
+  {sb} admin --as 111 "/unread"
+  {sb} clients count "search:ксения"
+  {sb} broadcast "list:VIP" --text "Скидка 10% для VIP до пятницы"
+  {sb} jobs list
+""".rstrip()
+
+
+async def run_demo(options: DemoOptions) -> None:
+    from aiohttp import web
+
+    from commands.runtime import open_store
+    from commands.web import build_app, serve_installers
+    from config import load_settings
+    from store.migrate import migrate
+
+    platforms = await start_platforms(options.email)
+    runner: web.AppRunner | None = None
+    simulator: asyncio.Task[None] | None = None
+    try:
+        ops_token = _ops_token(options.directory)
+        config = write_config(options, platforms, ops_token)
+        settings = load_settings(config)
+        database = open_store(settings, check_schema=False)
+        migrate(database)
+        open_store(settings)  # mirrors the bots and operators of the configuration
+        if options.fresh:
+            summary = seed(demo_bots(platforms.imap is not None), options.clients)
+            click.echo(f"seeded {summary.clients} clients and {summary.messages} messages")
+        register_telegram_clients(platforms)
+        app = build_app(settings, installers=serve_installers())
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, options.host, options.port).start()
+        click.echo(guide(options, config, platforms, ops_token), color=False)
+        sys.stdout.flush()
+        service_url = f"http://{options.host}:{options.port}"
+        simulator = asyncio.create_task(simulate_clients(options, platforms, service_url))
+        await _until_signal()
+    finally:
+        if simulator is not None:
+            simulator.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await simulator
+        if runner is not None:
+            await runner.cleanup()
+        await platforms.telegram.stop()
+        await platforms.graph.stop()
+        await asyncio.to_thread(platforms.close)
+
+
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def _ops_token(directory: Path) -> str:
+    """One ops token per demo folder, so a bookmarked dashboard link survives --resume."""
+    path = directory / "ops_token"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    token = secrets.token_urlsafe(16)
+    path.write_text(token, encoding="utf-8")
+    return token
+
+
+def _email_available() -> bool:
+    return os.geteuid() == 0 and shutil.which("dovecot") is not None
+
+
+@cli.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".switchboard-demo"),
+    show_default=True,
+    help="Folder for the demo's data.",
+)
+@click.option(
+    "--fresh/--resume",
+    default=None,
+    help="Start over, or keep the last run's data (asked when not given).",
+)
+@click.option(
+    "--clients",
+    type=click.IntRange(1, 100_000),
+    default=300,
+    show_default=True,
+    help="Sample clients seeded on a fresh start.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--email/--no-email",
+    default=None,
+    help="Run an IMAP/SMTP pair (Dovecot; default: when installed and root).",
+)
+@click.option(
+    "--every",
+    "every_s",
+    type=click.FloatRange(0.05),
+    default=5.0,
+    show_default=True,
+    help="Seconds between simulated inbound messages.",
+)
+@pass_context
+def demo_command(
+    obj: CliContext,
+    directory: Path,
+    fresh: bool | None,
+    clients: int,
+    host: str,
+    port: int,
+    email: bool | None,
+    every_s: float,
+) -> None:
+    """Run the whole product on emulated platforms with sample data: no tokens needed."""
+    del obj  # the demo writes and uses its own configuration
+    existing = (directory / "demo.db").exists()
+    if fresh is None:
+        fresh = not existing or (
+            sys.stdin.isatty()
+            and click.confirm(f"{directory} holds an earlier demo; start fresh?", default=False)
+        )
+    if fresh and directory.exists():
+        shutil.rmtree(directory)
+    elif not fresh and not existing:
+        fail(f"--resume: no earlier demo in {directory}; run without --resume to start one")
+    directory.mkdir(parents=True, exist_ok=True)
+    if email and os.geteuid() != 0:
+        fail("--email: the demo's Dovecot IMAP server needs root")
+    options = DemoOptions(
+        directory,
+        fresh,
+        clients,
+        host,
+        port,
+        _email_available() if email is None else email,
+        every_s,
+    )
+    asyncio.run(run_demo(options))
+    click.echo("Switchboard demo stopped", err=True)

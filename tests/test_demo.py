@@ -1,0 +1,120 @@
+"""`switchboard demo` end to end: it starts, the printed commands work against it, a broadcast
+leaves through the Telegram emulator, simulated clients keep writing, Ctrl-C stops it cleanly,
+and a second run resumes the same data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT, run_cli
+
+READY = "Switchboard demo is running"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(directory: Path, *flags: str) -> tuple[subprocess.Popen[str], list[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "commands", "demo", "--dir", str(directory), "--no-email",
+         "--port", str(_free_port()), "--every", "0.2", *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if READY in line:
+            # The guide follows the ready line; read it to its last command.
+            while "jobs list" not in line:
+                line = process.stdout.readline()
+                lines.append(line)
+            return process, lines
+    process.kill()
+    raise AssertionError("the demo did not start:\n" + "".join(lines))
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out
+    return out
+
+
+def _inbound(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM message WHERE direction='in'").fetchone()[0])
+
+
+def test_demo_runs_the_product_and_resumes(tmp_path: Path) -> None:
+    directory = tmp_path / "demo"
+    process, guide = _start(directory, "--fresh", "--clients", "40")
+    config = directory / "config.yaml"
+    try:
+        text = "".join(guide)
+        assert "seeded 40 clients" in text
+        assert f"--config {config}" in text and "/ops?token=" in text
+        cli = ("--config", str(config))
+
+        count = run_cli(*cli, "clients", "count", "channel:demo_tg", cwd=tmp_path)
+        assert count.returncode == 0, count.stderr
+        telegram_clients = int(count.stdout)
+        assert telegram_clients > 0
+
+        before = _inbound(directory / "demo.db")
+        deadline = time.monotonic() + 30
+        while _inbound(directory / "demo.db") < before + 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _inbound(directory / "demo.db") >= before + 3, "simulated clients stopped writing"
+
+        job = run_cli(
+            *cli, "broadcast", "channel:demo_tg", "--text", "Привет из демо", cwd=tmp_path
+        )
+        assert job.returncode == 0, job.stderr
+        job_id = job.stdout.strip()
+        deadline = time.monotonic() + 60
+        while True:
+            shown = run_cli(*cli, "jobs", "show", job_id, "--json", cwd=tmp_path)
+            state = json.loads(shown.stdout)
+            if state["remaining"] == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        # Every subscribed seeded client is a user of the emulator: the broadcast is delivered.
+        assert state["remaining"] == 0, state
+        assert state["sent"] > 0 and state["failed"] == 0, state
+        assert state["sent"] + state["skipped"] >= telegram_clients
+    finally:
+        out = _stop(process)
+    assert "Switchboard demo stopped" in out
+
+    process, guide = _start(directory, "--resume")
+    try:
+        assert "seeded" not in "".join(guide)  # resumed, not re-seeded
+        count = run_cli("--config", str(config), "clients", "count", cwd=tmp_path)
+        assert int(count.stdout) >= 40
+    finally:
+        _stop(process)
+
+
+def test_resume_without_an_earlier_demo_is_refused(tmp_path: Path) -> None:
+    result = run_cli("demo", "--dir", str(tmp_path / "none"), "--resume", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no earlier demo" in result.stderr
+    assert "Traceback" not in result.stderr
