@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run migrate test lint typecheck pytest bench clean services docs
+.PHONY: install run demo migrate test lint typecheck pytest bench clean services docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ migrate: $(STAMP)
 
 run: migrate
 	$(BIN)/switchboard serve
+
+# The whole product on emulated platforms, no tokens: DEMO_ARGS="--fresh" or "--resume".
+demo: $(STAMP)
+	$(BIN)/switchboard demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
