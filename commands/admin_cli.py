@@ -15,7 +15,8 @@ from commands.cli import CliContext, cli, pass_context
 def admin_command(obj: CliContext, as_id: int, press: str | None, text: str) -> None:
     """Run an admin-bot command, e.g. switchboard admin --as 111 "/clients unanswered".
 
-    Buttons are listed under the reply with their data; --press DATA presses one.
+    Buttons are listed under the reply with their data; --press DATA presses one. Exits 1
+    when the command was refused (the reply says why; nothing was done).
     """
     from commands.admin import ADMIN_COMMANDS, CommandContext, find_operator, render_text
     from commands.runtime import open_store
@@ -38,3 +39,5 @@ def admin_command(obj: CliContext, as_id: int, press: str | None, text: str) -> 
         with open(file.file_name, "wb") as out:
             out.write(file.content)
         click.echo(f"saved {file.file_name}")
+    if reply.error:
+        raise SystemExit(1)

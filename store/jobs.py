@@ -23,7 +23,7 @@ from store.clock import utcnow
 from store.db import database_proxy, is_postgres, write_transaction
 from store.errors import NotFound, StoreError
 from store.models import Bot, Client, Job, Message
-from store.outbox import NOT_HANDED_OVER
+from store.outbox import NOT_HANDED_OVER, OUT_AUTHORS
 
 CLIENT_ID: Any = Client.id
 MESSAGE_ID: Any = Message.id
@@ -178,9 +178,11 @@ def create_resend_failed(
     ``bot_ids``, among ``clients``), send their last bot message again, ``interval_s`` apart
     (never faster than the bot's own ``steps``)."""
     now = now or utcnow()
+    # Internal comments are stored as outgoing rows without a status: they are not messages
+    # the client was sent, so they neither hide nor count as the last outgoing message.
     last_out = (
         Message.select(Message.client, pw.fn.MAX(MESSAGE_ID).alias("last_id"))
-        .where(Message.direction == "out")
+        .where((Message.direction == "out") & Message.author_kind.in_(OUT_AUTHORS))
         .group_by(Message.client)
         .alias("last_out")
     )

@@ -21,3 +21,6 @@ __all__ = [
     "find_operator",
     "render_text",
 ]
+
+# The client-list commands of issue 8, registered by import like the modules above.
+from commands.admin import client, clients, messaging  # noqa: F401

@@ -1,8 +1,10 @@
 """Commands and button handlers of the admin bot, declared once, dispatched from any front end.
 
 A command is a function ``(ctx, args) -> Reply`` registered under ``/name``; a button handler is
-``(ctx, payload) -> Reply`` registered under a short callback prefix (``cl`` in ``cl:p:2``).
-Handlers are synchronous (the store is); the Telegram front end runs them in a thread.
+``(ctx, payload) -> Reply`` registered under a short callback prefix (``cl`` in ``cl:p:2``); an
+input handler ``(ctx, text, data) -> Reply`` takes the plain message a command asked for
+(``commands.admin.pending``). Handlers are synchronous (the store is); the Telegram front end
+runs them in a thread.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from commands.admin import pending
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.reply import Reply
 
 CommandHandler = Callable[[CommandContext, str], Reply]
 ButtonHandler = Callable[[CommandContext, str], Reply]
+InputHandler = Callable[[CommandContext, str, dict[str, Any]], Reply]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,7 @@ class CommandSet:
     def __init__(self) -> None:
         self.commands: dict[str, AdminCommand] = {}
         self.buttons: dict[str, ButtonHandler] = {}
+        self.inputs: dict[str, InputHandler] = {}
 
     def command(
         self, name: str, usage: str, help: str, *, admin_only: bool = False
@@ -54,6 +60,18 @@ class CommandSet:
 
         return register
 
+    def awaiting(self, kind: str) -> Callable[[InputHandler], InputHandler]:
+        """Register the handler of the plain message a command asked for with
+        ``pending.wait_for(operator_id, kind, data)``."""
+
+        def register(fn: InputHandler) -> InputHandler:
+            if kind in self.inputs:
+                raise ValueError(f"input kind {kind!r} registered twice")
+            self.inputs[kind] = fn
+            return fn
+
+        return register
+
     def visible_to(self, ctx: CommandContext) -> list[AdminCommand]:
         return [c for c in self.commands.values() if ctx.is_admin or not c.admin_only]
 
@@ -61,28 +79,42 @@ class CommandSet:
         """Run the command in ``text`` (``/name args``); errors become a helpful reply."""
         text = text.strip()
         if not text.startswith("/"):
-            return Reply("Send a command, for example /clients or /help.")
+            return self._handle_input(ctx, text)
         head, _, args = text.partition(" ")
         name = head[1:].split("@", 1)[0].lower()  # "/clients@ShopAdminBot" in groups
         command = self.commands.get(name)
         if command is None:
-            return Reply(f"Unknown command /{name}. Send /help for the list.")
+            return Reply(f"Unknown command /{name}. Send /help for the list.", error=True)
         if command.admin_only and not ctx.is_admin:
-            return Reply(f"/{name} is for admins only.")
+            return Reply(f"/{name} is for admins only.", error=True)
+        # A new command abandons a prompt left open, so it cannot swallow a later message.
+        if name != "cancel":
+            pending.clear(ctx.operator.id)
         try:
             return command.handler(ctx, args.strip())
         except CommandError as exc:
-            return Reply(f"{exc}\nUsage: {command.usage}")
+            return Reply(f"{exc}\nUsage: {command.usage}", error=True)
+
+    def _handle_input(self, ctx: CommandContext, text: str) -> Reply:
+        waiting = pending.current(ctx.operator.id)
+        handler = self.inputs.get(waiting.kind) if waiting is not None else None
+        if waiting is None or handler is None:
+            return Reply("Send a command, for example /clients or /help.")
+        try:
+            return handler(ctx, text, waiting.data)
+        except CommandError as exc:
+            # The prompt stays open: the operator may send a better answer or /cancel.
+            return Reply(f"{exc}\nSend it again, or /cancel.", error=True)
 
     def handle_button(self, ctx: CommandContext, data: str) -> Reply:
         prefix, _, payload = data.partition(":")
         handler = self.buttons.get(prefix)
         if handler is None:
-            return Reply("This button is no longer valid.", notice="expired")
+            return Reply("This button is no longer valid.", notice="expired", error=True)
         try:
             return handler(ctx, payload)
         except CommandError as exc:
-            return Reply(str(exc), notice=str(exc)[:190])
+            return Reply(str(exc), notice=str(exc)[:190], error=True)
 
 
 def split_args(args: str) -> list[str]:

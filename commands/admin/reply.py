@@ -51,6 +51,7 @@ class Reply:
     edit: bool = False
     notice: str | None = None  # a short toast for a button press
     live: str | None = None
+    error: bool = False  # the command was refused (bad arguments, no permission): nothing done
 
     def chunks(self) -> list[str]:
         """The text split into messages within Telegram's limit, on line breaks where possible."""
@@ -109,6 +110,8 @@ def render_text(reply: Reply, *, with_data: bool = False) -> str:
             lines.append("  ".join(f"[{b.text}] --press {b.data or b.url}" for b in row))
         else:
             lines.append("  ".join(f"[{b.text}]" for b in row))
+    if reply.live and with_data:
+        lines.append(f"(refresh: --press {reply.live})")
     for f in reply.files:
         lines.append(f"(file {f.file_name}, {len(f.content)} bytes)")
     return "\n".join(lines)
