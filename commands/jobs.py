@@ -90,8 +90,9 @@ def resend_failed_command(
 ) -> None:
     """Resend the last bot message to every client whose last outgoing message failed (F4)."""
     from store.clients.query import select_clients
+    from store.errors import NotFound
     from store.filters import parse_filter
-    from store.jobs import create_resend_failed
+    from store.jobs import channel_bot_ids, create_resend_failed
 
     settings = _open(obj)
     viewer = viewer_for(settings, as_id)
@@ -106,13 +107,10 @@ def resend_failed_command(
         since_at = to_utc(dt.datetime.combine(day, dt.time(), tzinfo=settings.zone))
     bot_ids = None
     if channel is not None:
-        bots = Bot.select().where((Bot.kind == channel) | (Bot.name == channel))
-        bot_ids = [b.id for b in bots]
-        if not bot_ids:
-            kinds = ", ".join(
-                sorted({b.kind for b in Bot.select()} | {b.name for b in Bot.select()})
-            )
-            raise click.ClickException(f"--channel {channel!r}: no such messenger or bot ({kinds})")
+        try:
+            bot_ids = channel_bot_ids(channel)
+        except NotFound as exc:
+            raise click.ClickException(f"--channel {channel!r}: {exc}") from None
     filter_text = " ".join(filter_words)
     with one_line_errors():
         flt = parse_filter(filter_text, viewer, settings.zone)

@@ -312,5 +312,15 @@ def refresh_running(now: dt.datetime | None = None) -> None:
             Job.update(updates).where((Job.id == job.id) & Job.state.in_(ACTIVE_STATES)).execute()
 
 
+def channel_bot_ids(channel: str) -> list[int]:
+    """The bots of a messenger (``telegram``, ``whatsapp``, ``email``) or the bot named
+    ``channel``; ``NotFound`` listing the messengers and bots there are."""
+    ids = [b.id for b in Bot.select(Bot.id).where((Bot.kind == channel) | (Bot.name == channel))]
+    if not ids:
+        known = sorted({b.kind for b in Bot.select()} | {b.name for b in Bot.select()})
+        raise NotFound(f"no such messenger or bot ({', '.join(known) or 'none'})")
+    return ids
+
+
 def bots_by_id() -> dict[int, tuple[str, str]]:
     return {b.id: (b.name, b.kind) for b in Bot.select()}

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import peewee
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commands.admin import CommandContext
-from commands.admin.reply import CALLBACK_LIMIT
+from commands.admin.reply import CALLBACK_LIMIT, MESSAGE_LIMIT
 from store import jobs, outbox
 from store.clock import utcnow
 from store.models import (
@@ -301,3 +303,57 @@ def test_switchboard_admin_lists_clients_and_presses_their_buttons(tmp_path: Pat
     assert "— Free: 0" in pressed.stdout
     bad = run_cli("admin", "--as", "111", "/clients list:Nope", cwd=tmp_path)
     assert "Filter: list:Nope" in bad.stdout and bad.returncode == 1
+
+
+def test_help_lists_every_command(staff: dict[str, CommandContext]) -> None:
+    from commands.admin import ADMIN_COMMANDS
+
+    text = run(staff["admin"], "/help").text
+    for name, command in ADMIN_COMMANDS.commands.items():
+        assert f"{command.usage} — " in text, name
+    for name in ("clients", "client", "reply", "comment", "bulk", "readall", "resendfailed"):
+        assert f"/{name}" in text
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    client_id=st.integers(min_value=1, max_value=2**63 - 1),
+    pinned=st.booleans(),
+    blocked=st.booleans(),
+    page=st.integers(min_value=1, max_value=10**6),
+)
+def test_menu_callback_data_fits_64_bytes_for_any_id(
+    client_id: int, pinned: bool, blocked: bool, page: int
+) -> None:
+    from commands.admin.client import menu
+
+    rows = menu(Client(id=client_id, pinned=pinned, blocked=blocked), page, page + 1)
+    # Button() refuses data over the limit: building the menu is the check; and every
+    # button's data names the client.
+    assert all(str(client_id) in (b.data or "") for row in rows for b in row)
+
+
+def test_a_long_dialog_is_split_within_the_message_limit(staff: dict[str, CommandContext]) -> None:
+    ctx = staff["admin"]
+    c = f.client("Talkative")
+    for i in range(10):
+        Message.create(
+            client=c, bot=c.bot_id, direction="in", author_kind="client", text=f"{i} " + "я" * 3000
+        )
+    reply = run(ctx, f"/client {c.id}")
+    assert len(reply.text) > MESSAGE_LIMIT
+    chunks = reply.chunks()
+    assert len(chunks) > 1 and all(len(piece) <= MESSAGE_LIMIT for piece in chunks)
+    assert "".join(chunks).count("я") == reply.text.count("я")
+
+
+def test_card_labels_the_last_message_as_f14_says(staff: dict[str, CommandContext]) -> None:
+    boris, admin = staff["operator"], staff["admin"]
+    c = f.client("Labels")
+    run(boris, f"/reply {c.id} from Boris")
+    shown = run(boris, "/clients").text
+    assert "Last message: You: from Boris" in shown
+    assert "Last message: boris@shop.test: from Boris" in run(admin, "/clients").text
+    photo = [{"kind": "photo"}]
+    Message.create(client=c, bot=c.bot_id, direction="in", author_kind="client", attachments=photo)
+    assert "Last message: Attachment: [photo]" in run(boris, "/clients").text

@@ -23,4 +23,4 @@ __all__ = [
 ]
 
 # The client-list commands of issue 8, registered by import like the modules above.
-from commands.admin import client, clients, messaging  # noqa: F401
+from commands.admin import bulk, client, clients, jobs, messaging, outreach, saved  # noqa: F401

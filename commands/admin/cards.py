@@ -1,15 +1,13 @@
 """Client cards (F14): the short card of a list, shaped by the operator's /preview (F6), and
 the full card of ``/client``.
 
-Everything a page of cards needs besides the ``Client`` rows (bots, last messages, lists,
-labels, variables, operators, blocks) is fetched with one set-based query per kind for the
-whole page, never one query per client.
+The client data comes from ``store.clients.details.client_details`` (a fixed number of
+set-based queries for a whole page); the last message of each client is one more query.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -18,18 +16,9 @@ import peewee as pw
 
 from commands.admin.context import CommandContext
 from commands.admin.preferences import PREVIEW_FIELDS, preferences_of
-from store.models import (
-    Block,
-    Bot,
-    Client,
-    Label,
-    LabelMembership,
-    ListMembership,
-    MailingList,
-    Message,
-    Operator,
-    Variable,
-)
+from store.clients.details import ClientDetails, client_details
+from store.filters.sql import CLIENT_ID
+from store.models import Client, Message, Operator
 
 ICONS: Final = {"telegram": "✈️", "whatsapp": "🟢", "email": "✉️"}
 MESSAGE_ID: Any = Message.id
@@ -38,66 +27,34 @@ PREVIEW_TEXT = 80  # characters of the last message a card shows
 
 @dataclass(slots=True)
 class CardData:
-    """What cards show besides the client row, keyed by client id."""
+    """What cards show: each client's details and last message, and the operators."""
 
-    bots: dict[int, Bot] = field(default_factory=dict)
-    operators: dict[int, Operator] = field(default_factory=dict)
-    blocks: dict[int, str] = field(default_factory=dict)
+    details: dict[int, ClientDetails] = field(default_factory=dict)
     last: dict[int, Message] = field(default_factory=dict)
-    lists: dict[int, list[str]] = field(default_factory=dict)
-    labels: dict[int, list[str]] = field(default_factory=dict)
-    variables: dict[int, dict[str, str]] = field(default_factory=dict)
+    operators: dict[int, Operator] = field(default_factory=dict)
+    usernames: dict[int, str] = field(default_factory=dict)  # not among the details
 
 
-def load_card_data(clients: Sequence[Client], variable_names: Sequence[str] = ()) -> CardData:
-    """The extras of ``clients`` in a fixed number of queries (about seven)."""
+def load_card_data(client_ids: Sequence[int], ctx: CommandContext) -> CardData:
+    """Everything the cards of ``client_ids`` show, in a fixed number of queries."""
     data = CardData()
-    ids = [c.id for c in clients]
+    ids = list(client_ids)
     if not ids:
         return data
-    data.bots = {b.id: b for b in Bot.select()}
+    data.details = {d.client_id: d for d in client_details(ids, ctx.settings.zone)}
     data.operators = {o.id: o for o in Operator.select()}
-    block_ids = {c.block_id for c in clients if c.block_id is not None}
-    if block_ids:
-        data.blocks = {b.id: b.name for b in Block.select().where(Block.id.in_(block_ids))}
     newest = (
         Message.select(pw.fn.MAX(MESSAGE_ID))
         .where(Message.client.in_(ids))
         .group_by(Message.client)
     )
     data.last = {m.client_id: m for m in Message.select().where(MESSAGE_ID.in_(newest))}
-    lists: dict[int, list[str]] = defaultdict(list)
-    rows: Any = (
-        ListMembership.select(ListMembership.client, MailingList.name)
-        .join(MailingList)
-        .where(ListMembership.client.in_(ids))
-        .order_by(MailingList.name)
+    named: Any = (
+        Client.select(CLIENT_ID, Client.username)
+        .where(CLIENT_ID.in_(ids) & Client.username.is_null(False))
         .tuples()
     )
-    for client_id, name in rows:
-        lists[client_id].append(name)
-    data.lists = dict(lists)
-    labels: dict[int, list[str]] = defaultdict(list)
-    rows = (
-        LabelMembership.select(LabelMembership.client, Label.name)
-        .join(Label)
-        .where(LabelMembership.client.in_(ids))
-        .order_by(Label.name)
-        .tuples()
-    )
-    for client_id, name in rows:
-        labels[client_id].append(name)
-    data.labels = dict(labels)
-    if variable_names:
-        variables: dict[int, dict[str, str]] = defaultdict(dict)
-        rows = (
-            Variable.select(Variable.client, Variable.name, Variable.value)
-            .where(Variable.client.in_(ids) & Variable.name.in_(list(variable_names)))
-            .tuples()
-        )
-        for client_id, name, value in rows:
-            variables[client_id][name] = value
-        data.variables = dict(variables)
+    data.usernames = dict(named)
     return data
 
 
@@ -109,16 +66,18 @@ def when(moment: dt.datetime | None, ctx: CommandContext) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
-def responsible_text(client: Client, data: CardData, ctx: CommandContext) -> str:
-    """ "your client", another operator's email (or name), or "free"."""
-    if client.responsible_id is None:
+def short_time(iso: str) -> str:
+    """``2023-05-22T23:59:00+03:00`` (project zone) as ``2023-05-22 23:59``."""
+    return iso[:16].replace("T", " ") if iso else "—"
+
+
+def responsible_text(d: ClientDetails, ctx: CommandContext) -> str:
+    """ "your client", another operator's name, or "free"."""
+    if d.responsible_telegram_id is None:
         return "free"
-    if client.responsible_id == ctx.operator.id:
+    if d.responsible_telegram_id == ctx.operator.telegram_id:
         return "your client"
-    other = data.operators.get(client.responsible_id)
-    if other is None:
-        return "another operator"
-    return other.email or other.name
+    return d.responsible or "another operator"
 
 
 def message_label(message: Message, data: CardData, ctx: CommandContext) -> str:
@@ -147,100 +106,82 @@ def message_preview(message: Message, limit: int = PREVIEW_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def status_marks(client: Client) -> str:
+def status_marks(d: ClientDetails) -> str:
     marks = [
         label
         for flag, label in (
-            (client.blocked, "blocked"),
-            (client.unsubscribed, "unsubscribed"),
-            (client.paused, "paused"),
+            (d.blocked, "blocked"),
+            (d.unsubscribed, "unsubscribed"),
+            (d.paused, "paused"),
         )
         if flag
     ]
     return f" [{', '.join(marks)}]" if marks else ""
 
 
-def title(client: Client, data: CardData) -> str:
+def title(d: ClientDetails) -> str:
     """``📌 🔵 ✈️ Name #12 [blocked]``: pin, unread, messenger, name, id, status."""
-    bot = data.bots.get(client.bot_id)
     parts = []
-    if client.pinned:
+    if d.pinned:
         parts.append("📌")
-    if client.unread:
+    if d.unread:
         parts.append("🔵")
-    parts.append(ICONS.get(bot.kind if bot else "", "💬"))
-    parts.append(f"{client.name or client.messenger_id} #{client.id}{status_marks(client)}")
+    parts.append(ICONS.get(d.messenger, "💬"))
+    parts.append(f"{d.name or d.messenger_id} #{d.client_id}{status_marks(d)}")
     return " ".join(parts)
 
 
-def field_value(key: str, client: Client, data: CardData, ctx: CommandContext) -> str | None:
+def field_value(key: str, d: ClientDetails, data: CardData, ctx: CommandContext) -> str | None:
     """One preview field as text; None when there is nothing to show."""
-    if key == "messenger_id":
-        return client.messenger_id
-    if key == "username":
-        return f"@{client.username}" if client.username else None
-    if key == "created":
-        return when(client.created_at, ctx)
-    if key == "last_action":
-        return when(client.last_action_at, ctx)
-    if key == "block":
-        return data.blocks.get(client.block_id or 0)
-    if key == "tag":
-        return client.tag
-    if key == "responsible":
-        return responsible_text(client, data, ctx)
-    if key == "stage":
-        return client.deal_stage
-    if key == "lists":
-        return ", ".join(data.lists.get(client.id, [])) or None
-    if key == "labels":
-        return ", ".join(data.labels.get(client.id, [])) or None
+    simple: dict[str, str | None] = {
+        "messenger_id": d.messenger_id,
+        "username": f"@{data.usernames[d.client_id]}" if d.client_id in data.usernames else None,
+        "created": short_time(d.created_at),
+        "last_action": short_time(d.last_action_at),
+        "block": d.block,
+        "tag": d.tag,
+        "responsible": responsible_text(d, ctx),
+        "stage": d.deal_stage,
+        "lists": ", ".join(d.lists) or None,
+        "labels": ", ".join(d.labels) or None,
+    }
     if key == "last_message":
-        message = data.last.get(client.id)
+        message = data.last.get(d.client_id)
         if message is None:
             return None
         return f"{message_label(message, data, ctx)}: {message_preview(message)}"
-    return None
+    return simple.get(key)
 
 
-def short_card(client: Client, data: CardData, ctx: CommandContext) -> str:
+def short_card(client_id: int, data: CardData, ctx: CommandContext) -> str:
     """The card of a list: the title, then the fields and variables the operator chose (F6)."""
+    d = data.details[client_id]
     pref = preferences_of(ctx.operator.id)
-    lines = [title(client, data)]
+    lines = [title(d)]
     for key in PREVIEW_FIELDS:
         if key in pref.preview_fields:
-            value = field_value(key, client, data, ctx)
+            value = field_value(key, d, data, ctx)
             if value:
                 lines.append(f"   {PREVIEW_FIELDS[key]}: {value}")
     for name in pref.preview_variables:
-        value = data.variables.get(client.id, {}).get(name)
+        value = d.variables.get(name)
         if value is not None:
             lines.append(f"   {name}: {value}")
     return "\n".join(lines)
 
 
-def full_card(client: Client, ctx: CommandContext) -> str:
+def full_card(client_id: int, ctx: CommandContext) -> str:
     """Every field of the client (F14: opening the card shows the full client data)."""
-    data = load_card_data([client])
-    bot = data.bots.get(client.bot_id)
-    lines = [title(client, data)]
-    if bot is not None:
-        lines.append(f"Bot: {bot.name} ({bot.kind})")
+    data = load_card_data([client_id], ctx)
+    d = data.details[client_id]
+    lines = [title(d), f"Bot: {d.bot} ({d.messenger})"]
     for key, label in PREVIEW_FIELDS.items():
-        value = field_value(key, client, data, ctx)
+        value = field_value(key, d, data, ctx)
         if value:
             lines.append(f"{label}: {value}")
-    if client.language:
-        lines.append(f"Language: {client.language}")
-    if client.avatar_url:
-        lines.append(f"Avatar: {client.avatar_url}")
-    variables: list[Any] = list(
-        Variable.select(Variable.name, Variable.value)
-        .where(Variable.client == client.id)
-        .order_by(Variable.name)
-        .tuples()
-    )
-    if variables:
+    if d.avatar_url:
+        lines.append(f"Avatar: {d.avatar_url}")
+    if d.variables:
         lines.append("Variables:")
-        lines.extend(f"   {name} = {value}" for name, value in variables)
+        lines.extend(f"   {name} = {value}" for name, value in d.variables.items())
     return "\n".join(lines)

@@ -48,7 +48,7 @@ def open_client(ctx: CommandContext, client: Client, page: int = 1, *, edit: boo
         Client.update(unread=False).where(Client.id == client.id).execute()
         client.unread = False
     dialog, pages = dialog_page(client, ctx, page)
-    text = f"{full_card(client, ctx)}\n\n{dialog}"
+    text = f"{full_card(client.id, ctx)}\n\n{dialog}"
     return Reply(text, menu(client, page, pages), edit=edit)
 
 

@@ -16,7 +16,6 @@ import peewee as pw
 from commands.admin import tokens
 from commands.admin.cards import load_card_data, short_card
 from commands.admin.context import CommandContext, CommandError
-from commands.admin.preferences import preferences_of
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
 from store.clients.query import compile_filter, page_clients, select_clients
@@ -84,8 +83,7 @@ def render(ctx: CommandContext, token: str, state: dict[str, Any], *, edit: bool
     if page.number > page.pages:  # the list shrank since the button was drawn
         state["page"] = page.pages
         page = page_clients(flt, ctx.operator, page=page.pages, per_page=PAGE_SIZE)
-    pref = preferences_of(ctx.operator.id)
-    data = load_card_data(page.clients, pref.preview_variables)
+    data = load_card_data([c.id for c in page.clients], ctx)
     where = f" matching {state['f']!r}" if state["f"] else ""
     head = (
         f"Clients{where} — {TAB_LABELS[state['tab']]}: {page.total}"
@@ -96,7 +94,7 @@ def render(ctx: CommandContext, token: str, state: dict[str, Any], *, edit: bool
     if selecting:
         chosen = page.total if state.get("all") else len(picked)
         head += f"\nSelecting: {chosen} chosen. Tap clients to choose them."
-    cards = [short_card(c, data, ctx) for c in page.clients]
+    cards = [short_card(c.id, data, ctx) for c in page.clients]
     text = "\n\n".join([head, *cards]) if cards else head + "\nNo clients here."
     rows: list[list[Button]] = []
     for client in page.clients:
@@ -136,6 +134,10 @@ def render(ctx: CommandContext, token: str, state: dict[str, Any], *, edit: bool
         )
     else:
         rows.append([Button("☑️ Select clients", data=f"cl:{token}:s")])
+        if not state["f"]:
+            from commands.admin.saved import saved_buttons  # saved imports this module
+
+            rows.extend(saved_buttons(ctx))
     return Reply(text, rows, edit=edit)
 
 

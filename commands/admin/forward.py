@@ -18,7 +18,6 @@ from typing import Any
 from commands.admin.assignment import client_for
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.reply import Reply
-from store import outbox
 from store.clock import utcnow
 from store.models import AdminNotice, AuditLog
 
@@ -75,17 +74,14 @@ def store_file(files_dir: str, file_name: str, content: bytes) -> str:
 def send_to_client(
     ctx: CommandContext, client_id: int, text: str, attachments: list[dict[str, Any]]
 ) -> Reply:
-    """Queue ``text`` and ``attachments`` for the client (within the operator's scope)."""
+    """Queue ``text`` and ``attachments`` for the client (within the operator's scope); the
+    same checks and effects as /reply (``commands.admin.messaging.send_reply``)."""
+    from commands.admin.messaging import send_reply
+
     client = client_for(ctx, str(client_id))
     if not text.strip() and not attachments:
         raise CommandError("Nothing to send: write a text, or send a photo or a document.")
-    message = outbox.enqueue(
-        client,
-        text,
-        author_kind="operator",
-        operator_id=ctx.operator.id,
-        attachments=attachments,
-    )
+    message = send_reply(ctx, client, text, attachments)
     AuditLog.create(
         operator=ctx.operator.id,
         action="reply",

@@ -1,0 +1,184 @@
+"""/broadcast (two steps: the filter, then the message, then Send), /resendfailed (F4) and /jobs.
+
+Jobs are ``store.jobs`` rows; the delivery engine sends their outbox rows at the bots' pace.
+The admin bot keeps a live progress message with a Cancel button for each job started from it
+(``commands.admin.progress``); /jobs shows the same figures and buttons on demand. Operators
+see their own jobs; admins every job.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from commands.admin import pending, tokens
+from commands.admin.clients import parse
+from commands.admin.context import CommandContext, CommandError
+from commands.admin.progress import progress_reply
+from commands.admin.registry import ADMIN_COMMANDS
+from commands.admin.reply import Button, Reply
+from commands.jobs import steps
+from store import jobs
+from store.clients.query import count_clients, select_clients
+from store.errors import NotFound
+from store.filters import FilterError
+from store.filters.resolve import parse_day, start_of_day
+from store.filters.syntax import tokenize
+from store.models import Client, Job
+
+MAX_INTERVAL_S: Final = 3600.0  # seconds between resends, at most
+JOBS_SHOWN: Final = 10
+
+
+def started(job_id: int, what: str) -> Reply:
+    """The answer to starting a job. Its live progress message, with Cancel, is the admin
+    bot's (``commands.admin.progress``); /jobs shows it on demand."""
+    p = jobs.progress(job_id)
+    queued = p.total - p.skipped
+    skipped = f", {p.skipped} skipped (blocked or unsubscribed)" if p.skipped else ""
+    return Reply(
+        f"{what} #{p.id} started: {queued} to send{skipped}. "
+        "Progress and Cancel follow; /jobs shows every job.",
+        edit=True,
+    )
+
+
+@ADMIN_COMMANDS.command("jobs", "/jobs", "Broadcasts and resends: progress, and Cancel.")
+def jobs_command(ctx: CommandContext, args: str) -> Reply:
+    if args:
+        raise CommandError("/jobs takes no arguments.")
+    query = Job.select(Job.id).order_by(Job.id.desc()).limit(JOBS_SHOWN)
+    if not ctx.is_admin:
+        query = query.where(Job.created_by == ctx.operator.id)
+    ids = [job.id for job in query]
+    if not ids:
+        return Reply("No jobs yet. /broadcast or /resendfailed start one.")
+    replies = [progress_reply(i) for i in ids]
+    rows = [row for r in replies for row in r.buttons]
+    return Reply("\n\n".join(r.text for r in replies), rows)
+
+
+@ADMIN_COMMANDS.command(
+    "broadcast",
+    "/broadcast FILTER...",
+    "Send one message to every client matching FILTER: you send the text next, then confirm.",
+)
+def broadcast_command(ctx: CommandContext, args: str) -> Reply:
+    if not args:
+        raise CommandError("Give a filter (tab:all for everyone you may write to).")
+    flt = parse(ctx, args)
+    total = count_clients(flt, ctx.operator)
+    if total == 0:
+        raise CommandError("No clients match this filter: nothing to send.")
+    pending.wait_for(ctx.operator.id, "broadcast", {"f": args})
+    return Reply(
+        f"{total} clients match {args!r}. Send the message to broadcast now, or /cancel.\n"
+        "You will see the count again and confirm before anything is sent."
+    )
+
+
+@ADMIN_COMMANDS.awaiting("broadcast")
+def broadcast_text(ctx: CommandContext, text: str, data: dict[str, Any]) -> Reply:
+    if len(text) > 4096:
+        raise CommandError(f"The message has {len(text)} characters; at most 4096.")
+    flt = parse(ctx, data["f"])
+    query = select_clients(flt, ctx.operator)
+    total = query.count()
+    reachable = query.where((Client.blocked == False) & (Client.unsubscribed == False)).count()  # noqa: E712
+    pending.clear(ctx.operator.id)
+    token = tokens.put(ctx.operator.id, "broadcast", {"f": data["f"], "text": text})
+    skipped = ""
+    if total > reachable:
+        skipped = f" ({total - reachable} blocked or unsubscribed are skipped)"
+    return Reply(
+        f"Broadcast to {reachable} clients{skipped}, filter {data['f']!r}:\n\n{text}",
+        [[Button("📣 Send", data=f"bc:{token}:y"), Button("Cancel", data=f"bc:{token}:n")]],
+    )
+
+
+@ADMIN_COMMANDS.button("bc")
+def broadcast_button(ctx: CommandContext, payload: str) -> Reply:
+    token, _, action = payload.partition(":")
+    state = tokens.get(token, ctx.operator.id, "broadcast")
+    if state is None:
+        raise CommandError("This broadcast was already sent, cancelled or has expired.")
+    tokens.drop(token)  # one press only: a double tap must not send twice
+    if action != "y":
+        return Reply("Broadcast cancelled: nothing was sent.", edit=True)
+    flt = parse(ctx, state["f"])
+    job = jobs.create_broadcast(
+        select_clients(flt, ctx.operator),
+        state["text"],
+        steps=steps(ctx.settings),
+        filter_text=state["f"],
+        operator_id=ctx.operator.id,
+    )
+    return started(job.id, "Broadcast")
+
+
+@ADMIN_COMMANDS.command(
+    "resendfailed",
+    "/resendfailed [since:DATE] [channel:NAME] [interval:SECONDS] [FILTER...]",
+    "Resend the last bot message to every client whose last message failed (F4).",
+)
+def resendfailed_command(ctx: CommandContext, args: str) -> Reply:
+    options, rest = _split_options(args, ("since", "channel", "interval"))
+    since_at = None
+    if "since" in options:
+        try:
+            day = parse_day(options["since"], token=f"since:{options['since']}")
+        except FilterError as exc:
+            raise CommandError(str(exc)) from None
+        since_at = start_of_day(day, ctx.settings.zone)
+    bot_ids = None
+    if "channel" in options:
+        try:
+            bot_ids = jobs.channel_bot_ids(options["channel"])
+        except NotFound as exc:
+            raise CommandError(f"channel:{options['channel']}: {exc}.") from None
+    interval = 0.0
+    if "interval" in options:
+        try:
+            interval = float(options["interval"])
+        except ValueError:
+            interval = -1.0
+        if not 0 <= interval <= MAX_INTERVAL_S:
+            raise CommandError(
+                f"interval:{options['interval']}: seconds from 0 to {MAX_INTERVAL_S:g}."
+            )
+    flt = parse(ctx, rest)
+    clients = select_clients(flt, ctx.operator) if rest or not ctx.is_admin else None
+    job = jobs.create_resend_failed(
+        clients,
+        steps=steps(ctx.settings),
+        since=since_at,
+        bot_ids=bot_ids,
+        interval_s=interval,
+        filter_text=args,
+        operator_id=ctx.operator.id,
+    )
+    if job.total == 0:
+        return Reply("No client's last message failed: nothing to resend.")
+    reply = started(job.id, "Resend of failed messages")
+    reply.edit = False
+    return reply
+
+
+def _split_options(args: str, keys: tuple[str, ...]) -> tuple[dict[str, str], str]:
+    """Pull ``key:value`` options out of ``args``; the rest is the filter text."""
+    options: dict[str, str] = {}
+    rest: list[str] = []
+    try:
+        terms = tokenize(args)
+    except FilterError as exc:
+        raise CommandError(str(exc)) from None
+    for term in terms:
+        if term.key in keys and not term.negated:
+            if term.key in options:
+                raise CommandError(f"{term.key}: given twice.")
+            value = term.text().strip()
+            if not value:
+                raise CommandError(f"{term.token}: empty value.")
+            options[term.key] = value
+        else:
+            rest.append(term.token)
+    return options, " ".join(rest)
