@@ -140,15 +140,43 @@ def test_write_email_queues_a_mail(staff: dict[str, CommandContext]) -> None:
         staff["operator"], settings=staff["operator"].settings.model_copy(update={"bots": [bot]})
     )
     reply = run(ctx, "/write_email shop_mail Anna@Example.test Ваш заказ готов | Заберите завтра")
-    assert "queued" in reply.text and "(new client)" in reply.text
+    assert "Mail to anna@example.test queued" in reply.text and "(new client)" in reply.text
     row = Message.get()
     assert (row.subject, row.text, row.status) == ("Ваш заказ готов", "Заберите завтра", "queued")
     assert row.operator_id == ctx.operator.id
     for bad, expected in [
         ("shop_mail a@b.test no bar", "then | and the text"),
         ("nomail a@b.test Hi | text", "No email bot named 'nomail'"),
+        ("shop_mail a@b.test Hi |   ", "then | and the text"),
         ("shop_mail not-an-address Hi | text", "address"),
     ]:
         answer = run(ctx, f"/write_email {bad}")
         assert expected in answer.text and answer.error, answer.text
     assert Message.select().count() == 1
+
+
+def test_write_whatsapp_queues_the_first_contact_template(
+    staff: dict[str, CommandContext],
+) -> None:
+    from tests.whatsapp_support import settings_for
+
+    settings = settings_for(default_region="US")
+    sync_bots((b.name, b.kind) for b in settings.bots)
+    ctx = dataclasses.replace(staff["operator"], settings=settings)
+    reply = run(ctx, '/write_whatsapp wa "+1 631 555 1181" Ваш заказ готов')
+    assert "WhatsApp message to +16315551181 queued" in reply.text and "(new client)" in reply.text
+    assert "template" in reply.text  # a new number: outside the 24-hour window
+    row = Message.get()
+    assert row.status == "queued" and row.operator_id == ctx.operator.id
+    assert row.extra["template"]["name"]
+    for bad, expected in [
+        ("wa", "Give the bot, the phone number"),
+        ("wa +16315551181", "Give the bot, the phone number"),
+        ("nowa +16315551181 hi", "No whatsapp bot named 'nowa'"),
+        ("wa 12ab hi", "12ab"),
+    ]:
+        answer = run(ctx, f"/write_whatsapp {bad}")
+        assert expected in answer.text and answer.error, answer.text
+    assert Message.select().count() == 1
+    again = run(ctx, "/write_whatsapp wa +16315551181 second")
+    assert "queued" in again.text and "(new client)" not in again.text

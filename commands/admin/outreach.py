@@ -1,4 +1,9 @@
-"""/export (F13, the file comes back as a document), /write_email (F2), /write_whatsapp (F1)."""
+"""/export (F13, the file comes back as a document), /write_email (F2), /write_whatsapp (F1).
+
+The writes reuse the services of ``switchboard email write`` / ``whatsapp write``
+(``commands.write``): they check, create the client if new and queue the message in the
+outbox; the running service's delivery workers send it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,11 @@ import os
 import tempfile
 from typing import Any, Final
 
-import click
-
 from commands.admin.clients import parse
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.registry import ADMIN_COMMANDS, split_args
 from commands.admin.reply import Reply, ReplyFile
+from commands.write import Started, WriteRefused
 from store.clients.query import select_clients
 from store.clock import utcnow
 from store.export import write_csv, write_xlsx
@@ -59,13 +63,21 @@ def export_command(ctx: CommandContext, args: str) -> Reply:
     return Reply(f"Export: {caption}", files=[ReplyFile(name, content, caption)])
 
 
+def _started(started: Started, what: str) -> Reply:
+    new = " (new client)" if started.client_created else ""
+    note = f"\nNote: {started.note}." if started.note else ""
+    return Reply(
+        f"{what} to {started.recipient} queued: client #{started.client_id}{new}, "
+        f"message {started.message_id}; the delivery queue sends it.{note}"
+    )
+
+
 @ADMIN_COMMANDS.command(
     "write_email",
     "/write_email BOT ADDRESS SUBJECT | TEXT",
     "Mail a new or known address from an email bot (F2); the delivery queue sends it.",
 )
 def write_email_command(ctx: CommandContext, args: str) -> Reply:
-    from bots.email.address import InvalidAddress
     from commands.email import start_email
 
     head, bar, text = args.partition("|")
@@ -77,12 +89,35 @@ def write_email_command(ctx: CommandContext, args: str) -> Reply:
         started = start_email(
             ctx.settings, bot, address, subject, text.strip(), operator_id=ctx.operator.id
         )
-    except click.ClickException as exc:
-        raise CommandError(exc.message[:1].upper() + exc.message[1:] + ".") from None
-    except InvalidAddress as exc:
-        raise CommandError(str(exc)) from None
-    new = " (new client)" if started.client_created else ""
-    return Reply(
-        f"Mail to {started.address} queued: client #{started.client_id}{new}, "
-        f"message {started.message_id}."
-    )
+    except WriteRefused as exc:
+        raise CommandError(_sentence(str(exc))) from None
+    return _started(started, "Mail")
+
+
+@ADMIN_COMMANDS.command(
+    "write_whatsapp",
+    '/write_whatsapp BOT PHONE TEXT (a PHONE with spaces in quotes: "+7 916 123-45-67")',
+    "Write to a new or known phone number from a WhatsApp bot (F1).",
+)
+def write_whatsapp_command(ctx: CommandContext, args: str) -> Reply:
+    from commands.whatsapp import start_whatsapp
+
+    bot, _, rest = args.strip().partition(" ")
+    rest = rest.strip()
+    if rest.startswith('"'):  # a number written with spaces: "+7 916 123-45-67"
+        phone, _, text = rest[1:].partition('"')
+    else:
+        phone, _, text = rest.partition(" ")
+    if not bot or not phone or not text.strip():
+        raise CommandError("Give the bot, the phone number (+E.164) and the text.")
+    try:
+        started = start_whatsapp(
+            ctx.settings, bot, phone, text.strip(), operator_id=ctx.operator.id
+        )
+    except WriteRefused as exc:
+        raise CommandError(_sentence(str(exc))) from None
+    return _started(started, "WhatsApp message")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
