@@ -3,6 +3,9 @@ scope, malformed input."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import peewee
 import pytest
 
@@ -151,3 +154,26 @@ def test_saved_filters_as_commands_and_buttons(staff: dict[str, CommandContext])
     assert "Deleted" in run(ctx, "/filters delete xs").text
     assert SavedFilter.select().count() == 0
     assert "search:TEXT" in run(ctx, "/filters help").text
+
+
+def test_racing_presses_of_one_confirm_run_the_action_once(
+    staff: dict[str, CommandContext], db: peewee.Database
+) -> None:
+    ctx = staff["admin"]
+    for i in range(5):
+        f.client(f"Race {i}", unread=True)
+    ask = run(ctx, "/bulk read tab:all")
+    data = buttons(ask)[0].data or ""
+    barrier = threading.Barrier(6)
+
+    def tap() -> str:
+        barrier.wait()
+        try:
+            return ADMIN_COMMANDS.handle_button(ctx, data).text
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: tap(), range(6)))
+    assert sum(a.startswith("Done: read on 5 clients") for a in answers) == 1, answers
+    assert AuditLog.select().where(AuditLog.action == "read").count() == 1

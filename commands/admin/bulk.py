@@ -74,10 +74,9 @@ def confirmation(ctx: CommandContext, state: dict[str, Any]) -> Reply:
 @ADMIN_COMMANDS.button("bk")
 def bulk_button(ctx: CommandContext, payload: str) -> Reply:
     token, _, answer = payload.partition(":")
-    state = tokens.get(token, ctx.operator.id, "bulk")
+    state = tokens.take(token, ctx.operator.id, "bulk")  # one press only
     if state is None:
         raise CommandError("This action was already confirmed, cancelled or has expired.")
-    tokens.drop(token)  # one press only
     if answer != "y":
         return Reply("Cancelled: nothing was changed.", edit=True)
     plan = _plan(ctx, state)

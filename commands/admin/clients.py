@@ -18,7 +18,13 @@ from commands.admin.cards import load_card_data, short_card
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
-from store.clients.query import compile_filter, page_clients, select_clients
+from store.clients.query import (
+    Page,
+    compile_filter,
+    order_clients,
+    page_clients,
+    select_clients,
+)
 from store.filters import ClientFilter, FilterError
 from store.filters.registry import TABS
 from store.filters.sql import CLIENT_ID, tab
@@ -75,14 +81,21 @@ def selection_size(ctx: CommandContext, state: dict[str, Any]) -> int:
     return int(selection_query(ctx, state).select(CLIENT_ID).count())
 
 
+def _page(ctx: CommandContext, flt: ClientFilter, number: int, total: int) -> Page:
+    """Page ``number`` of the list; ``total`` is the tab's count, already known from
+    ``tab_counts``, so the page costs one query, not two."""
+    rows = order_clients(select_clients(flt, ctx.operator), flt).paginate(number, PAGE_SIZE)
+    return Page(clients=list(rows), total=total, number=number, per_page=PAGE_SIZE)
+
+
 def render(ctx: CommandContext, token: str, state: dict[str, Any], *, edit: bool) -> Reply:
     base = parse(ctx, state["f"])
     flt = parse(ctx, with_tab(state["f"], state["tab"]))
     counts = tab_counts(base, ctx)
-    page = page_clients(flt, ctx.operator, page=state["page"], per_page=PAGE_SIZE)
+    page = _page(ctx, flt, state["page"], counts[state["tab"]])
     if page.number > page.pages:  # the list shrank since the button was drawn
         state["page"] = page.pages
-        page = page_clients(flt, ctx.operator, page=page.pages, per_page=PAGE_SIZE)
+        page = _page(ctx, flt, page.pages, page.total)
     data = load_card_data([c.id for c in page.clients], ctx)
     where = f" matching {state['f']!r}" if state["f"] else ""
     head = (

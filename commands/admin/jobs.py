@@ -98,10 +98,9 @@ def broadcast_text(ctx: CommandContext, text: str, data: dict[str, Any]) -> Repl
 @ADMIN_COMMANDS.button("bc")
 def broadcast_button(ctx: CommandContext, payload: str) -> Reply:
     token, _, action = payload.partition(":")
-    state = tokens.get(token, ctx.operator.id, "broadcast")
+    state = tokens.take(token, ctx.operator.id, "broadcast")  # a double tap sends once
     if state is None:
         raise CommandError("This broadcast was already sent, cancelled or has expired.")
-    tokens.drop(token)  # one press only: a double tap must not send twice
     if action != "y":
         return Reply("Broadcast cancelled: nothing was sent.", edit=True)
     flt = parse(ctx, state["f"])

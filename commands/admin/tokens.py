@@ -61,3 +61,13 @@ def update(token: str, data: dict[str, Any]) -> None:
 
 def drop(token: str) -> None:
     ProjectSetting.delete().where(ProjectSetting.key == PREFIX + token).execute()
+
+
+def take(token: str, operator_id: int, kind: str) -> dict[str, Any] | None:
+    """``get`` and drop in one: the data for exactly one caller, however many presses of the
+    same button race (the row's DELETE decides), None for the others."""
+    data = get(token, operator_id, kind)
+    if data is None:
+        return None
+    taken = ProjectSetting.delete().where(ProjectSetting.key == PREFIX + token).execute()
+    return data if taken == 1 else None
