@@ -96,8 +96,9 @@ def write_email_command(ctx: CommandContext, args: str) -> Reply:
 
 @ADMIN_COMMANDS.command(
     "write_whatsapp",
-    '/write_whatsapp BOT PHONE TEXT (a PHONE with spaces in quotes: "+7 916 123-45-67")',
-    "Write to a new or known phone number from a WhatsApp bot (F1).",
+    "/write_whatsapp BOT PHONE TEXT",
+    "Write to a new or known phone number from a WhatsApp bot (F1); quote a PHONE with "
+    'spaces: "+7 916 123-45-67".',
 )
 def write_whatsapp_command(ctx: CommandContext, args: str) -> Reply:
     from commands.whatsapp import start_whatsapp
