@@ -8,9 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import peewee
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from commands.admin import ADMIN_COMMANDS, CommandContext
-from store.models import AuditLog, Client, LabelMembership, SavedFilter
+from store.models import AuditLog, Client, Job, LabelMembership, SavedFilter
 from tests import factories as f
 from tests.admin_support import buttons, make_staff, press, run
 
@@ -177,3 +179,26 @@ def test_racing_presses_of_one_confirm_run_the_action_once(
         answers = list(pool.map(lambda _: tap(), range(6)))
     assert sum(a.startswith("Done: read on 5 clients") for a in answers) == 1, answers
     assert AuditLog.select().where(AuditLog.action == "read").count() == 1
+
+
+TOKENS = ["list:", "tab:", "label:", "var:", "read", "delete", "-list:", "saved:"]
+ALPHABET = st.sampled_from([*'ab ":,-=Я1\\', *TOKENS])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(words=st.lists(ALPHABET, max_size=12))
+def test_any_text_is_answered_and_changes_nothing_before_confirm(
+    staff: dict[str, CommandContext], words: list[str]
+) -> None:
+    if not Client.select().exists():
+        f.client("Only", unread=True, lists=("VIP",))
+    text = "".join(words)
+    for command in ("/clients", "/bulk", "/export csv", "/broadcast", "/resendfailed"):
+        reply = run(staff["operator"], f"{command} {text}")  # never raises
+        assert reply.text
+    run(staff["operator"], "/cancel")
+    only = Client.get()
+    assert only.unread and not only.blocked and Client.select().count() == 1
+    assert AuditLog.select().count() == 0 and Job.select().count() == 0

@@ -303,6 +303,12 @@ def test_switchboard_admin_lists_clients_and_presses_their_buttons(tmp_path: Pat
     assert "— Free: 0" in pressed.stdout
     bad = run_cli("admin", "--as", "111", "/clients list:Nope", cwd=tmp_path)
     assert "Filter: list:Nope" in bad.stdout and bad.returncode == 1
+    exported = run_cli("admin", "--as", "111", "/export csv", cwd=tmp_path)
+    saved = re.search(r"saved (clients-[\d-]+\.csv)", exported.stdout)
+    assert exported.returncode == 0 and saved is not None, exported.stdout
+    assert (tmp_path / saved.group(1)).read_bytes().startswith(b"\xef\xbb\xbfclient_id,name")
+    nothing = run_cli("admin", "--as", "111", "/cancel", cwd=tmp_path)
+    assert nothing.stdout.startswith("Nothing to cancel.") and nothing.returncode == 0
 
 
 def test_help_lists_every_command(staff: dict[str, CommandContext]) -> None:

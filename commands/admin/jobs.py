@@ -156,6 +156,7 @@ def resendfailed_command(ctx: CommandContext, args: str) -> Reply:
         operator_id=ctx.operator.id,
     )
     if job.total == 0:
+        Job.delete().where(Job.id == job.id).execute()  # an empty job would only clutter /jobs
         return Reply("No client's last message failed: nothing to resend.")
     reply = started(job.id, "Resend of failed messages")
     reply.edit = False
