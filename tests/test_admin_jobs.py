@@ -16,7 +16,7 @@ from store import outbox
 from store.models import Client, Job, Message
 from store.setup import sync_bots
 from tests import factories as f
-from tests.admin_support import make_staff, press, run
+from tests.admin_support import buttons, make_staff, press, run
 
 
 @pytest.fixture
@@ -43,8 +43,9 @@ def test_broadcast_asks_for_the_text_then_confirms(staff: dict[str, CommandConte
     assert Job.select().count() == 0  # nothing before the confirmation
     started = press(ctx, confirm, "📣 Send")
     job = Job.get()
-    assert started.edit and f"Broadcast #{job.id} started: 3 to send" in started.text
-    assert "1 skipped" in started.text
+    assert started.edit and started.text.startswith(f"Broadcast #{job.id}: running")
+    assert "skipped 1" in started.text and started.live == f"pj:s:{job.id}"
+    assert f"pj:c:{job.id}" in [b.data for b in buttons(started)]
     rows = list(Message.select().where(Message.job == job.id))
     assert {r.client_id for r in rows} == {c.id for c in mine}
     assert {r.text for r in rows} == {"Скидка 20% до пятницы"}
@@ -98,10 +99,11 @@ def test_resendfailed_options_progress_and_scope(staff: dict[str, CommandContext
     mine = run(boris, "/resendfailed")
     job = Job.get()
     assert [m.client_id for m in Message.select().where(Message.job == job.id)] == [tg_free.id]
-    assert f"Resend of failed messages #{job.id} started: 1 to send" in mine.text
+    assert mine.text.startswith(f"Resend of failed messages #{job.id}: running")
+    assert "left 1" in mine.text and mine.live == f"pj:s:{job.id}" and not mine.edit
     reply = run(admin, "/resendfailed channel:whatsapp interval:5 since:2020-01-01")
     wa_job = Job.select().order_by(Job.id.desc()).get()
-    assert wa_job.interval_s == 5.0 and f"#{wa_job.id} started" in reply.text
+    assert wa_job.interval_s == 5.0 and f"#{wa_job.id}: running" in reply.text
     assert [m.text for m in Message.select().where(Message.job == wa_job.id)] == ["promo wa"]
     # /jobs: Boris sees his own job only; Anna sees both.
     assert f"#{wa_job.id}" not in run(boris, "/jobs").text

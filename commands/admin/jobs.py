@@ -1,7 +1,7 @@
 """/broadcast (two steps: the filter, then the message, then Send), /resendfailed (F4) and /jobs.
 
 Jobs are ``store.jobs`` rows; the delivery engine sends their outbox rows at the bots' pace.
-The admin bot keeps a live progress message with a Cancel button for each job started from it
+Starting one answers with its live progress (``Reply.live``) and a Cancel button
 (``commands.admin.progress``); /jobs shows the same figures and buttons on demand. Operators
 see their own jobs; admins every job.
 """
@@ -29,17 +29,12 @@ MAX_INTERVAL_S: Final = 3600.0  # seconds between resends, at most
 JOBS_SHOWN: Final = 10
 
 
-def started(job_id: int, what: str) -> Reply:
-    """The answer to starting a job. Its live progress message, with Cancel, is the admin
-    bot's (``commands.admin.progress``); /jobs shows it on demand."""
-    p = jobs.progress(job_id)
-    queued = p.total - p.skipped
-    skipped = f", {p.skipped} skipped (blocked or unsubscribed)" if p.skipped else ""
-    return Reply(
-        f"{what} #{p.id} started: {queued} to send{skipped}. "
-        "Progress and Cancel follow; /jobs shows every job.",
-        edit=True,
-    )
+def started(job_id: int, *, edit: bool) -> Reply:
+    """The answer to starting a job: its live progress (``commands.admin.progress``), which
+    the admin bot keeps refreshing, with Cancel, until the job ends."""
+    reply = progress_reply(job_id)
+    reply.edit = edit
+    return reply
 
 
 @ADMIN_COMMANDS.command("jobs", "/jobs", "Broadcasts and resends: progress, and Cancel.")
@@ -111,7 +106,7 @@ def broadcast_button(ctx: CommandContext, payload: str) -> Reply:
         filter_text=state["f"],
         operator_id=ctx.operator.id,
     )
-    return started(job.id, "Broadcast")
+    return started(job.id, edit=True)
 
 
 @ADMIN_COMMANDS.command(
@@ -158,9 +153,7 @@ def resendfailed_command(ctx: CommandContext, args: str) -> Reply:
     if job.total == 0:
         Job.delete().where(Job.id == job.id).execute()  # an empty job would only clutter /jobs
         return Reply("No client's last message failed: nothing to resend.")
-    reply = started(job.id, "Resend of failed messages")
-    reply.edit = False
-    return reply
+    return started(job.id, edit=False)
 
 
 def _split_options(args: str, keys: tuple[str, ...]) -> tuple[dict[str, str], str]:

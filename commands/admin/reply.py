@@ -41,6 +41,8 @@ class Reply:
     to replace the message the button was pressed on instead of sending a new one.
 
     A ``text`` longer than one message is sent as ``chunks()``, the buttons under the last.
+    ``live`` is callback data of a refresh (a job's progress): a front end may press it again
+    every few seconds and edit the message with the answer, until an answer has no ``live``.
     """
 
     text: str
@@ -48,6 +50,7 @@ class Reply:
     files: list[ReplyFile] = field(default_factory=list)
     edit: bool = False
     notice: str | None = None  # a short toast for a button press
+    live: str | None = None
     error: bool = False  # the command was refused (bad arguments, no permission): nothing done
 
     def chunks(self) -> list[str]:
@@ -107,6 +110,8 @@ def render_text(reply: Reply, *, with_data: bool = False) -> str:
             lines.append("  ".join(f"[{b.text}] --press {b.data or b.url}" for b in row))
         else:
             lines.append("  ".join(f"[{b.text}]" for b in row))
+    if reply.live and with_data:
+        lines.append(f"(refresh: --press {reply.live})")
     for f in reply.files:
         lines.append(f"(file {f.file_name}, {len(f.content)} bytes)")
     return "\n".join(lines)
