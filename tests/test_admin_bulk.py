@@ -88,6 +88,9 @@ def test_selection_actions_apply_to_the_chosen_clients(staff: dict[str, CommandC
     assert "read — 2 clients" in ask.text
     press(ctx, ask, "Confirm")
     assert Client.select().where(Client.unread == False).count() == 2  # noqa: E712
+    # The audit names the hand-picked clients exactly.
+    picked = [int(b.data.split(":")[3]) for b in toggles[:2] if b.data]
+    assert AuditLog.get().filter_text == f"client:{picked[0]},{picked[1]}"
     # Select all matching, then an action with an argument asked for as a message.
     listing = press(ctx, listing, "Select all 12 matching")
     ask = press(ctx, press(ctx, listing, "Actions on the chosen"), "list-add")

@@ -8,11 +8,10 @@ A confirmation is good for one press: a double tap never runs an action twice.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from commands.admin import pending, tokens
-from commands.admin.clients import parse, selection_query, with_tab
+from commands.admin.clients import parse, selection_text
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
@@ -26,7 +25,6 @@ from store.clients.bulk import (
     run_bulk,
 )
 from store.filters import FilterError
-from store.filters.sql import CLIENT_ID
 from store.filters.syntax import tokenize
 
 PROMPTS = {
@@ -37,20 +35,14 @@ PROMPTS = {
 
 
 def _plan(ctx: CommandContext, state: dict[str, Any]) -> BulkPlan:
-    """The plan of a stored confirmation: the action on the filter, or on the picked ids."""
+    """The plan of a stored confirmation: the action on the clients of its filter text."""
     if state.get("purge"):
         return plan_purge_unsubscribed(ctx.operator)
-    flt = parse(ctx, with_tab(state["f"], state.get("tab", "all")))
+    flt = parse(ctx, state["f"])
     try:
-        plan = plan_bulk(state["action"], state.get("arg"), flt, ctx.operator)
+        return plan_bulk(state["action"], state.get("arg"), flt, ctx.operator)
     except ActionError as exc:
         raise CommandError(str(exc)) from None
-    if state.get("all", True):
-        return plan
-    picked = CLIENT_ID.in_([int(i) for i in state.get("ids", [])])
-    where = picked if plan.where is None else plan.where & picked
-    count = selection_query(ctx, state).count()
-    return dataclasses.replace(plan, where=where, count=count)
 
 
 def confirmation(ctx: CommandContext, state: dict[str, Any]) -> Reply:
@@ -117,7 +109,7 @@ def bulk_command(ctx: CommandContext, args: str) -> Reply:
     filter_text = " ".join(t.token for t in rest)
     if not filter_text:
         raise CommandError("Give a filter (tab:all for every client you may act on).")
-    return confirmation(ctx, {"action": action, "arg": arg, "f": filter_text, "all": True})
+    return confirmation(ctx, {"action": action, "arg": arg, "f": filter_text})
 
 
 def selection_menu(ctx: CommandContext, list_token: str, state: dict[str, Any]) -> Reply:
@@ -140,13 +132,7 @@ def selection_button(ctx: CommandContext, payload: str) -> Reply:
     spec = ACTIONS.get(action)
     if spec is None:
         raise CommandError("Unknown action.")
-    chosen = {
-        "action": action,
-        "f": state["f"],
-        "tab": state["tab"],
-        "all": bool(state.get("all")),
-        "ids": state.get("ids", []),
-    }
+    chosen = {"action": action, "f": selection_text(state)}
     if spec.argument is None:
         return confirmation(ctx, chosen)
     pending.wait_for(ctx.operator.id, "bulk_arg", chosen)

@@ -21,6 +21,7 @@ from commands.admin.reply import Button, Reply
 from store.clients.query import (
     Page,
     compile_filter,
+    count_clients,
     order_clients,
     page_clients,
     select_clients,
@@ -28,7 +29,6 @@ from store.clients.query import (
 from store.filters import ClientFilter, FilterError
 from store.filters.registry import TABS
 from store.filters.sql import CLIENT_ID, tab
-from store.models import Client
 
 PAGE_SIZE: Final = 10  # cards per message
 TAB_LABELS: Final = {
@@ -67,18 +67,19 @@ def tab_counts(flt: ClientFilter, ctx: CommandContext) -> dict[str, int]:
     return {name: int(row[name] or 0) for name in TABS}
 
 
-def selection_query(ctx: CommandContext, state: dict[str, Any]) -> pw.ModelSelect[Client]:
-    """The selected clients as a query: every match of the list, or the ones picked, always
-    within the viewer's scope."""
-    flt = parse(ctx, with_tab(state["f"], state["tab"]))
-    query = select_clients(flt, ctx.operator)
+def selection_text(state: dict[str, Any]) -> str:
+    """The selection as filter text: the list's filter and tab, and, for clients picked by
+    hand, ``client:ID,...`` (exact ids), so bulk actions and their audit see one filter."""
+    text = with_tab(state["f"], state["tab"])
     if state.get("all"):
-        return query
-    return query.where(CLIENT_ID.in_([int(i) for i in state.get("ids", [])]))
+        return text
+    ids = ",".join(str(int(i)) for i in state.get("ids", [])) or "0"
+    return f"{text} client:{ids}".strip()
 
 
 def selection_size(ctx: CommandContext, state: dict[str, Any]) -> int:
-    return int(selection_query(ctx, state).select(CLIENT_ID).count())
+    """How many clients the selection holds, within the viewer's scope."""
+    return int(count_clients(parse(ctx, selection_text(state)), ctx.operator))
 
 
 def _page(ctx: CommandContext, flt: ClientFilter, number: int, total: int) -> Page:
