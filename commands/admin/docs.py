@@ -31,7 +31,22 @@ switchboard admin --as TELEGRAM_ID --press DATA "/x"   # press a button of the r
 
 Arguments are split like a shell does: quote values with spaces (`/assign 12 "Anna Maria"`).
 A wrong argument gets one line saying what was wrong and the command's usage; nothing runs.
-Commands marked *admins* are refused to operators.
+Commands marked *admins* are refused to operators; `switchboard admin` exits 1 when a command
+is refused.
+
+- **Filters**: every command taking `FILTER...` reads the language of [filters.md](filters.md).
+- **Scope**: an operator sees and acts on the clients bound to them and the free ones; an
+  admin on every client. An operator's *Others* tab is empty and `/unread` counts only the
+  clients bound to them (F15).
+- **Confirmation**: `/bulk`, the actions on a selection of `/clients`, `/broadcast`,
+  `/purge_unsubscribed` and deleting a client show what they will touch and wait for a button;
+  a confirmation runs once, however many times it is pressed.
+- **Two steps**: `/broadcast FILTER...` then the message; the card's *Reply*, *Comment* and
+  *New list/label* buttons also wait for a message. `/cancel`, or any other command, drops it.
+- **Buttons** carry at most 64 bytes: a list's filter, tab, page and selection (even "all
+  12,000 matching") are kept in the store behind a short token, valid for 24 hours.
+- **Long answers** are split within Telegram's 4,096-character limit at line breaks; the
+  buttons stay under the last piece.
 
 | Command | What it does | Who |
 |---|---|---|

@@ -75,15 +75,6 @@ class CommandSet:
     def visible_to(self, ctx: CommandContext) -> list[AdminCommand]:
         return [c for c in self.commands.values() if ctx.is_admin or not c.admin_only]
 
-    def help_markdown(self) -> str:
-        """Every command as the Markdown table of docs/admin-bot.md (usage, who, what)."""
-        rows = ["| Command | Who | What it does |", "|---|---|---|"]
-        for c in sorted(self.commands.values(), key=lambda c: c.name):
-            usage, text = c.usage.replace("|", "\\|"), c.help.replace("|", "\\|")
-            who = "admins" if c.admin_only else "everyone"
-            rows.append(f"| `{usage}` | {who} | {text} |")
-        return "\n".join(rows)
-
     def handle_text(self, ctx: CommandContext, text: str) -> Reply:
         """Run the command in ``text`` (``/name args``); errors become a helpful reply."""
         text = text.strip()
