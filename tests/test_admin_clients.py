@@ -281,6 +281,8 @@ def test_comments_are_stored_unsent_and_ignored_by_resend_failed(
     outbox.claim(failed.id)
     outbox.mark_failed(failed.id, "500", "boom")
     assert "Comment added" in run(ctx, f"/comment {c.id} called them, no answer").text
+    assert "Comment (Anna): called them" in run(staff["operator"], f"/client {c.id}").text
+    assert "Comment (you): called them" in run(ctx, f"/client {c.id}").text
     comment = Message.get(Message.author_kind == "comment")
     assert comment.direction == "out" and comment.status is None
     assert outbox.claim(comment.id) is None  # the delivery engine never takes it

@@ -49,6 +49,10 @@ def _line(message: Message, data: CardData, ctx: CommandContext) -> str:
     label = message_label(message, data, ctx)
     if label == "Attachment":  # the dialog names the author; the file is listed below
         label = "Client" if message.direction == "in" else "Bot"
+    if message.author_kind == "comment" and message.operator_id is not None:
+        author = data.operators.get(message.operator_id)
+        mine = message.operator_id == ctx.operator.id
+        label += " (you)" if mine else f" ({author.name})" if author is not None else ""
     head = f"[{when(message.created_at, ctx)}] {label}"
     if message.status:
         head += f" {STATUS_MARKS.get(message.status, message.status)}"
