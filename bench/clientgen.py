@@ -88,7 +88,9 @@ N_OPERATORS = 10
 
 @dataclass(slots=True)
 class Chunk:
-    """The rows of one chunk of clients, ready for ``executemany`` / ``COPY``."""
+    """The rows of one chunk of clients, ready for ``executemany`` / ``COPY``: timestamps
+    as 'YYYY-MM-DD HH:MM:SS' text (how peewee stores them on SQLite; PostgreSQL parses it),
+    booleans as 0/1 (SQLite's form; PostgreSQL's boolean input takes them too)."""
 
     clients: list[tuple[Any, ...]] = field(default_factory=list)
     variables: list[tuple[Any, ...]] = field(default_factory=list)
@@ -158,17 +160,17 @@ def generate(
                     None if rng.random() < 0.5 else f"u{i}",
                     "ru" if rng.random() < 0.7 else "en",
                     None,
-                    created,
-                    last,
+                    created.isoformat(" "),
+                    last.isoformat(" "),
                     rng.randint(1, len(BLOCKS)) if rng.random() < 0.7 else None,
                     rng.choice(TAGS) if rng.random() < 0.3 else None,
                     rng.randint(1, N_OPERATORS) if rng.random() < 0.4 else None,
                     rng.choice(STAGES) if rng.random() < 0.35 else None,
-                    rng.random() < 0.03,
-                    rng.random() < 0.02,
-                    False,
-                    rng.random() < 0.001,
-                    rng.random() < 0.08,
+                    int(rng.random() < 0.03),
+                    int(rng.random() < 0.02),
+                    0,
+                    int(rng.random() < 0.001),
+                    int(rng.random() < 0.08),
                 )
             )
             if rng.random() < 0.35:
@@ -186,7 +188,7 @@ def generate(
             moment = created
             for _ in range(rng.choice((0, 1, 2, 2, 3, 4))):
                 moment += dt.timedelta(minutes=rng.randint(1, 5000))
-                out.history.append((i, rng.randint(1, len(BLOCKS)), moment))
+                out.history.append((i, rng.randint(1, len(BLOCKS)), moment.isoformat(" ")))
             for lst in {rng.randint(1, len(LISTS)) for _ in range(rng.choice((0, 0, 1, 1, 2)))}:
                 out.lists.append((i, lst))
             for lbl in {rng.randint(1, len(LABELS)) for _ in range(rng.choice((0, 1, 1, 2, 3)))}:
@@ -194,6 +196,7 @@ def generate(
             moment = created
             for k in range(rng.randint(0, 2 * messages)):
                 moment += dt.timedelta(minutes=rng.randint(1, 600))
+                stamp = moment.isoformat(" ")
                 inbound = k % 2 == 0
                 text = rng.choice(TEXTS_IN if inbound else TEXTS_OUT)
                 out.messages.append(
@@ -205,8 +208,8 @@ def generate(
                         text,
                         "[]",
                         "{}",
-                        moment,
-                        moment,
+                        stamp,
+                        stamp,
                         None if inbound else "delivered",
                         0 if inbound else 1,
                     )
@@ -242,6 +245,10 @@ def load(db: pw.Database, n: int, *, messages: int = 2, chunk: int = 50_000) -> 
     """Generate and load ``n`` clients with their children; returns rows loaded per table."""
     counts = dict.fromkeys(("client", "variable", "block_history", "list_membership"), 0)
     counts.update(label_membership=0, message=0)
+    if not is_postgres(db):
+        # Loading only: no journal, no syncs, a 1 GiB cache; a failed load is thrown away.
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -1048576"):
+            db.execute_sql(f"PRAGMA {pragma}")
     with db.atomic():
         seed_reference_rows(db)
         for part in generate(n, chunk=chunk, messages=messages):
@@ -255,6 +262,9 @@ def load(db: pw.Database, n: int, *, messages: int = 2, chunk: int = 50_000) -> 
             ):
                 _insert(db, table, cols, rows)
                 counts[table] += len(rows)
+    if not is_postgres(db):
+        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "cache_size = -262144"):
+            db.execute_sql(f"PRAGMA {pragma}")
     if is_postgres(db):
         for table in ("bot", "operator", "block", "mailing_list", "label", "client"):
             db.execute_sql(
@@ -274,14 +284,4 @@ def _insert(db: pw.Database, table: str, cols: str, rows: list[tuple[Any, ...]])
                 copy.write_row(row)
         return
     marks = ", ".join("?" * (cols.count(",") + 1))
-    sqlite_rows = [tuple(_sqlite_value(v) for v in row) for row in rows]
-    db.cursor().executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", sqlite_rows)
-
-
-def _sqlite_value(value: Any) -> Any:
-    # Peewee stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS' text and booleans as 0/1.
-    if isinstance(value, dt.datetime):
-        return value.isoformat(" ")
-    if isinstance(value, bool):
-        return int(value)
-    return value
+    db.cursor().executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)

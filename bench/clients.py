@@ -41,6 +41,13 @@ from store.models import Client, Operator
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SEARCH_MIGRATION = 301  # the trigram indexes: data is loaded just before it runs
+# The targets of issue 3 at 1,000,000 clients.
+FILTER_P95_MS = 100
+RATIO = 1.3
+EXPORT_S = 20
+EXPORT_RSS_MB = 200
+BULK_MS = 1000
+DELETE_MS = 5000
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -105,7 +112,10 @@ def run_queries(db: pw.Database, pg: bool, repeat: int) -> list[dict[str, Any]]:
     """Time every case both ways; returns one result row per case."""
     viewers = {op.id: op for op in Operator.select()}
     results = []
-    print(f"  {'filter':<34} {'rows':>9} {'p50':>8} {'p95':>8} {'SQL p50':>8} {'SQL p95':>8} ratio")
+    print(
+        f"  {'filter':<34} {'rows':>9} {'p50':>8} {'p95':>8} {'SQL p50':>8} {'SQL p95':>8} "
+        "ratio (p50, p95)"
+    )
     for case in CASES:
         viewer = viewers[case.viewer]
         page_sql, count_sql, params = hand_sql(case, pg)
@@ -133,11 +143,14 @@ def run_queries(db: pw.Database, pg: bool, repeat: int) -> list[dict[str, Any]]:
             "sql_p50": statistics.median(theirs),
             "sql_p95": percentile(theirs, 95),
         }
-        row["ratio"] = row["p95"] / max(row["sql_p95"], 0.001)
+        # The ratio of medians: p95 of 20 runs on a shared machine is one noisy sample.
+        row["ratio"] = row["p50"] / max(row["sql_p50"], 0.001)
+        row["ratio_p95"] = row["p95"] / max(row["sql_p95"], 0.001)
         results.append(row)
         print(
             f"  {case.label:<34} {total:>9,} {row['p50']:>8.1f} {row['p95']:>8.1f} "
-            f"{row['sql_p50']:>8.1f} {row['sql_p95']:>8.1f} {row['ratio']:.2f}"
+            f"{row['sql_p50']:>8.1f} {row['sql_p95']:>8.1f} {row['ratio']:>5.2f} "
+            f"{row['ratio_p95']:>5.2f}"
         )
     return results
 
@@ -202,6 +215,26 @@ def bench_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def targets(report: dict[str, Any]) -> list[str]:
+    """The issue's targets (meant for 1,000,000 clients) this report misses, one line each."""
+    missed = []
+    for row in report.get("queries", []):
+        if row["p95"] > FILTER_P95_MS:
+            missed.append(f"{row['filter']}: p95 {row['p95']:.0f} ms > {FILTER_P95_MS} ms")
+        if row["ratio"] > RATIO:
+            missed.append(f"{row['filter']}: {row['ratio']:.2f}x hand-written SQL (p50) > {RATIO}x")
+    export = report.get("export")
+    if export and export["elapsed_s"] > EXPORT_S:
+        missed.append(f"CSV export: {export['elapsed_s']:.1f} s > {EXPORT_S} s")
+    if export and export["peak_rss_mb"] > EXPORT_RSS_MB:
+        missed.append(f"CSV export: peak RSS {export['peak_rss_mb']:.0f} MiB > {EXPORT_RSS_MB}")
+    for action, figures in report.get("bulk", {}).items():
+        limit = DELETE_MS if action == "delete" else BULK_MS
+        if figures["run_ms"] > limit:
+            missed.append(f"bulk {action}: {figures['run_ms']:.0f} ms > {limit} ms")
+    return missed
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1_000_000, help="N (default 1,000,000)")
@@ -222,6 +255,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     kinds = ("sqlite", "postgres") if args.db == "both" else (args.db,)
     reports = [bench_database(kind, args) for kind in kinds]
+    for report in reports:
+        missed = targets(report)
+        report["missed"] = missed
+        print(f"\n{report['database']}: {len(missed)} target(s) missed")
+        for line in missed:
+            print(f"  - {line}")
     if args.json:
         Path(args.json).write_text(json.dumps(reports, indent=2, ensure_ascii=False))
 

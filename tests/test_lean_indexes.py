@@ -1,0 +1,38 @@
+"""Migration 0310 drops only indexes a wider index still serves, on both databases."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import peewee
+
+from store.db import is_postgres
+
+lean = importlib.import_module("store.migrations.0310_lean_indexes")
+
+
+def _indexes(db: peewee.Database, table: str) -> dict[str, list[str]]:
+    """name -> columns, in order, of every index (primary key included) on ``table``."""
+    if is_postgres(db):
+        rows = db.execute_sql(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", (table,)
+        ).fetchall()
+        return {
+            name: [c.strip().strip('"') for c in re.search(r"\((.*)\)", ddl).group(1).split(",")]
+            for name, ddl in rows
+        }
+    found = {}
+    for row in db.execute_sql(f'PRAGMA index_list("{table}")').fetchall():
+        name = row[1]
+        cols = db.execute_sql(f'PRAGMA index_info("{name}")').fetchall()
+        found[name] = [c[2] for c in sorted(cols)]
+    return found
+
+
+def test_each_dropped_index_is_led_by_a_wider_one(db: peewee.Database) -> None:
+    for name, (table, column) in lean.REDUNDANT.items():
+        indexes = _indexes(db, table)
+        assert name not in indexes
+        wider = [n for n, cols in indexes.items() if cols[0] == column and len(cols) > 1]
+        assert wider, f"{table}.{column} lost its last index"
