@@ -119,15 +119,16 @@ def _rows(query: peewee.Query) -> list[tuple[Any, ...]]:
     return list(database_proxy.execute_sql(sql, params).fetchall())
 
 
-def _of_batch(column: Any, ids: Sequence[int]) -> peewee.ColumnBase:
-    """``column`` is one of the sorted ``ids`` or, when they are dense, at least in their range.
+def _of_batch(column: Any, ids: Sequence[int], *, exact: bool = False) -> peewee.ColumnBase:
+    """``column`` is one of the sorted ``ids`` or, when they are dense and not ``exact``, at
+    least in their range.
 
     A dense batch (the usual: an export of everyone) is read as one index range, half the cost
     of a probe per id; callers drop the rows of ids outside the batch. A sparse batch binds the
     ids as ONE parameter (an array on PostgreSQL, a JSON array on SQLite): peewee renders a
     Python list as one parameter per value, which costs more than the query at 5,000 ids.
     """
-    if ids[-1] - ids[0] < 2 * len(ids):
+    if not exact and ids[-1] - ids[0] < 2 * len(ids):
         return column.between(ids[0], ids[-1])
     if is_postgres():
         return peewee.NodeList((column, peewee.SQL("= ANY(%s)", [list(ids)])))
@@ -178,9 +179,12 @@ def _walk(
 ) -> Iterator[tuple[list[int], list[list[Any]]]]:
     last_id = 0
     while True:
-        ids = (
-            query.select(Client.id).where(Client.id > last_id).order_by(Client.id).limit(batch_size)
-        )
+        # The batch's ids first, then its rows by those ids: PostgreSQL planned the one-query
+        # form (``id IN (ids subquery)``) as a hash semi-join over the whole table per batch.
+        batch = query.select(Client.id).where(Client.id > last_id).order_by(Client.id)
+        ids = sorted({row[0] for row in _rows(batch.limit(batch_size))})  # joins repeat ids
+        if not ids:
+            return
         base = (
             Client.select(
                 Client.id,
@@ -197,12 +201,13 @@ def _walk(
             .join(Bot, on=(Client.bot == Bot.id))
             .switch(Client)
             .join(Block, peewee.JOIN.LEFT_OUTER, on=(Client.block == Block.id))
-            .where(CLIENT_ID.in_(ids))
+            .where(_of_batch(CLIENT_ID, ids, exact=True))
             .order_by(Client.id)
         )
         clients = _rows(base)
-        if not clients:
-            return
+        if not clients:  # all gone since the ids were read
+            last_id = ids[-1]
+            continue
         batch_ids = [row[0] for row in clients]
         last_id = batch_ids[-1]
         history = _history(batch_ids)
