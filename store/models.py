@@ -4,6 +4,9 @@ Timestamps are naive UTC (``store.clock.utcnow``). Deleting a client deletes its
 variables, memberships and block history (``on_delete="CASCADE"``; SQLite enforces it because
 ``foreign_keys`` is on). The schema itself is created by ``store/migrations``, never by
 ``create_tables`` in production code: a change here needs a migration.
+
+A foreign key declared ``index=False`` is not unindexed: a composite index or primary key of
+its table leads with it (migration 0310 dropped the duplicate single-column ones).
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ class BlockHistory(BaseModel):
     """Every block a client entered, in order."""
 
     id = pw.AutoField()
-    client = pw.ForeignKeyField(Client, backref="block_history", on_delete="CASCADE")
+    client = pw.ForeignKeyField(Client, backref="block_history", on_delete="CASCADE", index=False)
     client_id: int
     block = pw.ForeignKeyField(Block, on_delete="CASCADE")
     block_id: int
@@ -116,9 +119,9 @@ class MailingList(BaseModel):
 
 
 class ListMembership(BaseModel):
-    client = pw.ForeignKeyField(Client, on_delete="CASCADE")
+    client = pw.ForeignKeyField(Client, on_delete="CASCADE", index=False)
     client_id: int
-    mailing_list = pw.ForeignKeyField(MailingList, on_delete="CASCADE")
+    mailing_list = pw.ForeignKeyField(MailingList, on_delete="CASCADE", index=False)
     mailing_list_id: int
 
     class Meta:
@@ -134,9 +137,9 @@ class Label(BaseModel):
 
 
 class LabelMembership(BaseModel):
-    client = pw.ForeignKeyField(Client, on_delete="CASCADE")
+    client = pw.ForeignKeyField(Client, on_delete="CASCADE", index=False)
     client_id: int
-    label = pw.ForeignKeyField(Label, on_delete="CASCADE")
+    label = pw.ForeignKeyField(Label, on_delete="CASCADE", index=False)
     label_id: int
 
     class Meta:
@@ -148,7 +151,7 @@ class Variable(BaseModel):
     """A custom variable of a client: name -> value, one value per name."""
 
     id = pw.AutoField()
-    client = pw.ForeignKeyField(Client, backref="variables", on_delete="CASCADE")
+    client = pw.ForeignKeyField(Client, backref="variables", on_delete="CASCADE", index=False)
     client_id: int
     name = pw.CharField(max_length=200)
     value = pw.TextField(default="")
@@ -156,7 +159,7 @@ class Variable(BaseModel):
     class Meta:
         indexes = (
             (("client", "name"), True),
-            (("name", "value"), False),
+            (("name", "value", "client"), False),  # covering (migration 0311)
         )
 
 
@@ -189,9 +192,9 @@ class Message(BaseModel):
     """
 
     id = pw.AutoField()
-    client = pw.ForeignKeyField(Client, backref="messages", on_delete="CASCADE")
+    client = pw.ForeignKeyField(Client, backref="messages", on_delete="CASCADE", index=False)
     client_id: int
-    bot = pw.ForeignKeyField(Bot, on_delete="CASCADE")
+    bot = pw.ForeignKeyField(Bot, on_delete="CASCADE", index=False)
     bot_id: int
     direction = pw.CharField(max_length=3)
     author_kind = pw.CharField(max_length=16)
