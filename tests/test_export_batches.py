@@ -64,3 +64,14 @@ def test_a_sparse_batch_binds_the_ids_as_one_parameter(clients: list[Client]) ->
         first.id: ("B0", {"n": "0", "only0": "x"}),
         last.id: ("B11", {"n": "11", "only11": "x"}),
     }
+
+
+def test_a_block_created_while_the_export_runs_is_named(db: peewee.Database) -> None:
+    # Bot and block names come from lookups read once; a block made after that is read on miss.
+    first = factories.client("First", "1", block="Старт")
+    batches = iter_export_rows(Client.select(), UTC, batch_size=1)
+    assert [(r.base[0], r.base[8]) for r in next(batches)] == [(first.id, "Старт")]
+    late = factories.client("Late", "2", block="Оплата")
+    assert [(r.base[0], r.base[3], r.base[8]) for r in next(batches)] == [
+        (late.id, "shop_tg", "Оплата")
+    ]
