@@ -72,7 +72,12 @@ class OutboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """What the platform answered: its id for the message we sent."""
+    """What the platform answered: its id for the message we sent.
+
+    ``extra["messenger_id"]``, when present, is the platform's own id for the recipient where
+    it differs from the one we addressed (WhatsApp's wa_id for another form of a number); the
+    sender files the client under it, since their replies will come from it.
+    """
 
     platform_message_id: str
     extra: dict[str, Any] = field(default_factory=dict)

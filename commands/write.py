@@ -136,7 +136,13 @@ def run_cli_write(
     except WriteRefused as exc:
         raise click.ClickException(str(exc)) from None
     row = deliver_now(settings, started.message_id)
-    who = f"client {started.client_id}" + (" (new)" if started.client_created else "")
+    # The platform may have filed the person under another id (WhatsApp's wa_id): the row
+    # then belongs to that client (``store.inbound.rekey_client``).
+    client = Client.get_by_id(row.client_id)
+    new = started.client_created and client.id == started.client_id
+    who = f"client {client.id}" + (" (new)" if new else "")
+    if client.messenger_id != started.recipient:
+        who += f", known to the platform as {client.messenger_id}"
     ids = f"message {row.id}, {who}"
     if started.note:
         click.echo(started.note)

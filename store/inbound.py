@@ -17,7 +17,7 @@ from store.assignment import assign_round_robin
 from store.clock import utcnow
 from store.db import database_proxy, write_transaction
 from store.errors import StoreError
-from store.models import Bot, Client, Message, Variable
+from store.models import Bot, Client, LabelMembership, ListMembership, Message, Variable
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,3 +324,48 @@ def last_inbound_at(client_id: int) -> dt.datetime | None:
 def set_avatar_url(client_id: int, url: str) -> None:
     """Record the avatar of a client, found after its first message (Telegram profile photo)."""
     Client.update(avatar_url=url).where(Client.id == client_id).execute()
+
+
+def rekey_client(client_id: int, messenger_id: str) -> bool:
+    """File client ``client_id`` under ``messenger_id``, the platform's canonical id for them;
+    True when their dialog is now under that id.
+
+    When another client of the same bot already has the id (the person wrote in under it, or
+    an earlier write was filed there), a client that is only our write — no message from
+    them, no lists, labels or variables — is folded into that one: its messages move over and
+    it is deleted. Anything more is left as two clients (merging dialogs someone worked on is
+    an operator's decision). Blocking store code.
+    """
+    bot_id = Client.select(Client.bot).where(Client.id == client_id).scalar()
+    if bot_id is None:
+        return False
+    try:
+        with write_transaction():
+            other = Client.get_or_none(
+                (Client.bot == bot_id)
+                & (Client.messenger_id == messenger_id)
+                & (Client.id != client_id)
+            )
+            if other is None:
+                changed = (
+                    Client.update(messenger_id=messenger_id).where(Client.id == client_id).execute()
+                )
+                return bool(changed)
+            if not _only_our_writes(client_id):
+                return False
+            Message.update(client=other.id).where(Message.client == client_id).execute()
+            Client.delete().where(Client.id == client_id).execute()
+            return True
+    except peewee.IntegrityError:  # the other client was created between look and update
+        return False
+
+
+def _only_our_writes(client_id: int) -> bool:
+    """True when nothing but our outbound messages is attached to the client."""
+    theirs = Message.select().where((Message.client == client_id) & (Message.direction != "out"))
+    return not (
+        theirs.exists()
+        or ListMembership.select().where(ListMembership.client == client_id).exists()
+        or LabelMembership.select().where(LabelMembership.client == client_id).exists()
+        or Variable.select().where(Variable.client == client_id).exists()
+    )

@@ -23,9 +23,9 @@ from commands.write import WriteRefused
 from config import Settings
 from store.clock import utcnow
 from store.db import database_proxy, open_database
-from store.inbound import record_inbound
+from store.inbound import record_inbound, rekey_client
 from store.migrate import migrate
-from store.models import Client, Message
+from store.models import Client, Label, LabelMembership, Message
 from store.setup import sync_bots
 from tests.conftest import run_cli
 from tests.whatsapp_support import ACCESS_TOKEN, PHONE_ID, settings_for
@@ -287,3 +287,50 @@ def test_template_language_codes_are_checked_in_the_configuration() -> None:
     for typo in ("english", "en-US", "EN_us", ""):
         with pytest.raises(ValidationError, match=r"first_contact_template\.language"):
             settings_for(first_contact_template={"name": "hello_world", "language": typo})
+
+
+async def test_a_number_whatsapp_knows_under_another_form_keeps_one_client(
+    workdir: Path, graph: GraphEmulator
+) -> None:
+    """WhatsApp answers some Mexican numbers with a wa_id carrying an extra 1: the client is
+    filed under it, so the person's reply lands in the same dialog."""
+    graph.aliases["525512345678"] = "5215512345678"
+    done = await write(workdir, "wa", "+52 55 1234 5678", "Hola")
+    assert done.exit_code == 0, done.output
+    assert "sent to +525512345678" in done.output
+    assert "client 1 (new), known to the platform as +5215512345678" in done.output
+    [client], _ = rows(workdir)
+    assert client.messenger_id == "+5215512345678"
+    database = open_database(f"sqlite:///{workdir / 'sb.db'}")
+    wrote_in("5215512345678", utcnow())
+    database.close()
+    clients, messages = rows(workdir)
+    assert len(clients) == 1 and [m.direction for m in messages] == ["out", "in"]
+    # Written to again in the typed form, the number is the same person: still one client
+    # (WhatsApp answers with the same wa_id; the typed form maps to it again).
+    again = await write(workdir, "wa", "+525512345678", "¿Y?")
+    assert again.exit_code == 0, again.output
+    assert "client 1, known to the platform as +5215512345678" in again.output
+    assert "(new)" not in again.output
+    clients, messages = rows(workdir)
+    assert len(clients) == 1 and {m.client_id for m in messages} == {clients[0].id}
+
+
+def test_rekey_folds_only_a_client_that_is_nothing_but_our_write(wa_settings: Settings) -> None:
+    wrote_in("5215512345678", NOW)  # they wrote in under the wa_id first
+    [theirs] = Client.select()
+    typed = start_whatsapp(wa_settings, "wa", "+52 55 1234 5678", "Hola", now=NOW)
+    assert rekey_client(typed.client_id, "+5215512345678")
+    assert Client.get_or_none(Client.id == typed.client_id) is None
+    assert Message.get_by_id(typed.message_id).client_id == theirs.id
+
+    labelled = start_whatsapp(wa_settings, "wa", "+52 55 1234 5679", "Hola", now=NOW)
+    wrote_in("5215512345679", NOW)
+    label = Label.create(name="VIP")
+    LabelMembership.create(client=labelled.client_id, label=label)
+    assert not rekey_client(labelled.client_id, "+5215512345679")  # an operator worked on it
+    assert Client.get_by_id(labelled.client_id).messenger_id == "+525512345679"
+
+    free = start_whatsapp(wa_settings, "wa", "+1 631 555 1181", "hi", now=NOW)
+    assert rekey_client(free.client_id, "+16315551199")
+    assert Client.get_by_id(free.client_id).messenger_id == "+16315551199"

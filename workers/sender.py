@@ -38,6 +38,7 @@ from bots.errors import Blocked, ChannelError, RetryAfter, TransientError
 from config import Settings
 from store import outbox
 from store.clock import utcnow
+from store.inbound import rekey_client
 from store.models import Bot, Client, Message
 from workers.ratelimit import BotConfig, Limiter, bot_key, chat_key, limits_for
 from workers.stats import Stats
@@ -196,6 +197,9 @@ class Sender:
             reason = f"{type(exc).__name__}: {exc}"
             return self._transient(row, bot.name, "unexpected", reason, started)
         outbox.mark_sent(row.id, result.platform_message_id)
+        canonical = result.extra.get("messenger_id")
+        if isinstance(canonical, str) and canonical and canonical != recipient:
+            rekey_client(row.client_id, canonical)
         self.stats.record(bot.name, "sent", "ok", time.perf_counter() - started)
         return "sent"
 

@@ -6,7 +6,8 @@ download URL ``/whatsapp_business/attachments/?mid=ID``) and records every call.
 real API it enforces, per phone number, a throughput of ``messages_per_second`` (default 80,
 token bucket; error 130429) and one message per ``seconds_per_recipient`` (default 6 s) to the
 same recipient (error 131056). Scripted numbers: ``window_closed`` (131047 for anything but a
-template), ``unknown_numbers`` (131026); ``fail_next`` queues any error (5xx included).
+template), ``unknown_numbers`` (131026); ``fail_next`` queues any error (5xx included);
+``aliases`` answers a number with another wa_id, as WhatsApp does for some countries' numbers.
 Errors have the Cloud API's shape: ``{"error": {"message", "type", "code", "error_data":
 {"messaging_product", "details"}, "fbtrace_id"}}``.
 
@@ -156,6 +157,8 @@ class GraphEmulator:
     unknown_numbers: set[str] = field(default_factory=set)
     throughput: dict[str, float] = field(default_factory=dict)  # per phone_number_id override
     webhook_results: list[int] = field(default_factory=list)  # statuses of posted webhooks
+    # digits as sent -> the wa_id WhatsApp answers with (another form of the same number)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._failures: deque[_Failure] = deque()
@@ -296,12 +299,18 @@ class GraphEmulator:
             message["message_status"] = "accepted"
         data = {
             "messaging_product": "whatsapp",
-            "contacts": [{"input": str(body.get("to")), "wa_id": to}],
+            "contacts": [{"input": str(body.get("to")), "wa_id": self.aliases.get(to, to)}],
             "messages": [message],
         }
         if self.receipts_url:
             task = asyncio.create_task(
-                self.send_receipts(self.receipts_url, phone_id, wamid, to, ("sent", "delivered"))
+                self.send_receipts(
+                    self.receipts_url,
+                    phone_id,
+                    wamid,
+                    self.aliases.get(to, to),
+                    ("sent", "delivered"),
+                )
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

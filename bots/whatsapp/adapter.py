@@ -13,7 +13,9 @@ What one ``OutboundMessage`` becomes:
 * otherwise a text message; ``reply_markup`` buttons become interactive buttons when they
   fit WhatsApp's limits, a numbered list in the text when not (``bots.whatsapp.buttons``).
 
-The ``SendResult`` carries the wamid of the first message sent (``extra["wamids"]``: all).
+The ``SendResult`` carries the wamid of the first message sent (``extra["wamids"]``: all) and,
+when WhatsApp answers that the recipient's wa_id is another form of the number,
+``extra["messenger_id"]``: that wa_id in E.164, the id their replies will come from.
 Errors are classified by ``bots.whatsapp.errors.classify``; ``message.extra["attempt"]``
 (1-based, default 1) scales the rate-limit backoff.
 """
@@ -34,6 +36,7 @@ from bots.contract import OutboundAttachment, OutboundMessage, SendResult, Templ
 from bots.errors import PermanentError
 from bots.whatsapp.buttons import render_buttons
 from bots.whatsapp.errors import classify
+from bots.whatsapp.payloads import e164
 from bots.whatsapp.transport import graph_session
 from bots.whatsapp.webhook import WhatsAppWebhook
 from config import Settings, WhatsAppBotSettings
@@ -99,22 +102,30 @@ class WhatsAppAdapter:
         to = wa_recipient(message.messenger_id)
         attempt = int(message.extra.get("attempt", 1) or 1)
         try:
-            wamids = await self._send(to, message)
+            sent = await self._send(to, message)
         except (WhatsAppError, httpx.HTTPError) as exc:
             raise classify(
                 exc, attempt=attempt, seconds_per_recipient=self.bot.seconds_per_recipient
             ) from exc
         except ValueError as exc:  # pywa refusing the arguments before any request
             raise PermanentError(f"cannot send this message on WhatsApp: {exc}") from exc
-        return SendResult(wamids[0], extra={"wamids": wamids})
+        wamids = [str(s.id) for s in sent]
+        extra: dict[str, Any] = {"wamids": wamids}
+        # WhatsApp may know the person under another form of the number (the wa_id of some
+        # Mexican, Argentinian and Brazilian numbers differs from E.164): report it so the
+        # client is filed under the id their replies will come from.
+        wa_id = str(getattr(getattr(sent[0], "chat", None), "id", "") or "")
+        if wa_id.isdigit() and e164(wa_id) != message.messenger_id:
+            extra["messenger_id"] = e164(wa_id)
+        return SendResult(wamids[0], extra=extra)
 
-    async def _send(self, to: str, message: OutboundMessage) -> list[str]:
+    async def _send(self, to: str, message: OutboundMessage) -> list[Any]:
         wa = self.client()
         reply_to = message.reply_to
         if message.template is not None:
             return [await self._send_template(wa, to, message.template, reply_to)]
         rendered = render_buttons(message.text, message.reply_markup)
-        wamids: list[str] = []
+        sent_all: list[Any] = []
         attachments = list(message.attachments)
         caption_at = next((i for i, a in enumerate(attachments) if a.kind in CAPTIONED), None)
         if rendered.text and (caption_at is None or rendered.reply or rendered.link):
@@ -124,18 +135,18 @@ class WhatsAppAdapter:
             sent = await wa.send_message(
                 to=to, text=rendered.text, buttons=buttons, reply_to_message_id=reply_to
             )
-            wamids.append(str(sent.id))
+            sent_all.append(sent)
             caption_at = None
         for i, attachment in enumerate(attachments):
             caption = rendered.text if i == caption_at else None
-            wamids.append(await self._send_media(wa, to, attachment, caption, reply_to))
-        if not wamids:
+            sent_all.append(await self._send_media(wa, to, attachment, caption, reply_to))
+        if not sent_all:
             raise PermanentError("nothing to send: no text, attachment or template")
-        return wamids
+        return sent_all
 
     async def _send_template(
         self, wa: WhatsApp, to: str, template: Template, reply_to: str | None
-    ) -> str:
+    ) -> Any:
         language = TemplateLanguage._value2member_map_.get(template.language)
         if not isinstance(language, TemplateLanguage):
             raise PermanentError(f"unknown template language code {template.language!r}")
@@ -146,7 +157,7 @@ class WhatsAppAdapter:
             params=[dict(c) for c in template.components] or None,
             reply_to_message_id=reply_to,
         )
-        return str(sent.id)
+        return sent
 
     async def _send_media(
         self,
@@ -155,7 +166,7 @@ class WhatsAppAdapter:
         attachment: OutboundAttachment,
         caption: str | None,
         reply_to: str | None,
-    ) -> str:
+    ) -> Any:
         media: Any = attachment.url or attachment.file_id
         if media is None and attachment.path:
             media = pathlib.Path(attachment.path)
@@ -180,7 +191,7 @@ class WhatsAppAdapter:
                 mime_type=attachment.mime_type,
                 **common,
             )
-        return str(sent.id)
+        return sent
 
 
 def _name_of(media: Any) -> str | None:
