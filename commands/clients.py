@@ -1,4 +1,4 @@
-"""``switchboard clients list|count|bulk|export|import|read-all|purge-unsubscribed`` (issue 3).
+"""``switchboard clients list|count|unread|bulk|export|import|read-all|purge-unsubscribed``.
 
 Every command takes ``--as TELEGRAM_ID`` (default: the first admin of the configuration) and
 acts within that operator's scope. Filter words are the one filter syntax (see ``--help``);
@@ -106,6 +106,18 @@ def count_command(obj: CliContext, filter_words: tuple[str, ...], as_id: int | N
 
     _settings, viewer, flt = _filter(obj, as_id, filter_words)
     click.echo(count_clients(flt, viewer))
+
+
+@clients_group.command("unread")
+@as_option
+@pass_context
+def unread_command(obj: CliContext, as_id: int | None) -> None:
+    """Print the unread counter (F15): for an admin the project's unread dialogs, for an
+    operator those of the clients bound to them."""
+    from store.clients.unread import unread_count
+
+    settings = open_settings(obj)
+    click.echo(unread_count(viewer_for(settings, as_id)))
 
 
 def _bulk_help() -> str:
