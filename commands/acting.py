@@ -17,7 +17,7 @@ from store.models import Operator
 
 PROGRESS_THRESHOLD = 10_000  # clients; smaller runs finish before a bar would help
 WORDS: dict[str, Any] = {"ignore_unknown_options": True}
-_NEGATED = re.compile(r"-[A-Za-z_]+:")
+_NEGATED = re.compile(r"-[A-Za-z_]+:")  # -key:value, even when -key is an option
 _MARK = "\x00"
 
 as_option = click.option(
@@ -32,11 +32,24 @@ as_option = click.option(
 
 
 class FilterCommand(click.Command):
-    """A command taking filter words: ``-list:Spam`` is a filter term, not a cluster of short
-    options (click would read ``-label:hot`` as ``-l -a -b ... -h``, and ``-h`` is help)."""
+    """A command taking filter words: ``-list:Spam`` or a bare ``-hot`` is a filter word, not a
+    cluster of short options (click would read ``-label:hot`` as ``-l -a -b ... -h``, and
+    ``-h`` is help). Only a declared option written alone (``-o FILE``, ``-h``) stays one."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        marked = [_MARK + a if _NEGATED.match(a) else a for a in args]
+        declared = {
+            name
+            for param in self.get_params(ctx)
+            if isinstance(param, click.Option)
+            for name in (*param.opts, *param.secondary_opts)
+        }
+        marked = [
+            _MARK + a
+            if _NEGATED.match(a)
+            or (a.startswith("-") and not a.startswith("--") and len(a) > 1 and a not in declared)
+            else a
+            for a in args
+        ]
         rest = super().parse_args(ctx, marked)
         for name, value in ctx.params.items():
             if isinstance(value, str):

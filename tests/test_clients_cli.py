@@ -143,6 +143,11 @@ def test_count_prints_the_number_alone(shell: Shell) -> None:
     assert shell("clients", "count").out == "3\n"
     assert shell("clients", "count", "-list:VIP", "-label:hot").out == "2\n"
     assert shell("clients", "count", "unanswered", "--as", "333").out == "1\n"
+    client("-hot deal", "-1")
+    assert shell("clients", "count", "-hot").out == "1\n"  # a bare word, not -h (help)
+    assert shell("clients", "count", "-label:hot", "-h").out.startswith("Usage:")
+    assert shell("clients", "count", "-list:VIP", "--as", "111").out == "3\n"
+    Client.delete().where(Client.name == "-hot deal").execute()
     assert shell("clients", "unread").out == "2\n"  # admin: the project's unread dialogs
     assert shell("clients", "unread", "--as", "222").out == "1\n"  # Anna's own
     assert shell("clients", "unread", "--as", "333").out == "1\n"
