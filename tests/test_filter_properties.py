@@ -364,3 +364,14 @@ def test_any_text_parses_or_is_refused_in_one_line(world: dict[str, Operator], t
         parse_filter(text, world["Alice"], MOSCOW)
     except FilterError as exc:
         assert "\n" not in str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(min_size=1, max_size=30), key=st.sampled_from(("search", "list", "var")))
+def test_quoted_values_come_back_unchanged(value: str, key: str) -> None:
+    from store.filters.syntax import tokenize
+
+    (term,) = tokenize(f"{key}:{quote(value)}")
+    assert (term.key, term.text()) == (key, value)
+    if key != "search":
+        assert term.values() == [value]  # a quoted comma does not split the value
