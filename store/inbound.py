@@ -13,9 +13,9 @@ from typing import Any, cast
 
 import peewee
 
-from store.assignment import assign_round_robin
+from store.assignment import assign_round_robin, autoassign_enabled
 from store.clock import utcnow
-from store.db import database_proxy, write_transaction
+from store.db import database_proxy, is_postgres, write_transaction
 from store.errors import StoreError
 from store.models import Bot, Client, LabelMembership, ListMembership, Message, Variable
 
@@ -125,8 +125,7 @@ def record_inbound_many(events: Sequence[InboundMessage]) -> list[RecordResult |
     from store.errors import NotFound
 
     results: list[RecordResult | StoreError | None] = [None] * len(events)
-    names = {event.bot_name for event in events}
-    bots = {bot.name: bot for bot in Bot.select().where(Bot.name.in_(names))}
+    bots = _bots(sorted({event.bot_name for event in events}))
     with write_transaction():
         by_bot: dict[str, list[tuple[int, InboundMessage]]] = {}
         for i, event in enumerate(events):
@@ -139,6 +138,33 @@ def record_inbound_many(events: Sequence[InboundMessage]) -> list[RecordResult |
     return [r for r in results if r is not None]
 
 
+def _bots(names: list[str]) -> dict[str, Bot]:
+    """The ``Bot`` rows named ``names``, remembered on the database object: bots are only
+    ever added (``store.setup.sync_bots``), never renamed, so a found row stays right."""
+    database = database_proxy.obj
+    cache: dict[str, Bot] = database.__dict__.setdefault("_sb_inbound_bots", {})
+    missing = [name for name in names if name not in cache]
+    if missing:
+        for bot in Bot.select().where(Bot.name.in_(missing)):
+            cache[bot.name] = bot
+    return {name: cache[name] for name in names if name in cache}
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _in(column: Any, values: list[Any]) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``, one statement text whatever the
+    count, so the server's prepared plans are reused."""
+    if is_postgres():
+        array = peewee.Value(
+            values, converter=_as_is, unpack=False
+        )  # psycopg sends a list as an array
+        return column == peewee.fn.ANY(array)
+    return column.in_(values)
+
+
 def _record_for_bot(
     bot: Bot,
     items: list[tuple[int, InboundMessage]],
@@ -147,7 +173,7 @@ def _record_for_bot(
     now = utcnow()
     keys = list({event.dedup_key for _, event in items})
     query = Message.select(Message.dedup_key, Message.id, Message.client).where(
-        (Message.bot == bot) & Message.dedup_key.in_(keys)
+        (Message.bot == bot) & _in(Message.dedup_key, keys)
     )
     known: dict[str, tuple[int, int]] = {
         key: (message_id, client_id)
@@ -172,9 +198,7 @@ def _record_for_bot(
         if state.pop("created", False):
             first_of_new.add(i)
     _update_clients(fresh, clients, now)
-    for _, event in fresh:
-        for var_name, var_value in event.variables.items():
-            set_variable(clients[event.messenger_id]["id"], var_name, var_value)
+    _set_variables(fresh, clients)
     inserted = _insert_messages(bot, fresh, clients, now)
     for i, event in fresh:
         client_id = clients[event.messenger_id]["id"]
@@ -206,19 +230,44 @@ def _clients_of(
     columns = [Client.id, Client.messenger_id] + [getattr(Client, c) for c in CLIENT_STATE]
     clients: dict[str, dict[str, Any]] = {}
     if wanted:
-        query = Client.select(*columns).where((Client.bot == bot) & Client.messenger_id.in_(wanted))
+        query = Client.select(*columns).where(
+            (Client.bot == bot) & _in(Client.messenger_id, wanted)
+        )
         for row in cast(Iterable[dict[str, Any]], query.dicts()):
             clients[row["messenger_id"]] = row
+    new: dict[str, dict[Any, Any]] = {}  # first event of each unknown client, in order
     for _, event in fresh:
-        if event.messenger_id in clients:
-            continue
-        at = event.sent_at or now
-        client, created = get_or_create_client(bot, event.messenger_id, name=event.name, now=at)
-        if created:
-            assign_round_robin(client.id)
-        state = {"id": client.id, **{c: getattr(client, c) for c in CLIENT_STATE}}
-        state["created"] = created
-        clients[event.messenger_id] = state
+        if event.messenger_id not in clients and event.messenger_id not in new:
+            at = event.sent_at or now
+            new[event.messenger_id] = {
+                Client.bot: bot.id,
+                Client.messenger_id: event.messenger_id,
+                Client.name: event.name or event.messenger_id,
+                Client.created_at: at,
+                Client.last_action_at: at,
+            }
+    if new:
+        inserted = (
+            Client.insert_many(list(new.values()))
+            .on_conflict_ignore()  # a concurrent writer created it first: not ours
+            .returning(*columns)
+            .dicts()
+            .execute()
+        )
+        created_ids = []
+        for row in cast(Iterable[dict[str, Any]], inserted):
+            clients[row["messenger_id"]] = {**row, "created": True}
+            created_ids.append(row["id"])
+        raced = [m for m in new if m not in clients]
+        if raced:
+            query = Client.select(*columns).where(
+                (Client.bot == bot) & Client.messenger_id.in_(raced)
+            )
+            for row in cast(Iterable[dict[str, Any]], query.dicts()):
+                clients[row["messenger_id"]] = row
+        if created_ids and autoassign_enabled():
+            for client_id in sorted(created_ids):
+                assign_round_robin(client_id)
     return clients
 
 
@@ -257,6 +306,29 @@ def _update_clients(
             same = all(value == first for _, value in pairs)
             values[column] = first if same else peewee.Case(Client.id, pairs)
         Client.update(values).where(Client.id.in_(ids)).execute()
+
+
+def _set_variables(
+    fresh: list[tuple[int, InboundMessage]], clients: dict[str, dict[str, Any]]
+) -> None:
+    """Upsert the events' variables in one statement (the last value of a name wins)."""
+    values: dict[tuple[int, str], str] = {}
+    for _, event in fresh:
+        for name, value in event.variables.items():
+            values[(clients[event.messenger_id]["id"], name)] = value
+    if values:
+        rows = [
+            {Variable.client: client_id, Variable.name: name, Variable.value: value}
+            for (client_id, name), value in values.items()
+        ]
+        (
+            Variable.insert_many(rows)
+            .on_conflict(
+                conflict_target=[Variable.client, Variable.name],
+                update={Variable.value: peewee.EXCLUDED.value},
+            )
+            .execute()
+        )
 
 
 def _insert_messages(

@@ -401,3 +401,13 @@ async def test_any_text_round_trips(texts: list[str]) -> None:
                 assert message.text == text and emu.sent()[-1].text == text
         finally:
             await bot.session.close()
+
+
+async def test_any_token_creates_bots_on_first_use() -> None:
+    async with TelegramEmulator(any_token=True) as emu:
+        bot = make_bot(OTHER_TOKEN, emu.base_url)
+        try:
+            assert (await bot.get_me()).id == 654321
+        finally:
+            await bot.session.close()
+        assert OTHER_TOKEN in emu.bots

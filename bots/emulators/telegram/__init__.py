@@ -67,10 +67,12 @@ Options (keyword arguments): ``host``, ``port``, ``tokens``, ``messages_per_seco
 (False: no flood limits), ``clock`` (monotonic seconds, for the limits),
 ``accept_unknown_chats`` (a send to an unscripted positive chat id creates that user),
 ``fetch_urls`` (download files sent by URL; False: store them empty), ``redeliver_after_s``,
-``webhook_timeout_s``, ``record_calls``.
+``webhook_timeout_s``, ``record_calls``, ``any_token`` (unknown well-formed tokens become
+bots instead of 401).
 
-Command line: ``python -m bots.emulators.telegram --port 8081 --token 123:ABC`` (prints its
-URL and runs until Ctrl-C).
+Command line: ``python -m bots.emulators.telegram --port 8081 --token 123:ABC`` (or
+``--any-token``, ``--no-limits``, ``--accept-unknown-chats``; prints its URL and runs until
+Ctrl-C).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ async def _serve(args: argparse.Namespace) -> None:
         tokens=args.token,
         limits=not args.no_limits,
         accept_unknown_chats=args.accept_unknown_chats,
+        any_token=args.any_token,
     )
     async with emu:
         print(f"Telegram Bot API emulator on {emu.base_url}", flush=True)
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", action="append", default=[], help="a bot token (repeat)")
     parser.add_argument("--no-limits", action="store_true", help="no flood limits")
     parser.add_argument("--accept-unknown-chats", action="store_true")
+    parser.add_argument("--any-token", action="store_true", help="accept every bot token")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(parser.parse_args(argv)))
 

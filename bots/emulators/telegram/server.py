@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -34,6 +35,7 @@ from bots.emulators.telegram.params import Params, read_params
 from bots.emulators.telegram.users import ScriptedUser
 
 EXTENSIONS = {"photo": "jpg", "document": "bin"}
+TOKEN_SHAPE = re.compile(r"\d+:[\w-]+")
 FOLDERS = {"photo": "photos", "document": "documents", "profile": "profile_photos"}
 
 
@@ -59,7 +61,9 @@ class TelegramEmulator:
     instead of answering 400 chat not found (broadcast benchmarks with seeded clients).
     ``fetch_urls``: sending a photo/document by URL downloads it (failure: 400), as Telegram
     does; with False the URL is recorded and an empty file stored. ``clock`` (monotonic
-    seconds) drives the flood limits; ``limits=False`` switches them off.
+    seconds) drives the flood limits; ``limits=False`` switches them off. ``any_token``: a
+    request with an unknown token of the right shape (``123:abc``) creates that bot instead
+    of answering 401 (the demo).
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class TelegramEmulator:
         redeliver_after_s: float = 1.0,
         webhook_timeout_s: float = 10.0,
         record_calls: bool = True,
+        any_token: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -93,6 +98,7 @@ class TelegramEmulator:
         self.accept_unknown_chats = accept_unknown_chats
         self.fetch_urls = fetch_urls
         self.record_calls = record_calls
+        self.any_token = any_token
         self.bots: dict[str, BotState] = {}
         self.calls: list[Call] = []
         self.deliveries: list[Delivery] = []
@@ -369,6 +375,8 @@ class TelegramEmulator:
         try:
             params = await read_params(request)
             bot = self.bots.get(token)
+            if bot is None and self.any_token and TOKEN_SHAPE.fullmatch(token):
+                bot = self.bot(token)
             if bot is None:
                 raise ApiError(401, "Unauthorized")
             handler = METHODS.get(method.lower())
