@@ -341,25 +341,40 @@ def _insert_messages(
     (a row a concurrent writer inserted first is skipped by ``ON CONFLICT DO NOTHING``)."""
     if not fresh:
         return {}
+    # Tuples with a field list: peewee builds the statement faster than from dicts.
+    fields = [
+        Message.client,
+        Message.bot,
+        Message.direction,
+        Message.author_kind,
+        Message.text,
+        Message.subject,
+        Message.attachments,
+        Message.extra,
+        Message.platform_message_id,
+        Message.dedup_key,
+        Message.created_at,
+        Message.updated_at,
+    ]
     rows = [
-        {
-            Message.client: clients[event.messenger_id]["id"],
-            Message.bot: bot.id,
-            Message.direction: "in",
-            Message.author_kind: event.author_kind,
-            Message.text: event.text,
-            Message.subject: event.subject,
-            Message.attachments: [a.as_json() for a in event.attachments],
-            Message.extra: event.extra,
-            Message.platform_message_id: event.platform_message_id,
-            Message.dedup_key: event.dedup_key,
-            Message.created_at: event.sent_at or now,
-            Message.updated_at: now,
-        }
+        (
+            clients[event.messenger_id]["id"],
+            bot.id,
+            "in",
+            event.author_kind,
+            event.text,
+            event.subject,
+            [a.as_json() for a in event.attachments],
+            event.extra,
+            event.platform_message_id,
+            event.dedup_key,
+            event.sent_at or now,
+            now,
+        )
         for _, event in fresh
     ]
     query = (
-        Message.insert_many(rows)
+        Message.insert_many(rows, fields=fields)
         .on_conflict_ignore()
         .returning(Message.dedup_key, Message.id)
         .tuples()
