@@ -22,7 +22,6 @@ from store.clients.query import (
     Page,
     compile_filter,
     count_clients,
-    order_clients,
     page_clients,
     select_clients,
 )
@@ -85,8 +84,7 @@ def selection_size(ctx: CommandContext, state: dict[str, Any]) -> int:
 def _page(ctx: CommandContext, flt: ClientFilter, number: int, total: int) -> Page:
     """Page ``number`` of the list; ``total`` is the tab's count, already known from
     ``tab_counts``, so the page costs one query, not two."""
-    rows = order_clients(select_clients(flt, ctx.operator), flt).paginate(number, PAGE_SIZE)
-    return Page(clients=list(rows), total=total, number=number, per_page=PAGE_SIZE)
+    return page_clients(flt, ctx.operator, page=number, per_page=PAGE_SIZE, total=total)
 
 
 def render(ctx: CommandContext, token: str, state: dict[str, Any], *, edit: bool) -> Reply:

@@ -87,11 +87,23 @@ def count_clients(flt: ClientFilter, viewer: Operator) -> int:
     return int(select_clients(flt, viewer, pw.fn.COUNT(pw.SQL("*"))).scalar() or 0)
 
 
-def page_clients(flt: ClientFilter, viewer: Operator, *, page: int = 1, per_page: int = 50) -> Page:
-    """Page ``page`` (from 1) of ``per_page`` clients, in list order, and the total."""
+def page_clients(
+    flt: ClientFilter,
+    viewer: Operator,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    total: int | None = None,
+) -> Page:
+    """Page ``page`` (from 1) of ``per_page`` clients, in list order, and the total.
+
+    ``total``: the count when the caller has it already (the admin list counts every tab in
+    one query), saving the count query; None counts.
+    """
     if page < 1 or per_page < 1:
         raise ValueError("page and per_page count from 1")
-    total = count_clients(flt, viewer)
+    if total is None:
+        total = count_clients(flt, viewer)
     rows: list[Client] = []
     if (page - 1) * per_page < total:
         query = _page_query(flt, viewer, small=total <= SMALL_RESULT)
