@@ -12,7 +12,7 @@ import pytest
 
 from commands.admin import ADMIN_COMMANDS, CommandContext, find_operator
 from commands.admin.notify import SNIPPET, Claimed, bursts, claim_range, describe, plan
-from commands.admin.progress import claim_due, progress_reply, track
+from commands.admin.progress import LIVE_FOR, claim_due, progress_reply, track
 from config import Settings
 from store import jobs
 from store.clock import utcnow
@@ -202,3 +202,12 @@ def test_describe_shows_attachments_and_cuts_long_texts() -> None:
     assert describe(None, None) == "[empty message]"
     long = describe("x" * 1000, [])
     assert len(long) == SNIPPET and long.endswith("…")
+
+
+def test_a_live_message_left_for_days_is_settled_not_refreshed(
+    staff: dict[str, CommandContext],
+) -> None:
+    track(staff["anna"].operator.id, 111, 5, "pj:s:999")
+    assert AdminNotice.get().job_id is None  # no such job: the message names it only
+    assert claim_due(5.0, now=utcnow() + LIVE_FOR + dt.timedelta(minutes=1)) == []
+    assert AdminNotice.get().final is True

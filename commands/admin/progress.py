@@ -77,6 +77,8 @@ def track(operator_id: int, chat_id: int, message_id: int, live: str | None) -> 
         ).where(AdminNotice.id == existing.id).execute()
     elif live is not None:
         job_id = int(live[5:]) if live.startswith("pj:s:") and live[5:].isdigit() else None
+        if job_id is not None and not Job.select().where(Job.id == job_id).exists():
+            job_id = None  # deleted meanwhile: the refresh will say so
         AdminNotice.create(
             operator=operator_id, chat_id=chat_id, message_id=message_id, live=live, job=job_id
         )
@@ -88,7 +90,6 @@ def claim_due(interval_s: float, now: dt.datetime | None = None) -> list[LiveMes
     now = now or utcnow()
     cutoff = now - dt.timedelta(seconds=interval_s)
     live = AdminNotice.live.is_null(False) & (AdminNotice.final == False)  # noqa: E712
-    AdminNotice.update(final=True).where(live & (AdminNotice.created_at < now - LIVE_FOR)).execute()
     due: list[Any] = list(
         AdminNotice.select(AdminNotice, Operator.telegram_id)
         .join(Operator, on=(AdminNotice.operator == Operator.id))
@@ -98,6 +99,9 @@ def claim_due(interval_s: float, now: dt.datetime | None = None) -> list[LiveMes
     )
     claimed: list[LiveMessage] = []
     for notice in due:
+        if notice.created_at < now - LIVE_FOR:
+            settle(notice.id)
+            continue
         with database_proxy.atomic():
             won = (
                 AdminNotice.update(updated_at=now)
