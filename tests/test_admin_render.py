@@ -145,3 +145,36 @@ def test_keyboard_rows_url_buttons_and_the_callback_limit() -> None:
         assert "64 bytes" in str(exc)
     else:
         raise AssertionError("callback data over 64 bytes was accepted")
+
+
+PIECES = st.sampled_from(["a" * 1500, "я😀 " * 500, "\n", " ", "\n\n", "x" * 5000, "ok"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(PIECES, max_size=8), st.booleans(), st.booleans())
+def test_any_reply_renders_to_valid_calls(
+    pieces: list[str], with_buttons: bool, pressed: bool
+) -> None:
+    text = "".join(pieces)
+    buttons = [[Button("Next", data="cl:p:2")]] if with_buttons else []
+    methods = render(
+        Reply(text, buttons=buttons, edit=pressed),
+        chat_id=7,
+        pressed_message_id=5 if pressed else None,
+    )
+    texts = [m.text for m in methods if isinstance(m, SendMessage | EditMessageText)]
+    # Telegram refuses empty and over-long texts; every non-blank character is shown.
+    assert all(t.strip() and utf16_len(t) <= MESSAGE_LIMIT for t in texts)
+    shown = "".join(texts).replace(" ", "").replace("\n", "")
+    if text.strip():
+        assert shown == text.replace(" ", "").replace("\n", "")
+    elif with_buttons and not pressed:
+        assert texts == [PLACEHOLDER]
+    else:
+        assert texts == []
+    # The keyboard, when there is one, is under the last message or the edited one only.
+    marked = [getattr(m, "reply_markup", None) is not None for m in methods]
+    if with_buttons:
+        assert marked == [False] * (len(methods) - 1) + [True]
+    else:
+        assert not any(marked)
