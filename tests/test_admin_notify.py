@@ -155,7 +155,7 @@ def test_notification_buttons_respect_scope(staff: dict[str, CommandContext]) ->
     assert done.notice and "marked read" in done.notice
     assert Client.get_by_id(cid).unread is False
     hint = ADMIN_COMMANDS.handle_button(staff["boris"], f"nt:r:{cid}")
-    assert hint.text == "" and hint.notice and "Reply to this notification" in hint.notice
+    assert hint.force_reply and hint.about_client == cid and "Your answer to" in hint.text
 
     other = factories.inbound("y", "free one")
     taken = ADMIN_COMMANDS.handle_button(staff["vera"], f"nt:a:{other}")

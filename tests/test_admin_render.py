@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendDocument, SendMessage
+from aiogram.types import ForceReply, InlineKeyboardMarkup
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -178,3 +179,12 @@ def test_any_reply_renders_to_valid_calls(
         assert marked == [False] * (len(methods) - 1) + [True]
     else:
         assert not any(marked)
+
+
+def test_force_reply_on_a_sent_message_without_buttons_only() -> None:
+    [ask] = render(Reply("Your answer:", force_reply=True), chat_id=7)
+    assert isinstance(ask, SendMessage) and isinstance(ask.reply_markup, ForceReply)
+    [both] = render(Reply("x", buttons=[[Button("a", data="a")]], force_reply=True), chat_id=7)
+    assert isinstance(both, SendMessage) and isinstance(both.reply_markup, InlineKeyboardMarkup)
+    [edit] = render(Reply("x", force_reply=True, edit=True), chat_id=7, pressed_message_id=3)
+    assert isinstance(edit, EditMessageText) and edit.reply_markup is None

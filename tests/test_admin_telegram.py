@@ -276,6 +276,14 @@ async def test_notification_reply_and_buttons(env: Env, tmp_path: Path) -> None:
     assert "Hello, Anna" in (env.sent_to(ANNA)[-1].text or "")
     assert Message.select().where(Message.client == cid, Message.direction == "out").count() == 3
 
+    # The Reply button asks for the answer with Telegram's ForceReply; answering it writes.
+    await env.emu.press(TOKEN, ANNA, note, f"nt:r:{cid}")
+    prompt = env.sent_to(ANNA)[-1]
+    assert "Your answer to Client c1" in (prompt.text or "")
+    assert (prompt.params.get("reply_markup") or {}).get("force_reply") is True
+    await env.reply(ANNA, prompt, text="Anything else?")
+    assert Message.select().where(Message.client == cid, Message.direction == "out").count() == 4
+
     await env.emu.press(TOKEN, ANNA, note, f"nt:m:{cid}")
     assert Client.get_by_id(cid).unread is False
     await env.emu.press(TOKEN, ANNA, note, f"nt:a:{cid}")

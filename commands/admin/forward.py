@@ -40,6 +40,9 @@ def notice_client(chat_id: int, message_id: int) -> int | None:
 
 
 def remember_notice(operator_id: int, chat_id: int, message_id: int, client_id: int) -> None:
+    """Record that the admin bot's message ``message_id`` in ``chat_id`` is about a client."""
+    if notice_client(chat_id, message_id) == client_id:
+        return
     AdminNotice.create(
         operator=operator_id, chat_id=chat_id, message_id=message_id, client=client_id
     )

@@ -220,6 +220,7 @@ def single_reply(burst: ClientBurst, text: str) -> Reply:
     return Reply(
         f"{head}\n{text}",
         buttons=client_buttons(burst.client_id, free=burst.responsible_id is None),
+        about_client=burst.client_id,
     )
 
 
@@ -233,10 +234,10 @@ def digest_reply(items: list[ClientBurst], last_text: dict[int, str]) -> Reply:
     if len(ranked) > DIGEST_CLIENTS:
         lines.append(f"… and {len(ranked) - DIGEST_CLIENTS} more clients")
     if len(items) == 1:
-        buttons = client_buttons(items[0].client_id, free=items[0].responsible_id is None)
-    else:
-        buttons = [[Button("Unread dialogs", data="nt:u")]]
-    return Reply("\n".join(lines), buttons=buttons)
+        only = items[0]
+        buttons = client_buttons(only.client_id, free=only.responsible_id is None)
+        return Reply("\n".join(lines), buttons=buttons, about_client=only.client_id)
+    return Reply("\n".join(lines), buttons=[[Button("Unread dialogs", data="nt:u")]])
 
 
 def _command(ctx: CommandContext, text: str, fallback: str) -> Reply:
@@ -250,15 +251,17 @@ def _command(ctx: CommandContext, text: str, fallback: str) -> Reply:
 
 @ADMIN_COMMANDS.button("nt")
 def notice_button(ctx: CommandContext, payload: str) -> Reply:
-    """``nt:r|o|m|a:CLIENT``: reply hint, open, mark read, assign to me; ``nt:u``: unread."""
+    """``nt:r|o|m|a:CLIENT``: answer, open, mark read, assign to me; ``nt:u``: unread."""
     action, _, arg = payload.partition(":")
     if action == "u":
         return _command(ctx, "/unread", "/help")
     client = client_for(ctx, arg)
     if action == "r":
+        # A message the operator's app answers at once: their answer goes to the client.
         return Reply(
-            "",
-            notice=f"Reply to this notification (swipe it left) to write to {client.name}."[:190],
+            f"✍ Your answer to {client.name} (#{client.id}):",
+            force_reply=True,
+            about_client=client.id,
         )
     if action == "o":
         return _command(ctx, f"/client {client.id}", "/help")

@@ -6,6 +6,7 @@ admin bot executes in order with ``await bot(method)``. Rules:
 * the text is split within Telegram's 4,096-unit message limit at line boundaries
   (``reply.split_text``); blank pieces are dropped (Telegram refuses empty messages);
 * the inline keyboard goes on the last text message, so it stays under the whole answer;
+  ``reply.force_reply`` (without buttons) puts Telegram's ForceReply on a sent message;
 * ``reply.edit`` (a button press) edits the pressed message: its text with the first piece,
   or only its keyboard when the reply has no text; further pieces follow as new messages;
 * files go as documents, their caption inline when it fits Telegram's 1,024-unit caption
@@ -23,7 +24,12 @@ from aiogram.methods import (
     SendMessage,
     TelegramMethod,
 )
-from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (
+    BufferedInputFile,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+)
 
 from commands.admin.reply import CALLBACK_LIMIT, Button, Reply, split_text, utf16_len
 
@@ -70,6 +76,9 @@ def render(
     """
     methods: list[Method] = []
     markup = keyboard(reply.buttons)
+    sent_markup: InlineKeyboardMarkup | ForceReply | None = markup
+    if markup is None and reply.force_reply:
+        sent_markup = ForceReply(force_reply=True, input_field_placeholder="Your answer")
     pieces = message_pieces(reply.text)
     if not pieces and markup is not None and not (reply.edit and pressed_message_id):
         pieces = [PLACEHOLDER]
@@ -97,7 +106,7 @@ def render(
             SendMessage(
                 chat_id=chat_id,
                 text=piece,
-                reply_markup=markup if last else None,
+                reply_markup=sent_markup if last else None,
             )
         )
     for file in reply.files:

@@ -43,12 +43,16 @@ class Reply:
     A ``text`` longer than one message is sent as ``chunks()``, the buttons under the last.
     ``live`` is callback data of a refresh (a job's progress): a front end may press it again
     every few seconds and edit the message with the answer, until an answer has no ``live``.
+    ``about_client``: the client the message is about; a Telegram reply to it writes to them.
+    ``force_reply`` opens the operator's reply to the message at once (when it has no buttons).
     """
 
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
     files: list[ReplyFile] = field(default_factory=list)
     edit: bool = False
+    about_client: int | None = None
+    force_reply: bool = False
     notice: str | None = None  # a short toast for a button press
     live: str | None = None
     error: bool = False  # the command was refused (bad arguments, no permission): nothing done

@@ -243,13 +243,21 @@ class AdminBot:
 
     async def show(
         self, reply: Reply, operator_id: int, chat_id: int, pressed: int | None = None
-    ) -> None:
-        """Show an operator ``reply``; a live one (or the end of one) is tracked on the
-        message that carries it: the pressed message when edited, else the last one sent."""
+    ) -> int:
+        """Show an operator ``reply``. What the reply says about the message that carries it
+        (the pressed message when edited, else the last one sent) is recorded: live (or no
+        longer), about a client (a Telegram reply to it writes to them)."""
         shown = await self.send_reply(reply, chat_id, pressed)
         target = pressed if reply.edit and pressed is not None else (shown[-1] if shown else None)
-        if target is not None and (reply.live is not None or pressed is not None):
+        if target is None:
+            return 0
+        if reply.live is not None or pressed is not None:
             await store_call(progress.track, operator_id, chat_id, target, reply.live)
+        if reply.about_client is not None:
+            await store_call(
+                forward.remember_notice, operator_id, chat_id, target, reply.about_client
+            )
+        return len(shown)
 
     # ---- notifications and progress --------------------------------------------------
     async def run_round(self) -> int:
@@ -259,12 +267,7 @@ class AdminBot:
         claimed = await store_call(notify.claim_range, grace_s=self.grace_s)
         notices = await store_call(notify.plan, claimed, max_single=self.config.notify_max_single)
         for item in notices:
-            ids = await self.send_reply(item.reply, item.chat_id)
-            done += len(ids)
-            if ids and item.client_id is not None:
-                await store_call(
-                    forward.remember_notice, item.operator_id, item.chat_id, ids[-1], item.client_id
-                )
+            done += await self.show(item.reply, item.operator_id, item.chat_id)
         for live in await store_call(progress.claim_due, self.config.progress_interval_s):
             done += await self._refresh(live)
         return done
