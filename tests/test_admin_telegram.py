@@ -422,3 +422,21 @@ def test_a_generated_secret_is_made_once_and_shared(db: peewee.Database) -> None
     first = stored_secret(None)
     assert len(first) >= 32 and first == stored_secret(None)
     assert stored_secret("configured_1") == "configured_1"
+
+
+@SQLITE_ONLY
+async def test_every_command_answers_through_telegram_for_both_roles(env: Env) -> None:
+    """Each registered command, bare, from an admin and an operator: an answer arrives, every
+    text within 4,096 characters, every button's data within 64 bytes."""
+    factories.client("Ann", on=factories.bot("shop_tg"))
+    for user in (ANNA, BORIS):
+        for name in sorted(ADMIN_COMMANDS.commands):
+            before = len(env.sent_to(user))
+            await env.say(user, f"/{name}")
+            answers = env.sent_to(user)[before:]
+            assert answers, f"/{name} answered nothing"
+            for sent in answers:
+                assert sent.kind == "document" or 0 < len(sent.text or "") <= MESSAGE_LIMIT
+                assert all(len(d.encode()) <= CALLBACK_LIMIT for d in buttons(sent))
+            if "cancel" in ADMIN_COMMANDS.commands:  # drop any prompt the command opened
+                await env.say(user, "/cancel")
