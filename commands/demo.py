@@ -220,9 +220,12 @@ async def simulate_clients(options: DemoOptions, platforms: Platforms, service_u
             else:
                 known = list(platforms.telegram.bots[TELEGRAM_TOKEN].users)
                 user_id = rng.choice(known) if known and rng.random() < 0.7 else next_user
+                # A known client keeps their name; a newcomer gets one.
+                user = platforms.telegram.user(
+                    TELEGRAM_TOKEN, user_id, first_name=first if user_id == next_user else None
+                )
                 if user_id == next_user:
-                    next_user += 1  # a newcomer: the next one is another person
-                user = platforms.telegram.user(TELEGRAM_TOKEN, user_id, first_name=first)
+                    next_user += 1
                 await user.send_text(text)
         except Exception as exc:  # a demo keeps going; the reason is shown once per failure
             click.echo(f"demo: a simulated {channel} message failed: {exc}", err=True)
