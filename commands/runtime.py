@@ -1,28 +1,8 @@
-"""Starting up: settings -> an open, checked store. Shared by every CLI command and ``serve``."""
+"""Starting up for commands: the store's own ``open_store`` (workers use it too, and may not
+import ``commands``), re-exported here where every CLI command already looks for it."""
 
 from __future__ import annotations
 
-import logging
+from store.runtime import open_store
 
-import peewee
-
-from config import Settings
-from store.db import open_database
-from store.migrate import require_current_schema
-from store.setup import bootstrap_operators, sync_bots
-
-log = logging.getLogger("switchboard")
-
-
-def open_store(settings: Settings, *, check_schema: bool = True) -> peewee.Database:
-    """Open the configured database; with ``check_schema`` refuse an unmigrated one and
-    mirror the configured bots and operators into it."""
-    database = open_database(settings.database_url)
-    database.connect(reuse_if_open=True)
-    if check_schema:
-        require_current_schema(database)
-        sync_bots((bot.name, bot.kind) for bot in settings.bots)
-        bootstrap_operators(
-            (op.telegram_id, op.role, op.name, op.email) for op in settings.operators
-        )
-    return database
+__all__ = ["open_store"]

@@ -26,7 +26,7 @@ EngineHook = Callable[[object], None]
 
 
 def _child(config_path: str | None, threads: int) -> None:
-    from commands.runtime import open_store
+    from store.runtime import open_store
     from workers.engine import Engine
 
     settings = load_settings(config_path)
