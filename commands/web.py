@@ -72,8 +72,9 @@ def serve_installers() -> list[RouteInstaller]:
     """What ``switchboard serve`` (and the demo) mount, in order: the one list to extend."""
     from commands.admin.telegram import install_admin_bot
     from commands.delivery import install_delivery
+    from commands.ops import install_ops
 
-    return [install_channels, install_delivery, install_admin_bot]
+    return [install_channels, install_delivery, install_ops, install_admin_bot]
 
 
 def build_app(

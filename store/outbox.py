@@ -199,6 +199,25 @@ def defer(message_id: int, at: dt.datetime, *, now: dt.datetime | None = None) -
     )
 
 
+def requeue(message_id: int, *, now: dt.datetime | None = None) -> bool:
+    """An operator's "send it again now" (the ops dashboard's requeue of a dead letter):
+    a ``queued``, ``sending`` or ``failed`` row goes back to ``queued``, due now, with its
+    attempts reset, stamped handed over (the caller hands it to the broker). False when the
+    row is gone or already sent."""
+    now = now or utcnow()
+    with write_transaction():
+        changed = (
+            Message.update(status="queued", attempts=0, next_attempt_at=now, updated_at=now)
+            .where(
+                (Message.id == message_id)
+                & (Message.direction == "out")
+                & Message.status.in_(["queued", "sending", "failed"])
+            )
+            .execute()
+        )
+    return changed == 1
+
+
 def _locked_ids(query: Any) -> list[int]:
     if is_postgres():
         # Concurrent dispatchers skip each other's rows instead of handing them over twice.

@@ -148,3 +148,20 @@ def test_retry_after_waits_exactly_n_seconds_and_pauses_the_whole_bot(
     other_sent = next(t for to, t, _ in platform.calls if to == "other")
     # In Redis mode the pause is shared: a new process (here: a new engine) honours it too.
     assert other_sent - calls[0] >= dt.timedelta(seconds=2)
+
+
+def test_an_adapter_that_cannot_be_built_fails_the_message_with_its_error(
+    db: peewee.Database,
+) -> None:
+    def broken(bot: object, settings: Settings) -> ScriptedAdapter:
+        raise ValueError("bad token for shop_tg")
+
+    engine = Engine(_settings("memory://"), adapter_factory=broken)
+    (client,) = _clients("ok")
+    message = outbox.enqueue(client, "hi")
+    _run(engine, [message.id])
+    row = Message.get_by_id(message.id)
+    # Retried like a transient error, then failed with the reason kept, never dead-lettered.
+    assert (row.status, row.attempts, row.error_code) == ("failed", 3, "unexpected")
+    assert "ValueError: bad token for shop_tg" in row.error_text
+    assert not engine.broker.dead_letters  # type: ignore[attr-defined]

@@ -163,9 +163,11 @@ class Sender:
 
     def _call(self, row: Message, bot: BotConfig, recipient: str) -> str:
         message = _outbound(row, bot.name, recipient)
-        loop, adapter = self._adapter(bot)
         started = time.perf_counter()
         try:
+            # Building the adapter can fail too (a bad token, a library error): that is the
+            # message's error, retried and then stored on the row like any other.
+            loop, adapter = self._adapter(bot)
             result: SendResult = loop.run_until_complete(adapter.send(message))
         except RetryAfter as exc:
             failed_at = utcnow()

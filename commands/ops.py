@@ -1,0 +1,166 @@
+"""``GET /ops`` (the on-call dashboard), its two actions and ``GET /metrics``, behind the token.
+
+Authentication, as an engineer with a browser expects it: open ``/ops?token=TOKEN`` once; the
+server answers with a cookie and a redirect to ``/ops`` (so the token leaves the address bar
+and the history), and the cookie opens the page from then on. The cookie holds an HMAC of the
+token, never the token; it is ``HttpOnly`` and ``SameSite=Strict``. Scripts and Prometheus
+send ``Authorization: Bearer TOKEN`` instead. Every comparison is constant-time.
+
+The actions (cancel a job, requeue a dead letter) are POST forms carrying a CSRF token (another
+HMAC of the ops token) that a cross-site page cannot know; with ``SameSite=Strict`` the browser
+does not even send the cookie along with a cross-site form. Without ``ops_token`` configured
+every ops route answers 403 saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from aiohttp import web
+
+from bots.webhook import secrets_match, store_call
+from commands.delivery import ENGINE_KEY
+from commands.ops_data import collect
+from commands.ops_page import login_page, render
+from commands.web import SETTINGS_KEY
+from config import Settings
+from store.errors import NotFound, StoreUnavailable
+from workers.engine import Engine
+
+COOKIE = "switchboard_ops"
+COOKIE_MAX_AGE_S = 12 * 3600
+DISABLED = "ops is disabled: set ops_token in config.yaml (or SWITCHBOARD_OPS_TOKEN) to enable it"
+
+
+class OpsAuth:
+    """The checks derived from ``ops_token`` (None: ops disabled)."""
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+        key = (token or "").encode()
+        self.session = hmac.new(key, b"switchboard ops session", hashlib.sha256).hexdigest()
+        self.csrf = hmac.new(key, b"switchboard ops csrf", hashlib.sha256).hexdigest()
+
+    def authorized(self, request: web.Request) -> bool:
+        if self.token is None:
+            return False
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer ") and secrets_match(header[7:].strip(), self.token):
+            return True
+        return secrets_match(request.cookies.get(COOKIE), self.session)
+
+    def guard(self, request: web.Request) -> None:
+        """Raise 403 when ops is disabled, 401 when the request does not authenticate."""
+        if self.token is None:
+            raise web.HTTPForbidden(text=DISABLED)
+        if not self.authorized(request):
+            raise web.HTTPUnauthorized(
+                text="ops: open /ops?token=... or send Authorization: Bearer <ops_token>"
+            )
+
+
+AUTH_KEY = web.AppKey("ops_auth", OpsAuth)
+
+
+def _engine(request: web.Request) -> Engine:
+    engine = request.app[ENGINE_KEY]
+    assert isinstance(engine, Engine)
+    return engine
+
+
+def _refresh(request: web.Request) -> int:
+    try:
+        return max(0, min(3600, int(request.query.get("refresh", "0"))))
+    except ValueError:
+        return 0
+
+
+def _notice(request: web.Request) -> str | None:
+    q = request.query
+    if q.get("cancelled", "").isdigit():
+        return f"Job {q['cancelled']} cancelled."
+    if q.get("requeued", "").isdigit():
+        return f"Dead letter requeued: outbox message {q['requeued']} is queued again."
+    if "gone" in q:
+        return "That dead letter was already requeued or expired."
+    return None
+
+
+async def ops_page(request: web.Request) -> web.Response:
+    auth = request.app[AUTH_KEY]
+    if auth.token is None:
+        return web.Response(status=403, text=DISABLED)
+    given = request.query.get("token")
+    if given is not None:
+        if not secrets_match(given, auth.token):
+            html = login_page("Wrong ops token.")
+            return web.Response(status=401, text=html, content_type="text/html")
+        response = web.HTTPSeeOther("/ops")
+        response.set_cookie(
+            COOKIE,
+            auth.session,
+            max_age=COOKIE_MAX_AGE_S,
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+        )
+        raise response
+    if not auth.authorized(request):
+        html = login_page("Enter the ops token (ops_token in config.yaml).")
+        return web.Response(status=401, text=html, content_type="text/html")
+    try:
+        view = await store_call(collect, request.app[SETTINGS_KEY], _engine(request))
+    except StoreUnavailable as exc:
+        return web.Response(status=503, text=f"ops: the store is unreachable ({exc})")
+    html = render(view, auth.csrf, _notice(request), _refresh(request))
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def _checked_form(request: web.Request) -> None:
+    auth = request.app[AUTH_KEY]
+    auth.guard(request)
+    form = await request.post()
+    token = form.get("csrf")
+    if not isinstance(token, str) or not secrets_match(token, auth.csrf):
+        raise web.HTTPForbidden(text="ops: missing or wrong CSRF token; reload /ops and retry")
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    await _checked_form(request)
+    from store.jobs import cancel
+
+    try:
+        job_id = int(request.match_info["job_id"])
+        await store_call(cancel, job_id)
+    except (ValueError, NotFound):
+        raise web.HTTPNotFound(text=f"ops: no job {request.match_info['job_id']!r}") from None
+    raise web.HTTPSeeOther(f"/ops?cancelled={job_id}")
+
+
+async def requeue_dead(request: web.Request) -> web.Response:
+    await _checked_form(request)
+    from workers.queues import requeue
+
+    outbox_id = await store_call(requeue, _engine(request), request.match_info["key"])
+    if outbox_id is None:
+        raise web.HTTPSeeOther("/ops?gone=1")
+    raise web.HTTPSeeOther(f"/ops?requeued={outbox_id}")
+
+
+def install_ops(app: web.Application, settings: Settings) -> None:
+    """Mount ``/ops`` and ``/metrics``; needs ``install_delivery`` installed before it."""
+    from commands.metrics import REGISTRY_KEY, build_registry, metrics
+
+    if ENGINE_KEY not in app:
+        raise RuntimeError("install_ops needs install_delivery first (the engine it shows)")
+    token = settings.ops_token.get_secret_value() if settings.ops_token else None
+    app[AUTH_KEY] = OpsAuth(token)
+    engine = app[ENGINE_KEY]
+    assert isinstance(engine, Engine)
+    app[REGISTRY_KEY] = build_registry(settings, engine)
+    app.router.add_get("/ops", ops_page)
+    app.router.add_post(r"/ops/jobs/{job_id}/cancel", cancel_job)
+    app.router.add_post(r"/ops/dead/{key}/requeue", requeue_dead)
+    app.router.add_get("/metrics", metrics)

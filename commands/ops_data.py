@@ -1,0 +1,147 @@
+"""Everything the ops dashboard shows, gathered in one blocking call (run it off the loop).
+
+The numbers come from where every process can see them: the outbox and jobs from the store,
+the counters and send rates from the engine's ``Stats`` (Redis in ``redis://`` mode, so the
+web process shows what all ``switchboard worker`` processes did), the limiter's next free slot
+of each bot and the broker's queues from the broker itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from config import Settings
+from store import jobs, outbox
+from store.clock import utcnow
+from store.models import Bot, Message
+from workers.engine import Engine
+from workers.queues import DeadLetter, QueueDepths, dead_letters, depths
+from workers.ratelimit import bot_key
+
+FINISHED_JOBS_SHOWN = 5
+ERRORS_SHOWN = 20
+# A bot whose next free slot is further away than this is shown as paused (a 429's pause).
+PAUSED_AFTER_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class BotRow:
+    """One configured bot: ``rate_limit`` (messages/s configured), ``rate_now`` (sent per second
+    over the last 10 s), ``next_slot_s`` (seconds until the limiter lets its next send go)."""
+
+    name: str
+    kind: str
+    enabled: bool
+    rate_limit: float
+    rate_now: float
+    next_slot_s: float
+    sent: int
+    failed: int
+    retried: int
+
+    @property
+    def limiter_state(self) -> str:
+        if self.next_slot_s > PAUSED_AFTER_S:
+            return f"paused {self.next_slot_s:.1f} s"
+        if self.next_slot_s > 0:
+            return f"next slot in {self.next_slot_s * 1000:.0f} ms"
+        return "free"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadRow:
+    letter: DeadLetter
+    status: str | None  # the outbox row's status; None when the row is gone
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRow:
+    message_id: int
+    at: dt.datetime
+    bot: str
+    client_id: int
+    status: str
+    code: str
+    text: str
+    attempts: int
+
+
+@dataclass
+class OpsView:
+    generated_at: dt.datetime
+    broker: str
+    bots: list[BotRow] = field(default_factory=list)
+    queues: QueueDepths = field(default_factory=lambda: QueueDepths(0, 0, 0, 0))
+    outbox: dict[str, int] = field(default_factory=dict)
+    active_jobs: list[jobs.Progress] = field(default_factory=list)
+    finished_jobs: list[jobs.Progress] = field(default_factory=list)
+    dead: list[DeadRow] = field(default_factory=list)
+    errors: list[ErrorRow] = field(default_factory=list)
+
+
+def _bot_rows(settings: Settings, engine: Engine) -> list[BotRow]:
+    counters = engine.stats.snapshot().counters
+    totals: dict[tuple[str, str], int] = {}
+    for (outcome, bot, _reason), n in counters.items():
+        totals[(outcome, bot)] = totals.get((outcome, bot), 0) + n
+    return [
+        BotRow(
+            name=bot.name,
+            kind=bot.kind,
+            enabled=bot.enabled,
+            rate_limit=bot.messages_per_second,
+            rate_now=engine.stats.rate(bot.name),
+            next_slot_s=engine.limiter.next_free_s(bot_key(bot.name)),
+            sent=totals.get(("sent", bot.name), 0),
+            failed=totals.get(("failed", bot.name), 0),
+            retried=totals.get(("retried", bot.name), 0),
+        )
+        for bot in settings.bots
+    ]
+
+
+def _dead_rows(engine: Engine) -> list[DeadRow]:
+    letters = dead_letters(engine)
+    ids = [d.outbox_id for d in letters if d.outbox_id is not None]
+    statuses: dict[int, str] = {}
+    if ids:
+        rows: Any = Message.select(Message.id, Message.status).where(Message.id.in_(ids)).tuples()
+        statuses = dict(rows)
+    return [DeadRow(d, statuses.get(d.outbox_id or 0)) for d in letters]
+
+
+def _error_rows() -> list[ErrorRow]:
+    names = {b.id: b.name for b in Bot.select(Bot.id, Bot.name)}
+    return [
+        ErrorRow(
+            message_id=m.id,
+            at=m.updated_at,
+            bot=names.get(m.bot_id, "?"),
+            client_id=m.client_id,
+            status=m.status or "",
+            code=m.error_code or "",
+            text=m.error_text or "",
+            attempts=m.attempts,
+        )
+        for m in outbox.latest_errors(ERRORS_SHOWN)
+    ]
+
+
+def collect(settings: Settings, engine: Engine) -> OpsView:
+    """The dashboard's data now. Blocking: store, Redis."""
+    recent = jobs.list_jobs(limit=50)
+    active = [p for p in recent if p.state in jobs.ACTIVE_STATES]
+    finished = [p for p in recent if p.state not in jobs.ACTIVE_STATES][:FINISHED_JOBS_SHOWN]
+    return OpsView(
+        generated_at=utcnow(),
+        broker="memory" if engine.redis is None else f"redis ({settings.delivery.namespace})",
+        bots=_bot_rows(settings, engine),
+        queues=depths(engine),
+        outbox=outbox.counts_by_status(),
+        active_jobs=active,
+        finished_jobs=finished,
+        dead=_dead_rows(engine),
+        errors=_error_rows(),
+    )

@@ -1,0 +1,184 @@
+"""The ops dashboard as one server-rendered HTML page (no scripts, no build step).
+
+Every value from the store or the broker is escaped. Buttons are POST forms that carry the
+CSRF token; ``refresh_s`` > 0 adds a meta refresh (``/ops?refresh=10``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from urllib.parse import quote
+
+from commands.ops_data import OpsView
+from store.jobs import Progress
+
+STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+th{background:#f3f3f3}.num{text-align:right}.notice{background:#eef7ee;padding:.5em}
+.bad{color:#a00}.muted{color:#777}form{margin:0}
+"""
+
+
+BOT_HEADERS = ["bot", "kind", "enabled", "limit msg/s", "sent msg/s (10 s)", "limiter"]
+BOT_HEADERS += ["sent", "failed", "retried"]
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _at(value: dt.datetime | None) -> str:
+    return value.isoformat(sep=" ", timespec="seconds") if value else ""
+
+
+def _table(headers: list[str], rows: list[list[str]], table_id: str, empty: str) -> str:
+    if not rows:
+        return f'<p id="{table_id}" class="muted">{_e(empty)}</p>'
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table id="{table_id}"><tr>{head}</tr>{body}</table>'
+
+
+def _button(action: str, label: str, csrf: str, name: str) -> str:
+    return (
+        f'<form method="post" action="{_e(action)}">'
+        f'<input type="hidden" name="csrf" value="{_e(csrf)}">'
+        f'<button type="submit" name="{_e(name)}">{_e(label)}</button></form>'
+    )
+
+
+def _job_row(p: Progress, csrf: str | None) -> list[str]:
+    done = p.sent + p.failed
+    todo = max(1, p.total - p.skipped - p.cancelled)
+    cells = [
+        _e(p.id),
+        _e(p.kind),
+        _e(p.state),
+        f'<progress max="{todo}" value="{done}"></progress> {done}/{todo}',
+        f'<span class="num">{p.sent}</span>',
+        f'<span class="num">{p.failed}</span>',
+        f'<span class="num">{p.skipped}</span>',
+        f'<span class="num">{p.remaining}</span>',
+        _e(p.filter_text or "(all)"),
+        _e(p.created_at),
+    ]
+    if csrf is not None:
+        cells.append(_button(f"/ops/jobs/{p.id}/cancel", "Cancel", csrf, f"cancel-{p.id}"))
+    return cells
+
+
+def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int = 0) -> str:
+    refresh = f'<meta http-equiv="refresh" content="{refresh_s}">' if refresh_s > 0 else ""
+    bots = _table(
+        BOT_HEADERS,
+        [
+            [
+                _e(b.name),
+                _e(b.kind),
+                "yes" if b.enabled else '<span class="muted">no</span>',
+                f"{b.rate_limit:g}",
+                f"{b.rate_now:.1f}",
+                _e(b.limiter_state),
+                str(b.sent),
+                str(b.failed),
+                str(b.retried),
+            ]
+            for b in view.bots
+        ],
+        "bots",
+        "No bots configured.",
+    )
+    q = view.queues
+    queues = _table(
+        ["ready", "in flight", "delayed", "dead letters"],
+        [[str(q.ready), str(q.in_flight), str(q.delayed), str(q.dead)]],
+        "queues",
+        "",
+    )
+    statuses = sorted(view.outbox.items())
+    outbox = _table(
+        [s for s, _ in statuses], [[str(n) for _, n in statuses]], "outbox", "The outbox is empty."
+    )
+    headers = ["job", "kind", "state", "progress", "sent", "failed", "skipped", "remaining"]
+    headers += ["filter", "created"]
+    active = _table(
+        [*headers, ""],
+        [_job_row(p, csrf) for p in view.active_jobs],
+        "jobs",
+        "No job is running.",
+    )
+    finished = _table(
+        headers,
+        [_job_row(p, None) for p in view.finished_jobs],
+        "finished-jobs",
+        "No finished jobs.",
+    )
+    dead = _table(
+        ["dead letter", "outbox message", "outbox status", "dead since", ""],
+        [
+            [
+                _e(d.letter.key),
+                _e(d.letter.outbox_id if d.letter.outbox_id is not None else "?"),
+                _e(d.status or "gone"),
+                _e(_at(d.letter.at)),
+                _button(
+                    f"/ops/dead/{quote(d.letter.key, safe='')}/requeue",
+                    "Requeue",
+                    csrf,
+                    f"requeue-{d.letter.key}",
+                ),
+            ]
+            for d in view.dead
+        ],
+        "dead",
+        "No dead letters.",
+    )
+    errors = _table(
+        ["when (UTC)", "message", "bot", "client", "status", "attempts", "code", "error"],
+        [
+            [
+                _e(_at(r.at)),
+                _e(r.message_id),
+                _e(r.bot),
+                _e(r.client_id),
+                _e(r.status),
+                _e(r.attempts),
+                f'<span class="bad">{_e(r.code)}</span>',
+                _e(r.text),
+            ]
+            for r in view.errors
+        ],
+        "errors",
+        "No errors.",
+    )
+    banner = f'<p class="notice" id="notice">{_e(notice)}</p>' if notice else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">{refresh}
+<title>Switchboard ops</title><style>{STYLE}</style></head>
+<body><h1>Switchboard ops</h1>
+<p class="muted">Broker {_e(view.broker)} · generated {_e(_at(view.generated_at))} UTC ·
+<a href="/ops">refresh</a> · <a href="/ops?refresh=5">auto-refresh 5 s</a> ·
+<a href="/metrics">metrics</a></p>{banner}
+<h2>Bots</h2>{bots}
+<h2>Broker queues</h2>{queues}
+<h2>Outbox by status</h2>{outbox}
+<h2>Running jobs</h2>{active}
+<h2>Dead letters</h2>{dead}
+<h2>Latest errors</h2>{errors}
+<h2>Recently finished jobs</h2>{finished}
+</body></html>
+"""
+
+
+def login_page(message: str) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Switchboard ops</title>
+<style>{STYLE}</style></head><body><h1>Switchboard ops</h1>
+<p class="bad" id="login-error">{_e(message)}</p>
+<form method="get" action="/ops"><label>Ops token
+<input type="password" name="token" autocomplete="current-password"></label>
+<button type="submit">Open</button></form></body></html>
+"""
