@@ -1,0 +1,218 @@
+"""Broadcast benchmark (issue 7 item 9): one bot, N clients, real worker processes on Redis.
+
+    .venv/bin/python -m bench.broadcast                          # both platforms, 1 and 4 workers
+    .venv/bin/python -m bench.broadcast --platform whatsapp --clients 3000 --workers 1 4
+
+For each platform and worker count: a fresh PostgreSQL database through the real migrations,
+N clients of one bot, ``switchboard worker --processes W`` on the real Redis (a private
+namespace), the platform's emulator in this process — the Telegram Bot API emulator (30/s per
+bot, 1/s per chat) or the Graph API emulator (the configured rate per number, 6 s per
+recipient) — and a broadcast job created as ``switchboard broadcast`` creates it. Reported:
+messages/s between the first and the last delivery the emulator accepted, the refusals
+(429 / Cloud API rate-limit errors) per 1,000 sends, messages lost (job rows not sent or
+recipients the emulator never saw) and duplicates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bots.emulators.whatsapp import GraphEmulator
+from store import jobs
+from store.db import database_proxy, open_database
+from store.migrate import migrate
+from tests.broadcast_rig import (
+    WorkerFleet,
+    duplicates,
+    job_rows,
+    seed_clients,
+    start_broadcast,
+    until,
+    write_config,
+)
+from tests.services import REDIS_URL, redis_namespace, temporary_postgres_database
+
+TG_TOKEN = "123456:BENCH-token"
+WA = {"phone_number_id": "106540352242922", "access_token": "EAAbench", "app_secret": "s"}
+
+
+@dataclass
+class Result:
+    platform: str
+    workers: int
+    threads: int
+    clients: int
+    limit_per_s: float
+    delivered: int
+    seconds: float
+    per_s: float
+    of_limit_pct: float
+    refused: int
+    refused_per_1000: float
+    lost: int
+    duplicates: int
+
+
+@dataclass
+class Platform:
+    """An emulator and the bot that talks to it: ``delivered()`` lists recipients in order,
+    ``refused()`` counts rate-limit refusals."""
+
+    name: str
+    limit_per_s: float
+    bot: dict[str, Any]
+    recipients: list[str]
+    messenger_ids: list[str]
+    delivered: Callable[[], list[str]]
+    refused: Callable[[], int]
+
+
+@contextlib.asynccontextmanager
+async def whatsapp(clients: int, rate: float) -> AsyncIterator[Platform]:
+    async with GraphEmulator(
+        access_token=WA["access_token"], messages_per_second=rate, seconds_per_recipient=6
+    ) as graph:
+        recipients = [f"1555{i:07d}" for i in range(clients)]
+        bot = {"name": "wa", "kind": "whatsapp", **WA, "verify_token": "v"}
+        bot.update(api_base=graph.url, messages_per_second=rate)
+        yield Platform(
+            "whatsapp",
+            rate,
+            bot,
+            recipients,
+            [f"+{r}" for r in recipients],
+            lambda: [m.to for m in graph.sent],
+            lambda: sum(1 for c in graph.calls if c.path.endswith("/messages") and c.status != 200),
+        )
+
+
+@contextlib.asynccontextmanager
+async def telegram(clients: int, rate: float) -> AsyncIterator[Platform]:
+    from bots.emulators.telegram import BotApiEmulator  # type: ignore[import-not-found]
+
+    async with BotApiEmulator() as api:
+        recipients = [str(10_000_000 + i) for i in range(clients)]
+        bot = {"name": "tg", "kind": "telegram", "token": TG_TOKEN, "api_base": api.url}
+        bot["messages_per_second"] = rate
+        yield Platform(
+            "telegram",
+            rate,
+            bot,
+            recipients,
+            recipients,
+            lambda: [str(m.chat_id) for m in api.sent],
+            lambda: api.refused_429,
+        )
+
+
+async def run_one(
+    platform: Platform, workers: int, threads: int, workdir: Path, timeout_s: float
+) -> Result:
+    with temporary_postgres_database() as database_url, redis_namespace() as namespace:
+        database = open_database(database_url)
+        database.connect()
+        migrate(database)
+        try:
+            config, settings = write_config(
+                workdir,
+                database_url=database_url,
+                broker_url=REDIS_URL,
+                bots=[platform.bot],
+                delivery={
+                    "namespace": namespace,
+                    "worker_processes": workers,
+                    "worker_threads": threads,
+                },
+            )
+            kind = platform.bot["kind"]
+            seed_clients(platform.bot["name"], kind, platform.messenger_ids)
+            fleet = WorkerFleet(config, workers, threads, workdir / f"worker-{kind}-{workers}.log")
+            try:
+                # Workers up first: the figure is the sending, not Python's start-up.
+                await until(lambda: len(fleet.pids()) == workers, "worker processes", 60)
+                await asyncio.sleep(3)
+                job_id = start_broadcast(settings, platform.bot["name"], "Bench: sale today")
+                first = await _first_delivery(platform, timeout_s)
+                await until(
+                    lambda: jobs.progress(job_id).remaining == 0, "the job to finish", timeout_s
+                )
+                last = time.monotonic()
+            finally:
+                fleet.stop()
+            delivered = platform.delivered()
+            rows = job_rows(job_id)
+            missing = len(set(platform.recipients) - set(delivered))
+            lost = max(missing, len(platform.recipients) - rows.get("sent", 0))
+            seconds = last - first
+            per_s = (len(delivered) - 1) / seconds if seconds > 0 else 0.0
+            refused = platform.refused()
+            return Result(
+                platform=platform.name,
+                workers=workers,
+                threads=threads,
+                clients=len(platform.recipients),
+                limit_per_s=platform.limit_per_s,
+                delivered=len(delivered),
+                seconds=round(seconds, 2),
+                per_s=round(per_s, 2),
+                of_limit_pct=round(100 * per_s / platform.limit_per_s, 1),
+                refused=refused,
+                refused_per_1000=round(1000 * refused / max(1, len(delivered)), 2),
+                lost=lost,
+                duplicates=duplicates(delivered),
+            )
+        finally:
+            database.close()
+            database_proxy.initialize(None)
+
+
+async def _first_delivery(platform: Platform, timeout_s: float) -> float:
+    await until(lambda: len(platform.delivered()) > 0, "the first delivery", timeout_s)
+    return time.monotonic()
+
+
+async def main_async(args: argparse.Namespace) -> list[Result]:
+    results = []
+    for name in args.platform:
+        for workers in args.workers:
+            with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
+                if name == "whatsapp":
+                    context = whatsapp(args.clients, args.whatsapp_rate)
+                else:
+                    context = telegram(args.clients, 30.0)
+                async with context as platform:
+                    result = await run_one(platform, workers, args.threads, Path(tmp), 900)
+            print(json.dumps(asdict(result)), flush=True)
+            results.append(result)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    platforms = ["telegram", "whatsapp"]
+    parser.add_argument("--platform", nargs="+", default=platforms, choices=platforms)
+    parser.add_argument("--clients", type=int, default=3000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    parser.add_argument("--whatsapp-rate", type=float, default=80.0, help="messages/s")
+    results = asyncio.run(main_async(parser.parse_args()))
+    print()
+    print("platform  workers  clients  msg/s   % of limit  refused/1000  lost  duplicates")
+    for r in results:
+        print(
+            f"{r.platform:9} {r.workers:7} {r.clients:8} {r.per_s:6.2f}  {r.of_limit_pct:9.1f}"
+            f"  {r.refused_per_1000:12.2f}  {r.lost:4}  {r.duplicates:10}"
+        )
+
+
+if __name__ == "__main__":
+    main()
