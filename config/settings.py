@@ -256,7 +256,13 @@ class OperatorSettings(StrictModel):
 
 
 class DeliverySettings(StrictModel):
-    """How the outbox is sent: worker pool, retries, sweep and pacing (times in seconds)."""
+    """How the outbox is sent: worker pool, retries, sweep and pacing (times in seconds).
+
+    ``catch_up_s``: how much sending time a bot's limiter may make up after its senders stalled,
+    as a short burst (default 0.5 s: 15 messages at 30/s; 0 spaces messages strictly).
+    Platforms count with token buckets of about one second of capacity; such a burst fits.
+    ``stale_after_s`` must exceed ``max_wait_s``: a send waiting for its slot is not stuck.
+    """
 
     namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "switchboard"
     worker_processes: Annotated[int, Field(ge=1, le=64)] = 1
@@ -268,6 +274,16 @@ class DeliverySettings(StrictModel):
     dispatch_interval_s: Annotated[float, Field(gt=0, le=5)] = 0.2
     max_wait_s: Annotated[float, Field(ge=0)] = 2.0
     rate_headroom: Annotated[float, Field(gt=0, le=1)] = 1.0
+    catch_up_s: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+    @model_validator(mode="after")
+    def _sweep_after_waits(self) -> DeliverySettings:
+        if self.stale_after_s <= self.max_wait_s:
+            raise ValueError(
+                f"stale_after_s ({self.stale_after_s:g}) must exceed max_wait_s "
+                f"({self.max_wait_s:g}): a send waiting for its slot would be swept and sent twice"
+            )
+        return self
 
 
 class Settings(StrictModel):

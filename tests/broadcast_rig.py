@@ -43,7 +43,7 @@ def write_config(
 ) -> tuple[Path, Settings]:
     """``directory/config.yaml`` with these values; returns its path and the parsed settings."""
     path = directory / "config.yaml"
-    data = {"database_url": database_url, "broker_url": broker_url, "bots": bots}
+    data: dict[str, Any] = {"database_url": database_url, "broker_url": broker_url, "bots": bots}
     data["delivery"] = delivery
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path, load_settings(str(path))

@@ -165,3 +165,11 @@ def test_an_adapter_that_cannot_be_built_fails_the_message_with_its_error(
     assert (row.status, row.attempts, row.error_code) == ("failed", 3, "unexpected")
     assert "ValueError: bad token for shop_tg" in row.error_text
     assert not engine.broker.dead_letters  # type: ignore[attr-defined]
+
+
+def test_the_sweep_must_wait_longer_than_a_send_waits_for_its_slot() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"stale_after_s .* must exceed max_wait_s"):
+        Settings.model_validate({"delivery": {"stale_after_s": 2, "max_wait_s": 2}})
+    assert Settings.model_validate({"delivery": {"catch_up_s": 0}}).delivery.catch_up_s == 0

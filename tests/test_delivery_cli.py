@@ -90,3 +90,58 @@ def test_resend_failed_prints_a_job(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     p = json.loads(run_cli("jobs", "show", made.stdout.strip(), "--json", cwd=tmp_path).stdout)
     assert (p["kind"], p["total"], p["state"], p["interval_s"]) == ("resend_failed", 0, "done", 2)
+
+
+async def test_serve_in_memory_mode_sends_a_job_written_by_another_process(
+    tmp_path: Path,
+) -> None:
+    """``switchboard broadcast`` in one process, the running ``serve`` (memory://) picks the job
+    up within a tick (``dispatch_interval_s``, 0.2 s) and sends it."""
+    import asyncio
+
+    from aiohttp import web
+
+    from bots.emulators.whatsapp import GraphEmulator
+    from commands.delivery import install_delivery
+    from commands.runtime import open_store
+    from commands.web import build_app
+    from config import load_settings
+    from store.db import database_proxy
+    from store.inbound import get_or_create_client
+    from store.models import Bot
+    from tests.broadcast_rig import until
+    from tests.whatsapp_support import ACCESS_TOKEN, APP_SECRET, PHONE_ID, VERIFY_TOKEN
+
+    async with GraphEmulator(access_token=ACCESS_TOKEN, seconds_per_recipient=0) as graph:
+        bot = {
+            "name": "wa",
+            "kind": "whatsapp",
+            "phone_number_id": PHONE_ID,
+            "access_token": ACCESS_TOKEN,
+            "app_secret": APP_SECRET,
+            "verify_token": VERIFY_TOKEN,
+            "api_base": graph.url,
+        }
+        config = {"database_url": f"sqlite:///{tmp_path / 'switchboard.db'}", "bots": [bot]}
+        (tmp_path / "config.yaml").write_text(json.dumps(config))
+        assert run_cli("migrate", cwd=tmp_path).returncode == 0
+        settings = load_settings(str(tmp_path / "config.yaml"))
+        database = open_store(settings)
+        runner = web.AppRunner(build_app(settings, installers=[install_delivery]))
+        await runner.setup()  # serve's startup: the dispatcher and worker threads run
+        try:
+            wa = Bot.get(Bot.name == "wa")
+            for number in ("+15550001", "+15550002", "+15550003"):
+                get_or_create_client(wa, number)
+            made = await asyncio.to_thread(
+                run_cli, "broadcast", "--text", "Hello from the shell", cwd=tmp_path
+            )
+            assert made.returncode == 0, made.stderr
+            took = await until(lambda: len(graph.sent) >= 3, "three messages sent", 10)
+        finally:
+            await runner.cleanup()
+            database.close()
+            database_proxy.initialize(None)
+    assert sorted(m.to for m in graph.sent) == ["15550001", "15550002", "15550003"]
+    # "Within a second"; the bound leaves room for a loaded machine.
+    assert took < 2.0, took

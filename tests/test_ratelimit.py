@@ -74,3 +74,22 @@ def test_redis_limiter_is_shared_between_clients() -> None:
         two = RedisLimiter(redis.Redis.from_url(REDIS_URL), prefix)
         assert one.acquire([Limit("bot:x", 60)], 0).granted
         assert not two.acquire([Limit("bot:x", 60)], 0).granted
+
+
+def test_a_stalled_sender_catches_up_with_a_short_burst_then_keeps_the_spacing(
+    limiter: MemoryLimiter | RedisLimiter,
+) -> None:
+    bot = Limit("bot:c", 10.0, burst_s=20.0)
+    # A stall: the TAT lies in the past. Up to burst_s / interval_s extra messages go at once.
+    waits = [round(limiter.acquire([bot], max_wait_s=100).wait_s) for _ in range(5)]
+    assert waits == [0, 0, 0, 10, 20]
+    # Strict keys keep strict spacing even when another key of the send has credit.
+    mixed = [bot, Limit("chat:c:1", 50.0)]
+    assert round(limiter.acquire(mixed, max_wait_s=100).wait_s) == 30
+    assert round(limiter.acquire(mixed, max_wait_s=100).wait_s) == 80
+
+
+def test_a_pause_holds_a_key_that_has_burst_credit(limiter: MemoryLimiter | RedisLimiter) -> None:
+    limiter.pause("bot:d", 5)
+    grant = limiter.acquire([Limit("bot:d", 0.01, burst_s=1.0)], max_wait_s=1)
+    assert not grant.granted and 4 < grant.wait_s <= 5

@@ -150,7 +150,12 @@ class Sender:
         messenger_id = Client.select(Client.messenger_id).where(Client.id == row.client_id)
         recipient = messenger_id.scalar()
         grant = self.limiter.acquire(
-            limits_for(bot, recipient, self.settings.delivery.rate_headroom),
+            limits_for(
+                bot,
+                recipient,
+                self.settings.delivery.rate_headroom,
+                self.settings.delivery.catch_up_s,
+            ),
             self.settings.delivery.max_wait_s,
         )
         if not grant.granted:
