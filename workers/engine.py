@@ -130,12 +130,15 @@ class Engine:
 
     # -- worker threads (memory mode inside serve; each worker process in redis mode) ----------
     def start_workers(self, threads: int | None = None) -> None:
+        threads = threads or self.settings.delivery.worker_threads
         self._worker = dramatiq.Worker(
-            self.broker,
-            queues={QUEUE},
-            worker_threads=threads or self.settings.delivery.worker_threads,
-            worker_timeout=100,
+            self.broker, queues={QUEUE}, worker_threads=threads, worker_timeout=100
         )
+        # Dramatiq prefetches two messages per thread by default. The dispatcher hands a
+        # broadcast over at its sending pace, a tick's worth at a time: one process grabbing
+        # all of them would hold them while the others idle (and while it is descheduled).
+        # One per thread spreads each tick over every worker process.
+        self._worker.queue_prefetch = threads
         self._worker.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
