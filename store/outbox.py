@@ -117,11 +117,13 @@ def claim(message_id: int, *, now: dt.datetime | None = None) -> Message | None:
         return Message.get_by_id(message_id)
 
 
-def _finish(message_id: int, updates: dict[Any, Any]) -> bool:
+def _finish(
+    message_id: int, updates: dict[Any, Any], from_: tuple[str, ...] = ("sending",)
+) -> bool:
     with write_transaction():
         changed = (
             Message.update(updates)
-            .where((Message.id == message_id) & (Message.status == "sending"))
+            .where((Message.id == message_id) & Message.status.in_(list(from_)))
             .execute()
         )
     return changed == 1
@@ -129,6 +131,11 @@ def _finish(message_id: int, updates: dict[Any, Any]) -> bool:
 
 def mark_sent(message_id: int, platform_message_id: str, *, now: dt.datetime | None = None) -> bool:
     """``sending`` -> ``sent`` with the platform's id; False when the row was not sending.
+
+    A ``queued`` row is marked sent too: the sweep handed it back while this send was still
+    in flight (a slow start-up, a slow platform). The platform has it, so it is sent, and
+    nobody sends it a second time — unless another worker claimed it meanwhile (then it is
+    ``sending`` there, and both sends happen: the duplicate the sweep's docstring admits).
 
     Receipts the platform posted for that id before this call are applied now
     (``store.delivery_status.settle_early_receipts``).
@@ -143,6 +150,7 @@ def mark_sent(message_id: int, platform_message_id: str, *, now: dt.datetime | N
             Message.error_code: None,
             Message.error_text: None,
         },
+        from_=("sending", "queued"),
     )
     if done:
         settle_early_receipts(platform_message_id)

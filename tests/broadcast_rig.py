@@ -17,13 +17,14 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bots.emulators.whatsapp import GraphEmulator
 from config import Settings, load_settings
 from store import jobs
 from store.clock import utcnow
@@ -31,6 +32,8 @@ from store.models import Bot, Client, Message
 from store.setup import sync_bots
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TG_TOKEN = "123456:RIG-token"
+WA = {"phone_number_id": "106540352242922", "access_token": "EAArig", "app_secret": "s"}
 
 
 def write_config(
@@ -166,3 +169,62 @@ class WorkerFleet:
 
     def log(self) -> str:
         return self.log_path.read_text()
+
+
+@dataclass
+class Platform:
+    """An emulator and the bot that talks to it (``bot``: its config entry, ``messenger_ids``
+    its clients): ``delivered()`` lists the recipients the platform accepted, in order,
+    ``refused()`` counts the refused sends (429s, Cloud API rate-limit errors)."""
+
+    name: str
+    limit_per_s: float
+    bot: dict[str, Any]
+    recipients: list[str]
+    messenger_ids: list[str]
+    delivered: Callable[[], list[str]]
+    refused: Callable[[], int]
+
+
+@contextlib.asynccontextmanager
+async def whatsapp(clients: int, rate: float) -> AsyncIterator[Platform]:
+    """The Graph API emulator (``rate`` per number, 6 s per recipient) and bot ``wa``."""
+    async with GraphEmulator(
+        access_token=WA["access_token"], messages_per_second=rate, seconds_per_recipient=6
+    ) as graph:
+        recipients = [f"1555{i:07d}" for i in range(clients)]
+        bot: dict[str, Any] = {"name": "wa", "kind": "whatsapp", **WA, "verify_token": "v"}
+        bot.update(api_base=graph.url, messages_per_second=rate)
+        yield Platform(
+            "whatsapp",
+            rate,
+            bot,
+            recipients,
+            [f"+{r}" for r in recipients],
+            lambda: [m.to for m in graph.sent],
+            lambda: sum(1 for c in graph.calls if c.path.endswith("/messages") and c.status != 200),
+        )
+
+
+@contextlib.asynccontextmanager
+async def telegram(clients: int, rate: float) -> AsyncIterator[Platform]:
+    """The Bot API emulator (``rate`` per bot, 1/s per chat) and bot ``tg``."""
+    from bots.emulators.telegram import TelegramEmulator
+
+    async with TelegramEmulator(
+        messages_per_second=rate, accept_unknown_chats=True, record_calls=True
+    ) as api:
+        api.bot(TG_TOKEN, username="bench_bot")
+        recipients = [str(10_000_000 + i) for i in range(clients)]
+        bot: dict[str, Any] = {"name": "tg", "kind": "telegram", "token": TG_TOKEN}
+        bot["api_base"] = api.base_url
+        bot["messages_per_second"] = rate
+        yield Platform(
+            "telegram",
+            rate,
+            bot,
+            recipients,
+            recipients,
+            lambda: [str(m.chat_id) for m in api.sent(TG_TOKEN)],
+            lambda: sum(1 for c in api.calls_of("sendMessage") if c.status == 429),
+        )

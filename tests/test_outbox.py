@@ -169,3 +169,15 @@ def test_new_rows_are_handed_to_the_broker_once_when_due(db: peewee.Database) ->
     assert outbox.take_due(now=now) == [at_once.id]
     assert outbox.take_due(now=now) == []
     assert outbox.take_due(now=now + dt.timedelta(seconds=5)) == [later.id]
+
+
+def test_a_send_that_outlived_the_sweep_is_still_recorded_as_sent(db: peewee.Database) -> None:
+    message = outbox.enqueue(_client(), "slow")
+    t0 = utcnow()
+    outbox.claim(message.id, now=t0)
+    # The sweep gives up on it while the platform call is still running ...
+    assert outbox.sweep(3, now=t0 + dt.timedelta(seconds=4)) == [message.id]
+    # ... the call succeeds: the row is sent and no other worker will send it again.
+    assert outbox.mark_sent(message.id, "tg:7")
+    assert Message.get_by_id(message.id).status == "sent"
+    assert outbox.claim(message.id) is None

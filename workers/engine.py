@@ -128,6 +128,21 @@ class Engine:
         )
         self._dispatcher.start()
 
+    def warm_up(self) -> None:
+        """Import the adapter modules of the enabled bots now, before any row is claimed.
+
+        aiogram and pywa take seconds to import on a busy machine; done lazily, the first
+        sends of a fresh worker process would sit claimed (``sending``) meanwhile, and a sweep
+        with a short ``stale_after_s`` would hand them to another worker.
+        """
+        from bots.registry import adapter_class
+
+        for kind in sorted({bot.kind for bot in self.settings.bots if bot.enabled}):
+            try:
+                adapter_class(kind)
+            except Exception:  # the send reports it on the message, where operators see it
+                log.exception("cannot import the %s adapter", kind)
+
     # -- worker threads (memory mode inside serve; each worker process in redis mode) ----------
     def start_workers(self, threads: int | None = None) -> None:
         threads = threads or self.settings.delivery.worker_threads

@@ -35,6 +35,7 @@ def _child(config_path: str | None, threads: int) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    engine.warm_up()
     engine.start_workers(threads)
     log.info("worker process ready (%d threads)", threads)
     stop.wait()
