@@ -137,8 +137,7 @@ async def run_one(
             fleet = WorkerFleet(config, workers, threads, workdir / f"worker-{kind}-{workers}.log")
             try:
                 # Workers up first: the figure is the sending, not Python's start-up.
-                await until(lambda: len(fleet.pids()) == workers, "worker processes", 60)
-                await asyncio.sleep(3)
+                await until(lambda: fleet.ready() >= workers, "worker processes", 120)
                 with Sampler(platform) as sampler:
                     job_id = start_broadcast(settings, platform.bot["name"], "Bench: sale today")
                     created = time.monotonic()

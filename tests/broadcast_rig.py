@@ -114,7 +114,7 @@ class WorkerFleet:
     def __post_init__(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
         env["PYTHONPATH"] = str(REPO_ROOT)
-        env["SWITCHBOARD_LOG_LEVEL"] = "WARNING"
+        env["SWITCHBOARD_LOG_LEVEL"] = "INFO"  # "worker process ready" tells start-up is over
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [
@@ -143,6 +143,10 @@ class WorkerFleet:
                     self.children = [int(p) for p in line.split("; pids ")[1].split()]
                 elif "restarted pid " in line:
                     self.children.append(int(line.rsplit(" ", 1)[1]))
+
+    def ready(self) -> int:
+        """Worker processes that finished starting (imports done, consuming)."""
+        return self.log_path.read_text().count("worker process ready")
 
     def pids(self) -> list[int]:
         with self._lock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.process
+import os
 import signal
 import threading
 import time
@@ -28,6 +29,12 @@ EngineHook = Callable[[object], None]
 def _child(config_path: str | None, threads: int) -> None:
     from store.runtime import open_store
     from workers.engine import Engine
+
+    # A spawned child starts with no logging set up; log as the parent (``commands.cli.main``).
+    logging.basicConfig(
+        level=os.environ.get("SWITCHBOARD_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
     settings = load_settings(config_path)
     open_store(settings)
