@@ -9,16 +9,15 @@ import asyncio
 import contextlib
 import itertools
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from bots.emulators.telegram.delivery import Delivery, Pusher
+from bots.emulators.telegram.files import FileStore
 from bots.emulators.telegram.limits import FloodLimits
 from bots.emulators.telegram.methods import METHODS
 from bots.emulators.telegram.model import (
@@ -29,14 +28,11 @@ from bots.emulators.telegram.model import (
     SentMessage,
     StoredFile,
     UserState,
-    bad_request,
 )
 from bots.emulators.telegram.params import Params, read_params
 from bots.emulators.telegram.users import ScriptedUser
 
-EXTENSIONS = {"photo": "jpg", "document": "bin"}
 TOKEN_SHAPE = re.compile(r"\d+:[\w-]+")
-FOLDERS = {"photo": "photos", "document": "documents", "profile": "profile_photos"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +92,7 @@ class TelegramEmulator:
             enabled=limits,
         )
         self.accept_unknown_chats = accept_unknown_chats
-        self.fetch_urls = fetch_urls
+        self.files = FileStore(fetch_urls)
         self.record_calls = record_calls
         self.any_token = any_token
         self.bots: dict[str, BotState] = {}
@@ -108,11 +104,9 @@ class TelegramEmulator:
         self._pusher = Pusher(self, redeliver_after_s, webhook_timeout_s)
         self._failures: list[_Failure] = []
         self._changed = asyncio.Event()
-        self._file_numbers = itertools.count(1)
         self._callback_ids = itertools.count(4_000_000_000_000_000_001)
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._fetch: aiohttp.ClientSession | None = None
         for token in tokens:
             self.bot(token)
 
@@ -141,9 +135,7 @@ class TelegramEmulator:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._pusher.close()
-        if self._fetch is not None:
-            await self._fetch.close()
-            self._fetch = None
+        await self.files.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -307,62 +299,11 @@ class TelegramEmulator:
         mime_type: str | None = None,
     ) -> StoredFile:
         """Store a file for bot ``token`` (``kind``: photo, document, profile)."""
-        bot = self.bot(token)
-        number = next(self._file_numbers)
-        ext = (file_name or "").rpartition(".")[2] if file_name and "." in file_name else None
-        path = (
-            f"{FOLDERS.get(kind, 'documents')}/file_{number}.{ext or EXTENSIONS.get(kind, 'jpg')}"
-        )
-        file = StoredFile(
-            file_id=f"{'AgAC' if kind != 'document' else 'BQAC'}{secrets.token_urlsafe(24)}",
-            file_unique_id=f"AQAD{number:08d}",
-            data=data,
-            file_path=path,
-            file_name=file_name,
-            mime_type=mime_type,
-        )
-        bot.files[file.file_id] = file
-        bot.file_paths[path] = file
-        return file
+        return self.files.add(self.bot(token), data, kind, file_name=file_name, mime_type=mime_type)
 
     async def input_file(self, bot: BotState, params: Params, kind: str) -> tuple[StoredFile, str]:
         """The file a send names: an upload, ``attach://<field>``, a URL or a file_id."""
-        if kind in params.files:
-            upload = params.files[kind]
-            return self._stored_upload(bot, upload, kind), "upload"
-        ref = params.required_str(kind)
-        if ref.startswith("attach://"):
-            upload_ = params.files.get(ref.removeprefix("attach://"))
-            if upload_ is None:
-                raise bad_request(f"wrong {kind} file: attach:// field is missing")
-            return self._stored_upload(bot, upload_, kind), "upload"
-        if ref.startswith(("http://", "https://")):
-            data = await self._download_url(ref) if self.fetch_urls else b""
-            name = ref.split("?", 1)[0].rstrip("/").rpartition("/")[2] or None
-            return self.add_file(bot.token, data, kind, file_name=name), "url"
-        known = bot.files.get(ref)
-        if known is None:
-            raise bad_request("wrong file identifier/HTTP URL specified")
-        return known, "file_id"
-
-    def _stored_upload(self, bot: BotState, upload: Any, kind: str) -> StoredFile:
-        if not upload.data:
-            raise bad_request("file must be non-empty")
-        mime = upload.content_type if upload.content_type != "application/octet-stream" else None
-        return self.add_file(
-            bot.token, upload.data, kind, file_name=upload.file_name, mime_type=mime
-        )
-
-    async def _download_url(self, url: str) -> bytes:
-        if self._fetch is None:
-            self._fetch = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        try:
-            async with self._fetch.get(url) as response:
-                if response.status != 200:
-                    raise bad_request("failed to get HTTP URL content")
-                return await response.read()
-        except (aiohttp.ClientError, TimeoutError):
-            raise bad_request("failed to get HTTP URL content") from None
+        return await self.files.input_file(bot, params, kind)
 
     def file_url(self, token: str, file_path: str) -> str:
         return f"{self.base_url}/file/bot{token}/{file_path}"
