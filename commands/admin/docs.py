@@ -21,8 +21,8 @@ admin command registry (commands/admin/registry.py); a test fails when this file
 
 Staff work in a Telegram chat with the admin bot (`admin_bot` in config.yaml). It answers only
 the operators it knows (`operators` in config.yaml, or added with `/operators add`); anyone
-else gets no answer. Commands are written once in `commands/admin/` and served twice: by the
-Telegram bot, and from a shell by `switchboard admin`:
+else gets one polite refusal and nothing more. Commands are written once in `commands/admin/`
+and served twice: by the Telegram bot, and from a shell by `switchboard admin`:
 
 ```sh
 switchboard admin --as TELEGRAM_ID "/help"             # run a command as that operator
