@@ -36,6 +36,7 @@ from tests.broadcast_rig import (
     write_config,
 )
 from tests.services import REDIS_URL, redis_namespace, require_redis
+from workers.stats import RedisStats
 
 CLIENTS = 240
 RATE = 40.0  # messages/s of the WhatsApp bot and its emulated number: ~6 s of sending
@@ -130,6 +131,11 @@ async def _drill(
         .tuples()
     )
     assert extra <= flying, (extra, flying, sorted(retried), fleet.log()[-3000:])
+    if blow == "sigkill":
+        # What /metrics reads: every worker process (the killed one's successes included)
+        # counted its sends in Redis, so one reader sees them all.
+        stats = RedisStats(redis.Redis.from_url(broker_url), namespace).snapshot()
+        assert CLIENTS - flying <= stats.counters[("sent", name, "ok")] <= len(delivered)
     again = Message.select().where((Message.job == job_id) & (Message.attempts > 1)).count()
     print(
         f"{platform.name} {blow}: {CLIENTS} delivered, {extra} duplicate(s), {flying} in flight "
