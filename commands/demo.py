@@ -13,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import secrets
 import shutil
 import signal
 import sys
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +25,19 @@ import click
 import yaml
 
 from commands.cli import CliContext, cli, fail, pass_context
+from commands.demo_platforms import (
+    ADMIN_TOKEN,
+    OPERATORS,
+    PHONE_NUMBER_ID,
+    TELEGRAM_TOKEN,
+    Platforms,
+    register_telegram_clients,
+    simulate_clients,
+    start_platforms,
+)
 from commands.demo_seed import (
-    FIRST_NAMES_EN,
-    FIRST_NAMES_RU,
-    INBOUND_TEXTS,
     DemoBot,
     seed,
-)
-
-TELEGRAM_TOKEN = "100001:DEMO-shop-bot"  # noqa: S105 (the emulator's, not a real token)
-ADMIN_TOKEN = "100002:DEMO-admin-bot"  # noqa: S105
-PHONE_NUMBER_ID = "100000000000001"
-OPERATORS: tuple[tuple[int, str, str], ...] = (  # telegram_id, role, name
-    (111, "admin", "Анна (admin)"),
-    (222, "operator", "Борис"),
-    (333, "operator", "Carol"),
 )
 
 
@@ -56,22 +52,6 @@ class DemoOptions:
     port: int
     email: bool
     every_s: float
-
-
-@dataclass(slots=True)
-class Platforms:
-    """The running emulators and the addresses the configuration points at."""
-
-    telegram: Any
-    graph: Any
-    smtp: Any = None
-    imap: Any = None
-
-    def close(self) -> None:
-        for server in (self.smtp, self.imap):
-            if server is not None:
-                with contextlib.suppress(Exception):
-                    (server.close if hasattr(server, "close") else server.stop)()
 
 
 def demo_bots(email: bool) -> tuple[DemoBot, ...]:
@@ -146,91 +126,6 @@ def write_config(options: DemoOptions, platforms: Platforms, ops_token: str) -> 
     return path
 
 
-async def start_platforms(email: bool) -> Platforms:
-    from bots.emulators.telegram import TelegramEmulator
-    from bots.emulators.whatsapp import GraphEmulator
-
-    telegram = TelegramEmulator()
-    await telegram.start()
-    telegram.bot(TELEGRAM_TOKEN, username="demo_shop_bot")
-    telegram.bot(ADMIN_TOKEN, username="demo_staff_bot")
-    for telegram_id, _role, name in OPERATORS:
-        telegram.user(ADMIN_TOKEN, telegram_id, first_name=name)
-    graph = GraphEmulator(app_secret=secrets.token_hex(16))
-    await graph.start()
-    platforms = Platforms(telegram, graph)
-    if email:
-        from bots.emulators.mail import DovecotServer, SmtpSink
-
-        platforms.smtp = SmtpSink()
-        platforms.smtp.start()
-        platforms.imap = await asyncio.to_thread(DovecotServer)
-        await asyncio.to_thread(platforms.imap.start)
-    return platforms
-
-
-def register_telegram_clients(platforms: Platforms) -> int:
-    """Make the emulator know the seeded Telegram clients, so replies to them arrive."""
-    from store.models import Bot, Client
-
-    rows = (
-        Client.select(Client.messenger_id, Client.name, Client.username)
-        .join(Bot)
-        .where(Bot.name == "demo_tg")
-    )
-    count = 0
-    for row in rows.iterator():
-        first, _, last = row.name.partition(" ")
-        platforms.telegram.user(
-            TELEGRAM_TOKEN,
-            int(row.messenger_id),
-            first_name=first or "Client",
-            last_name=last or None,
-            username=row.username,
-        )
-        count += 1
-    return count
-
-
-async def simulate_clients(options: DemoOptions, platforms: Platforms, service_url: str) -> None:
-    """Forever: one simulated client writes in every ``every_s`` seconds, through a platform."""
-    from bots.emulators import whatsapp_payloads as wa
-
-    rng = random.Random()
-    next_user = 9_000_000
-    while True:
-        await asyncio.sleep(options.every_s)
-        first = rng.choice(FIRST_NAMES_RU + FIRST_NAMES_EN)
-        text = rng.choice(INBOUND_TEXTS).format(size=rng.choice("SML"), city="Казань")
-        channel = rng.choices(("telegram", "whatsapp", "email"), (6, 3, 1))[0]
-        try:
-            if channel == "whatsapp":
-                sender = f"7911{rng.randrange(10**7):07d}"
-                body = wa.envelope(
-                    PHONE_NUMBER_ID, messages=[wa.text(sender, text)], profiles={sender: first}
-                )
-                await platforms.graph.post_webhook(f"{service_url}/webhooks/whatsapp/demo_wa", body)
-            elif channel == "email" and platforms.imap is not None:
-                mail = EmailMessage()
-                mail["From"] = f"{first} <{first.lower()}{rng.randrange(1000)}@example.com>"
-                mail["To"] = "shop@demo.local"
-                mail["Subject"] = "Вопрос по заказу"
-                mail.set_content(text)
-                await asyncio.to_thread(platforms.imap.append, "shop", bytes(mail))
-            else:
-                known = list(platforms.telegram.bots[TELEGRAM_TOKEN].users)
-                user_id = rng.choice(known) if known and rng.random() < 0.7 else next_user
-                # A known client keeps their name; a newcomer gets one.
-                user = platforms.telegram.user(
-                    TELEGRAM_TOKEN, user_id, first_name=first if user_id == next_user else None
-                )
-                if user_id == next_user:
-                    next_user += 1
-                await user.send_text(text)
-        except Exception as exc:  # a demo keeps going; the reason is shown once per failure
-            click.echo(f"demo: a simulated {channel} message failed: {exc}", err=True)
-
-
 def guide(options: DemoOptions, config: Path, platforms: Platforms, ops_token: str) -> str:
     base = f"http://{options.host}:{options.port}"
     sb = f"switchboard --config {config}"
@@ -287,7 +182,7 @@ async def run_demo(options: DemoOptions) -> None:
         click.echo(guide(options, config, platforms, ops_token), color=False)
         sys.stdout.flush()
         service_url = f"http://{options.host}:{options.port}"
-        simulator = asyncio.create_task(simulate_clients(options, platforms, service_url))
+        simulator = asyncio.create_task(simulate_clients(platforms, service_url, options.every_s))
         await _until_signal()
     finally:
         if simulator is not None:
