@@ -17,8 +17,18 @@ import pytest
 
 from bots.emulators.telegram.model import SentMessage
 from commands.admin.reply import CALLBACK_LIMIT, Button, Reply
-from store import jobs
-from store.models import AuditLog, Client, Job, Label, LabelMembership, Message, Operator
+from store import jobs, outbox
+from store.models import (
+    AuditLog,
+    Client,
+    Job,
+    Label,
+    LabelMembership,
+    ListMembership,
+    MailingList,
+    Message,
+    Operator,
+)
 from tests import factories
 from tests.admin_support import button
 from tests.test_admin_telegram import ANNA, BORIS, SQLITE_ONLY, TOKEN, Env, running
@@ -271,3 +281,80 @@ async def test_an_operator_sees_only_their_own_under_mine_and_in_unread(env: Env
     assert env.sent_to(VERA)[-1].text == "3 unread dialogs among your clients."
     await env.say(ANNA, "/unread")
     assert (last(env, ANNA).text or "").startswith("5 unread dialogs in the project")
+
+
+@SQLITE_ONLY
+async def test_select_all_then_an_action_that_asks_for_its_argument(env: Env) -> None:
+    made = [factories.client(f"Lead {i:02}") for i in range(12)]
+    await env.say(ANNA, "/clients")
+    [listing] = env.sent_to(ANNA)
+    await tap(env, ANNA, listing, "Select clients")
+    await tap(env, ANNA, listing, "Select all 12 matching")
+    assert "Selecting: 12 chosen" in (listing.text or "")
+    await tap(env, ANNA, listing, "Actions on the chosen")
+    await tap(env, ANNA, last(env, ANNA), "list-add")
+    assert "Send the list names" in (last(env, ANNA).text or "")
+    await env.say(ANNA, "Spring")  # the answer to the prompt, a plain message
+    ask = last(env, ANNA)
+    assert (ask.text or "").startswith("list-add Spring — 12 clients")
+    assert ListMembership.select().count() == 0
+    await tap(env, ANNA, ask, "Confirm")
+    assert (ask.text or "").startswith("Done: list-add on 12 clients")
+    spring = MailingList.get(MailingList.name == "Spring")
+    members = {
+        m.client_id for m in ListMembership.select().where(ListMembership.mailing_list == spring)
+    }
+    assert members == {c.id for c in made}
+    await env.say(ANNA, "Summer")  # the prompt was answered: plain text is no command now
+    assert "Send a command" in (last(env, ANNA).text or "")
+
+
+@SQLITE_ONLY
+async def test_card_prompts_and_assignment_through_telegram(env: Env) -> None:
+    c = factories.client("Prompted")
+    await env.say(ANNA, f"/client {c.id}")
+    [card] = env.sent_to(ANNA)
+    await tap(env, ANNA, card, "Labels")
+    labels = last(env, ANNA)
+    await tap(env, ANNA, labels, "➕ New label")
+    assert "Send the name of the label" in (last(env, ANNA).text or "")
+    await env.say(ANNA, "Hot lead")
+    hot = Label.get(Label.name == "Hot lead")
+    assert LabelMembership.get(LabelMembership.client == c.id).label_id == hot.id
+    assert "✅ Hot lead" in texts(last(env, ANNA))
+    await tap(env, ANNA, card, "👤 Assign")
+    await tap(env, ANNA, last(env, ANNA), "Boris")
+    assert Client.get_by_id(c.id).responsible_id == operator_id(BORIS)
+    assert "Bound to Boris" in toasts(env)
+
+
+@SQLITE_ONLY
+async def test_purge_and_resendfailed_confirm_progress_and_cancel(env: Env) -> None:
+    factories.client("Left", unsubscribed=True)
+    factories.client("Stays")
+    await env.say(ANNA, "/purge_unsubscribed")
+    ask = last(env, ANNA)
+    assert "1 clients" in (ask.text or "") and "cannot be undone" in (ask.text or "")
+    await tap(env, ANNA, ask, "Cancel")
+    assert Client.select().count() == 2 and ask.buttons() == []
+    await env.say(ANNA, "/purge_unsubscribed")
+    await tap(env, ANNA, last(env, ANNA), "Confirm")
+    assert [c.name for c in Client.select()] == ["Stays"]
+
+    for i in range(2):
+        row = outbox.enqueue(factories.client(f"Failed {i}"), f"promo {i}")
+        outbox.claim(row.id)
+        outbox.mark_failed(row.id, "500", "boom")
+    await env.say(BORIS, "/resendfailed")
+    progress = last(env, BORIS)
+    job = Job.get()
+    assert (progress.text or "").startswith(f"Resend of failed messages #{job.id}: running")
+    assert texts(progress) == ["✖ Cancel"]
+    first = Message.select().where(Message.job == job.id).order_by(Message.id).first()
+    Message.update(status="sent").where(Message.id == first.id).execute()
+    await asyncio.sleep(0.05)
+    assert await env.admin.run_round() == 1  # the live message is refreshed in place
+    assert "sent 1" in (progress.text or "") and progress.edits
+    await tap(env, BORIS, progress, "✖ Cancel")
+    assert jobs.progress(job.id).state == "cancelled" and progress.buttons() == []
+    assert Message.select().where(Message.job == job.id).count() == 1  # the sent one stays
