@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -34,10 +35,10 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[peewee.Database]:
-    """A migrated store bound to every model, on each database in turn."""
-    database = open_database(db_url)
+@contextlib.contextmanager
+def migrated_store(url: str) -> Iterator[peewee.Database]:
+    """A migrated store at ``url`` bound to every model; closed and unbound afterwards."""
+    database = open_database(url)
     database.connect()
     migrate(database)
     try:
@@ -45,6 +46,20 @@ def db(db_url: str) -> Iterator[peewee.Database]:
     finally:
         database.close()
         database_proxy.initialize(None)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[peewee.Database]:
+    """A migrated store bound to every model, on each database in turn."""
+    with migrated_store(db_url) as database:
+        yield database
+
+
+@pytest.fixture
+def pg_db(pg_url: str) -> Iterator[peewee.Database]:
+    """A migrated store on a throwaway PostgreSQL database only."""
+    with migrated_store(pg_url) as database:
+        yield database
 
 
 def run_cli(

@@ -8,9 +8,9 @@ import peewee
 import psycopg
 import pytest
 
-from store.db import database_proxy, open_database, ping
-from store.migrate import migrate
+from store.db import ping
 from store.models import Bot
+from tests.conftest import migrated_store
 
 
 def backend_pid(database: peewee.Database) -> int:
@@ -25,12 +25,8 @@ def kill(url: str, pid: int) -> None:
 
 @pytest.fixture
 def pg(pg_url: str) -> Iterator[peewee.Database]:
-    database = open_database(pg_url)
-    database.connect()
-    migrate(database)
-    yield database
-    database.close()
-    database_proxy.initialize(None)
+    with migrated_store(pg_url) as database:
+        yield database
 
 
 def test_a_statement_after_the_server_closed_the_connection_runs_on_a_new_one(

@@ -19,8 +19,6 @@ import pytest
 import redis
 
 from store import jobs
-from store.db import database_proxy, open_database
-from store.migrate import migrate
 from store.models import Message
 from tests.broadcast_rig import (
     Platform,
@@ -35,6 +33,7 @@ from tests.broadcast_rig import (
     whatsapp,
     write_config,
 )
+from tests.conftest import migrated_store
 from tests.services import REDIS_URL, redis_namespace, require_redis
 from workers.stats import RedisStats
 
@@ -45,14 +44,8 @@ CLAIM_KEY = "switchboard:drill:claimed"
 
 @pytest.fixture
 def pg_db(pg_url: str) -> Iterator[str]:
-    database = open_database(pg_url)
-    database.connect()
-    migrate(database)
-    try:
+    with migrated_store(pg_url):
         yield pg_url
-    finally:
-        database.close()
-        database_proxy.initialize(None)
 
 
 @pytest.fixture

@@ -22,9 +22,7 @@ from commands.ops import COOKIE, install_ops
 from commands.web import build_app
 from config import Settings
 from store import jobs, outbox
-from store.db import database_proxy, open_database
 from store.inbound import get_or_create_client
-from store.migrate import migrate
 from store.models import Bot, Client, Job, Message
 from store.setup import sync_bots
 from tests.browser import chromium
@@ -181,18 +179,6 @@ async def test_ops_is_off_without_a_token(db: peewee.Database) -> None:
                 assert r.status == 403 and "set ops_token" in await r.text()
         async with http.post(f"{url}/ops/jobs/1/cancel", data={"csrf": ""}) as r:
             assert r.status == 403
-
-
-@pytest.fixture
-def pg_db(pg_url: str) -> Iterator[peewee.Database]:
-    database = open_database(pg_url)
-    database.connect()
-    migrate(database)
-    try:
-        yield database
-    finally:
-        database.close()
-        database_proxy.initialize(None)
 
 
 async def test_dashboard_in_chromium_cancels_a_job_and_requeues_a_dead_letter(

@@ -13,9 +13,9 @@ import pytest
 
 from bots.emulators import whatsapp_payloads as wp
 from bots.emulators.whatsapp import GraphEmulator
-from store.db import database_proxy, make_database, open_database
-from store.migrate import migrate
+from store.db import database_proxy, make_database
 from store.models import Bot, Client, Message
+from tests.conftest import migrated_store
 from tests.whatsapp_support import APP_SECRET, PHONE_ID, VERIFY_TOKEN, serve, settings_for
 
 KERRY = "16315551181"
@@ -25,11 +25,8 @@ ANNA = "447700900123"
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[peewee.Database]:
     """A migrated SQLite store, for the cases where the database makes no difference."""
-    database = open_database(f"sqlite:///{tmp_path / 'store.db'}")
-    migrate(database)
-    yield database
-    database.close()
-    database_proxy.initialize(None)
+    with migrated_store(f"sqlite:///{tmp_path / 'store.db'}") as database:
+        yield database
 
 
 def hook(base: str, bot: str = "wa") -> str:
