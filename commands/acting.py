@@ -89,7 +89,7 @@ def one_line_errors() -> Iterator[None]:
 
 def open_settings(obj: Any) -> Settings:
     """The configuration, with the store opened, checked and synced."""
-    from commands.runtime import open_store
+    from store.runtime import open_store
 
     settings: Settings = obj.settings
     open_store(settings)

@@ -19,7 +19,7 @@ def admin_command(obj: CliContext, as_id: int, press: str | None, text: str) -> 
     when the command was refused (the reply says why; nothing was done).
     """
     from commands.admin import ADMIN_COMMANDS, CommandContext, find_operator, render_text
-    from commands.runtime import open_store
+    from store.runtime import open_store
 
     if not text and press is None:
         raise click.UsageError('give a command text like "/help", or --press DATA')

@@ -65,8 +65,8 @@ def version_command() -> None:
 @pass_context
 def migrate_command(obj: CliContext) -> None:
     """Apply pending schema migrations (safe to run again: it then changes nothing)."""
-    from commands.runtime import open_store
     from store.migrate import migrate
+    from store.runtime import open_store
 
     database = open_store(obj.settings, check_schema=False)
     applied = migrate(database)
@@ -86,8 +86,8 @@ def serve_command(obj: CliContext, host: str | None, port: int | None) -> None:
     """Serve webhooks, health and ops over HTTP (default 127.0.0.1:8080) until SIGTERM/Ctrl-C."""
     from aiohttp import web
 
-    from commands.runtime import open_store
     from commands.web import build_app, serve_installers
+    from store.runtime import open_store
 
     settings = obj.settings
     open_store(settings)

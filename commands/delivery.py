@@ -18,7 +18,7 @@ ENGINE_KEY = web.AppKey("delivery_engine", object)
 @pass_context
 def worker_command(obj: CliContext, processes: int | None, threads: int | None) -> None:
     """Send the outbox from Dramatiq worker processes (redis:// broker) until SIGTERM/Ctrl-C."""
-    from commands.runtime import open_store
+    from store.runtime import open_store
     from workers.process import run_workers
 
     settings = obj.settings

@@ -156,10 +156,10 @@ Try, in another terminal (operators: 111 admin, 222 and 333 operators):
 async def run_demo(options: DemoOptions) -> None:
     from aiohttp import web
 
-    from commands.runtime import open_store
     from commands.web import build_app, serve_installers
     from config import load_settings
     from store.migrate import migrate
+    from store.runtime import open_store
 
     platforms = await start_platforms(options.email)
     runner: web.AppRunner | None = None

@@ -90,7 +90,7 @@ def set_webhook_command(obj: CliContext, bot: str, url: str, drop_pending: bool)
         secret, origin = bot_settings.webhook_secret.get_secret_value(), "configured"
     else:
         from bots.telegram.secret import ensure_secret
-        from commands.runtime import open_store
+        from store.runtime import open_store
 
         database = open_store(settings)
         try:

@@ -127,7 +127,7 @@ def run_cli_write(
     (``Message-ID``, ``wamid``). A refusal or a failure exits non-zero with one line;
     queued-for-retry exits zero.
     """
-    from commands.runtime import open_store
+    from store.runtime import open_store
 
     try:
         check()

@@ -103,12 +103,12 @@ async def test_serve_in_memory_mode_sends_a_job_written_by_another_process(
 
     from bots.emulators.whatsapp import GraphEmulator
     from commands.delivery import install_delivery
-    from commands.runtime import open_store
     from commands.web import build_app
     from config import load_settings
     from store.db import database_proxy
     from store.inbound import get_or_create_client
     from store.models import Bot
+    from store.runtime import open_store
     from tests.broadcast_rig import until
     from tests.whatsapp_support import ACCESS_TOKEN, APP_SECRET, PHONE_ID, VERIFY_TOKEN
 

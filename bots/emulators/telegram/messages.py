@@ -186,12 +186,18 @@ def record_outgoing(
     return message.json
 
 
-async def send_message(emu: TelegramEmulator, bot: BotState, params: Params) -> Any:
+def _message_text(params: Params, *, too_long: str) -> str:
+    """The ``text`` parameter, refused as Telegram does when empty or over 4,096 characters."""
     text = params.str_("text") or ""
     if not text.strip():
         raise bad_request("message text is empty")
     if len(text) > MAX_TEXT:
-        raise bad_request("message is too long")
+        raise bad_request(too_long)
+    return text
+
+
+async def send_message(emu: TelegramEmulator, bot: BotState, params: Params) -> Any:
+    text = _message_text(params, too_long="message is too long")
     check_markup(params.json_("reply_markup"))
     chat_id = resolve_chat(emu, bot, params)
     check_flood(emu, bot, chat_id)
@@ -246,11 +252,7 @@ def _apply_edit(
 
 
 async def edit_message_text(emu: TelegramEmulator, bot: BotState, params: Params) -> Any:
-    text = params.str_("text") or ""
-    if not text.strip():
-        raise bad_request("message text is empty")
-    if len(text) > MAX_TEXT:
-        raise bad_request("MESSAGE_TOO_LONG")
+    text = _message_text(params, too_long="MESSAGE_TOO_LONG")  # Telegram's wording on edits
     markup = check_markup(params.json_("reply_markup"))
     message = _editable(bot, params)
     if message.kind != "text":
