@@ -106,7 +106,7 @@ def store_side(kind: str, args: argparse.Namespace, tmp: Path) -> None:
 
 async def through_telegram(tmp: Path) -> None:
     """A burst of 1,000 through the real bot and the emulator."""
-    from bots.emulators.telegram import TelegramEmulator
+    from emulators.telegram import TelegramEmulator
 
     db = open_database(f"sqlite:///{tmp / 'tg.db'}")
     db.connect()

@@ -42,7 +42,7 @@ import aiohttp
 import psycopg
 from aiohttp import web
 
-from bots.emulators.telegram import SECRET_HEADER, TelegramEmulator
+from emulators.telegram import SECRET_HEADER, TelegramEmulator
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -46,8 +46,8 @@ class Platforms:
 
 
 async def start_platforms(email: bool) -> Platforms:
-    from bots.emulators.telegram import TelegramEmulator
-    from bots.emulators.whatsapp import GraphEmulator
+    from emulators.telegram import TelegramEmulator
+    from emulators.whatsapp import GraphEmulator
 
     telegram = TelegramEmulator()
     await telegram.start()
@@ -59,7 +59,7 @@ async def start_platforms(email: bool) -> Platforms:
     await graph.start()
     platforms = Platforms(telegram, graph)
     if email:
-        from bots.emulators.mail import DovecotServer, SmtpSink
+        from emulators.mail import DovecotServer, SmtpSink
 
         platforms.smtp = SmtpSink()
         platforms.smtp.start()
@@ -93,7 +93,7 @@ def register_telegram_clients(platforms: Platforms) -> int:
 
 async def simulate_clients(platforms: Platforms, service_url: str, every_s: float) -> None:
     """Forever: one simulated client writes in every ``every_s`` seconds, through a platform."""
-    from bots.emulators import whatsapp_payloads as wa
+    from emulators import whatsapp_payloads as wa
 
     rng = random.Random()
     next_user = 9_000_000

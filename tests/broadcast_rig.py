@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from bots.emulators.whatsapp import GraphEmulator
 from config import Settings, load_settings
+from emulators.whatsapp import GraphEmulator
 from store import jobs
 from store.clock import utcnow
 from store.models import Bot, Client, Message
@@ -213,7 +213,7 @@ async def whatsapp(clients: int, rate: float) -> AsyncIterator[Platform]:
 @contextlib.asynccontextmanager
 async def telegram(clients: int, rate: float) -> AsyncIterator[Platform]:
     """The Bot API emulator (``rate`` per bot, 1/s per chat) and bot ``tg``."""
-    from bots.emulators.telegram import TelegramEmulator
+    from emulators.telegram import TelegramEmulator
 
     async with TelegramEmulator(
         messages_per_second=rate, accept_unknown_chats=True, record_calls=True

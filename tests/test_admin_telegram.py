@@ -16,8 +16,6 @@ import peewee
 import pytest
 from aiohttp import web
 
-from bots.emulators.telegram import SECRET_HEADER, TelegramEmulator
-from bots.emulators.telegram.model import SentMessage
 from commands.admin import ADMIN_COMMANDS, CommandContext, CommandSet
 from commands.admin.gate import stored_secret
 from commands.admin.progress import progress_reply
@@ -26,6 +24,8 @@ from commands.admin.telegram import ADMIN_BOT_KEY, AdminBot, install_admin_bot
 from commands.web import build_app
 from commands.write import deliver_now
 from config import Settings
+from emulators.telegram import SECRET_HEADER, TelegramEmulator
+from emulators.telegram.model import SentMessage
 from store import jobs
 from store.models import Client, Job, Message, Operator, ProjectSetting
 from store.setup import bootstrap_operators

@@ -15,8 +15,8 @@ from pathlib import Path
 import peewee
 import pytest
 
-from bots.emulators.telegram.model import SentMessage
 from commands.admin.reply import CALLBACK_LIMIT, Button, Reply
+from emulators.telegram.model import SentMessage
 from store import jobs, outbox
 from store.models import (
     AuditLog,

@@ -101,10 +101,10 @@ async def test_serve_in_memory_mode_sends_a_job_written_by_another_process(
 
     from aiohttp import web
 
-    from bots.emulators.whatsapp import GraphEmulator
     from commands.delivery import install_delivery
     from commands.web import build_app
     from config import load_settings
+    from emulators.whatsapp import GraphEmulator
     from store.db import database_proxy
     from store.inbound import get_or_create_client
     from store.models import Bot

@@ -8,8 +8,8 @@ import datetime as dt
 
 import peewee
 
-from bots.emulators.whatsapp import GraphEmulator
 from commands.write import deliver_now
+from emulators.whatsapp import GraphEmulator
 from store import outbox
 from store.clock import utcnow
 from store.delivery_status import apply_receipts

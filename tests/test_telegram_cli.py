@@ -14,9 +14,9 @@ import peewee
 import pytest
 from click.testing import CliRunner, Result
 
-from bots.emulators.telegram import TelegramEmulator
 from bots.telegram.secret import stored_secret
 from commands.cli import cli
+from emulators.telegram import TelegramEmulator
 from tests.conftest import run_cli
 from tests.telegram_support import SECRET, TOKEN
 

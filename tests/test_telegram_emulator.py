@@ -29,8 +29,8 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bots.emulators.telegram import SECRET_HEADER, TelegramEmulator
 from bots.telegram.client import make_bot
+from emulators.telegram import SECRET_HEADER, TelegramEmulator
 from tests.telegram_support import OTHER_TOKEN, TOKEN, FakeClock
 
 KEYBOARD = InlineKeyboardMarkup(

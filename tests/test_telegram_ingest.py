@@ -9,9 +9,9 @@ import aiohttp
 import peewee
 import pytest
 
-from bots.emulators.telegram import SECRET_HEADER, TelegramEmulator
 from bots.telegram.client import make_bot
 from config import Settings
+from emulators.telegram import SECRET_HEADER, TelegramEmulator
 from store.db import database_proxy, make_database
 from store.models import Client, Message, Variable
 from tests.telegram_support import OTHER_TOKEN, SECRET, TOKEN, settings_for

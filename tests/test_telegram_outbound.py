@@ -9,10 +9,10 @@ import pytest
 from aiohttp import web
 
 from bots.contract import OutboundAttachment, OutboundMessage
-from bots.emulators.telegram import TelegramEmulator
 from bots.errors import Blocked, PermanentError, RecipientGone, RetryAfter, TransientError
 from bots.registry import adapter_class
 from bots.telegram.adapter import TelegramAdapter, split_text
+from emulators.telegram import TelegramEmulator
 from tests.telegram_support import TOKEN, FakeClock, settings_for
 
 MARKUP = {"inline_keyboard": [[{"text": "Yes", "callback_data": "yes"}]]}

@@ -11,8 +11,8 @@ import httpx
 import peewee
 
 from bots.contract import OutboundMessage
-from bots.emulators.whatsapp import GraphEmulator
 from bots.whatsapp.adapter import WhatsAppAdapter
+from emulators.whatsapp import GraphEmulator
 from store.models import Bot, Client, Message
 from tests.conftest import REPO_ROOT
 from tests.whatsapp_support import ACCESS_TOKEN, APP_SECRET, PHONE_ID, serve, settings_for
@@ -66,7 +66,7 @@ async def test_receipts_follow_each_accepted_message_to_the_service(
 
 def test_runs_as_a_module_and_answers_on_its_port() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bots.emulators.whatsapp", "--port", "0"],
+        [sys.executable, "-m", "emulators.whatsapp", "--port", "0"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,

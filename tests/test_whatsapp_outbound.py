@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from bots.contract import OutboundAttachment, OutboundMessage, Template
-from bots.emulators.whatsapp import GraphEmulator
 from bots.errors import (
     Blocked,
     ChannelError,
@@ -21,6 +20,7 @@ from bots.errors import (
 from bots.registry import build_adapters
 from bots.whatsapp.adapter import WhatsAppAdapter
 from bots.whatsapp.transport import RedirectTransport
+from emulators.whatsapp import GraphEmulator
 from tests.whatsapp_support import ACCESS_TOKEN, PHONE_ID, settings_for
 
 TO = "+16315551181"

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bots.emulators import whatsapp_payloads as wp
 from bots.whatsapp.buttons import render_buttons
 from bots.whatsapp.payloads import PayloadError, parse_payload
 from bots.whatsapp.signature import sign, signature_valid
+from emulators import whatsapp_payloads as wp
 
 PHONE_ID = "106540352242922"
 DOC_WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="

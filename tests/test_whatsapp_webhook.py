@@ -11,8 +11,8 @@ import aiohttp
 import peewee
 import pytest
 
-from bots.emulators import whatsapp_payloads as wp
-from bots.emulators.whatsapp import GraphEmulator
+from emulators import whatsapp_payloads as wp
+from emulators.whatsapp import GraphEmulator
 from store.db import database_proxy, make_database
 from store.models import Bot, Client, Message
 from tests.conftest import migrated_store

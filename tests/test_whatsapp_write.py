@@ -14,13 +14,13 @@ from click.testing import CliRunner, Result
 from pydantic import ValidationError
 from pywa.types.templates import TemplateLanguage
 
-from bots.emulators import whatsapp_payloads as wp
-from bots.emulators.whatsapp import GraphEmulator
 from bots.whatsapp.payloads import parse_payload
 from commands.cli import cli
 from commands.whatsapp import start_whatsapp, template_param, window_open
 from commands.write import WriteRefused
 from config import Settings
+from emulators import whatsapp_payloads as wp
+from emulators.whatsapp import GraphEmulator
 from store.clock import utcnow
 from store.db import database_proxy, open_database
 from store.inbound import record_inbound, rekey_client

@@ -11,8 +11,8 @@ from typing import Any
 import peewee
 import pytest
 
-from bots.emulators.mail import INSTALL_COMMAND, DovecotServer, MailServerError, SmtpSink
 from config import EmailBotSettings, ImapSettings, SmtpSettings
+from emulators.mail import INSTALL_COMMAND, DovecotServer, MailServerError, SmtpSink
 from store.setup import sync_bots
 
 BOT = "mailbox"

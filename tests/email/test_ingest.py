@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 
 from bots.email.adapter import EmailAdapter
 from bots.email.mailbox import begin_session, ingest_raw, mailbox_position
-from bots.emulators.mail import DovecotServer
 from config import ImapSettings
+from emulators.mail import DovecotServer
 from store.models import Client, Message
 from tests.email import corpus
 from tests.email.conftest import BOT, email_bot_settings, eventually, imap_settings

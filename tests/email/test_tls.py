@@ -14,9 +14,9 @@ import trustme
 
 from bots.contract import OutboundMessage
 from bots.email.adapter import EmailAdapter
-from bots.emulators.mail import DovecotServer, MailServerError, SmtpSink
 from bots.errors import PermanentError
 from config import SmtpSettings
+from emulators.mail import DovecotServer, MailServerError, SmtpSink
 from store.models import Message
 from tests.email import corpus
 from tests.email.conftest import BOT, email_bot_settings, eventually, imap_settings, smtp_settings

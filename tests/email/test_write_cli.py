@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from bots.emulators.mail import SmtpSink
 from commands.cli import cli
+from emulators.mail import SmtpSink
 from store.db import database_proxy, open_database
 from store.migrate import migrate
 from store.models import Client, Message

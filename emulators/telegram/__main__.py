@@ -1,4 +1,4 @@
-"""``python -m bots.emulators.telegram``: run the Bot API emulator until Ctrl-C."""
+"""``python -m emulators.telegram``: run the Bot API emulator until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import contextlib
 
-from bots.emulators.telegram.server import TelegramEmulator
+from emulators.telegram.server import TelegramEmulator
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.emulators.telegram.model import ApiError, bad_request
+from emulators.telegram.model import ApiError, bad_request
 
 
 @dataclass(frozen=True, slots=True)

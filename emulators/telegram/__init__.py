@@ -17,7 +17,7 @@ gets 401 ``Unauthorized``; an unknown method 404.
 
 Telegram's answers it reproduces:
 
-* flood limits on sends (``bots.emulators.telegram.limits``): 30 messages/s per bot,
+* flood limits on sends (``emulators.telegram.limits``): 30 messages/s per bot,
   1 message/s per private chat with bursts of 3, 20 messages/min per group -> 429
   ``Too Many Requests: retry after N`` with ``parameters.retry_after``;
 * a user who blocked the bot -> 403 ``Forbidden: bot was blocked by the user``; a deleted
@@ -70,17 +70,17 @@ Options (keyword arguments): ``host``, ``port``, ``tokens``, ``messages_per_seco
 ``webhook_timeout_s``, ``record_calls``, ``any_token`` (unknown well-formed tokens become
 bots instead of 401).
 
-Command line: ``python -m bots.emulators.telegram --port 8081 --token 123:ABC`` (or
+Command line: ``python -m emulators.telegram --port 8081 --token 123:ABC`` (or
 ``--any-token``, ``--no-limits``, ``--accept-unknown-chats``; prints its URL and runs until
 Ctrl-C).
 """
 
 from __future__ import annotations
 
-from bots.emulators.telegram.delivery import SECRET_HEADER, Delivery
-from bots.emulators.telegram.model import Call, SentMessage, StoredFile, UserState
-from bots.emulators.telegram.server import TelegramEmulator
-from bots.emulators.telegram.users import ScriptedUser
+from emulators.telegram.delivery import SECRET_HEADER, Delivery
+from emulators.telegram.model import Call, SentMessage, StoredFile, UserState
+from emulators.telegram.server import TelegramEmulator
+from emulators.telegram.users import ScriptedUser
 
 __all__ = [
     "SECRET_HEADER",

@@ -1,6 +1,6 @@
 """The emulator itself: the HTTP server, its bots, the recorded calls and the scripting API.
 
-See the package docstring (``bots.emulators.telegram``) for how tests and demos use it.
+See the package docstring (``emulators.telegram``) for how tests and demos use it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.emulators.telegram.delivery import Delivery, Pusher
-from bots.emulators.telegram.files import FileStore
-from bots.emulators.telegram.limits import FloodLimits
-from bots.emulators.telegram.methods import METHODS
-from bots.emulators.telegram.model import (
+from emulators.telegram.delivery import Delivery, Pusher
+from emulators.telegram.files import FileStore
+from emulators.telegram.limits import FloodLimits
+from emulators.telegram.methods import METHODS
+from emulators.telegram.model import (
     ApiError,
     BotState,
     Call,
@@ -29,8 +29,8 @@ from bots.emulators.telegram.model import (
     StoredFile,
     UserState,
 )
-from bots.emulators.telegram.params import Params, read_params
-from bots.emulators.telegram.users import ScriptedUser
+from emulators.telegram.params import Params, read_params
+from emulators.telegram.users import ScriptedUser
 
 TOKEN_SHAPE = re.compile(r"\d+:[\w-]+")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bots.emulators.telegram.model import (
+from emulators.telegram.model import (
     BLOCKED,
     CHAT_NOT_FOUND,
     DEACTIVATED,
@@ -23,10 +23,10 @@ from bots.emulators.telegram.model import (
     bad_request,
     now_s,
 )
-from bots.emulators.telegram.params import Params
+from emulators.telegram.params import Params
 
 if TYPE_CHECKING:
-    from bots.emulators.telegram.server import TelegramEmulator
+    from emulators.telegram.server import TelegramEmulator
 
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "

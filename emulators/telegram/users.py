@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bots.emulators.telegram.messages import message_json
-from bots.emulators.telegram.model import BotState, SentMessage, StoredFile, UserState, now_s
+from emulators.telegram.messages import message_json
+from emulators.telegram.model import BotState, SentMessage, StoredFile, UserState, now_s
 
 if TYPE_CHECKING:
-    from bots.emulators.telegram.server import TelegramEmulator
+    from emulators.telegram.server import TelegramEmulator
 
 
 def _utf16_len(text: str) -> int:

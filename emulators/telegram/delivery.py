@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from bots.emulators.telegram.model import BotState, now_s
+from emulators.telegram.model import BotState, now_s
 
 if TYPE_CHECKING:
-    from bots.emulators.telegram.server import TelegramEmulator
+    from emulators.telegram.server import TelegramEmulator
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 

@@ -13,8 +13,8 @@ import secrets
 
 import aiohttp
 
-from bots.emulators.telegram.model import BotState, StoredFile, bad_request
-from bots.emulators.telegram.params import Params, Upload
+from emulators.telegram.model import BotState, StoredFile, bad_request
+from emulators.telegram.params import Params, Upload
 
 EXTENSIONS = {"photo": "jpg", "document": "bin"}
 FOLDERS = {"photo": "photos", "document": "documents", "profile": "profile_photos"}

@@ -11,13 +11,13 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from bots.emulators.telegram import messages
-from bots.emulators.telegram.messages import photo_sizes
-from bots.emulators.telegram.model import ApiError, BotState, Webhook, bad_request
-from bots.emulators.telegram.params import Params
+from emulators.telegram import messages
+from emulators.telegram.messages import photo_sizes
+from emulators.telegram.model import ApiError, BotState, Webhook, bad_request
+from emulators.telegram.params import Params
 
 if TYPE_CHECKING:
-    from bots.emulators.telegram.server import TelegramEmulator
+    from emulators.telegram.server import TelegramEmulator
 
 Handler = Callable[["TelegramEmulator", BotState, Params], Awaitable[Any]]
 
