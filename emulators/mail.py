@@ -251,11 +251,21 @@ class DovecotServer:
     def maildir(self, user: str) -> Path:
         return self.root / "mail" / user
 
-    def append(self, user: str, raw: bytes, folder: str = "INBOX") -> int:
-        """Put ``raw`` into ``user``'s ``folder`` with IMAP APPEND; returns the new UID."""
+    def create_folder(self, user: str, folder: str) -> None:
+        """Create ``user``'s ``folder``, named as IMAP writes it (modified UTF-7: a client's
+        encoding is what a test checks, so the server side takes the wire form as given)."""
         with imaplib.IMAP4(self.host, self.port, timeout=10) as imap:
             imap.login(user, self.password)
-            status, data = imap.append(folder, "", None, raw)
+            status, data = imap.create(_quoted(folder))
+            if status != "OK":
+                raise MailServerError(f"CREATE {folder!r} failed: {data!r}")
+
+    def append(self, user: str, raw: bytes, folder: str = "INBOX") -> int:
+        """Put ``raw`` into ``user``'s ``folder`` (its wire name) with IMAP APPEND; returns
+        the new UID."""
+        with imaplib.IMAP4(self.host, self.port, timeout=10) as imap:
+            imap.login(user, self.password)
+            status, data = imap.append(_quoted(folder), "", None, raw)
             if status != "OK":
                 raise MailServerError(f"APPEND failed: {data!r}; log: {self.log()}")
             match = re.search(rb"APPENDUID \d+ (\d+)", data[0] or b"")
@@ -288,6 +298,11 @@ class DovecotServer:
             index.unlink()
         self.start()
         return new
+
+
+def _quoted(folder: str) -> str:
+    # imaplib sends mailbox names as they are: a name with a space needs the quotes.
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @dataclass

@@ -13,11 +13,14 @@ from typing import TypeVar
 import aioimaplib
 
 from bots.email.tls import tls_context
+from bots.email.utf7 import BadFolderName, decode_folder, encode_folder
 from config import ImapSettings
 
 T = TypeVar("T")
 
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+# A LIST answer without "* LIST": (\HasNoChildren) "." "name" (or an atom name)
+_LIST = re.compile(rb'^\([^)]*\) (?:NIL|"(?:[^"\\]|\\.)*") ("(?:[^"\\]|\\.)*"|\S+)\s*$')
 
 
 class ImapError(Exception):
@@ -124,14 +127,35 @@ class ImapSession:
         return self._client.has_capability("IDLE")
 
     async def select(self, folder: str) -> int | None:
-        """Select ``folder``; returns its UIDVALIDITY (None if the server does not say)."""
-        response = await self.guard(self._client.select(_quote(folder)))
+        """Select ``folder`` (its name as people write it: ``Заказы 2024``, sent in modified
+        UTF-7); returns its UIDVALIDITY (None if the server does not say)."""
+        response = await self.guard(self._client.select(_quote(encode_folder(folder))))
         if response.result != "OK":
-            raise ImapError(f"cannot select folder {folder!r}: {_text(response.lines)}")
+            known = ", ".join(repr(name) for name in await self.folders())
+            raise ImapError(
+                f"cannot select folder {folder!r}: {_text(response.lines)} "
+                f"(the server has: {known or 'no folders listed'})"
+            )
         for line in response.lines:
             if isinstance(line, bytes | bytearray) and (match := _UIDVALIDITY.search(line)):
                 return int(match.group(1))
         return None
+
+    async def folders(self) -> list[str]:
+        """Every folder's name, decoded from modified UTF-7 (names that do not decode are
+        shown as the server wrote them)."""
+        response = await self.guard(self._client.list('""', "*"))
+        names: list[str] = []
+        for line in response.lines[:-1]:
+            if isinstance(line, bytes | bytearray) and (match := _LIST.match(bytes(line))):
+                wire = match.group(1).decode("ascii", "replace")
+                if wire.startswith('"'):
+                    wire = re.sub(r"\\(.)", r"\1", wire[1:-1])
+                try:
+                    names.append(decode_folder(wire))
+                except BadFolderName:
+                    names.append(wire)
+        return names
 
     async def uids_after(self, last_uid: int) -> list[int]:
         """UIDs greater than ``last_uid``, ascending (``N:*`` also matches the highest UID
