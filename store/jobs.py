@@ -9,6 +9,9 @@ the broker. Blocked (by us) and unsubscribed clients are skipped and counted.
 Progress is read from the outbox rows of the job: ``sent`` (sent, delivered, read),
 ``failed``, ``remaining`` (queued or sending). Cancelling deletes the job's rows not yet
 claimed; messages already being sent finish.
+
+A job's rows travel in its lane (``Job.priority``, bulk by default): the dispatcher and the
+senders let interactive rows (an operator's reply) pass them (docs/operations.md, lanes).
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ def _insert_rows(
         pw.Value(now),
         pw.Value(start - NOT_HANDED_OVER),
         pw.Value(job.id),
+        pw.Value(job.priority),
     )
     fields = [
         Message.client,
@@ -110,6 +114,7 @@ def _insert_rows(
         Message.created_at,
         Message.updated_at,
         Message.job,
+        Message.priority,
     ]
     return int(Message.insert_from(query, fields).as_rowcount().execute())
 

@@ -26,6 +26,10 @@ AUTHOR_KINDS: Final = ("client", "bot", "operator", "comment", "system")
 DELIVERY_STATUSES: Final = ("queued", "sending", "sent", "delivered", "read", "failed")
 JOB_KINDS: Final = ("broadcast", "resend_failed")
 JOB_STATES: Final = ("pending", "running", "done", "cancelled", "failed")
+# Delivery lanes (``Message.priority``, ``Job.priority``): lower goes first.
+PRIORITY_INTERACTIVE: Final = 0  # an operator's reply, /write_*, F1/F2
+PRIORITY_BULK: Final = 1  # broadcast and resend-failed jobs
+PRIORITIES: Final = (PRIORITY_INTERACTIVE, PRIORITY_BULK)
 
 
 class Bot(BaseModel):
@@ -182,6 +186,8 @@ class Job(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
     error = pw.TextField(null=True)
+    # The lane of the job's messages (``PRIORITIES``); jobs are bulk.
+    priority = pw.SmallIntegerField(default=PRIORITY_BULK)
 
 
 class Message(BaseModel):
@@ -189,6 +195,8 @@ class Message(BaseModel):
 
     ``dedup_key`` makes ingest idempotent: a platform's redelivery of the same update
     (Telegram ``update_id``, WhatsApp ``wamid``, email ``Message-ID``) stores one row.
+    ``priority``: the delivery lane (``PRIORITIES``, lower first). ``claimed_by``: the worker
+    (``WorkerLease.worker_id``) sending the row while it is ``sending``.
     """
 
     id = pw.AutoField()
@@ -215,12 +223,14 @@ class Message(BaseModel):
     next_attempt_at = pw.DateTimeField(null=True)
     job = pw.ForeignKeyField(Job, null=True, on_delete="SET NULL")
     job_id: int | None
+    priority = pw.SmallIntegerField(default=PRIORITY_INTERACTIVE)
+    claimed_by = pw.CharField(max_length=64, null=True)
 
     class Meta:
         indexes = (
             (("bot", "dedup_key"), True),
             (("client", "created_at"), False),
-            (("status", "next_attempt_at"), False),
+            (("status", "priority", "next_attempt_at"), False),
             (("bot", "platform_message_id"), False),
             (("job",), False),
         )
@@ -331,6 +341,17 @@ class AdminNotice(BaseModel):
         )
 
 
+class WorkerLease(BaseModel):
+    """A sending process's lease: rows it claimed (``Message.claimed_by``) are its own while
+    ``heartbeat_at`` (naive UTC) is recent; after that they are given to other workers."""
+
+    worker_id = pw.CharField(max_length=64, primary_key=True)
+    host = pw.CharField(max_length=255, default="")
+    pid = pw.IntegerField(default=0)
+    started_at = pw.DateTimeField(default=utcnow)
+    heartbeat_at = pw.DateTimeField(default=utcnow, index=True)
+
+
 ALL_MODELS: Final[list[type[BaseModel]]] = [
     Bot,
     Operator,
@@ -350,4 +371,5 @@ ALL_MODELS: Final[list[type[BaseModel]]] = [
     MailboxState,
     ProjectSetting,
     AdminNotice,
+    WorkerLease,
 ]

@@ -29,7 +29,7 @@ import peewee
 from store.clock import utcnow
 from store.db import database_proxy, is_postgres, write_transaction
 from store.delivery_status import settle_early_receipts
-from store.models import Client, Message
+from store.models import PRIORITIES, PRIORITY_BULK, PRIORITY_INTERACTIVE, Client, Message
 
 OUT_AUTHORS = ("bot", "operator")
 # Typed as ``int`` on the model for attribute access; here it is the column.
@@ -51,6 +51,7 @@ def enqueue(
     job_id: int | None = None,
     dedup_key: str | None = None,
     not_before: dt.datetime | None = None,
+    priority: int | None = None,
     now: dt.datetime | None = None,
 ) -> Message:
     """Write one outbound message (status ``queued``) and return it.
@@ -59,9 +60,14 @@ def enqueue(
     when what caused it does. Any running dispatcher (``workers.dispatch``) hands it to the
     broker once it is due: the caller never talks to the broker.
     ``not_before`` (naive UTC) delays the first attempt. ``bot_id`` defaults to the client's bot.
+    ``priority`` (the delivery lane) defaults to interactive, bulk for a job's row.
     """
     if author_kind not in OUT_AUTHORS:
         raise ValueError(f"author_kind must be one of {OUT_AUTHORS}, got {author_kind!r}")
+    if priority is None:
+        priority = PRIORITY_INTERACTIVE if job_id is None else PRIORITY_BULK
+    elif priority not in PRIORITIES:
+        raise ValueError(f"priority must be one of {PRIORITIES}, got {priority!r}")
     now = now or utcnow()
     if bot_id is None:
         if isinstance(client, Client):
@@ -86,6 +92,7 @@ def enqueue(
             extra=extra or {},
             dedup_key=dedup_key,
             job=job_id,
+            priority=priority,
             status="queued",
             attempts=0,
             next_attempt_at=due,
@@ -94,8 +101,11 @@ def enqueue(
         )
 
 
-def claim(message_id: int, *, now: dt.datetime | None = None) -> Message | None:
-    """Take the row for sending: ``queued`` -> ``sending``, ``attempts`` + 1.
+def claim(
+    message_id: int, *, worker_id: str | None = None, now: dt.datetime | None = None
+) -> Message | None:
+    """Take the row for sending: ``queued`` -> ``sending``, ``attempts`` + 1, ``claimed_by``
+    = ``worker_id`` (a ``store.leases`` lease; None: only the ``sweep`` recovers it).
 
     Returns the row for the one caller that won, None for everyone else (already claimed,
     sent, cancelled, deleted, or not due yet).
@@ -103,7 +113,12 @@ def claim(message_id: int, *, now: dt.datetime | None = None) -> Message | None:
     now = now or utcnow()
     with write_transaction():
         won = (
-            Message.update(status="sending", attempts=Message.attempts + 1, updated_at=now)
+            Message.update(
+                status="sending",
+                attempts=Message.attempts + 1,
+                updated_at=now,
+                claimed_by=worker_id,
+            )
             .where(
                 (Message.id == message_id)
                 & (Message.status == "queued")
@@ -233,27 +248,53 @@ def _locked_ids(query: Any) -> list[int]:
     return [row.id for row in query]
 
 
-def take_due(*, limit: int = 1000, now: dt.datetime | None = None) -> list[int]:
+def take_due(
+    *, limit: int = 1000, priority: int | None = None, now: dt.datetime | None = None
+) -> list[int]:
     """Ids of ``queued`` rows whose ``next_attempt_at`` has come and that were not handed to
     the broker since it was set; stamps them handed over (``updated_at`` = now), at most
-    ``limit`` (default 1000), earliest first. Safe with several dispatching processes.
+    ``limit`` (default 1000). Only the lane ``priority`` when given; else every lane, the
+    interactive one first (a reply never waits behind a broadcast's backlog), earliest first
+    within a lane. Safe with several dispatching processes.
     """
     now = now or utcnow()
+    ids: list[int] = []
     with write_transaction():
-        ids = _locked_ids(
-            Message.select(Message.id)
-            .where(
-                (Message.status == "queued")
-                & Message.next_attempt_at.is_null(False)
-                & (Message.next_attempt_at <= now)
-                & (Message.updated_at < Message.next_attempt_at)
+        for lane in PRIORITIES if priority is None else (priority,):
+            if len(ids) >= limit:
+                break
+            # One lane at a time: each is one range of the (status, priority,
+            # next_attempt_at) index, however many later rows a broadcast has queued.
+            ids += _locked_ids(
+                Message.select(Message.id)
+                .where(
+                    (Message.status == "queued")
+                    & (Message.priority == lane)
+                    & Message.next_attempt_at.is_null(False)
+                    & (Message.next_attempt_at <= now)
+                    & (Message.updated_at < Message.next_attempt_at)
+                )
+                .order_by(Message.next_attempt_at, Message.id)
+                .limit(limit - len(ids))
             )
-            .order_by(Message.next_attempt_at, Message.id)
-            .limit(limit)
-        )
         if ids:
             Message.update(updated_at=now).where(MESSAGE_ID.in_(ids)).execute()
     return ids
+
+
+def lanes_of(ids: Iterable[int]) -> dict[int, list[int]]:
+    """``ids`` grouped by their rows' lane (``Message.priority``), each in the given order;
+    ids without a row are left out."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    rows: Any = Message.select(Message.id, Message.priority).where(MESSAGE_ID.in_(wanted))
+    lane = {row_id: priority for row_id, priority in rows.tuples()}
+    grouped: dict[int, list[int]] = {}
+    for message_id in wanted:
+        if message_id in lane:
+            grouped.setdefault(lane[message_id], []).append(message_id)
+    return grouped
 
 
 def sweep(stale_after_s: float, *, limit: int = 1000, now: dt.datetime | None = None) -> list[int]:

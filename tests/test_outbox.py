@@ -181,3 +181,33 @@ def test_a_send_that_outlived_the_sweep_is_still_recorded_as_sent(db: peewee.Dat
     assert outbox.mark_sent(message.id, "tg:7")
     assert Message.get_by_id(message.id).status == "sent"
     assert outbox.claim(message.id) is None
+
+
+def test_interactive_rows_are_handed_over_before_a_broadcast_backlog(db: peewee.Database) -> None:
+    from store import jobs
+    from store.models import PRIORITY_BULK, PRIORITY_INTERACTIVE, Job
+
+    clients = [_client(n) for n in range(6)]
+    t0 = utcnow()
+    # A broadcast whose rows all came due before the reply was written (a backlog).
+    job = jobs.create_broadcast(
+        Client.select().where(Client.id.in_([c.id for c in clients])),
+        "Sale",
+        steps={clients[0].bot_id: 0.1},
+        now=t0 - dt.timedelta(seconds=5),
+    )
+    assert Job.get_by_id(job.id).priority == PRIORITY_BULK
+    bulk = [m.id for m in Message.select().where(Message.job == job.id).order_by(Message.id)]
+    assert {Message.get_by_id(i).priority for i in bulk} == {PRIORITY_BULK}
+    reply = outbox.enqueue(clients[0], "your order shipped", author_kind="operator", now=t0)
+    assert reply.priority == PRIORITY_INTERACTIVE
+    # The reply is the latest row due, yet it leads; a lane can be taken alone.
+    assert outbox.take_due(limit=3, now=t0) == [reply.id, *bulk[:2]]
+    assert outbox.take_due(priority=PRIORITY_INTERACTIVE, now=t0) == []
+    assert outbox.take_due(priority=PRIORITY_BULK, now=t0) == bulk[2:]
+    assert outbox.lanes_of([bulk[0], 10**9, reply.id, bulk[1]]) == {
+        PRIORITY_BULK: [bulk[0], bulk[1]],
+        PRIORITY_INTERACTIVE: [reply.id],
+    }
+    with pytest.raises(ValueError, match="priority"):
+        outbox.enqueue(clients[0], "x", priority=7)
