@@ -39,6 +39,7 @@ from commands.demo_seed import (
     DemoBot,
     seed,
 )
+from emulators.flood import FLOOD_MODELS
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class DemoOptions:
     port: int
     email: bool
     every_s: float
+    flood: str = "bucket"  # how both emulated platforms count sends (emulators.flood)
 
 
 def demo_bots(email: bool) -> tuple[DemoBot, ...]:
@@ -140,6 +142,7 @@ Switchboard demo is running — Ctrl-C stops it.
   dashboard  {base}/ops?token={ops_token}
   Telegram   Bot API emulator {platforms.telegram.base_url} (shop bot demo_tg, staff bot)
   WhatsApp   Graph API emulator {platforms.graph.url} (demo_wa)
+  flood      the emulators count sends by the {options.flood} model (--flood to change)
   email      {mail}
   data       {options.directory}/demo.db   (run again with --resume to keep it)
 
@@ -161,7 +164,7 @@ async def run_demo(options: DemoOptions) -> None:
     from store.migrate import migrate
     from store.runtime import open_store
 
-    platforms = await start_platforms(options.email)
+    platforms = await start_platforms(options.email, options.flood)
     runner: web.AppRunner | None = None
     simulator: asyncio.Task[None] | None = None
     try:
@@ -254,6 +257,14 @@ def _email_available() -> bool:
     show_default=True,
     help="Seconds between simulated inbound messages.",
 )
+@click.option(
+    "--flood",
+    type=click.Choice(FLOOD_MODELS),
+    default="bucket",
+    show_default=True,
+    help="How the emulated platforms count sends: token bucket, strict sliding window, or "
+    "window with growing retry_after for repeated 429s.",
+)
 @pass_context
 def demo_command(
     obj: CliContext,
@@ -264,6 +275,7 @@ def demo_command(
     port: int,
     email: bool | None,
     every_s: float,
+    flood: str,
 ) -> None:
     """Run the whole product on emulated platforms with sample data: no tokens needed."""
     del obj  # the demo writes and uses its own configuration
@@ -288,6 +300,7 @@ def demo_command(
         port,
         _email_available() if email is None else email,
         every_s,
+        flood,
     )
     asyncio.run(run_demo(options))
     click.echo("Switchboard demo stopped", err=True)

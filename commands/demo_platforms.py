@@ -45,17 +45,19 @@ class Platforms:
                     (server.close if hasattr(server, "close") else server.stop)()
 
 
-async def start_platforms(email: bool) -> Platforms:
+async def start_platforms(email: bool, flood: str = "bucket") -> Platforms:
+    """Start the emulators; ``flood``: the flood model both count sends by (bucket, window,
+    escalating)."""
     from emulators.telegram import TelegramEmulator
     from emulators.whatsapp import GraphEmulator
 
-    telegram = TelegramEmulator()
+    telegram = TelegramEmulator(flood=flood)
     await telegram.start()
     telegram.bot(TELEGRAM_TOKEN, username="demo_shop_bot")
     telegram.bot(ADMIN_TOKEN, username="demo_staff_bot")
     for telegram_id, _role, name in OPERATORS:
         telegram.user(ADMIN_TOKEN, telegram_id, first_name=name)
-    graph = GraphEmulator(app_secret=secrets.token_hex(16))
+    graph = GraphEmulator(app_secret=secrets.token_hex(16), flood=flood)
     await graph.start()
     platforms = Platforms(telegram, graph)
     if email:

@@ -3,11 +3,17 @@
 Serves ``POST /{version}/{phone_number_id}/messages``, the media endpoints
 (``POST /{version}/{phone_number_id}/media``, ``GET``/``DELETE /{version}/{media_id}`` and the
 download URL ``/whatsapp_business/attachments/?mid=ID``) and records every call. Like the
-real API it enforces, per phone number, a throughput of ``messages_per_second`` (default 80,
-token bucket; error 130429) and one message per ``seconds_per_recipient`` (default 6 s) to the
-same recipient (error 131056). Scripted numbers: ``window_closed`` (131047 for anything but a
-template), ``unknown_numbers`` (131026); ``fail_next`` queues any error (5xx included);
-``aliases`` answers a number with another wa_id, as WhatsApp does for some countries' numbers.
+real API it enforces, per phone number, a throughput of ``messages_per_second`` (default 80;
+error 130429) and one message per ``seconds_per_recipient`` (default 6 s) to the same
+recipient (error 131056), both counted by a flood model (``emulators.flood``, ``flood=`` or
+``set_flood``): ``bucket`` (token bucket, the default), ``window`` (strictly at most that many
+in any 1 s, at most one per ``seconds_per_recipient`` in any such window) or ``escalating``
+(``window``, and repeated refusals of a key close it for 1, 2, 4 ... s; Meta's errors carry no
+retry time, so the answer stays the Cloud API error JSON). Every call records its receive time
+(``Call.received``); ``accepted_sends`` lists those of the accepted messages. Scripted
+numbers: ``window_closed`` (131047 for anything but a template), ``unknown_numbers``
+(131026); ``fail_next`` queues any error (5xx included); ``aliases`` answers a number with
+another wa_id, as WhatsApp does for some countries' numbers.
 Errors have the Cloud API's shape: ``{"error": {"message", "type", "code", "error_data":
 {"messaging_product", "details"}, "fbtrace_id"}}``.
 
@@ -20,8 +26,8 @@ Library use::
     async with GraphEmulator(access_token="T", app_secret="S") as graph:
         bot api_base = graph.url  # http://127.0.0.1:<free port>
 
-Command line: ``python -m emulators.whatsapp --port 8082`` (prints its URL, runs until
-Ctrl-C). ``clock`` (seconds, monotonic) is injectable so tests need not wait.
+Command line: ``python -m emulators.whatsapp --port 8082 [--flood window]`` (prints its URL,
+runs until Ctrl-C). ``clock`` (seconds, monotonic) is injectable so tests need not wait.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import aiohttp
 from aiohttp import web
 
 from emulators import whatsapp_payloads as payloads
+from emulators.flood import FLOOD_MODELS, FloodGate, Limit, check_model
 
 # Meta signs every webhook body with the app secret. Written here on its own, not imported from
 # the adapter, so that the emulator checks the adapter rather than agreeing with it by construction.
@@ -110,6 +117,7 @@ class Call:
     body: dict[str, Any] | None
     status: int
     response: dict[str, Any]
+    received: float = 0.0  # the emulator's clock (s) when the request arrived
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +150,6 @@ class _Failure:
     message: str | None = None
 
 
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    at: float
-
-
 @dataclass
 class GraphEmulator:
     """The emulated Graph API; an async context manager serving on ``host:port`` (0 = free)."""
@@ -169,11 +171,11 @@ class GraphEmulator:
     webhook_results: list[int] = field(default_factory=list)  # statuses of posted webhooks
     # digits as sent -> the wa_id WhatsApp answers with (another form of the same number)
     aliases: dict[str, str] = field(default_factory=dict)
+    flood: str = "bucket"  # how sends are counted: bucket, window, escalating (emulators.flood)
 
     def __post_init__(self) -> None:
         self._failures: deque[_Failure] = deque()
-        self._buckets: dict[str, _Bucket] = {}
-        self._last_to: dict[tuple[str, str], float] = {}
+        self._gate = FloodGate(check_model(self.flood))
         self._media_ids = itertools.count(1_000_000_000_001)
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -227,8 +229,24 @@ class GraphEmulator:
         return media_id
 
     def reset_limits(self) -> None:
-        self._buckets.clear()
-        self._last_to.clear()
+        self._gate.reset()
+
+    def set_flood(self, model: str) -> None:
+        """Count sends by ``model`` from now on (the counts so far are forgotten)."""
+        self._gate.set_model(model)
+        self.flood = model
+
+    def accepted_sends(self, phone_number_id: str | None = None) -> list[float]:
+        """Receive times (the emulator's clock, s) of the accepted message sends, of one
+        number or all; for ``emulators.flood.max_in_window``."""
+        return [
+            c.received
+            for c in self.calls
+            if c.status == 200
+            and c.method == "POST"
+            and c.path.endswith("/messages")
+            and phone_number_id in (None, c.path.split("/")[-2])
+        ]
 
     # ---- webhooks to the service ----------------------------------------------------
     async def post_webhook(
@@ -263,9 +281,14 @@ class GraphEmulator:
 
     # ---- handlers --------------------------------------------------------------------
     def _record(
-        self, request: web.Request, body: dict[str, Any] | None, status: int, data: dict[str, Any]
+        self,
+        request: web.Request,
+        body: dict[str, Any] | None,
+        status: int,
+        data: dict[str, Any],
+        received: float = 0.0,
     ) -> web.Response:
-        self.calls.append(Call(request.method, request.path, body, status, data))
+        self.calls.append(Call(request.method, request.path, body, status, data, received))
         return web.json_response(data, status=status)
 
     def _authorized(self, request: web.Request) -> bool:
@@ -274,6 +297,7 @@ class GraphEmulator:
         return request.headers.get("Authorization") == f"Bearer {self.access_token}"
 
     async def _messages(self, request: web.Request) -> web.Response:
+        received = self.clock()
         phone_id = request.match_info["phone_number_id"]
         try:
             body = await request.json()
@@ -295,13 +319,9 @@ class GraphEmulator:
             return self._record(request, body, 400, error_body(131026))
         if to in self.window_closed and kind != "template":
             return self._record(request, body, 400, error_body(131047))
-        if not self._take_token(phone_id):
-            return self._record(request, body, 400, error_body(130429))
-        now = self.clock()
-        last = self._last_to.get((phone_id, to))
-        if last is not None and now - last < self.seconds_per_recipient:
-            return self._record(request, body, 400, error_body(131056))
-        self._last_to[(phone_id, to)] = now
+        refusal = self._flood_refusal(phone_id, to, received)
+        if refusal is not None:
+            return self._record(request, body, 400, error_body(refusal), received)
         wamid = payloads.new_wamid()
         self.sent.append(SentMessage(wamid, phone_id, to, kind, body))
         message: dict[str, Any] = {"id": wamid}
@@ -324,19 +344,20 @@ class GraphEmulator:
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return self._record(request, body, 200, data)
+        return self._record(request, body, 200, data, received)
 
-    def _take_token(self, phone_id: str) -> bool:
-        """Token bucket per phone number: ``rate`` tokens a second, at most ``rate`` saved."""
+    def _flood_refusal(self, phone_id: str, to: str, now: float) -> int | None:
+        """130429 (the number's throughput) or 131056 (the pair limit) for a send at ``now``,
+        or None when it passes both, and then it is counted against both."""
         rate = self.throughput.get(phone_id, self.messages_per_second)
-        now = self.clock()
-        bucket = self._buckets.setdefault(phone_id, _Bucket(max(rate, 1.0), now))
-        bucket.tokens = min(max(rate, 1.0), bucket.tokens + (now - bucket.at) * rate)
-        bucket.at = now
-        if bucket.tokens < 1.0:
-            return False
-        bucket.tokens -= 1.0
-        return True
+        number = (phone_id, Limit.per_second(rate))
+        pair = ((phone_id, to), Limit(1, self.seconds_per_recipient))
+        if self._gate.check([number], now) is not None:
+            return 130429
+        if self._gate.check([pair], now) is not None:
+            return 131056
+        self._gate.take([number, pair], now)
+        return None
 
     async def _upload(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
@@ -394,6 +415,7 @@ async def _serve(args: argparse.Namespace) -> None:
         seconds_per_recipient=args.seconds_per_recipient,
         port=args.port,
         receipts_url=args.receipts_url,
+        flood=args.flood,
     )
     async with graph:
         print(f"Graph API emulator on {graph.url}", flush=True)
@@ -407,6 +429,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--app-secret", default="emulator-app-secret")
     parser.add_argument("--messages-per-second", type=float, default=80.0)
     parser.add_argument("--seconds-per-recipient", type=float, default=6.0)
+    parser.add_argument(
+        "--flood", choices=FLOOD_MODELS, default="bucket", help="how sends are counted"
+    )
     parser.add_argument("--receipts-url", default=None, help="post sent/delivered webhooks here")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(parser.parse_args(argv)))

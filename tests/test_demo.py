@@ -70,6 +70,7 @@ def test_demo_runs_the_product_and_resumes(tmp_path: Path) -> None:
     try:
         text = "".join(guide)
         assert "seeded 40 clients" in text
+        assert "by the bucket model" in text  # the default
         assert f"--config {config}" in text and "/ops?token=" in text
         cli = ("--config", str(config))
 
@@ -104,9 +105,10 @@ def test_demo_runs_the_product_and_resumes(tmp_path: Path) -> None:
         out = _stop(process)
     assert "Switchboard demo stopped" in out
 
-    process, guide = _start(directory, "--resume")
+    process, guide = _start(directory, "--resume", "--flood", "window")
     try:
         assert "seeded" not in "".join(guide)  # resumed, not re-seeded
+        assert "by the window model" in "".join(guide)
         count = run_cli("--config", str(config), "clients", "count", cwd=tmp_path)
         assert int(count.stdout) >= 40
     finally:

@@ -19,7 +19,11 @@ Telegram's answers it reproduces:
 
 * flood limits on sends (``emulators.telegram.limits``): 30 messages/s per bot,
   1 message/s per private chat with bursts of 3, 20 messages/min per group -> 429
-  ``Too Many Requests: retry after N`` with ``parameters.retry_after``;
+  ``Too Many Requests: retry after N`` with ``parameters.retry_after``; counted by a flood
+  model (``emulators.flood``): ``bucket`` (token buckets, default), ``window`` (strict sliding
+  windows: 30 in any 1 s per bot, 1 in any 1 s per chat, 20 in any 60 s per group) or
+  ``escalating`` (``window``, and a 429 within 60 s of the previous one doubles
+  ``retry_after``, up to 64 s);
 * a user who blocked the bot -> 403 ``Forbidden: bot was blocked by the user``; a deleted
   account -> 403 ``Forbidden: user is deactivated``; a chat nobody scripted (or listed in
   ``emu.never_existed``) -> 400 ``Bad Request: chat not found``;
@@ -48,6 +52,8 @@ Python API (all in one event loop)::
         await emu.press("123:ABC", 42, sent[0], "buy:1")  # callback_query on its button
         emu.fail_next("sendMessage", status=502)      # or network=True: connection dropped
         emu.calls, emu.calls_of("sendMessage")        # every request (Call)
+        emu.set_flood("window")                       # switch the flood model
+        max_in_window(emu.accepted_sends(token))      # emulators.flood: most sends in any 1 s
         emu.deliveries                                # webhook pushes (Delivery: status)
         await emu.wait_for(lambda: ..., timeout_s=5)  # any condition on the state
 
@@ -64,15 +70,16 @@ an injection awaits its first attempt), otherwise they wait for ``getUpdates``.
 
 Options (keyword arguments): ``host``, ``port``, ``tokens``, ``messages_per_second``,
 ``chat_messages_per_second``, ``chat_burst``, ``group_messages_per_minute``, ``limits``
-(False: no flood limits), ``clock`` (monotonic seconds, for the limits),
+(False: no flood limits), ``flood`` (bucket, window, escalating), ``clock`` (monotonic seconds,
+for the limits and each call's ``received`` time),
 ``accept_unknown_chats`` (a send to an unscripted positive chat id creates that user),
 ``fetch_urls`` (download files sent by URL; False: store them empty), ``redeliver_after_s``,
 ``webhook_timeout_s``, ``record_calls``, ``any_token`` (unknown well-formed tokens become
 bots instead of 401).
 
 Command line: ``python -m emulators.telegram --port 8081 --token 123:ABC`` (or
-``--any-token``, ``--no-limits``, ``--accept-unknown-chats``; prints its URL and runs until
-Ctrl-C).
+``--any-token``, ``--no-limits``, ``--flood window``, ``--accept-unknown-chats``; prints its
+URL and runs until Ctrl-C).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 
+from emulators.flood import FLOOD_MODELS
 from emulators.telegram.server import TelegramEmulator
 
 
@@ -17,6 +18,7 @@ async def _serve(args: argparse.Namespace) -> None:
         limits=not args.no_limits,
         accept_unknown_chats=args.accept_unknown_chats,
         any_token=args.any_token,
+        flood=args.flood,
     )
     async with emu:
         print(f"Telegram Bot API emulator on {emu.base_url}", flush=True)
@@ -29,6 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", action="append", default=[], help="a bot token (repeat)")
     parser.add_argument("--no-limits", action="store_true", help="no flood limits")
+    parser.add_argument(
+        "--flood", choices=FLOOD_MODELS, default="bucket", help="how sends are counted"
+    )
     parser.add_argument("--accept-unknown-chats", action="store_true")
     parser.add_argument("--any-token", action="store_true", help="accept every bot token")
     with contextlib.suppress(KeyboardInterrupt):

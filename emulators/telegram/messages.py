@@ -148,8 +148,12 @@ def resolve_chat(emu: TelegramEmulator, bot: BotState, params: Params) -> int:
     return chat_id
 
 
-def check_flood(emu: TelegramEmulator, bot: BotState, chat_id: int) -> None:
-    retry_after = emu.limits.take(bot.token, chat_id)
+# the methods whose accepted calls count against the flood limits (``emu.accepted_sends``)
+FLOODED_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument"})
+
+
+def check_flood(emu: TelegramEmulator, bot: BotState, chat_id: int, params: Params) -> None:
+    retry_after = emu.limits.take(bot.token, chat_id, params.received)
     if retry_after is not None:
         raise ApiError(
             429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
@@ -200,7 +204,7 @@ async def send_message(emu: TelegramEmulator, bot: BotState, params: Params) -> 
     text = _message_text(params, too_long="message is too long")
     check_markup(params.json_("reply_markup"))
     chat_id = resolve_chat(emu, bot, params)
-    check_flood(emu, bot, chat_id)
+    check_flood(emu, bot, chat_id, params)
     return record_outgoing(emu, bot, chat_id, "text", text, params)
 
 
@@ -212,7 +216,7 @@ async def _send_file(emu: TelegramEmulator, bot: BotState, params: Params, kind:
         raise bad_request(f"there is no {kind} in the request")
     check_markup(params.json_("reply_markup"))
     chat_id = resolve_chat(emu, bot, params)
-    check_flood(emu, bot, chat_id)
+    check_flood(emu, bot, chat_id, params)
     file, source = await emu.input_file(bot, params, kind)
     return record_outgoing(emu, bot, chat_id, kind, caption or None, params, file, source)
 

@@ -53,6 +53,7 @@ class Call:
     status: int
     response: dict[str, Any]
     at: float  # time.time()
+    received: float = 0.0  # the emulator's clock (s) when the request arrived: flood counting
 
 
 @dataclass(slots=True)

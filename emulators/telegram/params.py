@@ -30,6 +30,7 @@ class Upload:
 class Params:
     values: dict[str, Any]
     files: dict[str, Upload] = field(default_factory=dict)
+    received: float = 0.0  # the emulator's clock (s) when the request arrived
 
     def has(self, name: str) -> bool:
         return self.values.get(name) not in (None, "")

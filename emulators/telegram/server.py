@@ -16,9 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
+from emulators.flood import check_model
 from emulators.telegram.delivery import Delivery, Pusher
 from emulators.telegram.files import FileStore
 from emulators.telegram.limits import FloodLimits
+from emulators.telegram.messages import FLOODED_METHODS
 from emulators.telegram.methods import METHODS
 from emulators.telegram.model import (
     ApiError,
@@ -57,7 +59,9 @@ class TelegramEmulator:
     instead of answering 400 chat not found (broadcast benchmarks with seeded clients).
     ``fetch_urls``: sending a photo/document by URL downloads it (failure: 400), as Telegram
     does; with False the URL is recorded and an empty file stored. ``clock`` (monotonic
-    seconds) drives the flood limits; ``limits=False`` switches them off. ``any_token``: a
+    seconds) drives the flood limits; ``limits=False`` switches them off; ``flood`` picks how
+    they count (``emulators.flood``: bucket, window, escalating; ``set_flood`` switches at run
+    time). ``any_token``: a
     request with an unknown token of the right shape (``123:abc``) creates that bot instead
     of answering 401 (the demo).
     """
@@ -80,6 +84,7 @@ class TelegramEmulator:
         webhook_timeout_s: float = 10.0,
         record_calls: bool = True,
         any_token: bool = False,
+        flood: str = "bucket",
     ) -> None:
         self.host = host
         self.port = port
@@ -90,7 +95,9 @@ class TelegramEmulator:
             chat_burst,
             group_messages_per_minute,
             enabled=limits,
+            model=check_model(flood),
         )
+        self.clock = clock
         self.accept_unknown_chats = accept_unknown_chats
         self.files = FileStore(fetch_urls)
         self.record_calls = record_calls
@@ -216,6 +223,24 @@ class TelegramEmulator:
         bots = [self.bots[token]] if token is not None else list(self.bots.values())
         return [m for bot in bots for m in bot.outgoing if chat_id is None or m.chat_id == chat_id]
 
+    @property
+    def flood(self) -> str:
+        """The flood model counting sends: bucket, window or escalating."""
+        return self.limits.model
+
+    def set_flood(self, model: str) -> None:
+        """Count sends by ``model`` from now on (the counts so far are forgotten)."""
+        self.limits.set_model(check_model(model))
+
+    def accepted_sends(self, token: str | None = None) -> list[float]:
+        """Receive times (the emulator's clock, s) of the sends the flood limits admitted, of
+        bot ``token`` or all; for ``emulators.flood.max_in_window``. Needs ``record_calls``."""
+        return [
+            c.received
+            for c in self.calls
+            if c.status == 200 and c.method.lower() in FLOODED_METHODS and token in (None, c.token)
+        ]
+
     def calls_of(self, method: str, token: str | None = None) -> list[Call]:
         """The recorded calls of ``method`` (case-insensitive)."""
         name = method.lower()
@@ -312,9 +337,11 @@ class TelegramEmulator:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         token = request.match_info["token"]
         method = request.match_info["method"]
-        params = Params({})
+        received = self.clock()
+        params = Params({}, received=received)
         try:
             params = await read_params(request)
+            params.received = received
             bot = self.bots.get(token)
             if bot is None and self.any_token and TOKEN_SHAPE.fullmatch(token):
                 bot = self.bot(token)
@@ -350,7 +377,9 @@ class TelegramEmulator:
         self, token: str, method: str, params: Params, status: int, body: dict[str, Any]
     ) -> None:
         if self.record_calls:
-            self.calls.append(Call(token, method, params.recorded(), status, body, time.time()))
+            recorded = params.recorded()
+            call = Call(token, method, recorded, status, body, time.time(), params.received)
+            self.calls.append(call)
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         bot = self.bots.get(request.match_info["token"])
