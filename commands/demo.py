@@ -95,6 +95,8 @@ def write_config(options: DemoOptions, platforms: Platforms, ops_token: str) -> 
                     "user": "shop",
                     "password": platforms.imap.password,
                     "poll_interval_s": 5,
+                    # The demo's mailbox is new and only simulated clients write to it.
+                    "initial_sync": "all",
                 },
                 "smtp": {
                     "host": platforms.smtp.host,

@@ -5,6 +5,7 @@ Secrets are ``SecretStr``: printing a settings object shows ``**********``, neve
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zoneinfo
 from pathlib import Path
@@ -141,6 +142,34 @@ class WhatsAppBotSettings(_BotBase):
         return self
 
 
+IMAP_PORTS = {"tls": 993, "starttls": 143, "none": 143}
+SMTP_PORTS = {"tls": 465, "starttls": 587, "none": 25}
+
+
+def _port_from_security(data: object, ports: dict[str, int]) -> object:
+    """Fill a missing ``port`` from ``security`` (``ports``), as mail clients do."""
+    if isinstance(data, dict) and data.get("port") is None:
+        security = data.get("security", "tls")
+        if isinstance(security, str) and security in ports:
+            return {**data, "port": ports[security]}
+    return data
+
+
+def _check_initial_sync(value: str) -> str:
+    if value in ("new", "all"):
+        return value
+    kind, _, day = value.partition(":")
+    if kind == "since":
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError:
+            pass
+        else:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+                return value
+    raise ValueError(f"must be new, all or since:YYYY-MM-DD, got {value!r}")
+
+
 class ImapSettings(StrictModel):
     """Where an email bot reads its mail.
 
@@ -151,14 +180,19 @@ class ImapSettings(StrictModel):
     their first ``max_message_bytes`` (headers, text, the attachments that fit).
     ``ca_file``: a PEM file of the certificate authority a server with a private CA uses
     (default: the system's trust store); the certificate and host name are always checked.
+    ``port`` defaults from ``security``: 993 for ``tls``, 143 for ``starttls`` and ``none``.
+    ``initial_sync``: what the first connection to a folder imports: ``new`` (only mail arriving
+    from then on), ``all`` (the whole folder) or ``since:YYYY-MM-DD`` (mail the server received
+    from that day on).
     """
 
     host: str
-    port: Annotated[int, Field(gt=0, lt=65536)] = 993
+    port: Annotated[int, Field(gt=0, lt=65536)]
     security: Literal["tls", "starttls", "none"] = "tls"
     user: str
     password: SecretStr
     folder: str = "INBOX"
+    initial_sync: str = "new"
     poll_interval_s: Annotated[float, Field(gt=0)] = 60.0
     use_idle: bool = True
     idle_renew_s: Annotated[float, Field(gt=0, le=1740)] = 1500.0
@@ -169,14 +203,27 @@ class ImapSettings(StrictModel):
     ca_file: str | None = None
 
     _ca_file = field_validator("ca_file")(_check_ca_file)
+    _initial_sync = field_validator("initial_sync")(_check_initial_sync)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_port(cls, data: object) -> object:
+        return _port_from_security(data, IMAP_PORTS)
+
+    @property
+    def initial_sync_since(self) -> dt.date | None:
+        """The day of ``initial_sync: since:YYYY-MM-DD``; None for ``new`` and ``all``."""
+        kind, _, day = self.initial_sync.partition(":")
+        return dt.date.fromisoformat(day) if kind == "since" else None
 
 
 class SmtpSettings(StrictModel):
     """Where an email bot sends from. ``from_address`` may carry a name: ``Shop <a@b.c>``.
-    ``timeout_s`` bounds connecting and each SMTP command; ``ca_file`` as for IMAP."""
+    ``timeout_s`` bounds connecting and each SMTP command; ``ca_file`` as for IMAP. ``port``
+    defaults from ``security``: 465 for ``tls``, 587 for ``starttls``, 25 for ``none``."""
 
     host: str
-    port: Annotated[int, Field(gt=0, lt=65536)] = 465
+    port: Annotated[int, Field(gt=0, lt=65536)]
     security: Literal["tls", "starttls", "none"] = "tls"
     user: str | None = None
     password: SecretStr | None = None
@@ -185,6 +232,11 @@ class SmtpSettings(StrictModel):
     ca_file: str | None = None
 
     _ca_file = field_validator("ca_file")(_check_ca_file)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_port(cls, data: object) -> object:
+        return _port_from_security(data, SMTP_PORTS)
 
 
 class EmailBotSettings(_BotBase):

@@ -11,6 +11,7 @@ authentication or to answer 4xx, so that every error class of the SMTP client ca
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import imaplib
 import logging
 import os
@@ -260,12 +261,16 @@ class DovecotServer:
             if status != "OK":
                 raise MailServerError(f"CREATE {folder!r} failed: {data!r}")
 
-    def append(self, user: str, raw: bytes, folder: str = "INBOX") -> int:
+    def append(
+        self, user: str, raw: bytes, folder: str = "INBOX", received: dt.datetime | None = None
+    ) -> int:
         """Put ``raw`` into ``user``'s ``folder`` (its wire name) with IMAP APPEND; returns
-        the new UID."""
+        the new UID. ``received`` (aware): the server's arrival time (INTERNALDATE), now if
+        None."""
+        when = imaplib.Time2Internaldate(received) if received is not None else None
         with imaplib.IMAP4(self.host, self.port, timeout=10) as imap:
             imap.login(user, self.password)
-            status, data = imap.append(_quoted(folder), "", None, raw)
+            status, data = imap.append(_quoted(folder), "", when, raw)
             if status != "OK":
                 raise MailServerError(f"APPEND failed: {data!r}; log: {self.log()}")
             match = re.search(rb"APPENDUID \d+ (\d+)", data[0] or b"")

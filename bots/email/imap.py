@@ -6,8 +6,10 @@ closes the connection, instead of waiting for a command timeout.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import aioimaplib
@@ -18,7 +20,9 @@ from config import ImapSettings
 
 T = TypeVar("T")
 
-_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+_SELECT_CODE = re.compile(rb"\[(UIDVALIDITY|UIDNEXT) (\d+)\]")
+# IMAP dates are English whatever the locale.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # A LIST answer without "* LIST": (\HasNoChildren) "." "name" (or an atom name)
 _LIST = re.compile(rb'^\([^)]*\) (?:NIL|"(?:[^"\\]|\\.)*") ("(?:[^"\\]|\\.)*"|\S+)\s*$')
 
@@ -33,6 +37,15 @@ class ImapAuthError(ImapError):
 
 class ImapConnectionLost(ImapError):
     """The server closed the connection (restart, network, idle timeout)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """What SELECT told about a folder: ``uidvalidity`` and ``uidnext`` (the UID the next mail
+    will get), each None when the server did not say."""
+
+    uidvalidity: int | None
+    uidnext: int | None
 
 
 class ImapSession:
@@ -126,9 +139,9 @@ class ImapSession:
     def has_idle(self) -> bool:
         return self._client.has_capability("IDLE")
 
-    async def select(self, folder: str) -> int | None:
+    async def select(self, folder: str) -> Selected:
         """Select ``folder`` (its name as people write it: ``Заказы 2024``, sent in modified
-        UTF-7); returns its UIDVALIDITY (None if the server does not say)."""
+        UTF-7); returns its UIDVALIDITY and UIDNEXT (None where the server does not say)."""
         response = await self.guard(self._client.select(_quote(encode_folder(folder))))
         if response.result != "OK":
             known = ", ".join(repr(name) for name in await self.folders())
@@ -136,10 +149,11 @@ class ImapSession:
                 f"cannot select folder {folder!r}: {_text(response.lines)} "
                 f"(the server has: {known or 'no folders listed'})"
             )
+        found: dict[bytes, int] = {}
         for line in response.lines:
-            if isinstance(line, bytes | bytearray) and (match := _UIDVALIDITY.search(line)):
-                return int(match.group(1))
-        return None
+            if isinstance(line, bytes | bytearray) and (match := _SELECT_CODE.search(line)):
+                found[match.group(1)] = int(match.group(2))
+        return Selected(found.get(b"UIDVALIDITY"), found.get(b"UIDNEXT"))
 
     async def folders(self) -> list[str]:
         """Every folder's name, decoded from modified UTF-7 (names that do not decode are
@@ -163,12 +177,16 @@ class ImapSession:
         response = await self.guard(self._client.uid_search(f"UID {last_uid + 1}:*", charset=None))
         if response.result != "OK":
             raise ImapError(f"UID SEARCH failed: {_text(response.lines)}")
-        uids: set[int] = set()
-        # aioimaplib strips "* SEARCH" from the untagged lines; the last line is the status.
-        for line in response.lines[:-1]:
-            if isinstance(line, bytes | bytearray):
-                uids.update(int(tok) for tok in line.split() if tok.isdigit())
-        return sorted(uid for uid in uids if uid > last_uid)
+        return [uid for uid in _search_uids(response.lines) if uid > last_uid]
+
+    async def uids_since(self, day: dt.date) -> list[int]:
+        """UIDs of the mails the server received on ``day`` or later (its INTERNALDATE),
+        ascending."""
+        criteria = f"SINCE {day.day}-{_MONTHS[day.month - 1]}-{day.year}"
+        response = await self.guard(self._client.uid_search(criteria, charset=None))
+        if response.result != "OK":
+            raise ImapError(f"UID SEARCH {criteria} failed: {_text(response.lines)}")
+        return _search_uids(response.lines)
 
     async def fetch(self, uid: int, max_bytes: int) -> bytes | None:
         """The raw message ``uid`` (its first ``max_bytes``), None when it no longer exists.
@@ -225,6 +243,15 @@ class ImapSession:
             transport = client.protocol.transport
             if transport is not None:
                 transport.close()
+
+
+def _search_uids(lines: list[bytes | bytearray]) -> list[int]:
+    uids: set[int] = set()
+    # aioimaplib strips "* SEARCH" from the untagged lines; the last line is the status.
+    for line in lines[:-1]:
+        if isinstance(line, bytes | bytearray):
+            uids.update(int(tok) for tok in line.split() if tok.isdigit())
+    return sorted(uids)
 
 
 def _quote(folder: str) -> str:

@@ -15,8 +15,9 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
+from bots.email.first_sync import start_after
 from bots.email.imap import ImapAuthError, ImapConnectionLost, ImapError, ImapSession
-from bots.email.mailbox import begin_session, ingest_raw, skip_uid
+from bots.email.mailbox import begin_session, ingest_raw, known_position, skip_uid
 from bots.webhook import store_call
 from config import ImapSettings
 from store.errors import StoreError
@@ -92,8 +93,22 @@ class MailboxWatcher:
         s = self.settings
         self._session = session = await ImapSession.open(s, self.bot_name)
         self.stats["sessions"] += 1
-        uidvalidity = await session.select(s.folder)
-        last_uid = await store_call(begin_session, self.bot_name, s.folder, uidvalidity)
+        selected = await session.select(s.folder)
+        uidvalidity = selected.uidvalidity
+        known = await store_call(known_position, self.bot_name, s.folder, uidvalidity)
+        start = known.last_uid
+        if start is None:
+            start = await start_after(session, s, selected, known)
+            log.info(
+                "mailbox %s: %s is new here (initial_sync %s): storing mail after UID %s",
+                self.bot_name,
+                s.folder,
+                s.initial_sync,
+                start,
+            )
+        last_uid = await store_call(
+            begin_session, self.bot_name, s.folder, uidvalidity, start_after=start
+        )
         use_idle = s.use_idle and session.has_idle()
         self.mode = "idle" if use_idle else "poll"
         log.info(

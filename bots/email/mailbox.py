@@ -9,8 +9,9 @@ Blocking functions: call them through ``bots.webhook.store_call`` from async cod
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import peewee
@@ -36,11 +37,33 @@ def _bot(bot_name: str) -> Bot:
     return bot
 
 
-def begin_session(bot_name: str, folder: str, uidvalidity: int | None) -> int:
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the store knows of a folder before a session: ``last_uid`` to resume after (None:
+    the folder is new to the store, or the server renumbered it); ``renumbered_on``: the
+    UIDVALIDITY changed, and the old numbering was last read on this day (UTC)."""
+
+    last_uid: int | None
+    renumbered_on: dt.date | None = None
+
+
+def known_position(bot_name: str, folder: str, uidvalidity: int | None) -> Known:
+    state = MailboxState.get_or_none(MailboxState.bot == _bot(bot_name))
+    if state is None or state.folder != folder:
+        return Known(None)
+    if state.uidvalidity != uidvalidity:
+        return Known(None, state.updated_at.date())
+    return Known(int(state.last_uid))
+
+
+def begin_session(
+    bot_name: str, folder: str, uidvalidity: int | None, *, start_after: int = 0
+) -> int:
     """The last UID already stored for ``bot_name``'s ``folder`` under ``uidvalidity``.
 
-    A new mailbox, another folder or a changed UIDVALIDITY starts again from UID 0 (the
-    dedup keys keep mails already stored from being stored twice).
+    A new mailbox, another folder or a changed UIDVALIDITY is recorded as standing at
+    ``start_after`` (``bots.email.ingest`` computes it from ``initial_sync``; mails already
+    stored are kept from being stored twice by their dedup keys).
     """
     bot = _bot(bot_name)
     now = utcnow()
@@ -48,22 +71,29 @@ def begin_session(bot_name: str, folder: str, uidvalidity: int | None) -> int:
         state = MailboxState.get_or_none(MailboxState.bot == bot)
         if state is None:
             MailboxState.create(
-                bot=bot, folder=folder, uidvalidity=uidvalidity, last_uid=0, updated_at=now
+                bot=bot,
+                folder=folder,
+                uidvalidity=uidvalidity,
+                last_uid=start_after,
+                updated_at=now,
             )
-            return 0
+            return start_after
         if state.folder == folder and state.uidvalidity == uidvalidity:
             return int(state.last_uid)
         log.warning(
-            "mailbox %s: %s UIDVALIDITY %s -> %s; fetching the folder again (duplicates dropped)",
+            "mailbox %s: %s UIDVALIDITY %s -> %s (folder was %s); reading it again after UID %s "
+            "(duplicates dropped)",
             bot_name,
             folder,
             state.uidvalidity,
             uidvalidity,
+            state.folder,
+            start_after,
         )
         MailboxState.update(
-            folder=folder, uidvalidity=uidvalidity, last_uid=0, updated_at=now
+            folder=folder, uidvalidity=uidvalidity, last_uid=start_after, updated_at=now
         ).where(MailboxState.id == state.id).execute()
-        return 0
+        return start_after
 
 
 def mailbox_position(bot_name: str) -> tuple[str, int | None, int] | None:

@@ -67,6 +67,8 @@ def imap_settings(server: DovecotServer, user: str, **overrides: Any) -> ImapSet
         "reconnect_delay_s": 0.05,
         "reconnect_max_s": 0.5,
         "timeout_s": 5,
+        # Most tests put mail in the box before the bot starts and expect it read.
+        "initial_sync": "all",
     }
     values.update(overrides)
     return ImapSettings(**values)
