@@ -134,7 +134,7 @@ class _Reader:
                 first = addresses[0]
                 addr = clean(first.addr_spec or "").strip().lower()
                 if _plausible(addr):
-                    return addr, _name(first.display_name)
+                    return addr, _name(first.display_name) or self._comment_name(name, addr)
         except Exception as exc:
             self.defect(f"{name}: {type(exc).__name__}")
         raw = _raw_header(self.message, name)
@@ -146,6 +146,17 @@ class _Reader:
                 return addr, _name(display)
         self.defect(f"{name}: no address")
         return None, None
+
+    def _comment_name(self, name: str, addr: str) -> str | None:
+        """The old-style name in a comment, ``bbb@ddd.com (John X. Doe)``: the modern parser
+        drops comments, ``getaddresses`` still reads them as the display name."""
+        raw = _raw_header(self.message, name)
+        if raw is None or "(" not in raw:
+            return None
+        for display, found in getaddresses([_decode_words(raw)]):
+            if found.strip().lower() == addr:
+                return _name(display)
+        return None
 
 
 def _plausible(address: str) -> bool:

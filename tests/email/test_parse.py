@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +29,24 @@ def test_windows1251_quoted_printable() -> None:
     assert mail.name == "Ольга"
     assert mail.subject == "Вопрос по счёту"
     assert mail.text == "Добрый день.\nСчёт во вложении не открывается."
+
+
+@pytest.mark.parametrize(
+    ("from_header", "address", "name"),
+    [
+        ("bbb@ddd.com (John X. Doe)", "bbb@ddd.com", "John X. Doe"),  # RFC 822's example
+        ("Ivan@Example.RU (=?utf-8?b?0JjQstCw0L0g0J8u?=)", "ivan@example.ru", "Иван П."),
+        ('"Jane Roe" <jane@example.com> (work)', "jane@example.com", "Jane Roe"),
+        ("plain@example.com", "plain@example.com", None),
+        ("empty@example.com ()", "empty@example.com", None),
+    ],
+)
+def test_display_name_from_old_style_comments(
+    from_header: str, address: str, name: str | None
+) -> None:
+    raw = f"From: {from_header}\r\nSubject: hi\r\nMessage-ID: <c-1@x>\r\n\r\nhello\r\n"
+    mail = parse_mail(raw.encode())
+    assert (mail.sender, mail.name) == (address, name)
 
 
 def test_html_only_mail_becomes_text() -> None:
