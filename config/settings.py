@@ -314,6 +314,10 @@ class DeliverySettings(StrictModel):
     as a short burst (default 0.5 s: 15 messages at 30/s; 0 spaces messages strictly).
     Platforms count with token buckets of about one second of capacity; such a burst fits.
     ``stale_after_s`` must exceed ``max_wait_s``: a send waiting for its slot is not stuck.
+    ``max_wait_s``: how far ahead a send may reserve its rate-limit slot (default 2 s; further
+    off, the row is deferred); ``bulk_max_wait_s``: how far ahead a bulk-lane send (broadcast,
+    resend-failed) may reserve (default 0.5 s), so an operator's reply is never more than that
+    behind a broadcast at the limit (docs/operations.md, lanes).
     """
 
     namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "switchboard"
@@ -325,6 +329,7 @@ class DeliverySettings(StrictModel):
     stale_after_s: Annotated[float, Field(gt=0)] = 120.0
     dispatch_interval_s: Annotated[float, Field(gt=0, le=5)] = 0.2
     max_wait_s: Annotated[float, Field(ge=0)] = 2.0
+    bulk_max_wait_s: Annotated[float, Field(ge=0)] = 0.5
     rate_headroom: Annotated[float, Field(gt=0, le=1)] = 1.0
     catch_up_s: Annotated[float, Field(ge=0, le=1)] = 0.5
 

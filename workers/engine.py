@@ -6,9 +6,10 @@
   worker`` runs worker processes (see ``workers.process``), all sharing the Redis limiter.
 
 The dispatcher (a thread, every ``delivery.dispatch_interval_s``) hands due outbox rows to the
-broker (``store.outbox.take_due``) and re-hands rows stuck longer than ``stale_after_s``
+broker (``store.outbox.take_due``), each lane to its own queue, the interactive lane first
+(``workers.lanes``), and re-hands rows stuck longer than ``stale_after_s``
 (``store.outbox.sweep``). The outbox is the source of truth: the broker carries only ids, and
-Dramatiq's own retries are off for ``send_message`` — the sender decides retries.
+Dramatiq's own retries are off for the send actors — the sender decides retries.
 """
 
 from __future__ import annotations
@@ -27,15 +28,17 @@ from dramatiq.middleware import Middleware
 from config import Settings
 from store import outbox
 from store.db import database_proxy
+from store.models import PRIORITIES, PRIORITY_BULK
 from workers.broker import is_memory
+from workers.lanes import ACTOR_PRIORITY, ACTORS, QUEUES
 from workers.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from workers.sender import AdapterFactory, Sender, default_adapter_factory
 from workers.stats import MemoryStats, RedisStats, Stats
 
 log = logging.getLogger("switchboard.delivery")
 
-QUEUE = "outbox"
-ACTOR_NAME = "send_message"
+QUEUE = QUEUES[PRIORITY_BULK]
+ACTOR_NAME = ACTORS[PRIORITY_BULK]
 
 # Extra work for each dispatcher tick (job progress); ``workers.jobs`` registers its own.
 TickHook = Callable[[], None]
@@ -80,9 +83,18 @@ class Engine:
             self.stats = RedisStats(self.redis, namespace)
         self.sender = Sender(settings, self.limiter, self.stats, adapter_factory)
         self.broker.add_middleware(_ThreadCleanup(self.sender))
-        self.actor: dramatiq.Actor[[int], None] = dramatiq.actor(
-            actor_name=ACTOR_NAME, queue_name=QUEUE, max_retries=0, broker=self.broker
-        )(self._send)
+        # One actor per lane, each on its lane's queue; both run the same send.
+        self.actors: dict[int, dramatiq.Actor[[int], None]] = {
+            lane: dramatiq.actor(
+                actor_name=ACTORS[lane],
+                queue_name=QUEUES[lane],
+                priority=ACTOR_PRIORITY[lane],
+                max_retries=0,
+                broker=self.broker,
+            )(self._send)
+            for lane in PRIORITIES
+        }
+        self.actor = self.actors[PRIORITY_BULK]
         self.tick_hooks: list[TickHook] = []
         self._worker: dramatiq.Worker | None = None
         self._stop = threading.Event()
@@ -92,19 +104,27 @@ class Engine:
         self.sender.send(message_id)
 
     # -- handing rows to the broker ------------------------------------------------------------
-    def hand_over(self, ids: list[int]) -> None:
+    def hand_over(self, ids: list[int], priority: int = PRIORITY_BULK) -> None:
+        """Put ``ids`` on the queue of lane ``priority`` (bulk by default)."""
+        actor = self.actors.get(priority, self.actor)
         for message_id in ids:
-            self.actor.send(message_id)
+            actor.send(message_id)
 
     def dispatch_once(self, *, limit: int = 1000) -> int:
-        """One dispatcher tick: due rows and stuck rows to the broker, then the tick hooks.
-        Returns how many rows were handed over."""
-        ids = outbox.take_due(limit=limit)
-        ids += outbox.sweep(self.settings.delivery.stale_after_s, limit=limit)
-        self.hand_over(ids)
+        """One dispatcher tick: due rows (the interactive lane first) and stuck rows to the
+        broker, then the tick hooks. Returns how many rows were handed over."""
+        handed = 0
+        for lane in PRIORITIES:
+            ids = outbox.take_due(limit=limit, priority=lane)
+            self.hand_over(ids, lane)
+            handed += len(ids)
+        stuck = outbox.sweep(self.settings.delivery.stale_after_s, limit=limit)
+        for lane, ids in sorted(outbox.lanes_of(stuck).items()):
+            self.hand_over(ids, lane)
+        handed += len(stuck)
         for hook in self.tick_hooks:
             hook()
-        return len(ids)
+        return handed
 
     def _dispatch_loop(self) -> None:
         interval = self.settings.delivery.dispatch_interval_s
@@ -147,7 +167,7 @@ class Engine:
     def start_workers(self, threads: int | None = None) -> None:
         threads = threads or self.settings.delivery.worker_threads
         self._worker = dramatiq.Worker(
-            self.broker, queues={QUEUE}, worker_threads=threads, worker_timeout=100
+            self.broker, queues=set(QUEUES.values()), worker_threads=threads, worker_timeout=100
         )
         # Dramatiq prefetches two messages per thread by default. The dispatcher hands a
         # broadcast over at its sending pace, a tick's worth at a time: one process grabbing

@@ -1,10 +1,12 @@
 """What the broker holds, for ``/ops`` and ``/metrics``: queue depths and dead letters.
 
-Dramatiq's Redis broker keeps, under ``<namespace>:``, the list ``outbox`` (ready ids), the hash
-``outbox.msgs`` (every message not yet acknowledged: ready and prefetched by a worker), the delay
-queue ``outbox.DQ`` / ``outbox.DQ.msgs`` and the dead letters, a sorted set ``outbox.XQ`` (score:
-when, in ms) with their bodies in ``outbox.XQ.msgs``. The ``StubBroker`` of ``memory://`` mode
-keeps Python queues and ``dead_letters_by_queue``.
+Each delivery lane has its queue (``workers.lanes.QUEUES``: ``outbox`` for bulk,
+``outbox_interactive``); the figures here add both up. Dramatiq's Redis broker keeps, under
+``<namespace>:``, per queue ``Q`` the list ``Q`` (ready ids), the hash ``Q.msgs`` (every message
+not yet acknowledged: ready and prefetched by a worker), the delay queue ``Q.DQ`` /
+``Q.DQ.msgs`` and the dead letters, a sorted set ``Q.XQ`` (score: when, in ms) with their bodies
+in ``Q.XQ.msgs``. The ``StubBroker`` of ``memory://`` mode keeps Python queues and
+``dead_letters_by_queue``.
 
 A dead letter here is a ``send_message`` call that raised (the sender itself never raises for a
 platform error, so it means the store or an adapter could not even be reached); the outbox row
@@ -23,7 +25,8 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name, xq_name
 
 from store import outbox
-from workers.engine import QUEUE, Engine
+from workers.engine import Engine
+from workers.lanes import QUEUES
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,69 +60,81 @@ def depths(engine: Engine) -> QueueDepths:
     if isinstance(broker, RedisBroker):
         ns = broker.namespace
         pipe = engine.redis.pipeline(transaction=False)  # type: ignore[union-attr]
-        pipe.llen(f"{ns}:{QUEUE}")
-        pipe.hlen(f"{ns}:{QUEUE}.msgs")
-        pipe.hlen(f"{ns}:{dq_name(QUEUE)}.msgs")
-        pipe.zcard(f"{ns}:{xq_name(QUEUE)}")
-        ready, unacked, delayed, dead = (int(n) for n in pipe.execute())
+        for queue in QUEUES.values():
+            pipe.llen(f"{ns}:{queue}")
+            pipe.hlen(f"{ns}:{queue}.msgs")
+            pipe.hlen(f"{ns}:{dq_name(queue)}.msgs")
+            pipe.zcard(f"{ns}:{xq_name(queue)}")
+        counts = [int(n) for n in pipe.execute()]
+        ready, unacked, delayed, dead = (sum(counts[i::4]) for i in range(4))
         return QueueDepths(ready, max(0, unacked - ready), delayed, dead)
     assert isinstance(broker, StubBroker)
     queues = broker.queues
-    ready = queues[QUEUE].qsize() if QUEUE in queues else 0
-    delayed = queues[dq_name(QUEUE)].qsize() if dq_name(QUEUE) in queues else 0
+    ready = sum(queues[q].qsize() for q in QUEUES.values() if q in queues)
+    delayed = sum(queues[dq_name(q)].qsize() for q in QUEUES.values() if dq_name(q) in queues)
+    dead = sum(len(broker.dead_letters_by_queue[q]) for q in QUEUES.values())
     # The stub broker does not tell prefetched messages apart from finished ones.
-    return QueueDepths(ready, 0, delayed, len(broker.dead_letters_by_queue[QUEUE]))
+    return QueueDepths(ready, 0, delayed, dead)
 
 
 def dead_letters(engine: Engine, limit: int = 50) -> list[DeadLetter]:
-    """The newest ``limit`` dead letters (default 50), newest first."""
+    """The newest ``limit`` dead letters of every lane (default 50), newest first."""
     broker = engine.broker
     if isinstance(broker, RedisBroker):
         client = engine.redis
         assert client is not None
-        key = f"{broker.namespace}:{xq_name(QUEUE)}"
-        entries: list[tuple[bytes, float]] = client.zrevrange(key, 0, limit - 1, withscores=True)  # type: ignore[assignment]
-        if not entries:
-            return []
-        bodies: list[bytes | None] = client.hmget(f"{key}.msgs", [k for k, _ in entries])  # type: ignore[assignment]
         found = []
-        for (raw_key, score), body in zip(entries, bodies, strict=True):
-            outbox_id = _outbox_id(dramatiq.Message.decode(body)) if body else None
-            at = dt.datetime.fromtimestamp(score / 1000, dt.UTC).replace(tzinfo=None)
-            found.append(DeadLetter(raw_key.decode(), outbox_id, at))
-        return found
+        for queue in QUEUES.values():
+            key = f"{broker.namespace}:{xq_name(queue)}"
+            entries: list[tuple[bytes, float]] = client.zrevrange(
+                key, 0, limit - 1, withscores=True
+            )  # type: ignore[assignment]
+            if not entries:
+                continue
+            bodies: list[bytes | None] = client.hmget(f"{key}.msgs", [k for k, _ in entries])  # type: ignore[assignment]
+            for (raw_key, score), body in zip(entries, bodies, strict=True):
+                outbox_id = _outbox_id(dramatiq.Message.decode(body)) if body else None
+                at = dt.datetime.fromtimestamp(score / 1000, dt.UTC).replace(tzinfo=None)
+                found.append(DeadLetter(raw_key.decode(), outbox_id, at))
+        found.sort(key=lambda letter: letter.at or dt.datetime.min, reverse=True)
+        return found[:limit]
     assert isinstance(broker, StubBroker)
-    letters = list(broker.dead_letters_by_queue[QUEUE])[-limit:]
+    letters = [m for q in QUEUES.values() for m in broker.dead_letters_by_queue[q]][-limit:]
     return [DeadLetter(m.message_id, _outbox_id(m._message), None) for m in reversed(letters)]
 
 
 def requeue(engine: Engine, key: str) -> int | None:
     """Take dead letter ``key`` out of the dead-letter queue, put its outbox row back to
-    ``queued`` (due now) unless it was sent meanwhile, and hand it to the broker again.
-    Returns the outbox id, or None when there is no such dead letter (someone was faster)."""
+    ``queued`` (due now) unless it was sent meanwhile, and hand it to the broker again (its
+    lane's queue). Returns the outbox id, or None when there is no such dead letter (someone
+    was faster)."""
     broker = engine.broker
     message: dramatiq.Message[Any] | None = None
     if isinstance(broker, RedisBroker):
         client = engine.redis
         assert client is not None
-        xq = f"{broker.namespace}:{xq_name(QUEUE)}"
-        body: bytes | None = client.hget(f"{xq}.msgs", key)  # type: ignore[assignment]
-        # ZREM decides among concurrent requeues of the same letter: one of them removes it.
-        if body is None or not client.zrem(xq, key):
-            return None
-        client.hdel(f"{xq}.msgs", key)
-        message = dramatiq.Message.decode(body)
+        for queue in QUEUES.values():
+            xq = f"{broker.namespace}:{xq_name(queue)}"
+            body: bytes | None = client.hget(f"{xq}.msgs", key)  # type: ignore[assignment]
+            # ZREM decides among concurrent requeues of the same letter: one of them removes it.
+            if body is None or not client.zrem(xq, key):
+                continue
+            client.hdel(f"{xq}.msgs", key)
+            message = dramatiq.Message.decode(body)
+            break
     else:
         assert isinstance(broker, StubBroker)
-        letters = broker.dead_letters_by_queue[QUEUE]
-        for proxy in list(letters):
-            if proxy.message_id == key:
-                letters.remove(proxy)
-                message = proxy._message
-                break
+        for queue in QUEUES.values():
+            letters = broker.dead_letters_by_queue[queue]
+            for proxy in list(letters):
+                if proxy.message_id == key:
+                    letters.remove(proxy)
+                    message = proxy._message
+                    break
     if message is None:
         return None
     outbox_id = _outbox_id(message)
     if outbox_id is not None and outbox.requeue(outbox_id):
-        engine.hand_over([outbox_id])
+        for lane, ids in outbox.lanes_of([outbox_id]).items():
+            engine.hand_over(ids, lane)
     return outbox_id

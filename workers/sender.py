@@ -40,6 +40,7 @@ from store import outbox
 from store.clock import utcnow
 from store.inbound import rekey_client
 from store.models import Bot, Client, Message
+from workers.lanes import reserve
 from workers.ratelimit import BotConfig, Limiter, bot_key, chat_key, limits_for
 from workers.stats import Stats
 
@@ -149,14 +150,13 @@ class Sender:
             return "failed"
         messenger_id = Client.select(Client.messenger_id).where(Client.id == row.client_id)
         recipient = messenger_id.scalar()
-        grant = self.limiter.acquire(
-            limits_for(
-                bot,
-                recipient,
-                self.settings.delivery.rate_headroom,
-                self.settings.delivery.catch_up_s,
-            ),
-            self.settings.delivery.max_wait_s,
+        delivery = self.settings.delivery
+        grant = reserve(  # bulk rows reserve only a short way ahead (workers.lanes)
+            self.limiter,
+            limits_for(bot, recipient, delivery.rate_headroom, delivery.catch_up_s),
+            priority=row.priority,
+            max_wait_s=delivery.max_wait_s,
+            bulk_max_wait_s=delivery.bulk_max_wait_s,
         )
         if not grant.granted:
             outbox.defer(row.id, utcnow() + dt.timedelta(seconds=grant.wait_s))
