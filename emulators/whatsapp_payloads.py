@@ -120,6 +120,14 @@ def reaction(sender: str, message_id: str, emoji: str | None, **kw: Any) -> dict
     return inbound("reaction", body, sender=sender, **kw)
 
 
+def system(sender: str, body: str, new_wa_id: str | None = None, **kw: Any) -> dict[str, Any]:
+    """A ``system`` message: the user changed their number (``new_wa_id``) and the like."""
+    content: dict[str, Any] = {"body": body, "type": "user_changed_number"}
+    if new_wa_id is not None:
+        content["new_wa_id"] = new_wa_id
+    return inbound("system", content, sender=sender, **kw)
+
+
 def unsupported(sender: str, **kw: Any) -> dict[str, Any]:
     errors = [
         {

@@ -274,15 +274,20 @@ def _clients_of(
 def _update_clients(
     fresh: list[tuple[int, InboundMessage]], clients: dict[str, dict[str, Any]], now: dt.datetime
 ) -> None:
-    """One UPDATE per client: last action, changed profile fields, unread, unsubscribed."""
+    """One UPDATE per client: last action, changed profile fields, unread, unsubscribed.
+
+    Service events (``author_kind="system"``: a pin, a reaction, a member joining) leave the
+    last action alone: they are not something the client said.
+    """
     changes: dict[str, dict[Any, Any]] = {}
     for _, event in fresh:
         state = clients[event.messenger_id]
         update = changes.setdefault(event.messenger_id, {})
-        at = event.sent_at or now
-        if at > state["last_action_at"]:
-            state["last_action_at"] = at
-        update[Client.last_action_at] = state["last_action_at"]
+        if event.author_kind != "system":  # a service event is not the client's activity
+            at = event.sent_at or now
+            if at > state["last_action_at"]:
+                state["last_action_at"] = at
+            update[Client.last_action_at] = state["last_action_at"]
         for attr in ("name", "username", "avatar_url", "language"):
             value = getattr(event, attr)
             if value is not None and value != state[attr]:
@@ -296,6 +301,8 @@ def _update_clients(
     # differ): a batch of messages from different people is one statement, not one each.
     groups: dict[frozenset[Any], list[str]] = {}
     for messenger_id, update in changes.items():
+        if not update:
+            continue
         groups.setdefault(frozenset(update), []).append(messenger_id)
     for columns, members in groups.items():
         ids = [clients[m]["id"] for m in members]
@@ -394,14 +401,19 @@ def set_variable(client_id: int, name: str, value: str) -> None:
 
 
 def last_inbound_at(client_id: int) -> dt.datetime | None:
-    """When the client last wrote to us (naive UTC, the platform's timestamp), None if never.
+    """When the client last wrote to us (naive UTC, the platform's timestamp), None if never;
+    service events (``author_kind="system"``) do not count.
 
     One lookup on the ``message (client, created_at)`` index, newest first; WhatsApp's
     24-hour window counts from this moment.
     """
     last = (
         Message.select(Message.created_at)
-        .where((Message.client == client_id) & (Message.direction == "in"))
+        .where(
+            (Message.client == client_id)
+            & (Message.direction == "in")
+            & (Message.author_kind != "system")  # a reaction or a pin is not a message
+        )
         .order_by(Message.created_at.desc())
         .first()
     )

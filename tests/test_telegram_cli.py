@@ -64,6 +64,8 @@ async def test_set_webhook_generates_and_keeps_a_secret(
         "edited_message",
         "callback_query",
         "my_chat_member",
+        "message_reaction",
+        "chat_join_request",
     ]
     again = await invoke(config, "set-webhook", "tg", "--url", URL)
     assert again.exit_code == 0 and emu.bots[TOKEN].webhook.secret_token == secret  # type: ignore[union-attr]

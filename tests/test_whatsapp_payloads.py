@@ -124,9 +124,10 @@ def test_location_contacts_replies_reactions_unsupported() -> None:
     assert (row.text, row.extra["reply"]["id"]) == ("Large", "row-2")
     assert row.extra["reply"]["description"] == "XL and up"
     assert (template.text, template.extra["reply"]["payload"]) == ("Stop promotions", "STOP")
-    assert react.text == "\U0001f44d"
+    assert react.text == "reacted \U0001f44d" and react.author_kind == "system"
     assert react.extra["reaction"] == {"message_id": "wamid.OURS", "emoji": "\U0001f44d"}
-    assert unreact.text == "" and unreact.extra["reaction"]["emoji"] is None
+    assert unreact.text == "removed the reaction" and unreact.extra["reaction"]["emoji"] is None
+    assert not react.mark_unread and not unreact.mark_unread
     assert unsupported.extra["type"] == "unsupported"
     assert unsupported.extra["errors"][0]["code"] == 131051
     assert reply.extra["reply_to"] == "wamid.OURS"

@@ -8,6 +8,9 @@ Outbound, one ``OutboundMessage`` becomes:
   by ``url``, ``file_id`` or a local ``path`` (uploaded); the text is the caption of the first
   one when it fits 1024 characters, otherwise it is sent first as its own message.
 
+An outbox row with ``extra["action"]`` ``approve_chat_join_request`` or
+``decline_chat_join_request`` (``chat_id``, ``user_id``) is that call instead of a message.
+
 ``reply_markup`` (a Bot API dict: ``inline_keyboard``, ``keyboard``, ``remove_keyboard``,
 ``force_reply``) is passed through; ``reply_to`` answers a message. The text is plain (no
 parse mode) unless ``extra["parse_mode"]`` says ``HTML`` or ``MarkdownV2``. The
@@ -50,6 +53,8 @@ from bots.webhook import secrets_match, store_call
 from config import Settings, TelegramBotSettings
 
 MAX_TEXT = 4096
+# ``extra["action"]`` of an outbox row that is a Bot API call instead of a message
+JOIN_ACTIONS = frozenset({"approve_chat_join_request", "decline_chat_join_request"})
 MAX_CAPTION = 1024
 SECRET_REREAD_S = 1.0
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
@@ -178,6 +183,9 @@ class TelegramAdapter:
         return bool(self._stored_secret) and secrets_match(given, self._stored_secret)
 
     async def send(self, message: OutboundMessage) -> SendResult:
+        action = message.extra.get("action")
+        if action in JOIN_ACTIONS:
+            return await self._answer_join(action, message.extra)
         chat_id = chat_id_of(message.messenger_id)
         markup = parse_markup(message.reply_markup)
         try:
@@ -186,6 +194,21 @@ class TelegramAdapter:
             raise classify(exc) from exc
         ids = [str(m.message_id) for m in sent]
         return SendResult(ids[0], extra={"message_ids": ids})
+
+    async def _answer_join(self, action: str, extra: dict[str, Any]) -> SendResult:
+        """An operator's decision on a join request (``commands.admin.joins``)."""
+        chat_id, user_id = extra.get("chat_id"), extra.get("user_id")
+        if not isinstance(chat_id, int) or not isinstance(user_id, int):
+            raise PermanentError("a join request decision needs integer chat_id and user_id")
+        bot = self.bot()
+        try:
+            if action == "approve_chat_join_request":
+                await bot.approve_chat_join_request(chat_id, user_id)
+            else:
+                await bot.decline_chat_join_request(chat_id, user_id)
+        except AiogramError as exc:
+            raise classify(exc) from exc
+        return SendResult(f"join:{chat_id}:{user_id}", extra={"action": action})
 
     async def _send(
         self, chat_id: int | str, message: OutboundMessage, markup: Markup | None

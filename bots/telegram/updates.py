@@ -2,9 +2,11 @@
 
 Used kinds: ``message`` and ``edited_message`` (text or caption, attachment metadata, a
 ``/start <payload>`` deep link kept as the variable ``start_payload``), ``callback_query``
-(a button press, stored with its ``callback_data`` as the text) and ``my_chat_member``
+(a button press, stored with its ``callback_data`` as the text), ``my_chat_member``
 (the user blocked the bot -> unsubscribed; unblocked -> subscribed again; stored as a system
-event). Every other kind is ``None``: acknowledged and ignored, so Telegram does not redeliver.
+event), service messages and ``message_reaction`` (service events that leave the client read,
+``bots.telegram.service``) and ``chat_join_request`` (a service event an operator answers).
+Every other kind is ``None``: acknowledged and ignored, so Telegram does not redeliver.
 
 The client is the chat the bot answers in (for a private chat the user). The dedup key is
 ``tg:update:<update_id>``, unique per bot: a redelivered update stores nothing twice.
@@ -17,12 +19,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bots.telegram.service import JOIN_KEY, reaction_text, service_of
 from store.inbound import Attachment, InboundMessage
 
 START = re.compile(r"^/start(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 FILE_KINDS = ("document", "audio", "video", "voice", "video_note", "animation", "sticker")
 UNSUBSCRIBED = frozenset({"kicked", "left"})
-USED_KINDS = ["message", "edited_message", "callback_query", "my_chat_member"]
+USED_KINDS = [
+    "message",
+    "edited_message",
+    "callback_query",
+    "my_chat_member",
+    "message_reaction",
+    "chat_join_request",
+]
 
 
 class UpdateError(ValueError):
@@ -142,16 +152,21 @@ def _message(bot_name: str, update_id: int, key: str, data: dict[str, Any]) -> P
             k: sender[k] for k in ("id", "first_name", "last_name", "username") if k in sender
         }
     message_id = message.get("message_id")
+    service = service_of(message)
+    if service is not None:  # a pin, a member joining, a payment...: not the client talking
+        text, extra = service[1], {**extra, **service[2]}
     event = InboundMessage(
         bot_name=bot_name,
         messenger_id=str(chat_id),
         dedup_key=f"tg:update:{update_id}",
         text=text,
-        attachments=attachments_of(message),
+        attachments=() if service else attachments_of(message),
         platform_message_id=str(message_id) if isinstance(message_id, int) else None,
         sent_at=_when(message),
         extra=extra,
         variables=variables,
+        author_kind="system" if service else "client",
+        mark_unread=service is None,
         **_chat_client(chat, sender),
     )
     private = chat.get("type", "private") == "private"
@@ -211,6 +226,66 @@ def _member(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate
     return ParsedUpdate(update_id, event)
 
 
+def _reaction(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate:
+    change = _obj(data["message_reaction"], "message_reaction")
+    chat = _obj(change.get("chat"), "message_reaction.chat")
+    chat_id = _int(chat, "id", "message_reaction.chat")
+    sender = change.get("user") if isinstance(change.get("user"), dict) else None
+    message_id = change.get("message_id")
+    reaction = {
+        "message_id": message_id,
+        "old": change.get("old_reaction") or [],
+        "new": change.get("new_reaction") or [],
+    }
+    if chat.get("type", "private") != "private" and sender is not None:
+        reaction["from"] = {k: sender[k] for k in ("id", "first_name", "username") if k in sender}
+    event = InboundMessage(
+        bot_name=bot_name,
+        messenger_id=str(chat_id),
+        dedup_key=f"tg:update:{update_id}",
+        text=reaction_text(reaction["old"], reaction["new"]),
+        sent_at=_when(change),
+        author_kind="system",
+        extra={"update_id": update_id, "service": "message_reaction", "reaction": reaction},
+        mark_unread=False,
+        **_chat_client(chat, sender),
+    )
+    return ParsedUpdate(update_id, event)
+
+
+def _join_request(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate:
+    """The user asking to join a group or channel, as an event of their private chat with
+    the bot (``user_chat_id``): an operator approves or declines it from the admin bot."""
+    request = _obj(data["chat_join_request"], "chat_join_request")
+    chat = _obj(request.get("chat"), "chat_join_request.chat")
+    chat_id = _int(chat, "id", "chat_join_request.chat")
+    sender = _obj(request.get("from"), "chat_join_request.from")
+    user_id = _int(sender, "id", "chat_join_request.from")
+    user_chat_id = request.get("user_chat_id")
+    private = user_chat_id if isinstance(user_chat_id, int) else user_id
+    title = _str(chat, "title") or _str(chat, "username") or str(chat_id)
+    join = {"chat_id": chat_id, "chat_title": title, "user_id": user_id}
+    extra: dict[str, Any] = {
+        "update_id": update_id,
+        "service": "chat_join_request",
+        "join_request": join,
+    }
+    for key in ("bio", "invite_link"):
+        if key in request:
+            extra[key] = request[key]
+    event = InboundMessage(
+        bot_name=bot_name,
+        messenger_id=str(private),
+        dedup_key=f"{JOIN_KEY}{update_id}",
+        text=f"asks to join «{title}»",
+        sent_at=_when(request),
+        author_kind="system",
+        extra=extra,
+        **_chat_client({"id": private, "type": "private"}, sender),
+    )
+    return ParsedUpdate(update_id, event, user_id=private if private > 0 else None)
+
+
 def parse_update(bot_name: str, data: dict[str, Any]) -> ParsedUpdate | None:
     """What to store for update ``data`` of bot ``bot_name``; None for a kind we don't use.
 
@@ -225,4 +300,8 @@ def parse_update(bot_name: str, data: dict[str, Any]) -> ParsedUpdate | None:
         return _callback(bot_name, update_id, data)
     if "my_chat_member" in data:
         return _member(bot_name, update_id, data)
+    if "message_reaction" in data:
+        return _reaction(bot_name, update_id, data)
+    if "chat_join_request" in data:
+        return _join_request(bot_name, update_id, data)
     return None

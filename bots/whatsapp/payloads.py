@@ -4,7 +4,8 @@ The shape (``object: whatsapp_business_account``, ``entry[].changes[].value`` wi
 ``metadata``, ``contacts``, ``messages``, ``statuses``) is the one of Meta's documentation.
 Every message type becomes one ``InboundMessage``: the text (or caption, or reply title) in
 ``text``, files and shared objects in ``attachments``, the Cloud API type and its specifics in
-``extra``. A payload that is not shaped like this raises ``PayloadError`` (the webhook answers
+``extra``; ``reaction`` and ``system`` messages are service events (``author_kind="system"``,
+not marking the client unread). A payload that is not shaped like this raises ``PayloadError`` (the webhook answers
 400); unknown fields and unknown message types are kept, never refused.
 """
 
@@ -24,6 +25,11 @@ MEDIA_KINDS = {
     "sticker": "sticker",
     "audio": "audio",
 }
+
+
+# Message types that are service events (F7): they leave the client read and are not the
+# client's last message.
+SERVICE_TYPES = frozenset({"reaction", "system"})
 
 
 class PayloadError(ValueError):
@@ -133,6 +139,7 @@ def _message(
         extra["reply_to"] = context["id"]
     if isinstance(metadata, dict) and metadata.get("display_phone_number"):
         extra["to"] = str(metadata["display_phone_number"])
+    service = kind in SERVICE_TYPES
     return InboundMessage(
         bot_name=bot_name,
         messenger_id=e164(sender),
@@ -143,6 +150,8 @@ def _message(
         platform_message_id=wamid,
         sent_at=from_timestamp(message.get("timestamp")),
         extra=extra,
+        author_kind="system" if service else "client",
+        mark_unread=not service,
     )
 
 
@@ -185,7 +194,10 @@ def _content(kind: str, message: dict[str, Any]) -> tuple[str, list[Attachment],
     if kind == "reaction":
         emoji = str(body.get("emoji") or "")
         reaction = {"message_id": body.get("message_id"), "emoji": emoji or None}
-        return emoji, [], {"reaction": reaction}
+        return f"reacted {emoji}" if emoji else "removed the reaction", [], {"reaction": reaction}
+    if kind == "system":  # the user changed their number, ...
+        text = str(body.get("body") or body.get("type") or "system message")
+        return text, [], {"system": body}
     # unsupported, and types this code does not know yet (order, system, ...): keep the raw body
     raw: dict[str, Any] = {}
     if body:

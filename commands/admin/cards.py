@@ -45,7 +45,8 @@ def load_card_data(client_ids: Sequence[int], ctx: CommandContext) -> CardData:
     data.operators = {o.id: o for o in Operator.select()}
     newest = (
         Message.select(pw.fn.MAX(MESSAGE_ID))
-        .where(Message.client.in_(ids))
+        # a service event (a reaction, a pin) is not the last thing anyone said
+        .where(Message.client.in_(ids) & (Message.author_kind != "system"))
         .group_by(Message.client)
     )
     data.last = {m.client_id: m for m in Message.select().where(MESSAGE_ID.in_(newest))}

@@ -14,6 +14,7 @@ from commands.admin.assignment import client_for
 from commands.admin.cards import full_card
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.dialog import dialog_page
+from commands.admin.joins import pending_rows
 from commands.admin.registry import ADMIN_COMMANDS, split_args
 from commands.admin.reply import Button, Reply
 from store.assignment import assign
@@ -49,7 +50,7 @@ def open_client(ctx: CommandContext, client: Client, page: int = 1, *, edit: boo
         client.unread = False
     dialog, pages = dialog_page(client, ctx, page)
     text = f"{full_card(client.id, ctx)}\n\n{dialog}"
-    return Reply(text, menu(client, page, pages), edit=edit)
+    return Reply(text, pending_rows(client.id) + menu(client, page, pages), edit=edit)
 
 
 def menu(client: Client, page: int = 1, pages: int = 1) -> list[list[Button]]:

@@ -28,6 +28,7 @@ import peewee as pw
 
 from commands.admin.assignment import client_for
 from commands.admin.context import CommandContext
+from commands.admin.joins import JOIN_KEY, join_buttons
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
 from store.clock import utcnow
@@ -108,7 +109,10 @@ def claim_range(*, grace_s: float = GRACE_S, now: dt.datetime | None = None) -> 
 
 
 def _in_range(claimed: Claimed) -> pw.ColumnBase:
-    return MESSAGE_ID.between(claimed.after + 1, claimed.upto) & (Message.direction == "in")
+    # Service events (a reaction, a pin) leave the dialog read, so they notify nobody; a
+    # join request is the one an operator has to answer.
+    worth = (Message.author_kind != "system") | Message.dedup_key.startswith(JOIN_KEY)
+    return MESSAGE_ID.between(claimed.after + 1, claimed.upto) & (Message.direction == "in") & worth
 
 
 def bursts(claimed: Claimed) -> list[ClientBurst]:
@@ -133,16 +137,22 @@ class Shown:
     message_id: int
     client_id: int
     text: str
+    join_request: bool = False  # a Telegram join request: Approve / Decline buttons
 
 
 def _shown(where: pw.ColumnBase) -> list[Shown]:
     rows: Any = (
-        Message.select(MESSAGE_ID, Message.client, Message.text, Message.attachments)
+        Message.select(
+            MESSAGE_ID, Message.client, Message.text, Message.attachments, Message.dedup_key
+        )
         .where(where)
         .order_by(MESSAGE_ID)
         .tuples()
     )
-    return [Shown(mid, cid, describe(text, attachments)) for mid, cid, text, attachments in rows]
+    return [
+        Shown(mid, cid, describe(text, attachments), bool(key and key.startswith(JOIN_KEY)))
+        for mid, cid, text, attachments, key in rows
+    ]
 
 
 def plan(claimed: Claimed | None, *, max_single: int = 3) -> list[Notice]:
@@ -182,6 +192,8 @@ def plan(claimed: Claimed | None, *, max_single: int = 3) -> list[Notice]:
         )
         for shown, burst in mine:
             reply = single_reply(burst, shown.text)
+            if shown.join_request:
+                reply.buttons.insert(0, join_buttons(shown.message_id))
             notices.append(Notice(op.id, op.telegram_id, reply, burst.client_id))
     for op_id, items in digest.items():
         op = staff[op_id]

@@ -12,8 +12,10 @@ deleteWebhook, getWebhookInfo, getUpdates (``offset``, ``limit``, ``timeout`` lo
 409 while a webhook is set or when another poll starts), sendMessage, sendPhoto, sendDocument
 (upload, URL or file_id), getFile, getUserProfilePhotos, answerCallbackQuery,
 editMessageText, editMessageCaption, editMessageReplyMarkup, deleteMessage, sendChatAction,
-setMyCommands, getMyCommands, deleteMyCommands, getChat. A token the emulator does not know
-gets 401 ``Unauthorized``; an unknown method 404.
+setMyCommands, getMyCommands, deleteMyCommands, getChat, approveChatJoinRequest,
+declineChatJoinRequest (400 ``HIDE_REQUESTER_MISSING`` when there is no pending request).
+Any update can be pushed as written with ``emu.inject(token, {...})``. A token the emulator
+does not know gets 401 ``Unauthorized``; an unknown method 404.
 
 Telegram's answers it reproduces:
 
@@ -43,6 +45,10 @@ Python API (all in one event loop)::
         await user.send_document(b"%PDF", "bill.pdf", mime_type="application/pdf")
         await user.edit(update, "hi again")           # edited_message
         await user.block(); await user.unblock()      # my_chat_member kicked / member
+        await user.react(sent[0], "👍")                 # message_reaction (None: removed)
+        emu.group(token, -1001, "Club", kind="supergroup")
+        await user.request_join(-1001, bio="hi")      # chat_join_request
+        emu.bots[token].join_requests[(-1001, 42)]    # pending / approved / declined
         user.deactivate(); user.set_profile_photo(b"...")
         emu.user(token, 7, blocked=True)              # blocked from the start, no update
         emu.group(token, -100123, "Staff")            # a group chat (20/min)

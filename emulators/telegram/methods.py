@@ -237,6 +237,27 @@ async def get_chat(emu: TelegramEmulator, bot: BotState, params: Params) -> Any:
     return {**chat, "accent_color_id": 0, "max_reaction_count": 11}
 
 
+def _join_request(bot: BotState, params: Params) -> tuple[int, int]:
+    chat_ref = params.chat_id()
+    user_id = params.required_int("user_id")
+    key = (chat_ref if isinstance(chat_ref, int) else 0, user_id)
+    if bot.join_requests.get(key) != "pending":  # unknown, or already answered
+        raise bad_request("HIDE_REQUESTER_MISSING")
+    return key
+
+
+async def approve_chat_join_request(emu: TelegramEmulator, bot: BotState, params: Params) -> Any:
+    bot.join_requests[_join_request(bot, params)] = "approved"
+    emu.notify()
+    return True
+
+
+async def decline_chat_join_request(emu: TelegramEmulator, bot: BotState, params: Params) -> Any:
+    bot.join_requests[_join_request(bot, params)] = "declined"
+    emu.notify()
+    return True
+
+
 METHODS: dict[str, Handler] = {
     name.lower(): handler
     for name, handler in {
@@ -260,5 +281,7 @@ METHODS: dict[str, Handler] = {
         "getMyCommands": get_my_commands,
         "deleteMyCommands": delete_my_commands,
         "getChat": get_chat,
+        "approveChatJoinRequest": approve_chat_join_request,
+        "declineChatJoinRequest": decline_chat_join_request,
     }.items()
 }

@@ -175,6 +175,8 @@ class BotState:
     answers: list[dict[str, Any]] = field(default_factory=list)  # answerCallbackQuery params
     chat_actions: list[tuple[int, str]] = field(default_factory=list)
     files: dict[str, StoredFile] = field(default_factory=dict)  # by file_id
+    # (chat_id, user_id) of join requests -> pending, approved or declined
+    join_requests: dict[tuple[int, int], str] = field(default_factory=dict)
     file_paths: dict[str, StoredFile] = field(default_factory=dict)  # by file_path
 
     def __post_init__(self) -> None:

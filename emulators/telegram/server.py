@@ -185,11 +185,14 @@ class TelegramEmulator:
             setattr(state, key, value)
         return ScriptedUser(self, bot, state)
 
-    def group(self, token: str, chat_id: int, title: str = "Group") -> GroupState:
-        """A group chat (negative ``chat_id``) the bot is in: 20 messages a minute."""
+    def group(
+        self, token: str, chat_id: int, title: str = "Group", *, kind: str = "group"
+    ) -> GroupState:
+        """A group chat (negative ``chat_id``) the bot is in: 20 messages a minute. ``kind``:
+        ``group``, ``supergroup`` or ``channel`` (join requests need one of the last two)."""
         if chat_id >= 0:
             raise ValueError("group chat ids are negative")
-        return self.bot(token).groups.setdefault(chat_id, GroupState(chat_id, title))
+        return self.bot(token).groups.setdefault(chat_id, GroupState(chat_id, title, kind))
 
     # ---- scripting: failures ----------------------------------------------------------
     def fail_next(

@@ -187,6 +187,55 @@ class ScriptedUser:
         self.state.blocked = False
         return await self._member_update("kicked", "member")
 
+    async def react(
+        self, message: SentMessage | int, emoji: str | None, *, old: str | None = None
+    ) -> dict[str, Any]:
+        """A ``message_reaction`` on a message of this user's chat: ``emoji`` set (None:
+        removed), ``old`` the reaction it replaces."""
+        message_id = message if isinstance(message, int) else message.message_id
+
+        def reactions(value: str | None) -> list[dict[str, Any]]:
+            return [{"type": "emoji", "emoji": value}] if value else []
+
+        body = {
+            "message_reaction": {
+                "chat": self.state.as_chat(),
+                "message_id": message_id,
+                "user": self.state.as_user(),
+                "date": now_s(),
+                "old_reaction": reactions(old),
+                "new_reaction": reactions(emoji),
+            }
+        }
+        return await self.emu.inject(self.bot.token, body)
+
+    async def request_join(
+        self, chat_id: int, *, bio: str | None = None, invite_link: str | None = None
+    ) -> dict[str, Any]:
+        """Ask to join the supergroup or channel ``chat_id`` (an ``emu.group``): the bot gets
+        ``chat_join_request`` and may answer it with approve/declineChatJoinRequest."""
+        group = self.bot.groups.get(chat_id)
+        if group is None:
+            raise ValueError(f"chat {chat_id} is not a known group (emu.group)")
+        self.bot.join_requests[(chat_id, self.user_id)] = "pending"
+        request: dict[str, Any] = {
+            "chat": group.as_chat(),
+            "from": self.state.as_user(),
+            "user_chat_id": self.user_id,
+            "date": now_s(),
+        }
+        if bio is not None:
+            request["bio"] = bio
+        if invite_link is not None:
+            request["invite_link"] = {
+                "invite_link": invite_link,
+                "creator": self.bot.as_user(),
+                "creates_join_request": True,
+                "is_primary": False,
+                "is_revoked": False,
+            }
+        return await self.emu.inject(self.bot.token, {"chat_join_request": request})
+
     def deactivate(self) -> None:
         """The account is deleted: sends get 403 ``user is deactivated`` (no update)."""
         self.state.deactivated = True
