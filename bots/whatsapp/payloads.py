@@ -5,8 +5,9 @@ The shape (``object: whatsapp_business_account``, ``entry[].changes[].value`` wi
 Every message type becomes one ``InboundMessage``: the text (or caption, or reply title) in
 ``text``, files and shared objects in ``attachments``, the Cloud API type and its specifics in
 ``extra``; ``reaction`` and ``system`` messages are service events (``author_kind="system"``,
-not marking the client unread). A payload that is not shaped like this raises ``PayloadError`` (the webhook answers
-400); unknown fields and unknown message types are kept, never refused.
+not marking the client unread). A payload that is not shaped like this raises
+``PayloadError`` (the webhook answers 400); unknown fields and unknown message types are
+kept, never refused.
 """
 
 from __future__ import annotations
