@@ -12,6 +12,10 @@ stored more per second at a lower p99 (``docs/benchmarks.md``). With more lanes 
 lane is chosen by its client (bot, messenger id), so two transactions never touch the same
 client at once (no deadlocks) and one client's messages are stored in the order they came.
 ``max_batch`` (default 256) bounds one transaction.
+
+One event's bad data never fails its neighbours: a batch the database refuses is halved and
+retried down to the events it refuses (``record_isolated``); those get ``StoreRejected``
+(the webhook answers 500 for that update alone), every other event is stored.
 """
 
 from __future__ import annotations
@@ -19,9 +23,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
+from collections.abc import Sequence
+
+import peewee
 
 from bots.webhook import store_call
-from store.errors import StoreError
+from store.errors import (
+    StoreError,
+    StoreRejected,
+    StoreUnavailable,
+    detached,
+    first_line,
+    traceback_text,
+)
 from store.inbound import InboundMessage, RecordResult, record_inbound_many
 
 log = logging.getLogger("switchboard.ingest")
@@ -64,10 +78,10 @@ class _Lane:
 
 async def _write(batch: list[Waiting]) -> None:
     try:
-        results = await store_call(record_inbound_many, [event for event, _ in batch])
-    except Exception as exc:  # the whole transaction failed: every waiter gets the error
+        results = await store_call(record_isolated, [event for event, _ in batch])
+    except Exception as exc:  # not a per-item outcome (the thread pool is gone): everyone
         if not isinstance(exc, StoreError):
-            log.exception("inbound writer: a batch of %d failed", len(batch))
+            log.error("inbound writer: a batch of %d failed: %s", len(batch), first_line(exc))
         for _, future in batch:
             if not future.done():
                 future.set_exception(exc)
@@ -79,6 +93,49 @@ async def _write(batch: list[Waiting]) -> None:
             future.set_exception(result)
         else:
             future.set_result(result)
+
+
+def record_isolated(events: Sequence[InboundMessage]) -> list[RecordResult | StoreError]:
+    """``record_inbound_many`` that never fails an event for another event's data (blocking).
+
+    When the database refuses the batch for its data, the batch is halved and each half
+    tried again, down to the single events it refuses (``StoreRejected``, logged with the
+    refusal's traceback): every other event is stored and gets its own result, in
+    ``len(events)`` order. A connection-level failure (``StoreUnavailable``) is everyone's
+    outcome in the part not yet stored: trying more pieces would only wait longer. Errors
+    are ``detached`` on this thread before they are returned (no cursor crosses threads).
+    """
+    try:
+        return record_inbound_many(events)
+    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+        failure: StoreError = StoreUnavailable(first_line(exc))
+        detached(exc)
+    except StoreUnavailable as exc:
+        failure = exc
+        detached(exc)
+    except Exception as exc:
+        failure = StoreRejected(
+            f"the store refused the data: {first_line(exc)}", traceback_text(exc)
+        )
+        detached(exc)
+    if isinstance(failure, StoreUnavailable):
+        return [failure] * len(events)
+    if len(events) == 1:
+        (event,) = events
+        log.error(
+            "inbound writer: %s %s: %s\n%s",
+            event.bot_name,
+            event.dedup_key,
+            failure,
+            getattr(failure, "detail", ""),
+        )
+        return [failure]
+    middle = len(events) // 2
+    first = record_isolated(events[:middle])
+    if any(isinstance(result, StoreUnavailable) for result in first):
+        down = next(r for r in first if isinstance(r, StoreUnavailable))
+        return first + [down] * (len(events) - middle)
+    return first + record_isolated(events[middle:])
 
 
 class InboundWriter:

@@ -13,7 +13,7 @@ from typing import Any, ParamSpec, TypeVar
 import peewee
 from aiohttp import web
 
-from store.errors import StoreUnavailable
+from store.errors import StoreError, StoreUnavailable, detached, first_line, traceback_text
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB, Telegram's and Meta's payloads are far smaller
 
@@ -63,14 +63,26 @@ async def store_call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T
     """Run a blocking store function in a worker thread.
 
     A database that cannot be reached becomes ``StoreUnavailable``; webhook handlers turn that
-    into 503 so the platform redelivers and nothing is lost.
+    into 503 so the platform redelivers and nothing is lost. Any error leaves the thread
+    ``detached`` (``store.errors``): its frames, and the cursors they held, are released on
+    the thread that made them; an unexpected error carries its traceback text as a note.
     """
 
     def call() -> T:
         try:
             return fn(*args, **kwargs)
         except (peewee.OperationalError, peewee.InterfaceError) as exc:
-            raise StoreUnavailable(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
+            error: BaseException = StoreUnavailable(first_line(exc))
+            detached(exc)
+        except StoreError as exc:
+            error = exc
+            detached(exc)
+        except Exception as exc:
+            error = exc
+            note = traceback_text(exc)
+            detached(exc)
+            exc.add_note(f"in the store's worker thread:\n{note}")
+        raise error
 
     return await asyncio.to_thread(call)
 
