@@ -10,6 +10,7 @@ from aiohttp import web
 from config import Settings
 from store.db import ping
 from store.errors import StoreError
+from store.write_health import WRITES
 from workers.broker import broker_state
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
@@ -20,15 +21,21 @@ RouteInstaller = Callable[[web.Application, Settings], None]
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the store and the broker both answer, 503 otherwise; JSON either way."""
+    """200 when the store and the broker both answer, 503 otherwise; JSON either way.
+
+    ``"store": "degraded: ..."`` (``"status": "degraded"``, still 200) when the database
+    answers but this process's writes keep failing (``store.write_health``): taking this
+    instance out of a load balancer would not help, as every instance shares the database;
+    alert on the body or on ``status`` instead.
+    """
     settings = request.app[SETTINGS_KEY]
     store_ok, store_state = await _check(_store_state)
     broker_ok, broker_word = await _check(lambda: broker_state(settings.broker_url))
-    body = {
-        "status": "ok" if store_ok and broker_ok else "unavailable",
-        "store": store_state,
-        "broker": broker_word,
-    }
+    status = "ok" if store_ok and broker_ok else "unavailable"
+    if store_state == "ok" and (why := WRITES.degraded()) is not None:
+        store_state = f"degraded: {why}"
+        status = "degraded" if status == "ok" else status
+    body = {"status": status, "store": store_state, "broker": broker_word}
     return web.json_response(body, status=200 if store_ok and broker_ok else 503)
 
 

@@ -6,6 +6,8 @@ psycopg 3. Timestamps are stored as naive UTC everywhere (see ``store.clock``).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -13,6 +15,7 @@ import peewee
 from playhouse.shortcuts import ReconnectMixin
 
 from store.errors import StoreError
+from store.write_health import WRITES
 
 database_proxy = peewee.DatabaseProxy()
 
@@ -99,16 +102,28 @@ def open_database(url: str) -> peewee.Database:
     return database
 
 
-def write_transaction() -> Any:
+@contextlib.contextmanager
+def write_transaction() -> Iterator[None]:
     """A transaction that will write: ``BEGIN IMMEDIATE`` on SQLite, a plain one on PostgreSQL.
 
     SQLite cannot upgrade a read transaction to a write one while another connection writes
     (it fails at once with "database is locked", ignoring ``busy_timeout``); taking the write
-    lock up front makes concurrent writers wait their turn instead.
+    lock up front makes concurrent writers wait their turn instead. Its outcome is reported to
+    ``store.write_health`` (``/healthz`` says "degraded" while writes keep failing).
     """
     if isinstance(database_proxy.obj, peewee.SqliteDatabase):
-        return database_proxy.atomic("IMMEDIATE")
-    return database_proxy.atomic()
+        transaction = database_proxy.atomic("IMMEDIATE")
+    else:
+        transaction = database_proxy.atomic()
+    try:
+        with transaction:
+            yield
+    except StoreError:
+        raise
+    except Exception as exc:  # a database error, or data the driver could not send
+        WRITES.failed(exc)
+        raise
+    WRITES.succeeded()
 
 
 def is_postgres(database: peewee.Database | None = None) -> bool:
