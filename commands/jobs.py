@@ -13,6 +13,7 @@ import click
 
 from commands.acting import WORDS, FilterCommand, one_line_errors, open_settings, viewer_for
 from commands.cli import CliContext, cli, pass_context
+from commands.plan import broadcast_plan, bulk_rate, gate, resend_plan
 from config import Settings
 from store.clock import to_utc
 from store.models import Bot
@@ -23,10 +24,24 @@ def _open(obj: CliContext) -> Settings:
 
 
 def steps(settings: Settings, headroom: float | None = None) -> dict[int, float]:
-    """Seconds between two messages of each configured bot, by store bot id."""
+    """Seconds between two bulk messages of each configured bot, by store bot id
+    (``commands.plan.bulk_rate``: a paid-broadcast Telegram bot goes at its paid rate)."""
     headroom = headroom or settings.delivery.rate_headroom
-    rates = {b.name: b.messages_per_second * headroom for b in settings.bots}
+    rates = {b.name: bulk_rate(b, headroom) for b in settings.bots}
     return {b.id: 1.0 / rates[b.name] for b in Bot.select() if b.name in rates}
+
+
+yes_option = click.option("--yes", is_flag=True, help="Send without asking to confirm the plan.")
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Print the plan only: nothing is sent, no job is made."
+)
+
+
+def _started(job_id: int, recipients: int) -> None:
+    click.echo(
+        f"Started job {job_id} ({recipients} recipients): "
+        f"switchboard jobs show {job_id} for progress, jobs cancel {job_id} to stop it."
+    )
 
 
 def _print_progress(job_id: int, as_json: bool) -> None:
@@ -47,11 +62,19 @@ def _print_progress(job_id: int, as_json: bool) -> None:
 @click.argument("filter_words", nargs=-1, type=click.UNPROCESSED)
 @click.option("--text", required=True, help="The message to send.")
 @click.option("--as", "as_id", type=int, default=None, help="Telegram id of the operator.")
+@yes_option
+@dry_run_option
 @pass_context
 def broadcast_command(
-    obj: CliContext, filter_words: tuple[str, ...], text: str, as_id: int | None
+    obj: CliContext,
+    filter_words: tuple[str, ...],
+    text: str,
+    as_id: int | None,
+    yes: bool,
+    dry_run: bool,
 ) -> None:
-    """Send TEXT to every client matching FILTER as a job; prints the job id."""
+    """Send TEXT to every client matching FILTER as a job: prints the plan (recipients,
+    skipped, per bot its limit and time), asks to confirm on a terminal, then starts the job."""
     from store.clients.query import select_clients
     from store.filters import parse_filter
     from store.jobs import create_broadcast
@@ -63,6 +86,9 @@ def broadcast_command(
         flt = parse_filter(filter_text, viewer, settings.zone)
     if not text.strip():
         raise click.ClickException("--text is empty")
+    plan = broadcast_plan(settings, select_clients(flt, viewer))
+    if not gate(plan, yes=yes, dry_run=dry_run, action="send"):
+        return
     job = create_broadcast(
         select_clients(flt, viewer),
         text,
@@ -70,7 +96,7 @@ def broadcast_command(
         filter_text=filter_text,
         operator_id=viewer.id,
     )
-    click.echo(job.id)
+    _started(job.id, job.total - job.skipped)
 
 
 @cli.command("resend-failed", cls=FilterCommand, context_settings=WORDS)
@@ -79,6 +105,8 @@ def broadcast_command(
 @click.option("--channel", default=None, help="Only this messenger or bot name.")
 @click.option("--interval", type=click.FloatRange(min=0), default=0.0, help="Seconds apart.")
 @click.option("--as", "as_id", type=int, default=None, help="Telegram id of the operator.")
+@yes_option
+@dry_run_option
 @pass_context
 def resend_failed_command(
     obj: CliContext,
@@ -87,8 +115,11 @@ def resend_failed_command(
     channel: str | None,
     interval: float,
     as_id: int | None,
+    yes: bool,
+    dry_run: bool,
 ) -> None:
-    """Resend the last bot message to every client whose last outgoing message failed (F4)."""
+    """Resend the last bot message to every client whose last outgoing message failed: prints
+    the plan, asks to confirm on a terminal, then starts the job."""
     from store.clients.query import select_clients
     from store.errors import NotFound
     from store.filters import parse_filter
@@ -114,8 +145,12 @@ def resend_failed_command(
     filter_text = " ".join(filter_words)
     with one_line_errors():
         flt = parse_filter(filter_text, viewer, settings.zone)
+    clients = select_clients(flt, viewer) if filter_text.strip() or not viewer.is_admin else None
+    plan = resend_plan(settings, clients, since=since_at, bot_ids=bot_ids, interval_s=interval)
+    if not gate(plan, yes=yes, dry_run=dry_run, action="resend"):
+        return
     job = create_resend_failed(
-        select_clients(flt, viewer) if filter_text.strip() or not viewer.is_admin else None,
+        clients,
         steps=steps(settings),
         since=since_at,
         bot_ids=bot_ids,
@@ -123,7 +158,7 @@ def resend_failed_command(
         filter_text=filter_text,
         operator_id=viewer.id,
     )
-    click.echo(job.id)
+    _started(job.id, job.total - job.skipped)
 
 
 @cli.group("jobs")

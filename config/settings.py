@@ -51,6 +51,14 @@ class TelegramBotSettings(_BotBase):
     ``webhook_secret``: the ``X-Telegram-Bot-Api-Secret-Token`` (1-256 of ``A-Za-z0-9_-``);
     without it set-webhook generates one and keeps it in the store. ``fetch_avatars``: look
     up a new client's profile photo after their first message.
+
+    ``messages_per_second`` (default 30), ``chat_messages_per_second`` (1) and
+    ``group_messages_per_minute`` (20): Telegram's broadcast limits the sender keeps to.
+    ``paid_broadcast`` (default off): bulk sends (broadcast and resend-failed jobs) go out with
+    ``allow_paid_broadcast`` at up to ``paid_messages_per_second`` (default 1000, Telegram's
+    ceiling); Telegram then charges the bot's Stars balance for every message above the free
+    30 per second (docs/telegram.md). Replies and other single messages stay free and paced by
+    ``messages_per_second``.
     """
 
     kind: Literal["telegram"]
@@ -63,6 +71,8 @@ class TelegramBotSettings(_BotBase):
     messages_per_second: Annotated[float, Field(gt=0)] = 30.0
     chat_messages_per_second: Annotated[float, Field(gt=0)] = 1.0
     group_messages_per_minute: Annotated[float, Field(gt=0)] = 20.0
+    paid_broadcast: bool = False
+    paid_messages_per_second: Annotated[float, Field(gt=0, le=1000)] = 1000.0
 
     _api_base = field_validator("api_base")(_check_http_url)
 

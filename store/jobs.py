@@ -168,21 +168,15 @@ def create_broadcast(
     return job
 
 
-def create_resend_failed(
+def resend_target(
     clients: pw.ModelSelect[Client] | None,
     *,
-    steps: dict[int, float],
     since: dt.datetime | None = None,
     bot_ids: list[int] | None = None,
-    interval_s: float = 0.0,
-    filter_text: str = "",
-    operator_id: int | None = None,
-    now: dt.datetime | None = None,
-) -> Job:
-    """F4: for every client whose last outgoing message failed (since ``since``, of the bots
-    ``bot_ids``, among ``clients``), send their last bot message again, ``interval_s`` apart
-    (never faster than the bot's own ``steps``)."""
-    now = now or utcnow()
+) -> pw.ColumnBase:
+    """F4's clients as a condition on ``Client``: those whose last outgoing message failed
+    (since ``since``, of the bots ``bot_ids``) and who have a bot message to resend, among
+    ``clients`` (None: all)."""
     # Internal comments are stored as outgoing rows without a status: they are not messages
     # the client was sent, so they neither hide nor count as the last outgoing message.
     last_out = (
@@ -190,12 +184,6 @@ def create_resend_failed(
         .where((Message.direction == "out") & Message.author_kind.in_(OUT_AUTHORS))
         .group_by(Message.client)
         .alias("last_out")
-    )
-    last_bot = (
-        Message.select(Message.client, pw.fn.MAX(MESSAGE_ID).alias("last_id"))
-        .where((Message.direction == "out") & (Message.author_kind == "bot"))
-        .group_by(Message.client)
-        .alias("last_bot")
     )
     failed_last = Message.alias("failed_last")
     conditions = failed_last.status == "failed"
@@ -212,9 +200,34 @@ def create_resend_failed(
     resendable = Message.select(Message.client).where(
         (Message.direction == "out") & (Message.author_kind == "bot")
     )
-    target = CLIENT_ID.in_(failed_clients) & CLIENT_ID.in_(resendable)
+    target: pw.ColumnBase = CLIENT_ID.in_(failed_clients) & CLIENT_ID.in_(resendable)
     if clients is not None:
         target &= CLIENT_ID.in_(clients.select(CLIENT_ID))
+    return target
+
+
+def create_resend_failed(
+    clients: pw.ModelSelect[Client] | None,
+    *,
+    steps: dict[int, float],
+    since: dt.datetime | None = None,
+    bot_ids: list[int] | None = None,
+    interval_s: float = 0.0,
+    filter_text: str = "",
+    operator_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> Job:
+    """F4: for every client whose last outgoing message failed (since ``since``, of the bots
+    ``bot_ids``, among ``clients``), send their last bot message again, ``interval_s`` apart
+    (never faster than the bot's own ``steps``)."""
+    now = now or utcnow()
+    target = resend_target(clients, since=since, bot_ids=bot_ids)
+    last_bot = (
+        Message.select(Message.client, pw.fn.MAX(MESSAGE_ID).alias("last_id"))
+        .where((Message.direction == "out") & (Message.author_kind == "bot"))
+        .group_by(Message.client)
+        .alias("last_bot")
+    )
     effective = {bot: max(step, interval_s) for bot, step in steps.items()}
     source = Message.alias("source")
     with write_transaction():

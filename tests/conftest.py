@@ -62,17 +62,23 @@ def pg_db(pg_url: str) -> Iterator[peewee.Database]:
         yield database
 
 
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a ``switchboard`` subprocess: this checkout's code, none of the
+    caller's ``SWITCHBOARD_*`` settings, then ``env``."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    full_env["PYTHONPATH"] = str(REPO_ROOT)
+    full_env.update(env or {})
+    return full_env
+
+
 def run_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run ``switchboard ARGS`` as a user would, in ``cwd``, with this checkout's code."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
-    full_env["PYTHONPATH"] = str(REPO_ROOT)
-    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "commands", *args],
         cwd=cwd,
-        env=full_env,
+        env=cli_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,

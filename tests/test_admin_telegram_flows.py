@@ -190,7 +190,7 @@ async def test_broadcast_filter_text_send_then_cancel_on_the_progress(env: Env) 
     assert (last(env, BORIS).text or "").startswith("2 clients match 'list:VIP'")
     await env.say(BORIS, "Скидка 20% до пятницы")
     ask = last(env, BORIS)
-    assert "Broadcast to 2 clients" in (ask.text or "") and Job.select().count() == 0
+    assert "Broadcast plan: 2 recipients" in (ask.text or "") and Job.select().count() == 0
     await tap(env, BORIS, ask, "📣 Send")
     job = Job.get()
     assert ask.edits and (ask.text or "").startswith(f"Broadcast #{job.id}: running")

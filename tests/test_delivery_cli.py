@@ -44,9 +44,13 @@ def test_broadcast_and_jobs_from_the_shell(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(CONFIG)
     assert run_cli("migrate", cwd=tmp_path).returncode == 0
     _seed(tmp_path, 6)
-    made = run_cli("broadcast", "Ксения", "--text", "Скидка 20%", cwd=tmp_path)
+    made = run_cli("broadcast", "Ксения", "--text", "Скидка 20%", "--yes", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
-    job_id = made.stdout.strip()
+    assert made.stdout.startswith(
+        "Broadcast plan: 2 recipients of 3 matching; 1 skipped (1 unsubscribed, 0 blocked).\n"
+        "• shop_tg (telegram): 2 recipients, 1 skipped; "
+    )
+    job_id = made.stdout.split("Started job ")[1].split()[0]
     shown = run_cli("jobs", "show", job_id, "--json", cwd=tmp_path)
     p = json.loads(shown.stdout)
     # Three "Ксения" clients; one unsubscribed is skipped.
@@ -82,14 +86,15 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_resend_failed_prints_a_job(tmp_path: Path) -> None:
+def test_resend_failed_with_nothing_failed_makes_no_job(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(CONFIG)
     assert run_cli("migrate", cwd=tmp_path).returncode == 0
     _seed(tmp_path, 2)
     made = run_cli("resend-failed", "--channel", "telegram", "--interval", "2", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
-    p = json.loads(run_cli("jobs", "show", made.stdout.strip(), "--json", cwd=tmp_path).stdout)
-    assert (p["kind"], p["total"], p["state"], p["interval_s"]) == ("resend_failed", 0, "done", 2)
+    assert made.stdout.startswith("Resend of failed messages plan: 0 recipients of 0 matching.")
+    assert made.stdout.rstrip().endswith("Nothing to send.")
+    assert run_cli("jobs", "list", cwd=tmp_path).stdout == ""
 
 
 async def test_serve_in_memory_mode_sends_a_job_written_by_another_process(
@@ -134,7 +139,7 @@ async def test_serve_in_memory_mode_sends_a_job_written_by_another_process(
             for number in ("+15550001", "+15550002", "+15550003"):
                 get_or_create_client(wa, number)
             made = await asyncio.to_thread(
-                run_cli, "broadcast", "--text", "Hello from the shell", cwd=tmp_path
+                run_cli, "broadcast", "--text", "Hello from the shell", "--yes", cwd=tmp_path
             )
             assert made.returncode == 0, made.stderr
             took = await until(lambda: len(graph.sent) >= 3, "three messages sent", 10)

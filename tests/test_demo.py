@@ -86,10 +86,10 @@ def test_demo_runs_the_product_and_resumes(tmp_path: Path) -> None:
         assert _inbound(directory / "demo.db") >= before + 3, "simulated clients stopped writing"
 
         job = run_cli(
-            *cli, "broadcast", "channel:demo_tg", "--text", "Привет из демо", cwd=tmp_path
+            *cli, "broadcast", "channel:demo_tg", "--text", "Привет из демо", "--yes", cwd=tmp_path
         )
         assert job.returncode == 0, job.stderr
-        job_id = job.stdout.strip()
+        job_id = job.stdout.split("Started job ")[1].split()[0]
         deadline = time.monotonic() + 60
         while True:
             shown = run_cli(*cli, "jobs", "show", job_id, "--json", cwd=tmp_path)

@@ -40,7 +40,9 @@ is refused.
   clients bound to them (F15).
 - **Confirmation**: `/bulk`, the actions on a selection of `/clients`, `/broadcast`,
   `/purge_unsubscribed` and deleting a client show what they will touch and wait for a button;
-  a confirmation runs once, however many times it is pressed.
+  a confirmation runs once, however many times it is pressed. `/broadcast` shows its plan:
+  recipients, skipped (unsubscribed, blocked), per bot its limit and the time to finish, and
+  WhatsApp recipients outside the 24-hour window (free text is refused there).
 - **Two steps**: `/broadcast FILTER...` then the message; the card's *Reply*, *Comment* and
   *New list/label* buttons also wait for a message. `/cancel`, or any other command, drops it.
 - **Buttons** carry at most 64 bytes: a list's filter, tab, page and selection (even "all
@@ -88,7 +90,9 @@ CLI_ROWS = (
     ("switchboard filters save|list|delete|help", "F12 saved filters and the filter syntax"),
     (
         "switchboard broadcast ... / resend-failed ...",
-        "broadcasts and F4: paced jobs through the outbox (`switchboard jobs list|show|cancel`)",
+        "broadcasts and resends of failed messages: the plan first (recipients, skipped, per "
+        "bot its limit and time), then a confirmation on a terminal, `--yes` or `--dry-run`; "
+        "paced jobs through the outbox (`switchboard jobs list|show|cancel`)",
     ),
     ('switchboard admin --as ID "/command ..."', "any admin bot command above, from a shell"),
 )

@@ -17,13 +17,14 @@ from commands.admin.progress import progress_reply
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
 from commands.jobs import steps
+from commands.plan import broadcast_plan, render
 from store import jobs
 from store.clients.query import count_clients, select_clients
 from store.errors import NotFound
 from store.filters import FilterError
 from store.filters.resolve import parse_day, start_of_day
 from store.filters.syntax import tokenize
-from store.models import Client, Job
+from store.models import Job
 
 MAX_INTERVAL_S: Final = 3600.0  # seconds between resends, at most
 JOBS_SHOWN: Final = 10
@@ -76,16 +77,14 @@ def broadcast_text(ctx: CommandContext, text: str, data: dict[str, Any]) -> Repl
     if len(text) > 4096:
         raise CommandError(f"The message has {len(text)} characters; at most 4096.")
     flt = parse(ctx, data["f"])
-    query = select_clients(flt, ctx.operator)
-    total = query.count()
-    reachable = query.where((Client.blocked == False) & (Client.unsubscribed == False)).count()  # noqa: E712
+    plan = broadcast_plan(ctx.settings, select_clients(flt, ctx.operator))
     pending.clear(ctx.operator.id)
+    shown = f"{render(plan)}\nFilter {data['f']!r}. The message:\n\n{text}"
+    if not plan.recipients:
+        return Reply(shown + "\n\nNothing to send: every matching client is skipped.")
     token = tokens.put(ctx.operator.id, "broadcast", {"f": data["f"], "text": text})
-    skipped = ""
-    if total > reachable:
-        skipped = f" ({total - reachable} blocked or unsubscribed are skipped)"
     return Reply(
-        f"Broadcast to {reachable} clients{skipped}, filter {data['f']!r}:\n\n{text}",
+        shown,
         [[Button("📣 Send", data=f"bc:{token}:y"), Button("Cancel", data=f"bc:{token}:n")]],
     )
 

@@ -1,0 +1,204 @@
+"""The plan of a bulk send, shown before anything is sent: the shell's ``broadcast`` and
+``resend-failed`` and the admin bot's /broadcast print the same text (``render``).
+
+A plan is, per bot: the recipients, the clients skipped (blocked by us, unsubscribed), for
+WhatsApp the recipients outside the 24-hour window (free text is refused there; they need a
+template), the rate the job's rows are paced at and the time that takes. The counts are one
+grouped query (``store.plan.reach_by_bot``); rates come from the configuration. Bots send in
+parallel, so the job takes as long as its slowest bot.
+
+``gate`` is the shell's rule for every command that sends to many clients: ``--dry-run``
+prints the plan and stops; ``--yes`` sends; otherwise a terminal is asked, and without one the
+command refuses in one line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import dataclass
+
+import click
+import peewee as pw
+
+from config import Settings, TelegramBotSettings
+from config.settings import BotSettings
+from store.clock import utcnow
+from store.jobs import resend_target
+from store.models import Client
+from store.plan import BotReach, reach_by_bot
+
+
+def bulk_rate(bot: BotSettings, headroom: float) -> float:
+    """Messages per second a bot's bulk sends (broadcast, resend-failed) are paced at: its
+    ``messages_per_second`` (``paid_messages_per_second`` for a Telegram bot with
+    ``paid_broadcast``) times the delivery ``rate_headroom``."""
+    if isinstance(bot, TelegramBotSettings) and bot.paid_broadcast:
+        return bot.paid_messages_per_second * headroom
+    return bot.messages_per_second * headroom
+
+
+@dataclass(frozen=True, slots=True)
+class BotPlan:
+    """``reach`` of one bot; ``rate_per_s``: its bulk pace (0: the bot is not configured or is
+    disabled, its messages will fail); ``step_s``: seconds between two of its messages."""
+
+    reach: BotReach
+    rate_per_s: float
+    step_s: float
+    paid: bool = False
+
+    @property
+    def eta_s(self) -> float:
+        return self.reach.recipients * self.step_s
+
+
+@dataclass(frozen=True, slots=True)
+class SendPlan:
+    title: str
+    bots: tuple[BotPlan, ...]
+
+    @property
+    def matched(self) -> int:
+        return sum(b.reach.matched for b in self.bots)
+
+    @property
+    def recipients(self) -> int:
+        return sum(b.reach.recipients for b in self.bots)
+
+    @property
+    def blocked(self) -> int:
+        return sum(b.reach.blocked for b in self.bots)
+
+    @property
+    def unsubscribed(self) -> int:
+        return sum(b.reach.unsubscribed for b in self.bots)
+
+    @property
+    def outside_window(self) -> int:
+        return sum(b.reach.outside_window for b in self.bots)
+
+    @property
+    def eta_s(self) -> float:
+        """Seconds until the last message leaves: the slowest bot's share."""
+        return max((b.eta_s for b in self.bots), default=0.0)
+
+
+def window_since(now: dt.datetime) -> dt.datetime:
+    """The earliest last message that keeps a client's WhatsApp window open for a send now."""
+    from commands.whatsapp import WINDOW, WINDOW_MARGIN
+
+    return now - (WINDOW - WINDOW_MARGIN)
+
+
+def _plan(
+    settings: Settings,
+    title: str,
+    clients: pw.ModelSelect[Client],
+    interval_s: float,
+    now: dt.datetime | None,
+) -> SendPlan:
+    headroom = settings.delivery.rate_headroom
+    lines: list[BotPlan] = []
+    for reach in reach_by_bot(clients, window_since(now or utcnow())):
+        bot = next((b for b in settings.bots if b.name == reach.name and b.enabled), None)
+        if bot is None:
+            lines.append(BotPlan(reach, 0.0, 0.0))
+            continue
+        rate = bulk_rate(bot, headroom)
+        paid = isinstance(bot, TelegramBotSettings) and bot.paid_broadcast
+        lines.append(BotPlan(reach, rate, max(1.0 / rate, interval_s), paid))
+    return SendPlan(title, tuple(lines))
+
+
+def broadcast_plan(
+    settings: Settings, clients: pw.ModelSelect[Client], now: dt.datetime | None = None
+) -> SendPlan:
+    """The plan of a broadcast to ``clients`` (a filter's ``select_clients``)."""
+    return _plan(settings, "Broadcast", clients, 0.0, now)
+
+
+def resend_plan(
+    settings: Settings,
+    clients: pw.ModelSelect[Client] | None,
+    *,
+    since: dt.datetime | None = None,
+    bot_ids: list[int] | None = None,
+    interval_s: float = 0.0,
+    now: dt.datetime | None = None,
+) -> SendPlan:
+    """The plan of resend-failed (F4) with the arguments ``store.jobs.create_resend_failed``
+    takes."""
+    target = Client.select().where(resend_target(clients, since=since, bot_ids=bot_ids))
+    return _plan(settings, "Resend of failed messages", target, interval_s, now)
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` for a person: ``under 1 s``, ``42 s``, ``3 min 5 s``, ``2 h 10 min``."""
+    whole = round(seconds)
+    if whole < 1:
+        return "under 1 s"
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min" + (f" {whole % 60} s" if whole % 60 else "")
+    return f"{whole // 3600} h" + (f" {whole % 3600 // 60} min" if whole % 3600 // 60 else "")
+
+
+def _rate(rate: float) -> str:
+    return f"{rate:.3g} msg/s" if rate < 10 else f"{rate:.0f} msg/s"
+
+
+def render(plan: SendPlan) -> str:
+    """The plan as lines of text, the same in the shell and in the admin bot."""
+    skipped = plan.blocked + plan.unsubscribed
+    head = f"{plan.title} plan: {plan.recipients} recipients of {plan.matched} matching"
+    if skipped:
+        head += f"; {skipped} skipped ({plan.unsubscribed} unsubscribed, {plan.blocked} blocked)"
+    lines = [head + "."]
+    for b in plan.bots:
+        r = b.reach
+        line = f"• {r.name} ({r.kind}): {r.recipients} recipients"
+        if r.skipped:
+            line += f", {r.skipped} skipped"
+        if r.outside_window:
+            line += (
+                f", {r.outside_window} of them outside WhatsApp's 24-hour window "
+                "(free text is refused there: they need a template)"
+            )
+        if not b.rate_per_s:
+            line += "; this bot is not configured or disabled: its messages will fail"
+        else:
+            line += f"; limit {_rate(b.rate_per_s)}"
+            if b.paid:
+                line += " (paid broadcast: Telegram charges Stars above 30 msg/s)"
+            if b.step_s > 1.0 / b.rate_per_s:
+                line += f", one every {b.step_s:g} s"
+            line += f"; about {duration(b.eta_s)}"
+        lines.append(line)
+    if plan.recipients:
+        lines.append(f"Estimated time to finish: about {duration(plan.eta_s)}.")
+    return "\n".join(lines)
+
+
+def gate(plan: SendPlan, *, yes: bool, dry_run: bool, action: str) -> bool:
+    """The shell's confirmation rule: print the plan, then True when ``action`` (e.g. ``send``)
+    may go ahead. ``dry_run``: False. Nothing to send: False. ``yes``: True. On a terminal:
+    ask. Otherwise refuse in one line (``ClickException``, exit 1)."""
+    click.echo(render(plan))
+    if dry_run:
+        click.echo("Dry run: nothing was sent.")
+        return False
+    if not plan.recipients:
+        click.echo("Nothing to send.")
+        return False
+    if yes:
+        return True
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise click.ClickException(
+            f"not a terminal, so no one can confirm: add --yes to {action} "
+            "(or --dry-run to see the plan only)"
+        )
+    if not click.confirm(f"{action.capitalize()} to {plan.recipients} recipients?"):
+        raise click.ClickException("cancelled: nothing was sent")
+    return True
