@@ -1,29 +1,35 @@
-"""Broadcast benchmark (issue 7 item 9): one bot, N clients, real worker processes on Redis.
+"""Broadcast benchmark (issue 7 item 9, issue 12 item 9): one bot, N clients, real worker
+processes on Redis, against every flood model of the emulators.
 
-    .venv/bin/python -m bench.broadcast                          # both platforms, 1 and 4 workers
-    .venv/bin/python -m bench.broadcast --platform whatsapp --clients 3000 --workers 1 4
+    .venv/bin/python -m bench.broadcast               # both platforms, 3 models, 1 and 4 workers
+    .venv/bin/python -m bench.broadcast --platform whatsapp --clients 600 --workers 1 \
+        --flood window escalating
 
-For each platform and worker count: a fresh PostgreSQL database through the real migrations,
-N clients of one bot, ``switchboard worker --processes W`` on the real Redis (a private
-namespace), the platform's emulator in this process — the Telegram Bot API emulator (30/s per
-bot, 1/s per chat) or the Graph API emulator (the configured rate per number, 6 s per
-recipient) — and a broadcast job created as ``switchboard broadcast`` creates it. Reported:
-messages/s between the first and the last delivery the emulator accepted (and end to end:
-from the job's creation to the last delivery, start-up latency included), the refusals
-(429 / Cloud API rate-limit errors) per 1,000 sends, messages lost (job rows not sent or
-recipients the emulator never saw) and duplicates.
+For each platform, flood model and worker count: a fresh PostgreSQL database through the real
+migrations, N clients of one bot, ``switchboard worker --processes W`` on the real Redis (a
+private namespace), the platform's emulator in this process — the Telegram Bot API emulator
+(30/s per bot, 1/s per chat) or the Graph API emulator (the configured rate per number, 6 s per
+recipient), counting by the flood model (``emulators.flood``: ``bucket``, ``window``,
+``escalating``) — and a broadcast job created as ``switchboard broadcast`` creates it.
+Reported: messages/s between the first and the last delivery the emulator accepted (and end to
+end: from the job's creation to the last delivery, start-up latency included), the refusals per
+1,000 sends, in all and by answer (429; 130429 and 131056 for WhatsApp), messages lost (job rows
+not sent or recipients the emulator never saw), duplicates, and the most sends the emulator
+accepted in any sliding 1 s window (by its receive times; the limit is 30 or the WhatsApp rate).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from emulators.flood import FLOOD_MODELS, max_in_window
 from store import jobs
 from store.db import database_proxy, open_database
 from store.migrate import migrate
@@ -45,6 +51,7 @@ from tests.services import REDIS_URL, redis_namespace, temporary_postgres_databa
 @dataclass
 class Result:
     platform: str
+    flood: str
     workers: int
     threads: int
     clients: int
@@ -56,9 +63,11 @@ class Result:
     end_to_end_per_s: float
     refused: int
     refused_per_1000: float
+    refused_by_code_per_1000: dict[str, float]
     lost: int
     duplicates: int
     slowest_second: int
+    max_in_1s: int  # the most accepted sends in any sliding 1 s window at the emulator
 
 
 class Sampler:
@@ -154,8 +163,11 @@ async def run_one(
             seconds = sampler.last - (sampler.first or sampler.last)
             per_s = (len(delivered) - 1) / seconds if seconds > 0 else 0.0
             refused = platform.refused()
+            per_1000 = 1000 / max(1, len(delivered))
+            by_code = platform.refusals()
             return Result(
                 platform=platform.name,
+                flood=platform.flood,
                 workers=workers,
                 threads=threads,
                 clients=len(platform.recipients),
@@ -166,10 +178,14 @@ async def run_one(
                 of_limit_pct=round(100 * per_s / platform.limit_per_s, 1),
                 end_to_end_per_s=round(len(delivered) / (sampler.last - created), 2),
                 refused=refused,
-                refused_per_1000=round(1000 * refused / max(1, len(delivered)), 2),
+                refused_per_1000=round(refused * per_1000, 2),
+                refused_by_code_per_1000={
+                    code: round(n * per_1000, 2) for code, n in sorted(by_code.items())
+                },
                 lost=lost,
                 duplicates=duplicates(delivered),
                 slowest_second=sampler.slowest_second(),
+                max_in_1s=max_in_window(platform.accepted_times(), 1.0),
             )
         finally:
             database.close()
@@ -178,20 +194,36 @@ async def run_one(
 
 async def main_async(args: argparse.Namespace) -> list[Result]:
     results = []
-    for name in args.platform:
-        for workers in args.workers:
-            with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
-                if name == "whatsapp":
-                    context = whatsapp(args.clients, args.whatsapp_rate)
-                else:
-                    context = telegram(args.clients, 30.0)
-                async with context as platform:
-                    result = await run_one(
-                        platform, workers, args.threads, Path(tmp), 900, args.catch_up
-                    )
-            print(json.dumps(asdict(result)), flush=True)
-            results.append(result)
+    for name, flood, workers in itertools.product(args.platform, args.flood, args.workers):
+        with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
+            if name == "whatsapp":
+                context = whatsapp(args.clients, args.whatsapp_rate, flood)
+            else:
+                context = telegram(args.clients, 30.0, flood)
+            async with context as platform:
+                result = await run_one(
+                    platform, workers, args.threads, Path(tmp), 900, args.catch_up
+                )
+        print(json.dumps(asdict(result)), flush=True)
+        results.append(result)
     return results
+
+
+def table(results: list[Result]) -> str:
+    """The results as a Markdown table (docs/benchmarks.md takes it as it is)."""
+    lines = [
+        "| platform | flood | workers | clients | msg/s | % of limit | end-to-end msg/s "
+        "| refused / 1,000 | by answer / 1,000 | lost | dupl. | max in 1 s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        codes = ", ".join(f"{c}: {n:g}" for c, n in r.refused_by_code_per_1000.items()) or "—"
+        lines.append(
+            f"| {r.platform} ({r.limit_per_s:g}/s) | {r.flood} | {r.workers} | {r.clients:,} "
+            f"| {r.per_s:.2f} | {r.of_limit_pct:.1f} % | {r.end_to_end_per_s:.2f} "
+            f"| {r.refused_per_1000:g} | {codes} | {r.lost} | {r.duplicates} | {r.max_in_1s} |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -200,18 +232,19 @@ def main() -> None:
     parser.add_argument("--platform", nargs="+", default=platforms, choices=platforms)
     parser.add_argument("--clients", type=int, default=3000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument(
+        "--flood",
+        nargs="+",
+        default=list(FLOOD_MODELS),
+        choices=FLOOD_MODELS,
+        help="the emulators' flood models to run against (default: all)",
+    )
     parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
     parser.add_argument("--whatsapp-rate", type=float, default=80.0, help="messages/s")
     parser.add_argument("--catch-up", type=float, default=0.5, help="delivery.catch_up_s")
     results = asyncio.run(main_async(parser.parse_args()))
     print()
-    print("platform  workers  clients  msg/s   % of limit  end-to-end  refused/1000  lost  dupl.")
-    for r in results:
-        print(
-            f"{r.platform:9} {r.workers:7} {r.clients:8} {r.per_s:6.2f}  {r.of_limit_pct:9.1f}"
-            f"  {r.end_to_end_per_s:10.2f}  {r.refused_per_1000:12.2f}  {r.lost:4}"
-            f"  {r.duplicates:5}"
-        )
+    print(table(results))
 
 
 if __name__ == "__main__":

@@ -179,7 +179,10 @@ class WorkerFleet:
 class Platform:
     """An emulator and the bot that talks to it (``bot``: its config entry, ``messenger_ids``
     its clients): ``delivered()`` lists the recipients the platform accepted, in order,
-    ``refused()`` counts the refused sends (429s, Cloud API rate-limit errors)."""
+    ``refused()`` counts the refused sends (429s, Cloud API rate-limit errors), ``refusals()``
+    counts them by answer (``"429"``, ``"130429"``, ``"131056"`` ...), ``accepted_times()``
+    lists the emulator's receive times (s) of the accepted sends; ``flood``: the emulator's
+    flood model."""
 
     name: str
     limit_per_s: float
@@ -188,13 +191,20 @@ class Platform:
     messenger_ids: list[str]
     delivered: Callable[[], list[str]]
     refused: Callable[[], int]
+    refusals: Callable[[], Counter[str]]
+    accepted_times: Callable[[], list[float]]
+    flood: str = "bucket"
 
 
 @contextlib.asynccontextmanager
-async def whatsapp(clients: int, rate: float) -> AsyncIterator[Platform]:
-    """The Graph API emulator (``rate`` per number, 6 s per recipient) and bot ``wa``."""
+async def whatsapp(clients: int, rate: float, flood: str = "bucket") -> AsyncIterator[Platform]:
+    """The Graph API emulator (``rate`` per number, 6 s per recipient, counted by the ``flood``
+    model) and bot ``wa``."""
     async with GraphEmulator(
-        access_token=WA["access_token"], messages_per_second=rate, seconds_per_recipient=6
+        access_token=WA["access_token"],
+        messages_per_second=rate,
+        seconds_per_recipient=6,
+        flood=flood,
     ) as graph:
         recipients = [f"1555{i:07d}" for i in range(clients)]
         bot: dict[str, Any] = {"name": "wa", "kind": "whatsapp", **WA, "verify_token": "v"}
@@ -207,16 +217,24 @@ async def whatsapp(clients: int, rate: float) -> AsyncIterator[Platform]:
             [f"+{r}" for r in recipients],
             lambda: [m.to for m in graph.sent],
             lambda: sum(1 for c in graph.calls if c.path.endswith("/messages") and c.status != 200),
+            lambda: Counter(
+                str(c.response.get("error", {}).get("code", c.status))
+                for c in graph.calls
+                if c.path.endswith("/messages") and c.status != 200
+            ),
+            graph.accepted_sends,
+            flood,
         )
 
 
 @contextlib.asynccontextmanager
-async def telegram(clients: int, rate: float) -> AsyncIterator[Platform]:
-    """The Bot API emulator (``rate`` per bot, 1/s per chat) and bot ``tg``."""
+async def telegram(clients: int, rate: float, flood: str = "bucket") -> AsyncIterator[Platform]:
+    """The Bot API emulator (``rate`` per bot, 1/s per chat, counted by the ``flood`` model)
+    and bot ``tg``."""
     from emulators.telegram import TelegramEmulator
 
     async with TelegramEmulator(
-        messages_per_second=rate, accept_unknown_chats=True, record_calls=True
+        messages_per_second=rate, accept_unknown_chats=True, record_calls=True, flood=flood
     ) as api:
         api.bot(TG_TOKEN, username="bench_bot")
         recipients = [str(10_000_000 + i) for i in range(clients)]
@@ -231,4 +249,7 @@ async def telegram(clients: int, rate: float) -> AsyncIterator[Platform]:
             recipients,
             lambda: [str(m.chat_id) for m in api.sent(TG_TOKEN)],
             lambda: sum(1 for c in api.calls_of("sendMessage") if c.status == 429),
+            lambda: Counter(str(c.status) for c in api.calls_of("sendMessage") if c.status != 200),
+            lambda: api.accepted_sends(TG_TOKEN),
+            flood,
         )
