@@ -182,7 +182,7 @@ class Platform:
     ``refused()`` counts the refused sends (429s, Cloud API rate-limit errors), ``refusals()``
     counts them by answer (``"429"``, ``"130429"``, ``"131056"`` ...), ``accepted_times()``
     lists the emulator's receive times (s) of the accepted sends; ``flood``: the emulator's
-    flood model."""
+    flood model; ``emulator``: the emulator itself (TelegramEmulator or GraphEmulator)."""
 
     name: str
     limit_per_s: float
@@ -194,6 +194,7 @@ class Platform:
     refusals: Callable[[], Counter[str]]
     accepted_times: Callable[[], list[float]]
     flood: str = "bucket"
+    emulator: Any = None
 
 
 @contextlib.asynccontextmanager
@@ -224,6 +225,7 @@ async def whatsapp(clients: int, rate: float, flood: str = "bucket") -> AsyncIte
             ),
             graph.accepted_sends,
             flood,
+            graph,
         )
 
 
@@ -252,4 +254,5 @@ async def telegram(clients: int, rate: float, flood: str = "bucket") -> AsyncIte
             lambda: Counter(str(c.status) for c in api.calls_of("sendMessage") if c.status != 200),
             lambda: api.accepted_sends(TG_TOKEN),
             flood,
+            api,
         )

@@ -262,3 +262,37 @@ def test_the_command_lines_take_flood_and_refuse_an_unknown_model(module: str) -
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert "--flood {bucket,window,escalating}" in helped.stdout
+
+
+# ---- the benchmark rig's view of the emulators --------------------------------------------------
+async def test_rig_platforms_count_refusals_by_answer_and_accepted_times() -> None:
+    from bench.broadcast import Result, table
+    from tests.broadcast_rig import WA, telegram, whatsapp
+
+    async with whatsapp(3, 2.0, "window") as platform, httpx.AsyncClient() as http:
+        platform.emulator.clock = FakeClock()  # the 1 s window must not depend on the load
+        url = f"{platform.bot['api_base']}/v21.0/{WA['phone_number_id']}/messages"
+        auth = {"Authorization": f"Bearer {WA['access_token']}"}
+        for to in ("15550000000", "15550000000", "15550000001", "15550000002"):
+            body = {"messaging_product": "whatsapp", "to": to, "type": "text", "text": {}}
+            await http.post(url, json=body, headers=auth)
+        # 1st accepted; 2nd: same recipient (131056); 3rd accepted; 4th: 2 in 1 s used (130429)
+        assert platform.refusals() == {"131056": 1, "130429": 1}
+        assert platform.refused() == 2 and platform.flood == "window"
+        assert len(platform.accepted_times()) == 2 == max_in_window(platform.accepted_times())
+    async with telegram(2, 30.0, "escalating") as platform:
+        platform.emulator.clock = FakeClock()
+        bot = make_bot(platform.bot["token"], platform.bot["api_base"])
+        try:
+            await bot.send_message(int(platform.recipients[0]), "hi")
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(int(platform.recipients[0]), "again")
+        finally:
+            await bot.session.close()
+        assert platform.refusals() == {"429": 1} and len(platform.accepted_times()) == 1
+    result = Result(
+        "telegram", "window", 1, 8, 600, 30.0, 600, 20.0, 29.9, 99.7, 29.5, 1, 1.67,
+        {"429": 1.67}, 0, 0, 28, 30,
+    )  # fmt: skip
+    assert "| telegram (30/s) | window | 1 | 600 | 29.90 | 99.7 % |" in table([result])
+    assert "| 429: 1.67 | 0 | 0 | 30 |" in table([result])
