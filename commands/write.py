@@ -2,11 +2,12 @@
 
 Both are: check the bot and the recipient — a refusal is one line (``WriteRefused``), raised
 before anything is written; then, in one transaction, create the client if new and queue the
-message in the durable outbox (``store.outbox``). The admin bot stops there (the running
-service's workers send the row); ``switchboard ... write`` then delivers the row at once from
-its own process through the delivery engine's ``Sender`` (rate limits, error classes, retries
-exactly as the workers apply them; a row a running worker took first is left to it) and says
-what happened in one line. A transient failure leaves the row queued for the workers.
+message in the durable outbox (``store.outbox``). The admin bot leaves the row to the running
+service's workers; ``switchboard ... write`` delivers it at once from its own process through
+the delivery engine's ``Sender`` (rate limits, error classes, retries exactly as the workers
+apply them; a row a running worker took first is left to it). Both then say what happened
+(``commands.write_outcome``): sent, failed and why, or queued and why. A transient failure
+leaves the row queued for the workers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from typing import Any, TypeVar
 
 import click
 
+from commands.write_outcome import (
+    Outcome,
+    next_attempt,
+    pickup_s,
+    reason,
+    settled,
+    watch_outcome,
+)
 from config import EmailBotSettings, Settings, TelegramBotSettings, WhatsAppBotSettings
 from store import outbox
 from store.db import write_transaction
@@ -102,14 +111,26 @@ def queue_write(
 
 def deliver_now(settings: Settings, message_id: int) -> Message:
     """Send outbox row ``message_id`` from this process; returns the row as it then stands."""
+    return send_here(settings, message_id).row
+
+
+def send_here(settings: Settings, message_id: int) -> Outcome:
+    """Send outbox row ``message_id`` from this process, or, when a running sender claimed it
+    first, wait for that sender's outcome (up to ``delivery.stale_after_s``)."""
     from workers.engine import Engine
 
     engine = Engine(settings)
     try:
-        engine.sender.send(message_id)
+        result = engine.sender.send(message_id)
     finally:
         engine.sender.close()
-    return Message.get_by_id(message_id)
+    if result == "skipped":  # a running sender (serve, worker) has it: wait for its answer
+        pick = pickup_s(settings)
+        return watch_outcome(
+            message_id, pickup_s=pick, settle_s=max(pick, settings.delivery.stale_after_s)
+        )
+    row = Message.get_by_id(message_id)
+    return Outcome(settled(row) or "unclaimed", row)
 
 
 def run_cli_write(
@@ -135,7 +156,8 @@ def run_cli_write(
         started = start()
     except WriteRefused as exc:
         raise click.ClickException(str(exc)) from None
-    row = deliver_now(settings, started.message_id)
+    outcome = send_here(settings, started.message_id)
+    row = outcome.row
     # The platform may have filed the person under another id (WhatsApp's wa_id): the row
     # then belongs to that client (``store.inbound.rekey_client``).
     client = Client.get_by_id(row.client_id)
@@ -146,16 +168,19 @@ def run_cli_write(
     ids = f"message {row.id}, {who}"
     if started.note:
         click.echo(started.note)
-    if row.status == "sent":
+    if outcome.state == "sent":
         click.echo(f"sent to {started.recipient}: {ids}, {id_label} {row.platform_message_id}")
-    elif row.status == "failed":
+    elif outcome.state == "failed":
         raise click.ClickException(
             f"{what} to {started.recipient} failed: {row.error_text} ({ids})"
         )
-    else:
-        reason = f": {row.error_text}" if row.error_text else ""
-        when = f" (next attempt {row.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC)"
+    elif outcome.state == "sending":
         click.echo(
-            f"queued for {started.recipient}, not sent yet{reason}; the outbox workers "
-            f"(serve or worker) will send it{when if row.next_attempt_at else ''}: {ids}"
+            f"being sent to {started.recipient} by a running sender (serve or worker), no "
+            f"answer yet from the platform: {ids}"
+        )
+    else:
+        click.echo(
+            f"queued for {started.recipient}, not sent yet{reason(row)}; the outbox workers "
+            f"(serve or worker) will send it{next_attempt(row)}: {ids}"
         )

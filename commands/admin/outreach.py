@@ -2,7 +2,8 @@
 
 The writes reuse the services of ``switchboard email write`` / ``whatsapp write``
 (``commands.write``): they check, create the client if new and queue the message in the
-outbox; the running service's delivery workers send it.
+outbox; the running service's delivery workers send it, and the reply says how that went
+(``commands.write_outcome``): sent, failed and why, or queued and why.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from commands.admin.context import CommandContext, CommandError
 from commands.admin.registry import ADMIN_COMMANDS, split_args
 from commands.admin.reply import Reply, ReplyFile
 from commands.write import Started, WriteRefused
+from commands.write_outcome import next_attempt, pickup_s, reason, watch_outcome
 from store.clients.query import select_clients
 from store.clock import utcnow
 from store.export import write_csv, write_xlsx
 
 DOCUMENT_LIMIT: Final = 50 * 1024 * 1024  # bytes a Telegram bot may upload as a document
+ADMIN_SETTLE_S: Final = 30.0  # how long a /write_* reply waits for a send in progress
 
 
 @ADMIN_COMMANDS.command(
@@ -63,19 +66,40 @@ def export_command(ctx: CommandContext, args: str) -> Reply:
     return Reply(f"Export: {caption}", files=[ReplyFile(name, content, caption)])
 
 
-def _started(started: Started, what: str) -> Reply:
+def _started(ctx: CommandContext, started: Started, what: str) -> Reply:
+    """Say what became of the message: the running senders take it from the outbox; the
+    reply waits for their outcome (``ADMIN_SETTLE_S`` at most)."""
+    pick = pickup_s(ctx.settings)
+    outcome = watch_outcome(started.message_id, pickup_s=pick, settle_s=max(pick, ADMIN_SETTLE_S))
+    row = outcome.row
     new = " (new client)" if started.client_created else ""
+    ids = f"client #{started.client_id}{new}, message {started.message_id}"
     note = f"\nNote: {started.note}." if started.note else ""
+    to = f"{what} to {started.recipient}"
+    if outcome.state == "sent":
+        return Reply(f"{to} sent: {ids}.{note}")
+    if outcome.state == "failed":
+        return Reply(f"{to} failed{reason(row)} ({ids}).{note}", error=True)
+    if outcome.state == "later":
+        return Reply(
+            f"{to} queued, not sent yet{reason(row)}; it is tried again{next_attempt(row)}: "
+            f"{ids}.{note}"
+        )
+    if outcome.state == "sending":
+        return Reply(
+            f"{to} is being sent, no answer from the server after {ADMIN_SETTLE_S:g} s: {ids}; "
+            f"/client {started.client_id} shows how it ends.{note}"
+        )
     return Reply(
-        f"{what} to {started.recipient} queued: client #{started.client_id}{new}, "
-        f"message {started.message_id}; the delivery queue sends it.{note}"
+        f"{to} queued, not sent: no delivery worker took it within {pick:g} s (is switchboard "
+        f"serve or worker running?); it goes out when one runs: {ids}.{note}"
     )
 
 
 @ADMIN_COMMANDS.command(
     "write_email",
     "/write_email BOT ADDRESS SUBJECT | TEXT",
-    "Mail a new or known address from an email bot (F2); the delivery queue sends it.",
+    "Mail a new or known address from an email bot (F2); the reply says whether it was sent.",
 )
 def write_email_command(ctx: CommandContext, args: str) -> Reply:
     from commands.email import start_email
@@ -91,7 +115,7 @@ def write_email_command(ctx: CommandContext, args: str) -> Reply:
         )
     except WriteRefused as exc:
         raise CommandError(_sentence(str(exc))) from None
-    return _started(started, "Mail")
+    return _started(ctx, started, "Mail")
 
 
 @ADMIN_COMMANDS.command(
@@ -117,7 +141,7 @@ def write_whatsapp_command(ctx: CommandContext, args: str) -> Reply:
         )
     except WriteRefused as exc:
         raise CommandError(_sentence(str(exc))) from None
-    return _started(started, "WhatsApp message")
+    return _started(ctx, started, "WhatsApp message")
 
 
 def _sentence(text: str) -> str:
