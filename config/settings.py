@@ -320,9 +320,16 @@ class OperatorSettings(StrictModel):
 class DeliverySettings(StrictModel):
     """How the outbox is sent: worker pool, retries, sweep and pacing (times in seconds).
 
-    ``catch_up_s``: how much sending time a bot's limiter may make up after its senders stalled,
-    as a short burst (default 0.5 s: 15 messages at 30/s; 0 spaces messages strictly).
-    Platforms count with token buckets of about one second of capacity; such a burst fits.
+    ``catch_up_s``: how much sending time a bot's limiter may make up after its own senders
+    stalled, as a short burst (default 0.5 s: 15 messages at 30/s; 0 spaces messages strictly).
+    The window guard still holds every burst to the platform's per-second limit, and a
+    platform's pause is never made up (see ``workers.pacing``).
+    ``window_margin_s`` (default 0.02 s): added to every window after the platform's answer.
+    ``inflight_timeout_s`` (30 s): how long a send with no answer (its worker killed) still
+    counts in its windows.
+    The learned rate (AIMD) of each bot: a bot-wide 429 multiplies it by ``rate_cut_factor``
+    (0.85), never below ``rate_floor_fraction`` (0.1) of the configured rate; every
+    ``rate_raise_every_s`` (10 s) without a 429 adds ``rate_raise_fraction`` (0.05) of it back.
     ``stale_after_s`` must exceed ``max_wait_s``: a send waiting for its slot is not stuck.
     ``max_wait_s``: how far ahead a send may reserve its rate-limit slot (default 2 s; further
     off, the row is deferred); ``bulk_max_wait_s``: how far ahead a bulk-lane send (broadcast,
@@ -342,6 +349,12 @@ class DeliverySettings(StrictModel):
     bulk_max_wait_s: Annotated[float, Field(ge=0)] = 0.5
     rate_headroom: Annotated[float, Field(gt=0, le=1)] = 1.0
     catch_up_s: Annotated[float, Field(ge=0, le=1)] = 0.5
+    window_margin_s: Annotated[float, Field(ge=0, le=1)] = 0.02
+    inflight_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    rate_cut_factor: Annotated[float, Field(gt=0, lt=1)] = 0.85
+    rate_floor_fraction: Annotated[float, Field(gt=0, le=1)] = 0.1
+    rate_raise_fraction: Annotated[float, Field(gt=0, le=1)] = 0.05
+    rate_raise_every_s: Annotated[float, Field(gt=0)] = 10.0
 
     @model_validator(mode="after")
     def _sweep_after_waits(self) -> DeliverySettings:

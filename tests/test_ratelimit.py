@@ -61,11 +61,19 @@ def test_limits_follow_each_platforms_settings() -> None:
         }
     )
     tg, wa, mail = settings.bots
-    assert limits_for(tg, "42") == [Limit("bot:tg", 1 / 25), Limit("chat:tg:42", 1.0)]
-    assert limits_for(tg, "-100123")[1] == Limit("chat:tg:-100123", 3.0)  # 20 per minute
-    assert limits_for(wa, "+4915") == [Limit("bot:wa", 1 / 80), Limit("chat:wa:+4915", 6.0)]
-    assert limits_for(mail, "a@b.c") == [Limit("bot:mail", 0.5)]
-    assert limits_for(tg, "1", headroom=0.5)[0].interval_s == pytest.approx(2 / 25)
+    assert limits_for(tg, "42") == [
+        Limit("bot:tg", 1 / 25, 0.0, 25, 1.0, adaptive=True),
+        Limit("chat:tg:42", 1.0, 0.0, 1, 1.0),
+    ]
+    # A group: 20 per minute, spaced 3 s apart, at most 20 in any 60 s.
+    assert limits_for(tg, "-100123")[1] == Limit("chat:tg:-100123", 3.0, 0.0, 20, 60.0)
+    assert limits_for(wa, "+4915") == [
+        Limit("bot:wa", 1 / 80, 0.0, 80, 1.0, adaptive=True),
+        Limit("chat:wa:+4915", 6.0, 0.0, 1, 6.0),
+    ]
+    assert limits_for(mail, "a@b.c") == [Limit("bot:mail", 0.5, 0.0, 2, 1.0, adaptive=True)]
+    halved = limits_for(tg, "1", headroom=0.5, catch_up_s=0.25)[0]
+    assert (halved.interval_s, halved.window_n, halved.burst_s) == (pytest.approx(2 / 25), 12, 0.25)
 
 
 def test_redis_limiter_is_shared_between_clients() -> None:

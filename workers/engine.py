@@ -31,7 +31,7 @@ from store.db import database_proxy
 from store.models import PRIORITIES, PRIORITY_BULK
 from workers.broker import is_memory
 from workers.lanes import ACTOR_PRIORITY, ACTORS, QUEUES
-from workers.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from workers.ratelimit import Limiter, MemoryLimiter, RedisLimiter, aimd_of
 from workers.sender import AdapterFactory, Sender, default_adapter_factory
 from workers.stats import MemoryStats, RedisStats, Stats
 
@@ -67,6 +67,8 @@ class Engine:
     ) -> None:
         self.settings = settings
         namespace = settings.delivery.namespace
+        delivery = settings.delivery
+        margin_s, inflight_s = delivery.window_margin_s, delivery.inflight_timeout_s
         self.redis: redis.Redis | None
         self.broker: dramatiq.Broker
         self.limiter: Limiter
@@ -74,12 +76,20 @@ class Engine:
         if is_memory(settings.broker_url):
             self.redis = None
             self.broker = StubBroker()
-            self.limiter = MemoryLimiter()
+            self.limiter = MemoryLimiter(
+                aimd_of(delivery), margin_s=margin_s, inflight_timeout_s=inflight_s
+            )
             self.stats = MemoryStats()
         else:
             self.redis = redis.Redis.from_url(settings.broker_url, socket_timeout=30)
             self.broker = RedisBroker(client=self.redis, namespace=namespace)
-            self.limiter = RedisLimiter(self.redis, namespace)
+            self.limiter = RedisLimiter(
+                self.redis,
+                namespace,
+                aimd_of(delivery),
+                margin_s=margin_s,
+                inflight_timeout_s=inflight_s,
+            )
             self.stats = RedisStats(self.redis, namespace)
         self.sender = Sender(settings, self.limiter, self.stats, adapter_factory)
         self.broker.add_middleware(_ThreadCleanup(self.sender))

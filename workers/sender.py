@@ -5,15 +5,19 @@ broker's own retries):
 
 * ``RetryAfter(n)``: retried exactly ``n`` seconds after the error (``next_attempt_at``) and
   the whole bot (``scope="bot"``) or only that chat (``scope="chat"``) pauses ``n`` seconds
-  in the shared limiter, so no other worker runs into the same wall.
+  in the shared limiter, so no other worker runs into the same wall. A bot-wide one also cuts
+  the bot's learned rate (``Limiter.throttle``); a growing series of retry-afters is logged at
+  WARNING.
 * ``TransientError`` (and any unexpected exception): exponential backoff with jitter —
   ``backoff_base_s * 2**(attempt-1)`` scaled by a random factor in [0.5, 1], at most
   ``backoff_max_s`` — until ``max_attempts`` attempts, then failed.
 * ``Blocked``: failed, the client flagged unsubscribed, no retry.
 * ``RecipientGone``, ``PermanentError``: failed, no retry.
 
-Adapters are async; each worker thread keeps one event loop and one adapter per bot, reused
-for every message that thread sends.
+Before the platform call, the send waits for its slot (``acquire``: spacing) and then for
+room in every window of its keys (``admit``); the platform's answer closes its window entry
+(``done``). Adapters are async; each worker thread keeps one event loop and one adapter per
+bot, reused for every message that thread sends.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from store.clock import utcnow
 from store.inbound import rekey_client
 from store.models import Bot, Client, Message
 from workers.lanes import reserve
-from workers.ratelimit import BotConfig, Limiter, bot_key, chat_key, limits_for
+from workers.ratelimit import BotConfig, Limit, Limiter, limits_for
 from workers.stats import Stats
 
 log = logging.getLogger("switchboard.delivery")
@@ -151,33 +155,58 @@ class Sender:
         messenger_id = Client.select(Client.messenger_id).where(Client.id == row.client_id)
         recipient = messenger_id.scalar()
         delivery = self.settings.delivery
+        limits = limits_for(bot, recipient, delivery.rate_headroom, delivery.catch_up_s)
+        started = time.monotonic()
         grant = reserve(  # bulk rows reserve only a short way ahead (workers.lanes)
             self.limiter,
-            limits_for(bot, recipient, delivery.rate_headroom, delivery.catch_up_s),
+            limits,
             priority=row.priority,
             max_wait_s=delivery.max_wait_s,
             bulk_max_wait_s=delivery.bulk_max_wait_s,
         )
         if not grant.granted:
-            outbox.defer(row.id, utcnow() + dt.timedelta(seconds=grant.wait_s))
-            self.stats.record(bot_name, "deferred", "rate_limit")
-            return "deferred"
+            return self._defer(row.id, bot_name, grant.wait_s, "rate_limit")
         if grant.wait_s > 0:
             time.sleep(grant.wait_s)
-        return self._call(row, bot, recipient)
+        # Slot and window together wait at most max_wait_s: a waiting send is never "stuck".
+        entry, wait_s = self._admit(limits, delivery.max_wait_s - (time.monotonic() - started))
+        if entry is None:
+            return self._defer(row.id, bot_name, wait_s, "window")
+        return self._call(row, bot, recipient, limits, entry)
 
-    def _call(self, row: Message, bot: BotConfig, recipient: str) -> str:
+    def _admit(self, limits: list[Limit], budget_s: float) -> tuple[str | None, float]:
+        """Wait (at most ``budget_s`` seconds) until every window of ``limits`` has room;
+        returns the window entry, or None and the wait still needed."""
+        deadline = time.monotonic() + max(0.0, budget_s)
+        while True:
+            admission = self.limiter.admit(limits)
+            if admission.entry is not None:
+                return admission.entry, 0.0
+            if time.monotonic() + admission.wait_s > deadline:
+                return None, admission.wait_s
+            time.sleep(admission.wait_s)
+
+    def _defer(self, row_id: int, bot_name: str, wait_s: float, reason: str) -> str:
+        outbox.defer(row_id, utcnow() + dt.timedelta(seconds=wait_s))
+        self.stats.record(bot_name, "deferred", reason)
+        return "deferred"
+
+    def _call(
+        self, row: Message, bot: BotConfig, recipient: str, limits: list[Limit], entry: str
+    ) -> str:
         message = _outbound(row, bot.name, recipient)
         started = time.perf_counter()
         try:
             # Building the adapter can fail too (a bad token, a library error): that is the
             # message's error, retried and then stored on the row like any other.
-            loop, adapter = self._adapter(bot)
-            result: SendResult = loop.run_until_complete(adapter.send(message))
+            try:
+                loop, adapter = self._adapter(bot)
+                result: SendResult = loop.run_until_complete(adapter.send(message))
+            finally:
+                self.limiter.done(limits, entry)  # the answer (or error) closes the window
         except RetryAfter as exc:
             failed_at = utcnow()
-            key = bot_key(bot.name) if exc.scope == "bot" else chat_key(bot.name, recipient)
-            self.limiter.pause(key, exc.seconds)
+            self._pause(bot, limits, exc)
             outbox.retry_later(
                 row.id,
                 failed_at + dt.timedelta(seconds=exc.seconds),
@@ -209,6 +238,23 @@ class Sender:
             rekey_client(row.client_id, canonical)
         self.stats.record(bot.name, "sent", "ok", time.perf_counter() - started)
         return "sent"
+
+    def _pause(self, bot: BotConfig, limits: list[Limit], exc: RetryAfter) -> None:
+        """A platform pause: the whole bot (and its learned rate cut) or that one chat."""
+        bot_limit, *chat_limits = limits
+        if exc.scope != "bot" and chat_limits:
+            self.limiter.pause(chat_limits[0].key, exc.seconds)
+            return
+        penalty = self.limiter.throttle(bot_limit, exc.seconds)
+        if penalty.escalating:
+            series = ", ".join(f"{s:g}" for s in penalty.recent_retry_after_s)
+            log.warning(
+                "bot %s: the platform escalates its retry_after (%s s); learned rate now "
+                "%.0f %% of the configured one",
+                bot.name,
+                series,
+                penalty.factor * 100,
+            )
 
     def _transient(self, row: Message, bot: str, code: str, reason: str, started: float) -> str:
         delivery = self.settings.delivery
