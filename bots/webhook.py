@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import re
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -16,6 +17,14 @@ from aiohttp import web
 from store.errors import StoreError, StoreUnavailable, detached, first_line, traceback_text
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB, Telegram's and Meta's payloads are far smaller
+MAX_JSON_DEPTH = 100  # levels of [ and {; real updates nest fewer than 10
+MAX_NUMBER_DIGITS = 100  # digits in a row outside strings; ids have at most 20
+
+# A string literal; one left open runs to the end, so every match succeeds and the scan
+# stays linear (no retry from each quote inside an unterminated string).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.?)*+(?:"|\Z)', re.DOTALL)
+_LONG_NUMBER = re.compile(rb"[0-9]{%d}" % (MAX_NUMBER_DIGITS + 1))
+_BRACKET = re.compile(rb"[\[\]{}]")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -39,12 +48,38 @@ async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
+def json_limits_exceeded(body: bytes) -> str | None:
+    """Why ``body`` is refused before decoding — nesting deeper than ``MAX_JSON_DEPTH`` or a
+    number literal longer than ``MAX_NUMBER_DIGITS`` digits — or None.
+
+    A scan of the raw bytes with the strings blanked out (one regex pass, no decoding):
+    Python's decoder recurses once per level and converts a 5,000-digit integer only to raise.
+    """
+    outside = _JSON_STRING.sub(b'""', body)
+    if _LONG_NUMBER.search(outside):
+        return f"a number longer than {MAX_NUMBER_DIGITS} digits"
+    depth = 0
+    for match in _BRACKET.finditer(outside):
+        if match.group() in b"[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return f"nested deeper than {MAX_JSON_DEPTH} levels"
+        else:
+            depth -= 1
+    return None
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object; ``web.HTTPBadRequest`` with a one-line reason otherwise."""
+    """The body as a JSON object; ``web.HTTPBadRequest`` with a one-line reason otherwise
+    (also for JSON beyond ``json_limits_exceeded``)."""
+    too_much = json_limits_exceeded(body)
+    if too_much is not None:
+        raise web.HTTPBadRequest(text=f"refused JSON: {too_much}")
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise web.HTTPBadRequest(text=f"malformed JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise web.HTTPBadRequest(text=f"malformed JSON: {reason[:200]}") from None
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
     return data

@@ -18,6 +18,7 @@ from store.clock import utcnow
 from store.db import database_proxy, is_postgres, write_transaction
 from store.errors import StoreError
 from store.models import Bot, Client, LabelMembership, ListMembership, Message, Variable
+from store.sanitize import clean_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +121,13 @@ def record_inbound_many(events: Sequence[InboundMessage]) -> list[RecordResult |
 
     An event whose bot is unknown gets its ``NotFound`` in the list and the others are
     stored; a database error fails the whole batch (nothing is stored). Keep batches to a few
-    hundred events (one ``IN`` list each).
+    hundred events (one ``IN`` list each). Every event is first made storable by
+    ``store.sanitize.clean_event`` (text cleaned, values clipped, odd timestamps replaced).
     """
     from store.errors import NotFound
 
+    cleaned_at = utcnow()
+    events = [clean_event(event, cleaned_at) for event in events]
     results: list[RecordResult | StoreError | None] = [None] * len(events)
     bots = _bots(sorted({event.bot_name for event in events}))
     with write_transaction():

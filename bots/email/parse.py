@@ -17,7 +17,9 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
+from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import HeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -25,6 +27,7 @@ from typing import Any, Literal
 
 from bots.email.html_text import html_to_text
 from store.inbound import Attachment, InboundMessage
+from store.sanitize import clean_text
 
 MAX_TEXT_CHARS = 200_000  # longer bodies are cut (``extra["text_truncated"]``)
 MAX_MESSAGE_ID_CHARS = 400  # Message.dedup_key holds 512 with the "mail:" prefix
@@ -92,15 +95,18 @@ class ParsedMail:
 
 
 def clean(text: str) -> str:
-    """``text`` storable anywhere: surrogate-escaped bytes re-read as UTF-8, NULs dropped."""
+    """``text`` storable anywhere: surrogate-escaped bytes re-read as UTF-8 (cp1252 when they
+    are not UTF-8), then ``store.sanitize.clean_text`` (NUL and other controls dropped)."""
     if any("\ud800" <= ch <= "\udfff" for ch in text):
-        raw = text.encode("utf-8", "surrogateescape")
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # not escaped bytes: clean_text replaces the surrogates
+            return clean_text(text)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = raw.decode("cp1252", "replace")
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text.replace("\x00", "")
+    return clean_text(text)
 
 
 class _Reader:
@@ -160,14 +166,18 @@ class _Reader:
 
 
 def _plausible(address: str) -> bool:
+    """An address a client can be filed under: ``local@domain`` that ``email.headerregistry``
+    parses whole, within the column's size."""
     local, at, domain = address.rpartition("@")
-    return bool(
-        at
-        and local
-        and domain
-        and len(address) <= MAX_ADDRESS_CHARS
-        and not set(address) & set(" <>,;")
-    )
+    if not (at and local and domain and len(address) <= MAX_ADDRESS_CHARS):
+        return False
+    if set(address) & set(" <>,;"):
+        return False
+    try:
+        parsed = Address(addr_spec=address)
+    except (ValueError, IndexError, TypeError, HeaderParseError):
+        return False
+    return bool(parsed.username and parsed.domain)
 
 
 def _name(display: str | None) -> str | None:

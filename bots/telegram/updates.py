@@ -21,10 +21,12 @@ from typing import Any
 
 from bots.telegram.service import JOIN_KEY, reaction_text, service_of
 from store.inbound import Attachment, InboundMessage
+from store.sanitize import from_epoch
 
 START = re.compile(r"^/start(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 FILE_KINDS = ("document", "audio", "video", "voice", "video_note", "animation", "sticker")
 UNSUBSCRIBED = frozenset({"kicked", "left"})
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 USED_KINDS = [
     "message",
     "edited_message",
@@ -56,9 +58,12 @@ def _obj(data: Any, where: str) -> dict[str, Any]:
 
 
 def _int(data: dict[str, Any], key: str, where: str) -> int:
+    """An id of the Bot API: an integer in the signed 64-bit range (Telegram's own bound)."""
     value = data.get(key)
     if not isinstance(value, int) or isinstance(value, bool):
         raise UpdateError(f"{where}.{key} must be an integer")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise UpdateError(f"{where}.{key} is out of the 64-bit range")
     return value
 
 
@@ -73,13 +78,9 @@ def _name(user: dict[str, Any]) -> str | None:
 
 
 def _when(data: dict[str, Any]) -> dt.datetime | None:
+    """``date`` (epoch seconds) as naive UTC; ``store.sanitize`` replaces odd ones."""
     date = data.get("date")
-    if not isinstance(date, int) or isinstance(date, bool) or date <= 0:
-        return None
-    try:
-        return dt.datetime.fromtimestamp(date, dt.UTC).replace(tzinfo=None)
-    except (OverflowError, OSError, ValueError):
-        return None
+    return from_epoch(date) if isinstance(date, int) else None
 
 
 def attachments_of(message: dict[str, Any]) -> tuple[Attachment, ...]:

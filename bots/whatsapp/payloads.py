@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from store.inbound import Attachment, InboundMessage
+from store.sanitize import from_epoch
 
 # Cloud API media message types -> our attachment kinds
 MEDIA_KINDS = {
@@ -62,11 +63,9 @@ def e164(wa_id: str) -> str:
 
 
 def from_timestamp(value: Any) -> dt.datetime | None:
-    """Meta's epoch-seconds string as naive UTC; None when absent or not a number."""
-    try:
-        return dt.datetime.fromtimestamp(int(value), dt.UTC).replace(tzinfo=None)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
+    """Meta's epoch-seconds string as naive UTC; None when absent or not a number (dates out
+    of the sane window are replaced by ``store.sanitize`` when stored)."""
+    return from_epoch(value)
 
 
 def _obj(value: Any, where: str) -> dict[str, Any]:
