@@ -98,13 +98,13 @@ def set_webhook_command(obj: CliContext, bot: str, url: str, drop_pending: bool)
         finally:
             database.close()
 
-    from bots.telegram.updates import USED_KINDS
+    from bots.telegram.updates import used_kinds
 
     async def register(client: Bot) -> bool:
         return await client.set_webhook(
             url,
             secret_token=secret,
-            allowed_updates=USED_KINDS,
+            allowed_updates=used_kinds(bot_settings.business),
             drop_pending_updates=drop_pending or None,
         )
 

@@ -50,7 +50,9 @@ class TelegramBotSettings(_BotBase):
     ``poll_timeout_s`` seconds at most, for machines without a public address).
     ``webhook_secret``: the ``X-Telegram-Bot-Api-Secret-Token`` (1-256 of ``A-Za-z0-9_-``);
     without it set-webhook generates one and keeps it in the store. ``fetch_avatars``: look
-    up a new client's profile photo after their first message.
+    up a new client's profile photo after their first message. ``business``: the bot serves
+    Telegram Business accounts connected to it (the owner's private chats become dialogs;
+    replies go out through the connection).
 
     ``messages_per_second`` (default 30), ``chat_messages_per_second`` (1) and
     ``group_messages_per_minute`` (20): Telegram's broadcast limits the sender keeps to.
@@ -68,6 +70,7 @@ class TelegramBotSettings(_BotBase):
     api_base: str | None = None
     poll_timeout_s: Annotated[int, Field(ge=0, le=50)] = 25
     fetch_avatars: bool = True
+    business: bool = False
     messages_per_second: Annotated[float, Field(gt=0)] = 30.0
     chat_messages_per_second: Annotated[float, Field(gt=0)] = 1.0
     group_messages_per_minute: Annotated[float, Field(gt=0)] = 20.0

@@ -52,6 +52,9 @@ class InboundMessage:
     ``variables`` are set on the client (``start_payload`` from a Telegram deep link).
     ``unsubscribed`` (when not None) sets the client's flag: True when they blocked the bot,
     False when they came back (Telegram's ``my_chat_member``).
+    ``author_kind="system"`` is a service event (a pin, a reaction): it leaves the client's
+    last action alone. ``direction="out"`` with ``author_kind="operator"`` is a message the
+    business account's owner wrote in a Telegram Business chat (no delivery status).
     """
 
     bot_name: str
@@ -71,6 +74,7 @@ class InboundMessage:
     variables: dict[str, str] = field(default_factory=dict)
     mark_unread: bool = True
     unsubscribed: bool | None = None
+    direction: str = "in"  # "out": written on the client's side by us (a business owner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +375,7 @@ def _insert_messages(
         (
             clients[event.messenger_id]["id"],
             bot.id,
-            "in",
+            event.direction,
             event.author_kind,
             event.text,
             event.subject,

@@ -352,6 +352,31 @@ class WorkerLease(BaseModel):
     heartbeat_at = pw.DateTimeField(default=utcnow, index=True)
 
 
+class BusinessConnection(BaseModel):
+    """A Telegram Business account connected to one of our bots (``business: true``): the
+    bot answers in the owner's private chats. ``can_reply`` and ``enabled`` follow the
+    owner's settings (``business_connection`` updates); replies stop when either is false.
+    """
+
+    id = pw.AutoField()
+    bot = pw.ForeignKeyField(Bot, on_delete="CASCADE", index=False)
+    bot_id: int
+    connection_id = pw.CharField(max_length=200)
+    owner_user_id = pw.BigIntegerField()
+    owner_name = pw.CharField(max_length=400, default="")
+    owner_username = pw.CharField(max_length=200, null=True)
+    user_chat_id = pw.BigIntegerField(null=True)
+    can_reply = pw.BooleanField(default=False)
+    enabled = pw.BooleanField(default=True)
+    rights = JSONField(default=dict)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "business_connection"
+        indexes = ((("bot", "connection_id"), True),)
+
+
 ALL_MODELS: Final[list[type[BaseModel]]] = [
     Bot,
     Operator,
@@ -372,4 +397,5 @@ ALL_MODELS: Final[list[type[BaseModel]]] = [
     ProjectSetting,
     AdminNotice,
     WorkerLease,
+    BusinessConnection,
 ]

@@ -11,6 +11,10 @@ Outbound, one ``OutboundMessage`` becomes:
 An outbox row with ``extra["action"]`` ``approve_chat_join_request`` or
 ``decline_chat_join_request`` (``chat_id``, ``user_id``) is that call instead of a message.
 
+A client of a Telegram Business chat (messenger id ``biz:<connection>:<chat>``) is answered
+with ``business_connection_id``; a connection the owner disabled, or that may not reply,
+raises ``PermanentError`` without calling Telegram.
+
 ``reply_markup`` (a Bot API dict: ``inline_keyboard``, ``keyboard``, ``remove_keyboard``,
 ``force_reply``) is passed through; ``reply_to`` answers a message. The text is plain (no
 parse mode) unless ``extra["parse_mode"]`` says ``HTML`` or ``MarkdownV2``. The
@@ -51,6 +55,7 @@ from bots.telegram.secret import stored_secret
 from bots.telegram.webhook import install
 from bots.webhook import secrets_match, store_call
 from config import Settings, TelegramBotSettings
+from store.business import connection_of, split_business_key
 
 MAX_TEXT = 4096
 # ``extra["action"]`` of an outbox row that is a Bot API call instead of a message
@@ -142,7 +147,10 @@ class TelegramAdapter:
         """The update ingest (webhook and polling), created on first use in the event loop."""
         if self._ingest is None:
             self._ingest = Ingest(
-                self.name, self.bot, fetch_avatars=self.settings_bot.fetch_avatars
+                self.name,
+                self.bot,
+                fetch_avatars=self.settings_bot.fetch_avatars,
+                business=self.settings_bot.business,
             )
         return self._ingest
 
@@ -186,10 +194,15 @@ class TelegramAdapter:
         action = message.extra.get("action")
         if action in JOIN_ACTIONS:
             return await self._answer_join(action, message.extra)
-        chat_id = chat_id_of(message.messenger_id)
+        business = split_business_key(message.messenger_id)
+        connection_id: str | None = None
+        if business is not None:
+            connection_id = business[0]
+            await self._check_connection(connection_id)
+        chat_id = chat_id_of(business[1] if business else message.messenger_id)
         markup = parse_markup(message.reply_markup)
         try:
-            sent = await self._send(chat_id, message, markup)
+            sent = await self._send(chat_id, message, markup, connection_id)
         except AiogramError as exc:
             raise classify(exc) from exc
         ids = [str(m.message_id) for m in sent]
@@ -210,8 +223,29 @@ class TelegramAdapter:
             raise classify(exc) from exc
         return SendResult(f"join:{chat_id}:{user_id}", extra={"action": action})
 
+    async def _check_connection(self, connection_id: str) -> None:
+        """Refuse a reply through a business connection the owner disabled or that may not
+        reply (a connection never seen is tried: Telegram has the last word)."""
+        connection = await store_call(connection_of, self.name, connection_id)
+        if connection is None:
+            return
+        owner = connection.owner_name or str(connection.owner_user_id)
+        if not connection.enabled:
+            raise PermanentError(
+                f"the Telegram Business connection of {owner} is disabled: the owner turned "
+                "the bot off for their chats"
+            )
+        if not connection.can_reply:
+            raise PermanentError(
+                f"the Telegram Business connection of {owner} does not let the bot reply"
+            )
+
     async def _send(
-        self, chat_id: int | str, message: OutboundMessage, markup: Markup | None
+        self,
+        chat_id: int | str,
+        message: OutboundMessage,
+        markup: Markup | None,
+        connection_id: str | None = None,
     ) -> list[Message]:
         bot = self.bot()
         parse_mode = message.extra.get("parse_mode")
@@ -239,6 +273,7 @@ class TelegramAdapter:
                         parse_mode=parse_mode,
                         reply_markup=markup if last else None,
                         reply_parameters=reply if i == 0 else None,
+                        business_connection_id=connection_id,
                     )
                 )
         for i, attachment in enumerate(attachments):
@@ -252,6 +287,7 @@ class TelegramAdapter:
                     parse_mode=parse_mode if first else None,
                     markup=markup if i == len(attachments) - 1 else None,
                     reply=reply if first and not sent else None,
+                    connection_id=connection_id,
                 )
             )
         return sent
@@ -266,6 +302,7 @@ class TelegramAdapter:
         parse_mode: str | None,
         markup: Markup | None,
         reply: ReplyParameters | None,
+        connection_id: str | None = None,
     ) -> Message:
         media: str | FSInputFile
         if attachment.file_id:
@@ -284,6 +321,7 @@ class TelegramAdapter:
             "parse_mode": parse_mode,
             "reply_markup": markup,
             "reply_parameters": reply,
+            "business_connection_id": connection_id,
         }
         if attachment.kind == "photo":
             return await bot.send_photo(chat_id, media, **common)

@@ -19,8 +19,10 @@ from aiogram import Bot
 from aiogram.exceptions import AiogramError
 
 from bots.batching import InboundWriter
+from bots.telegram.business import parse_business, parse_connection
 from bots.telegram.updates import ParsedUpdate, parse_update
 from bots.webhook import store_call
+from store.business import mark_deleted, save_connection
 from store.errors import StoreError
 from store.inbound import set_avatar_url
 
@@ -37,10 +39,18 @@ def media_path(bot_name: str, file_id: str) -> str:
 class Ingest:
     """The ingest of one bot. ``bot`` gives the aiogram ``Bot`` for the follow-up calls."""
 
-    def __init__(self, bot_name: str, bot: Callable[[], Bot], *, fetch_avatars: bool) -> None:
+    def __init__(
+        self,
+        bot_name: str,
+        bot: Callable[[], Bot],
+        *,
+        fetch_avatars: bool,
+        business: bool = False,
+    ) -> None:
         self.bot_name = bot_name
         self._bot = bot
         self.fetch_avatars = fetch_avatars
+        self.business = business  # Telegram Business updates are stored (``business: true``)
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(MAX_SIDE_TASKS)
         self.writer = InboundWriter()
@@ -48,10 +58,19 @@ class Ingest:
     async def handle(self, data: dict[str, Any]) -> Outcome:
         """Store one update. Raises ``UpdateError`` (not an update), ``StoreUnavailable``
         (retry later) or ``NotFound`` (the bot is not in the store)."""
-        parsed = parse_update(self.bot_name, data)
+        parsed: ParsedUpdate | None = None
+        if self.business:
+            connection = parse_connection(data)
+            if connection is not None:
+                await store_call(save_connection, self.bot_name, connection)
+                return "stored"
+            parsed = parse_business(self.bot_name, data)
+        parsed = parsed or parse_update(self.bot_name, data)
         if parsed is None:
             return "ignored"
         result = await self.writer.record(parsed.event)
+        if parsed.deleted_ids:  # also on a redelivery: the first may have stopped halfway
+            await store_call(mark_deleted, result.client_id, list(parsed.deleted_ids))
         if result.duplicate:
             return "duplicate"
         if parsed.callback_query_id:

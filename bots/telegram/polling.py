@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from aiogram.exceptions import AiogramError, TelegramUnauthorizedError
 
-from bots.telegram.updates import USED_KINDS, UpdateError
+from bots.telegram.updates import UpdateError, used_kinds
 from store.errors import NotFound, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class Poller:
                 updates = await bot.get_updates(
                     offset=self.offset,
                     timeout=self.timeout_s,
-                    allowed_updates=USED_KINDS,
+                    allowed_updates=used_kinds(self.adapter.settings_bot.business),
                     request_timeout=self.timeout_s + 10,
                 )
             except TelegramUnauthorizedError:

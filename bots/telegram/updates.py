@@ -35,6 +35,18 @@ USED_KINDS = [
     "message_reaction",
     "chat_join_request",
 ]
+# Telegram Business (a bot with ``business: true``): the owner's chats through the bot
+BUSINESS_KINDS = [
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
+]
+
+
+def used_kinds(business: bool) -> list[str]:
+    """The ``allowed_updates`` of a bot: the business kinds only when it serves them."""
+    return USED_KINDS + BUSINESS_KINDS if business else list(USED_KINDS)
 
 
 class UpdateError(ValueError):
@@ -49,6 +61,7 @@ class ParsedUpdate:
     event: InboundMessage
     callback_query_id: str | None = None  # to answer, so the button stops spinning
     user_id: int | None = None  # a private chat's user: their avatar can be fetched
+    deleted_ids: tuple[str, ...] = ()  # platform ids of the client's messages now deleted
 
 
 def _obj(data: Any, where: str) -> dict[str, Any]:
@@ -288,7 +301,8 @@ def _join_request(bot_name: str, update_id: int, data: dict[str, Any]) -> Parsed
 
 
 def parse_update(bot_name: str, data: dict[str, Any]) -> ParsedUpdate | None:
-    """What to store for update ``data`` of bot ``bot_name``; None for a kind we don't use.
+    """What to store for update ``data`` of bot ``bot_name``; None for a kind we don't use
+    (the Telegram Business kinds are ``bots.telegram.business``'s).
 
     Raises ``UpdateError`` with a one-line reason when ``data`` is not an update.
     """

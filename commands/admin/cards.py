@@ -16,6 +16,8 @@ import peewee as pw
 
 from commands.admin.context import CommandContext
 from commands.admin.preferences import PREVIEW_FIELDS, preferences_of
+from store.business import PREFIX as BUSINESS_PREFIX
+from store.business import connection_of_client
 from store.clients.details import ClientDetails, client_details
 from store.filters.sql import CLIENT_ID
 from store.models import Client, Message, Operator
@@ -90,6 +92,8 @@ def message_label(message: Message, data: CardData, ctx: CommandContext) -> str:
     if message.author_kind == "client":
         return "Client"
     if message.author_kind == "operator":
+        if (message.extra or {}).get("business_owner"):
+            return "Owner"  # the business account's owner, writing in Telegram itself
         if message.operator_id == ctx.operator.id:
             return "You"
         other = data.operators.get(message.operator_id or 0)
@@ -171,11 +175,30 @@ def short_card(client_id: int, data: CardData, ctx: CommandContext) -> str:
     return "\n".join(lines)
 
 
+def business_line(client_id: int) -> str:
+    """The card's mark of a Telegram Business chat: whose account, and whether it answers."""
+    client = Client.get_by_id(client_id)
+    connection = connection_of_client(client.bot_id, client.messenger_id)
+    if connection is None:
+        return "💼 Business chat (connection not seen yet)"
+    owner = connection.owner_name + (
+        f" @{connection.owner_username}" if connection.owner_username else ""
+    )
+    state = (
+        "replies go through the owner's account"
+        if connection.enabled and connection.can_reply
+        else "the bot is turned off there: replies are refused"
+    )
+    return f"💼 Business chat of {owner}: {state}"
+
+
 def full_card(client_id: int, ctx: CommandContext) -> str:
     """Every field of the client (F14: opening the card shows the full client data)."""
     data = load_card_data([client_id], ctx)
     d = data.details[client_id]
     lines = [title(d), f"Bot: {d.bot} ({d.messenger})"]
+    if d.messenger_id.startswith(BUSINESS_PREFIX):
+        lines.append(business_line(d.client_id))
     for key, label in PREVIEW_FIELDS.items():
         value = field_value(key, d, data, ctx)
         if value:

@@ -62,6 +62,8 @@ def _line(message: Message, data: CardData, ctx: CommandContext) -> str:
     for attachment in message.attachments or []:
         name = attachment.get("file_name") or attachment.get("url") or ""
         body += f" [{attachment.get('kind', 'file')}{': ' + name if name else ''}]"
+    if (message.extra or {}).get("deleted"):
+        body += " (deleted)"
     if message.status == "failed" and message.error_text:
         body += f" (error: {message.error_text})"
     return f"{head}: {body.strip()}"

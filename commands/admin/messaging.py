@@ -15,6 +15,7 @@ from commands.admin.context import CommandContext, CommandError
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Reply
 from store import outbox
+from store.business import connection_of_client
 from store.clock import utcnow
 from store.db import write_transaction
 from store.models import Client, Message
@@ -51,6 +52,12 @@ def send_reply(
         raise CommandError(f"Client {client.id} is blocked: unblock it first.")
     if client.unsubscribed:
         raise CommandError(f"Client {client.id} has blocked the bot; nothing can reach them.")
+    connection = connection_of_client(client.bot_id, client.messenger_id)
+    if connection is not None and not (connection.enabled and connection.can_reply):
+        raise CommandError(
+            f"Client {client.id} writes through {connection.owner_name}'s Telegram Business "
+            "account, which has the bot turned off or may not reply."
+        )
     with write_transaction():
         row = outbox.enqueue(
             client,

@@ -13,7 +13,8 @@ deleteWebhook, getWebhookInfo, getUpdates (``offset``, ``limit``, ``timeout`` lo
 (upload, URL or file_id), getFile, getUserProfilePhotos, answerCallbackQuery,
 editMessageText, editMessageCaption, editMessageReplyMarkup, deleteMessage, sendChatAction,
 setMyCommands, getMyCommands, deleteMyCommands, getChat, approveChatJoinRequest,
-declineChatJoinRequest (400 ``HIDE_REQUESTER_MISSING`` when there is no pending request).
+declineChatJoinRequest (400 ``HIDE_REQUESTER_MISSING`` when there is no pending request),
+getBusinessConnection; sends take ``business_connection_id`` (``emulators.telegram.business``).
 Any update can be pushed as written with ``emu.inject(token, {...})``. A token the emulator
 does not know gets 401 ``Unauthorized``; an unknown method 404.
 
@@ -49,6 +50,11 @@ Python API (all in one event loop)::
         emu.group(token, -1001, "Club", kind="supergroup")
         await user.request_join(-1001, bio="hi")      # chat_join_request
         emu.bots[token].join_requests[(-1001, 42)]    # pending / approved / declined
+        conn = await emu.connect_business(token, 500, "Owner")  # business_connection
+        chat = emu.business_chat(token, conn.connection_id, 77, "Cy")
+        await chat.send_text("hi"); await chat.owner_says("hello"); await chat.edit(1, "hi!")
+        await chat.delete(1)                          # deleted_business_messages
+        await emu.change_business(token, conn.connection_id, enabled=False)
         user.deactivate(); user.set_profile_photo(b"...")
         emu.user(token, 7, blocked=True)              # blocked from the start, no update
         emu.group(token, -100123, "Staff")            # a group chat (20/min)

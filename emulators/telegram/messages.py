@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from emulators.telegram import business
 from emulators.telegram.model import (
     BLOCKED,
     CHAT_NOT_FOUND,
@@ -127,7 +128,11 @@ def check_markup(markup: Any) -> dict[str, Any] | None:
 
 
 def resolve_chat(emu: TelegramEmulator, bot: BotState, params: Params) -> int:
-    """The chat a send goes to: 400 for an unknown chat, 403 for a blocked or deleted user."""
+    """The chat a send goes to: 400 for an unknown chat, 403 for a blocked or deleted user;
+    through a business connection (``business_connection_id``) the owner's chat."""
+    connection_id = params.str_("business_connection_id")
+    if connection_id is not None:
+        return business.resolve(bot, params, connection_id)
     chat_ref = params.chat_id()
     if isinstance(chat_ref, str):
         found = [u.user_id for u in bot.users.values() if u.username == chat_ref[1:]]
@@ -184,6 +189,8 @@ def record_outgoing(
         params=params.recorded(),
     )
     message.json = message_json(bot, message, bot.as_user())
+    if connection_id := params.str_("business_connection_id"):
+        message.json["business_connection_id"] = connection_id
     bot.messages[(chat_id, message.message_id)] = message
     bot.outgoing.append(message)
     emu.notify()

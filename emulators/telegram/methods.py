@@ -11,7 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from emulators.telegram import messages
+from emulators.telegram import business, messages
 from emulators.telegram.messages import photo_sizes
 from emulators.telegram.model import ApiError, BotState, Webhook, bad_request
 from emulators.telegram.params import Params
@@ -282,6 +282,7 @@ METHODS: dict[str, Handler] = {
         "deleteMyCommands": delete_my_commands,
         "getChat": get_chat,
         "approveChatJoinRequest": approve_chat_join_request,
+        "getBusinessConnection": business.get_business_connection,
         "declineChatJoinRequest": decline_chat_join_request,
     }.items()
 }

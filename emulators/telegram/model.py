@@ -177,6 +177,7 @@ class BotState:
     files: dict[str, StoredFile] = field(default_factory=dict)  # by file_id
     # (chat_id, user_id) of join requests -> pending, approved or declined
     join_requests: dict[tuple[int, int], str] = field(default_factory=dict)
+    business: dict[str, Any] = field(default_factory=dict)  # BusinessConnectionState by id
     file_paths: dict[str, StoredFile] = field(default_factory=dict)  # by file_path
 
     def __post_init__(self) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from emulators.flood import check_model
+from emulators.telegram import business
+from emulators.telegram.business import BusinessChat, BusinessConnectionState
 from emulators.telegram.delivery import Delivery, Pusher
 from emulators.telegram.files import FileStore
 from emulators.telegram.limits import FloodLimits
@@ -193,6 +195,36 @@ class TelegramEmulator:
         if chat_id >= 0:
             raise ValueError("group chat ids are negative")
         return self.bot(token).groups.setdefault(chat_id, GroupState(chat_id, title, kind))
+
+    # ---- scripting: Telegram Business (emulators.telegram.business) -------------------
+    async def connect_business(
+        self, token: str, owner_id: int, first_name: str = "Owner", **fields: Any
+    ) -> BusinessConnectionState:
+        """A business account (owner ``owner_id``) connects bot ``token``: the bot gets a
+        ``business_connection``. ``fields``: ``can_reply``, ``enabled``, ``connection_id``,
+        and the owner's ``last_name``/``username``."""
+        return await business.connect(self, token, owner_id, first_name, **fields)
+
+    async def change_business(
+        self,
+        token: str,
+        connection_id: str,
+        *,
+        enabled: bool | None = None,
+        can_reply: bool | None = None,
+    ) -> BusinessConnectionState:
+        """The owner disables / enables the bot or changes its right to reply."""
+        return await business.change(
+            self, token, connection_id, enabled=enabled, can_reply=can_reply
+        )
+
+    def business_chat(
+        self, token: str, connection_id: str, user_id: int, first_name: str, **fields: Any
+    ) -> BusinessChat:
+        """The private chat of user ``user_id`` with the owner of ``connection_id``."""
+        bot = self.bot(token)
+        connection = business.connections(bot)[connection_id]
+        return BusinessChat(self, bot, connection, UserState(user_id, first_name, **fields))
 
     # ---- scripting: failures ----------------------------------------------------------
     def fail_next(
