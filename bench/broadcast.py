@@ -68,6 +68,7 @@ class Result:
     duplicates: int
     slowest_second: int
     max_in_1s: int  # the most accepted sends in any sliding 1 s window at the emulator
+    finished: bool  # False: the job was still sending at --timeout (its rest counts as lost)
 
 
 class Sampler:
@@ -150,9 +151,15 @@ async def run_one(
                 with Sampler(platform) as sampler:
                     job_id = start_broadcast(settings, platform.bot["name"], "Bench: sale today")
                     created = time.monotonic()
-                    await until(
-                        lambda: jobs.progress(job_id).remaining == 0, "the job to finish", timeout_s
-                    )
+                    try:
+                        await until(
+                            lambda: jobs.progress(job_id).remaining == 0,
+                            "the job to finish",
+                            timeout_s,
+                        )
+                        finished = True
+                    except AssertionError:  # a model that stalls the sender: report, go on
+                        finished = False
                     await asyncio.sleep(0.1)
             finally:
                 fleet.stop()
@@ -186,6 +193,7 @@ async def run_one(
                 duplicates=duplicates(delivered),
                 slowest_second=sampler.slowest_second(),
                 max_in_1s=max_in_window(platform.accepted_times(), 1.0),
+                finished=finished,
             )
         finally:
             database.close()
@@ -202,7 +210,7 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                 context = telegram(args.clients, 30.0, flood)
             async with context as platform:
                 result = await run_one(
-                    platform, workers, args.threads, Path(tmp), 900, args.catch_up
+                    platform, workers, args.threads, Path(tmp), args.timeout, args.catch_up
                 )
         print(json.dumps(asdict(result)), flush=True)
         results.append(result)
@@ -221,7 +229,8 @@ def table(results: list[Result]) -> str:
         lines.append(
             f"| {r.platform} ({r.limit_per_s:g}/s) | {r.flood} | {r.workers} | {r.clients:,} "
             f"| {r.per_s:.2f} | {r.of_limit_pct:.1f} % | {r.end_to_end_per_s:.2f} "
-            f"| {r.refused_per_1000:g} | {codes} | {r.lost} | {r.duplicates} | {r.max_in_1s} |"
+            f"| {r.refused_per_1000:g} | {codes} | {r.lost}{'' if r.finished else ' (timed out)'} "
+            f"| {r.duplicates} | {r.max_in_1s} |"
         )
     return "\n".join(lines)
 
@@ -242,6 +251,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
     parser.add_argument("--whatsapp-rate", type=float, default=80.0, help="messages/s")
     parser.add_argument("--catch-up", type=float, default=0.5, help="delivery.catch_up_s")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        help="seconds one run may take; a run still sending then is reported unfinished",
+    )
     results = asyncio.run(main_async(parser.parse_args()))
     print()
     print(table(results))

@@ -292,7 +292,9 @@ async def test_rig_platforms_count_refusals_by_answer_and_accepted_times() -> No
         assert platform.refusals() == {"429": 1} and len(platform.accepted_times()) == 1
     result = Result(
         "telegram", "window", 1, 8, 600, 30.0, 600, 20.0, 29.9, 99.7, 29.5, 1, 1.67,
-        {"429": 1.67}, 0, 0, 28, 30,
+        {"429": 1.67}, 0, 0, 28, 30, True,
     )  # fmt: skip
     assert "| telegram (30/s) | window | 1 | 600 | 29.90 | 99.7 % |" in table([result])
     assert "| 429: 1.67 | 0 | 0 | 30 |" in table([result])
+    result.finished, result.lost = False, 120
+    assert "| 429: 1.67 | 120 (timed out) | 0 | 30 |" in table([result])
