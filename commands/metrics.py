@@ -33,7 +33,7 @@ from config import Settings
 from store import outbox
 from workers.engine import Engine
 from workers.queues import depths
-from workers.ratelimit import bot_key
+from workers.ratelimit import bot_key, configured_rate
 from workers.stats import LATENCY_BUCKETS_S
 
 OUTCOMES = {
@@ -98,11 +98,35 @@ class DeliveryCollector(Collector):
             "Seconds until the rate limiter lets the bot's next message go",
             labels=["bot"],
         )
-        for name in [b.name for b in self.settings.bots]:
+        limit = GaugeMetricFamily(
+            "switchboard_bot_rate_limit", "Configured send rate (messages/s)", labels=["bot"]
+        )
+        learned = GaugeMetricFamily(
+            "switchboard_bot_learned_rate",
+            "Send rate the limiter learned from the platform's 429s (messages/s)",
+            labels=["bot"],
+        )
+        refusals = CounterMetricFamily(
+            "switchboard_bot_429",
+            "Bot-wide rate-limit refusals (429 / 130429) the limiter counted",
+            labels=["bot"],
+        )
+        retry_after = GaugeMetricFamily(
+            "switchboard_bot_last_retry_after_seconds",
+            "retry_after of the platform's latest rate cut (seconds)",
+            labels=["bot"],
+        )
+        for config in self.settings.bots:
+            name, configured = config.name, configured_rate(config, self.settings.delivery)
+            state = self.engine.limiter.bot_rate(bot_key(name))
             rate.add_metric([name], self.engine.stats.rate(name))
             wait.add_metric([name], self.engine.limiter.next_free_s(bot_key(name)))
-        yield rate
-        yield wait
+            limit.add_metric([name], configured)
+            learned.add_metric([name], state.factor * configured)
+            refusals.add_metric([name], state.refusals)
+            if state.recent_retry_after_s:
+                retry_after.add_metric([name], state.recent_retry_after_s[-1])
+        yield from (rate, wait, limit, learned, refusals, retry_after)
 
 
 REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)

@@ -3,7 +3,7 @@
 The numbers come from where every process can see them: the outbox and jobs from the store,
 the counters and send rates from the engine's ``Stats`` (Redis in ``redis://`` mode, so the
 web process shows what all ``switchboard worker`` processes did), the limiter's next free slot
-of each bot and the broker's queues from the broker itself.
+and learned rate of each bot and the broker's queues from the broker itself.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from store.clock import utcnow
 from store.models import Bot, Message
 from workers.engine import Engine
 from workers.queues import DeadLetter, QueueDepths, dead_letters, depths
-from workers.ratelimit import bot_key
+from workers.ratelimit import bot_key, configured_rate
 
 FINISHED_JOBS_SHOWN = 5
 ERRORS_SHOWN = 20
@@ -28,18 +28,32 @@ PAUSED_AFTER_S = 1.0
 
 @dataclass(frozen=True, slots=True)
 class BotRow:
-    """One configured bot: ``rate_limit`` (messages/s configured), ``rate_now`` (sent per second
-    over the last 10 s), ``next_slot_s`` (seconds until the limiter lets its next send go)."""
+    """One configured bot: ``rate_limit`` (messages/s configured), ``learned_rate`` (messages/s
+    the limiter paces it at after the platform's 429s), ``rate_now`` (sent per second over the
+    last 10 s), ``next_slot_s`` (seconds until the limiter lets its next send go), the bot-wide
+    429s the limiter counted (``refusals``), seconds since the last (None: none) and the
+    retry-afters of the latest rate cuts (seconds)."""
 
     name: str
     kind: str
     enabled: bool
     rate_limit: float
+    learned_rate: float
     rate_now: float
     next_slot_s: float
     sent: int
     failed: int
     retried: int
+    refusals: int = 0
+    last_429_ago_s: float | None = None
+    recent_retry_after_s: tuple[float, ...] = ()
+
+    @property
+    def refusals_text(self) -> str:
+        if not self.refusals or self.last_429_ago_s is None:
+            return "none"
+        series = ", ".join(f"{s:g}" for s in self.recent_retry_after_s)
+        return f"{self.refusals}, last {self.last_429_ago_s:.0f} s ago (retry after {series} s)"
 
     @property
     def limiter_state(self) -> str:
@@ -86,20 +100,27 @@ def _bot_rows(settings: Settings, engine: Engine) -> list[BotRow]:
     totals: dict[tuple[str, str], int] = {}
     for (outcome, bot, _reason), n in counters.items():
         totals[(outcome, bot)] = totals.get((outcome, bot), 0) + n
-    return [
-        BotRow(
-            name=bot.name,
-            kind=bot.kind,
-            enabled=bot.enabled,
-            rate_limit=bot.messages_per_second,
-            rate_now=engine.stats.rate(bot.name),
-            next_slot_s=engine.limiter.next_free_s(bot_key(bot.name)),
-            sent=totals.get(("sent", bot.name), 0),
-            failed=totals.get(("failed", bot.name), 0),
-            retried=totals.get(("retried", bot.name), 0),
+    rows = []
+    for cfg in settings.bots:
+        learned = engine.limiter.bot_rate(bot_key(cfg.name))
+        rows.append(
+            BotRow(
+                name=cfg.name,
+                kind=cfg.kind,
+                enabled=cfg.enabled,
+                rate_limit=configured_rate(cfg, settings.delivery),
+                learned_rate=learned.factor * configured_rate(cfg, settings.delivery),
+                rate_now=engine.stats.rate(cfg.name),
+                next_slot_s=engine.limiter.next_free_s(bot_key(cfg.name)),
+                sent=totals.get(("sent", cfg.name), 0),
+                failed=totals.get(("failed", cfg.name), 0),
+                retried=totals.get(("retried", cfg.name), 0),
+                refusals=learned.refusals,
+                last_429_ago_s=learned.last_429_ago_s,
+                recent_retry_after_s=learned.recent_retry_after_s,
+            )
         )
-        for bot in settings.bots
-    ]
+    return rows
 
 
 def _dead_rows(engine: Engine) -> list[DeadRow]:

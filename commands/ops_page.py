@@ -22,8 +22,8 @@ th{background:#f3f3f3}.num{text-align:right}.notice{background:#eef7ee;padding:.
 """
 
 
-BOT_HEADERS = ["bot", "kind", "enabled", "limit msg/s", "sent msg/s (10 s)", "limiter"]
-BOT_HEADERS += ["sent", "failed", "retried"]
+BOT_HEADERS = ["bot", "kind", "enabled", "limit msg/s", "learned msg/s", "sent msg/s (10 s)"]
+BOT_HEADERS += ["limiter", "platform 429s", "sent", "failed", "retried"]
 
 
 def _e(value: object) -> str:
@@ -80,8 +80,10 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
                 _e(b.kind),
                 "yes" if b.enabled else '<span class="muted">no</span>',
                 f"{b.rate_limit:g}",
+                f"{b.learned_rate:.1f}",
                 f"{b.rate_now:.1f}",
                 _e(b.limiter_state),
+                _e(b.refusals_text),
                 str(b.sent),
                 str(b.failed),
                 str(b.retried),

@@ -29,6 +29,7 @@ from tests.browser import chromium
 from tests.services import REDIS_URL, redis_namespace
 from workers.engine import QUEUE, Engine
 from workers.queues import dead_letters, depths, requeue
+from workers.ratelimit import Limit
 
 TOKEN = "ops-s3cret-token"
 
@@ -109,6 +110,8 @@ async def test_token_cookie_csrf_and_metrics(db: peewee.Database, broker: tuple[
         engine = app[ENGINE_KEY]
         assert isinstance(engine, Engine)
         seeded = _seed(engine)
+        # A platform's 429 (retry after 0.5 s): the learned rate drops to 85 % of 30/s.
+        engine.limiter.throttle(Limit("bot:shop_tg", 1 / 30, adaptive=True), 0.5)
         async with http.get(f"{url}/ops") as r:
             assert r.status == 401 and "ops token" in (await r.text()).lower()
         async with http.get(f"{url}/ops?token=wrong") as r:
@@ -126,6 +129,7 @@ async def test_token_cookie_csrf_and_metrics(db: peewee.Database, broker: tuple[
         # Store values are escaped, never markup.
         assert "&lt;script&gt;" in page and "<script>" not in page
         assert "Forbidden: bot was blocked" in page
+        assert "<td>25.5</td>" in page and "(retry after 0.5 s)" in page
         csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
         assert csrf is not None
         cancel = f"{url}/ops/jobs/{seeded['job']}/cancel"
@@ -154,6 +158,10 @@ async def test_token_cookie_csrf_and_metrics(db: peewee.Database, broker: tuple[
         assert 'switchboard_outbox_messages{status="queued"} 4.0' in text
         assert 'switchboard_outbox_messages{status="failed"} 1.0' in text
         assert 'switchboard_limiter_next_slot_seconds{bot="shop_tg"}' in text
+        assert 'switchboard_bot_rate_limit{bot="shop_tg"} 30.0' in text
+        assert 'switchboard_bot_learned_rate{bot="shop_tg"} 25.5' in text
+        assert 'switchboard_bot_429_total{bot="shop_tg"} 1.0' in text
+        assert 'switchboard_bot_last_retry_after_seconds{bot="shop_tg"} 0.5' in text
         # The actions, as the browser test does them, on every store and broker.
         form = {"csrf": csrf.group(1)}
         async with http.post(cancel, cookies=jar, data=form, allow_redirects=False) as r:

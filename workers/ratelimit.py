@@ -30,6 +30,7 @@ __all__ = [
     "aimd_of",
     "bot_key",
     "chat_key",
+    "configured_rate",
     "limits_for",
 ]
 
@@ -42,6 +43,11 @@ def aimd_of(delivery: DeliverySettings) -> Aimd:
         delivery.rate_raise_fraction,
         delivery.rate_raise_every_s,
     )
+
+
+def configured_rate(bot: BotConfig, delivery: DeliverySettings) -> float:
+    """The bot's rate before learning: ``messages_per_second`` x ``rate_headroom`` (msg/s)."""
+    return bot.messages_per_second * delivery.rate_headroom
 
 
 def _windowed(key: str, per_s: float, burst_s: float = 0.0, adaptive: bool = False) -> Limit:
