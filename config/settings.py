@@ -338,6 +338,10 @@ class DeliverySettings(StrictModel):
     off, the row is deferred); ``bulk_max_wait_s``: how far ahead a bulk-lane send (broadcast,
     resend-failed) may reserve (default 0.5 s), so an operator's reply is never more than that
     behind a broadcast at the limit (docs/operations.md, lanes).
+    ``lease_s``: a sending process renews its lease every ``lease_s / 4``; the rows it claimed
+    go to other workers once it has not for ``lease_s`` (default 8 s: a SIGKILLed worker's rows
+    are sent again about 10 s after its death). ``stale_after_s`` (default 120 s) remains the
+    last resort for rows whose claimer had no lease and for ids the broker lost.
     """
 
     namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "switchboard"
@@ -350,6 +354,7 @@ class DeliverySettings(StrictModel):
     dispatch_interval_s: Annotated[float, Field(gt=0, le=5)] = 0.2
     max_wait_s: Annotated[float, Field(ge=0)] = 2.0
     bulk_max_wait_s: Annotated[float, Field(ge=0)] = 0.5
+    lease_s: Annotated[float, Field(ge=2, le=600)] = 8.0
     rate_headroom: Annotated[float, Field(gt=0, le=1)] = 1.0
     catch_up_s: Annotated[float, Field(ge=0, le=1)] = 0.5
     window_margin_s: Annotated[float, Field(ge=0, le=1)] = 0.02

@@ -241,7 +241,8 @@ def requeue(message_id: int, *, now: dt.datetime | None = None) -> bool:
     return changed == 1
 
 
-def _locked_ids(query: Any) -> list[int]:
+def locked_ids(query: Any) -> list[int]:
+    """The ids ``query`` selects, locked for this write transaction on PostgreSQL."""
     if is_postgres():
         # Concurrent dispatchers skip each other's rows instead of handing them over twice.
         query = query.for_update(skip_locked=True)
@@ -265,7 +266,7 @@ def take_due(
                 break
             # One lane at a time: each is one range of the (status, priority,
             # next_attempt_at) index, however many later rows a broadcast has queued.
-            ids += _locked_ids(
+            ids += locked_ids(
                 Message.select(Message.id)
                 .where(
                     (Message.status == "queued")
@@ -310,13 +311,13 @@ def sweep(stale_after_s: float, *, limit: int = 1000, now: dt.datetime | None = 
     cutoff = now - dt.timedelta(seconds=stale_after_s)
     due = Message.next_attempt_at.is_null() | (Message.next_attempt_at <= now)
     with write_transaction():
-        stuck = _locked_ids(
+        stuck = locked_ids(
             Message.select(Message.id)
             .where((Message.status == "sending") & (Message.updated_at < cutoff))
             .order_by(Message.id)
             .limit(limit)
         )
-        lost = _locked_ids(
+        lost = locked_ids(
             Message.select(Message.id)
             .where((Message.status == "queued") & (Message.updated_at < cutoff) & due)
             .order_by(Message.id)

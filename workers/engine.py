@@ -1,4 +1,4 @@
-"""The delivery engine of one process: broker, the ``send_message`` actor, the dispatcher.
+"""The delivery engine of one process: broker, the send actors (one per lane), the dispatcher.
 
 * ``memory://``: a Dramatiq ``StubBroker`` with worker threads inside ``switchboard serve``
   (``start_workers``), and a shared in-process rate limiter.
@@ -7,7 +7,8 @@
 
 The dispatcher (a thread, every ``delivery.dispatch_interval_s``) hands due outbox rows to the
 broker (``store.outbox.take_due``), each lane to its own queue, the interactive lane first
-(``workers.lanes``), and re-hands rows stuck longer than ``stale_after_s``
+(``workers.lanes``), and re-hands rows claimed by a worker process whose lease ran out
+(``store.leases.recover``, ``workers.lease``) or stuck longer than ``stale_after_s``
 (``store.outbox.sweep``). The outbox is the source of truth: the broker carries only ids, and
 Dramatiq's own retries are off for the send actors — the sender decides retries.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,11 +28,12 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 
 from config import Settings
-from store import outbox
+from store import leases, outbox
 from store.db import database_proxy
 from store.models import PRIORITIES, PRIORITY_BULK
 from workers.broker import is_memory
 from workers.lanes import ACTOR_PRIORITY, ACTORS, QUEUES
+from workers.lease import Lease
 from workers.ratelimit import Limiter, MemoryLimiter, RedisLimiter, aimd_of
 from workers.sender import AdapterFactory, Sender, default_adapter_factory
 from workers.stats import MemoryStats, RedisStats, Stats
@@ -82,7 +85,15 @@ class Engine:
             self.stats = MemoryStats()
         else:
             self.redis = redis.Redis.from_url(settings.broker_url, socket_timeout=30)
-            self.broker = RedisBroker(client=self.redis, namespace=namespace)
+            # Dramatiq gives the ids a dead worker process had prefetched (not yet claimed in
+            # the outbox) back to the queue once it has not heard from it for heartbeat_timeout,
+            # checked on 5 % of broker commands: about as soon as the outbox lease runs out.
+            self.broker = RedisBroker(
+                client=self.redis,
+                namespace=namespace,
+                heartbeat_timeout=int(settings.delivery.lease_s * 1000),
+                maintenance_chance=50_000,
+            )
             self.limiter = RedisLimiter(
                 self.redis,
                 namespace,
@@ -109,6 +120,8 @@ class Engine:
         self._worker: dramatiq.Worker | None = None
         self._stop = threading.Event()
         self._dispatcher: threading.Thread | None = None
+        self._forgot_at = float("-inf")  # time.monotonic() of the last leases.forget_old
+        self.lease: Lease | None = None
 
     def _send(self, message_id: int) -> None:
         self.sender.send(message_id)
@@ -128,10 +141,17 @@ class Engine:
             ids = outbox.take_due(limit=limit, priority=lane)
             self.hand_over(ids, lane)
             handed += len(ids)
-        stuck = outbox.sweep(self.settings.delivery.stale_after_s, limit=limit)
+        delivery = self.settings.delivery
+        # A dead worker's rows (lease run out) first; the stale sweep is the last resort.
+        stuck = leases.recover(delivery.lease_s, limit=limit)
+        stuck += outbox.sweep(delivery.stale_after_s, limit=limit)
         for lane, ids in sorted(outbox.lanes_of(stuck).items()):
             self.hand_over(ids, lane)
         handed += len(stuck)
+        now = time.monotonic()
+        if now - self._forgot_at > 3600:
+            self._forgot_at = now
+            leases.forget_old()
         for hook in self.tick_hooks:
             hook()
         return handed
@@ -176,6 +196,10 @@ class Engine:
     # -- worker threads (memory mode inside serve; each worker process in redis mode) ----------
     def start_workers(self, threads: int | None = None) -> None:
         threads = threads or self.settings.delivery.worker_threads
+        # The lease exists before the first claim: its rows are never taken for a dead one's.
+        self.lease = Lease(self.settings.delivery.lease_s)
+        self.lease.start()
+        self.sender.lease = self.lease
         self._worker = dramatiq.Worker(
             self.broker, queues=set(QUEUES.values()), worker_threads=threads, worker_timeout=100
         )
@@ -195,5 +219,8 @@ class Engine:
         if self._worker is not None:
             self._worker.stop(timeout=int(timeout_s * 1000))
             self._worker = None
+        if self.lease is not None:
+            self.lease.stop()
+            self.lease = None
         self.sender.close()
         self.broker.close()

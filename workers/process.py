@@ -2,7 +2,8 @@
 
 The parent process runs the dispatcher (due and stuck outbox rows -> Redis) and supervises
 ``processes`` children, restarting any that dies (a SIGKILLed worker is replaced within about
-a second; its claimed rows come back through the outbox sweep). Each child loads the same
+a second; the rows it had claimed go to the others when its lease runs out, ``lease_s``
+after its last heartbeat: ``workers.lease``). Each child loads the same
 configuration, opens the store and runs ``dramatiq.Worker`` with ``threads`` threads in-process
 (not Dramatiq's own CLI: the actor is bound to the engine built from the configuration).
 SIGTERM / SIGINT to the parent stops the children gracefully (sends in progress finish).

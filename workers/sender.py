@@ -45,6 +45,7 @@ from store.clock import utcnow
 from store.inbound import rekey_client
 from store.models import Bot, Client, Message
 from workers.lanes import reserve
+from workers.lease import Lease
 from workers.ratelimit import BotConfig, Limit, Limiter, limits_for
 from workers.stats import Stats
 
@@ -84,6 +85,9 @@ class Sender:
         self._rng = random.Random()
         self._all_threads: list[tuple[asyncio.AbstractEventLoop, dict[str, ChannelAdapter]]] = []
         self._lock = threading.Lock()
+        # This process's worker lease (``Engine.start_workers``); None: rows claimed here come
+        # back only through the outbox sweep (a one-off ``switchboard ... write``).
+        self.lease: Lease | None = None
 
     # -- per-thread event loop and adapters ---------------------------------------------------
     def _thread_state(self) -> tuple[asyncio.AbstractEventLoop, dict[str, ChannelAdapter]]:
@@ -140,7 +144,8 @@ class Sender:
         """Try to send outbox row ``message_id``; returns what happened (for logs and tests):
         ``skipped`` (someone else has it, or not due), ``deferred``, ``sent``, ``retry``,
         ``failed``."""
-        row = outbox.claim(message_id)
+        lease = self.lease
+        row = outbox.claim(message_id, worker_id=lease.worker_id if lease else None)
         if row is None:
             return "skipped"
         bot_name = self._bot_name(row.bot_id)
@@ -168,6 +173,9 @@ class Sender:
             return self._defer(row.id, bot_name, grant.wait_s, "rate_limit")
         if grant.wait_s > 0:
             time.sleep(grant.wait_s)
+        if lease is not None and not lease.held():
+            # Our lease may have run out: a dispatcher may give the row to another worker.
+            return self._defer(row.id, bot_name, lease.lease_s, "lease")
         # Slot and window together wait at most max_wait_s: a waiting send is never "stuck".
         entry, wait_s = self._admit(limits, delivery.max_wait_s - (time.monotonic() - started))
         if entry is None:
