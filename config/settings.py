@@ -328,8 +328,9 @@ class DeliverySettings(StrictModel):
     The window guard still holds every burst to the platform's per-second limit, and a
     platform's pause is never made up (see ``workers.pacing``).
     ``window_margin_s`` (default 0.02 s): added to every window after the platform's answer.
-    ``inflight_timeout_s`` (30 s): how long a send with no answer (its worker killed) still
-    counts in its windows.
+    ``inflight_timeout_s`` (8 s): how long a send with no answer (its worker killed) still
+    counts in its windows. Keep it at most ``lease_s``: a dead worker's rows are sent again
+    once its lease runs out, and they would wait for its unanswered sends until then.
     The learned rate (AIMD) of each bot: a bot-wide 429 multiplies it by ``rate_cut_factor``
     (0.85), never below ``rate_floor_fraction`` (0.1) of the configured rate; every
     ``rate_raise_every_s`` (10 s) without a 429 adds ``rate_raise_fraction`` (0.05) of it back.
@@ -358,7 +359,7 @@ class DeliverySettings(StrictModel):
     rate_headroom: Annotated[float, Field(gt=0, le=1)] = 1.0
     catch_up_s: Annotated[float, Field(ge=0, le=1)] = 0.5
     window_margin_s: Annotated[float, Field(ge=0, le=1)] = 0.02
-    inflight_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    inflight_timeout_s: Annotated[float, Field(gt=0, le=600)] = 8.0
     rate_cut_factor: Annotated[float, Field(gt=0, lt=1)] = 0.85
     rate_floor_fraction: Annotated[float, Field(gt=0, le=1)] = 0.1
     rate_raise_fraction: Annotated[float, Field(gt=0, le=1)] = 0.05
