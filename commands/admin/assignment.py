@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from commands.admin.args import split_args
 from commands.admin.context import CommandContext, CommandError
-from commands.admin.registry import ADMIN_COMMANDS, split_args
+from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Reply
 from store.assignment import assign, autoassign_enabled, set_autoassign, set_on_shift
 from store.models import AuditLog, Client, Operator
@@ -65,11 +66,9 @@ def assign_command(ctx: CommandContext, args: str) -> Reply:
     admin_only=True,
 )
 def autoassign_command(ctx: CommandContext, args: str) -> Reply:
-    word = args.strip().lower()
-    if word in ("on", "off"):
+    word = _on_off(args)
+    if word:
         set_autoassign(word == "on")
-    elif word:
-        raise CommandError(f"Say on or off, not {args.strip()!r}.")
     on_shift = Operator.select().where(
         (Operator.active == True) & (Operator.on_shift == True)  # noqa: E712
     )
@@ -80,10 +79,17 @@ def autoassign_command(ctx: CommandContext, args: str) -> Reply:
 
 @ADMIN_COMMANDS.command("shift", "/shift [on|off]", "Start or end your shift (auto-assignment).")
 def shift_command(ctx: CommandContext, args: str) -> Reply:
-    word = args.strip().lower()
-    if word not in ("on", "off", ""):
-        raise CommandError(f"Say on or off, not {args.strip()!r}.")
+    word = _on_off(args)
     if word:
         set_on_shift(ctx.operator.id, word == "on")
     on = Operator.get_by_id(ctx.operator.id).on_shift
     return Reply("You are on shift." if on else "You are off shift.")
+
+
+def _on_off(args: str) -> str:
+    """``on``, ``off`` or empty (no argument); ``CommandError`` for anything else."""
+    given = split_args(args)
+    word = given[0].lower() if len(given) == 1 else " ".join(given)
+    if word not in ("on", "off", ""):
+        raise CommandError(f"Say on or off, not {args.strip()!r}.")
+    return word

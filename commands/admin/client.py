@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from commands.admin import pending
+from commands.admin.args import split_args
 from commands.admin.assignment import client_for
 from commands.admin.cards import full_card
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.dialog import dialog_page
 from commands.admin.joins import pending_rows
-from commands.admin.registry import ADMIN_COMMANDS, split_args
+from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
 from store.assignment import assign
 from store.db import write_transaction

@@ -29,7 +29,12 @@ switchboard admin --as TELEGRAM_ID "/help"             # run a command as that o
 switchboard admin --as TELEGRAM_ID --press DATA "/x"   # press a button of the reply
 ```
 
-Arguments are split like a shell does: quote values with spaces (`/assign 12 "Anna Maria"`).
+Arguments are separated by spaces, and double quotes keep spaces inside one value
+(`/assign 12 "Anna Maria"`, `/operators add 42 operator "Anna Maria"`); inside quotes a
+backslash escapes the next character (`"say \\"hi\\""`). Filters quote the same way. A text at
+the end of a command (`/reply ID TEXT`) is the rest of the line as written, several lines
+included; written wholly inside one pair of quotes (`/reply 12 "See you at 5"`) it is sent
+without them, otherwise its quotes are part of it.
 A wrong argument gets one line saying what was wrong and the command's usage; nothing runs.
 Commands marked *admins* are refused to operators; `switchboard admin` exits 1 when a command
 is refused.

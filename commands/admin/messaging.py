@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from commands.admin import pending
+from commands.admin.args import free_text, head_and_rest
 from commands.admin.assignment import client_for
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.registry import ADMIN_COMMANDS
@@ -24,13 +25,14 @@ MAX_TEXT = 4096  # characters: the smallest limit of our messengers (Telegram)
 
 
 def _client_and_text(ctx: CommandContext, args: str) -> tuple[Client, str]:
-    word, _, text = args.strip().partition(" ")
-    if not word:
+    head, rest = head_and_rest(args, 1)
+    if not head:
         raise CommandError("Give the client id and the text.")
-    client = client_for(ctx, word)
+    client = client_for(ctx, head[0])
+    text = free_text(rest)
     if not text.strip():
         raise CommandError("The text is empty.")
-    return client, text.strip()
+    return client, text
 
 
 def send_reply(

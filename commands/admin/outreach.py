@@ -13,15 +13,17 @@ import os
 import tempfile
 from typing import Any, Final
 
+from commands.admin.args import free_text, head_and_rest, split_args
 from commands.admin.clients import parse
 from commands.admin.context import CommandContext, CommandError
-from commands.admin.registry import ADMIN_COMMANDS, split_args
+from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Reply, ReplyFile
 from commands.write import Started, WriteRefused
 from commands.write_outcome import next_attempt, pickup_s, reason, watch_outcome
 from store.clients.query import select_clients
 from store.clock import utcnow
 from store.export import write_csv, write_xlsx
+from store.filters.syntax import split_unquoted
 
 DOCUMENT_LIMIT: Final = 50 * 1024 * 1024  # bytes a Telegram bot may upload as a document
 ADMIN_SETTLE_S: Final = 30.0  # how long a /write_* reply waits for a send in progress
@@ -33,8 +35,8 @@ ADMIN_SETTLE_S: Final = 30.0  # how long a /write_* reply waits for a send in pr
     "Download the clients matching FILTER as a CSV or Excel file (F13).",
 )
 def export_command(ctx: CommandContext, args: str) -> Reply:
-    kind, _, rest = args.partition(" ")
-    kind = kind.lower()
+    head, rest = head_and_rest(args, 1)
+    kind = head[0].lower() if head else ""
     if kind not in ("csv", "xlsx"):
         raise CommandError("Say csv or xlsx first, then the filter.")
     flt = parse(ctx, rest.strip())
@@ -104,14 +106,15 @@ def _started(ctx: CommandContext, started: Started, what: str) -> Reply:
 def write_email_command(ctx: CommandContext, args: str) -> Reply:
     from commands.email import start_email
 
-    head, bar, text = args.partition("|")
-    words = split_args(head)
-    if not bar or len(words) < 3 or not text.strip():
+    parts = split_unquoted(args, "|", maxsplit=1)  # a quoted subject may hold a |
+    words = split_args(parts[0])
+    text = free_text(parts[1]) if len(parts) == 2 else ""
+    if len(words) < 3 or not text.strip():
         raise CommandError("Give the bot, the address, the subject, then | and the text.")
     bot, address, subject = words[0], words[1], " ".join(words[2:])
     try:
         started = start_email(
-            ctx.settings, bot, address, subject, text.strip(), operator_id=ctx.operator.id
+            ctx.settings, bot, address, subject, text, operator_id=ctx.operator.id
         )
     except WriteRefused as exc:
         raise CommandError(_sentence(str(exc))) from None
@@ -127,18 +130,13 @@ def write_email_command(ctx: CommandContext, args: str) -> Reply:
 def write_whatsapp_command(ctx: CommandContext, args: str) -> Reply:
     from commands.whatsapp import start_whatsapp
 
-    bot, _, rest = args.strip().partition(" ")
-    rest = rest.strip()
-    if rest.startswith('"'):  # a number written with spaces: "+7 916 123-45-67"
-        phone, _, text = rest[1:].partition('"')
-    else:
-        phone, _, text = rest.partition(" ")
-    if not bot or not phone or not text.strip():
+    head, rest = head_and_rest(args, 2)
+    text = free_text(rest)
+    if len(head) < 2 or not text.strip():
         raise CommandError("Give the bot, the phone number (+E.164) and the text.")
+    bot, phone = head
     try:
-        started = start_whatsapp(
-            ctx.settings, bot, phone, text.strip(), operator_id=ctx.operator.id
-        )
+        started = start_whatsapp(ctx.settings, bot, phone, text, operator_id=ctx.operator.id)
     except WriteRefused as exc:
         raise CommandError(_sentence(str(exc))) from None
     return _started(ctx, started, "WhatsApp message")

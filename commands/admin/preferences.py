@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from commands.admin.args import split_args
 from commands.admin.context import CommandContext, CommandError
-from commands.admin.registry import ADMIN_COMMANDS, split_args
+from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
 from store.models import OperatorPreference
 

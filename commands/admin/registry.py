@@ -9,7 +9,6 @@ runs them in a thread.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -80,7 +79,7 @@ class CommandSet:
         text = text.strip()
         if not text.startswith("/"):
             return self._handle_input(ctx, text)
-        head, _, args = text.partition(" ")
+        head, args = [*text.split(maxsplit=1), ""][:2]  # any whitespace ends the name
         name = head[1:].split("@", 1)[0].lower()  # "/clients@ShopAdminBot" in groups
         command = self.commands.get(name)
         if command is None:
@@ -115,14 +114,6 @@ class CommandSet:
             return handler(ctx, payload)
         except CommandError as exc:
             return Reply(str(exc), notice=str(exc)[:190], error=True)
-
-
-def split_args(args: str) -> list[str]:
-    """Split command arguments like a shell does, so quoted values keep their spaces."""
-    try:
-        return shlex.split(args)
-    except ValueError as exc:
-        raise CommandError(f"Cannot read the arguments: {exc}.") from None
 
 
 ADMIN_COMMANDS = CommandSet()

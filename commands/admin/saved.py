@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from commands.admin.args import head_and_rest, split_args
 from commands.admin.clients import clients_command
 from commands.admin.context import CommandContext, CommandError
-from commands.admin.registry import ADMIN_COMMANDS, split_args
+from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
 from store.clients.bulk import ActionError
 from store.clients.saved import delete_saved, list_saved, save_filter
@@ -25,8 +26,8 @@ def saved_buttons(ctx: CommandContext) -> list[list[Button]]:
     "Save a filter under a name and reuse it (saved:NAME, or its button); the filter syntax.",
 )
 def filters_command(ctx: CommandContext, args: str) -> Reply:
-    action, _, rest = args.strip().partition(" ")
-    action = action.lower()
+    head, rest = head_and_rest(args, 1)
+    action = head[0].lower() if head else ""
     if action in ("", "list"):
         rows = saved_buttons(ctx)
         if not rows:
@@ -37,7 +38,8 @@ def filters_command(ctx: CommandContext, args: str) -> Reply:
     if action == "help":
         return Reply(help_text())
     if action == "save":
-        name, _, text = rest.strip().partition(" ")
+        names, text = head_and_rest(rest, 1)
+        name = names[0] if names else ""
         if not name or not text.strip():
             raise CommandError("Give a name and the filter to save under it.")
         try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import peewee
 
+from commands.admin.args import split_args
 from commands.admin.context import CommandContext, CommandError
-from commands.admin.registry import ADMIN_COMMANDS, split_args
+from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Reply
 from store.db import write_transaction
 from store.models import Client, Operator

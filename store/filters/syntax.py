@@ -10,6 +10,7 @@ text into ``Term`` values; ``store.filters.registry`` gives them meaning.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from store.filters.errors import FilterError
@@ -56,32 +57,36 @@ def tokenize(text: str) -> list[Term]:
 
 
 def _split_tokens(text: str) -> list[str]:
-    tokens: list[str] = []
-    current: list[str] = []
+    return [text[start:end] for start, end in token_spans(text)]
+
+
+def token_spans(text: str) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of each whitespace-separated token of ``text``, lazily, left to right;
+    double quotes keep whitespace inside a token and a backslash inside quotes escapes the
+    next character. Raises ``FilterError`` on reaching an unclosed quote. The one tokenizer of
+    filters and of admin command arguments (``commands.admin.args``)."""
+    start: int | None = None
     in_quote = False
     escaped = False
-    for char in text:
+    for i, char in enumerate(text):
         if escaped:
-            current.append(char)
             escaped = False
         elif in_quote and char == "\\":
-            current.append(char)
             escaped = True
         elif char == '"':
-            current.append(char)
             in_quote = not in_quote
         elif char.isspace() and not in_quote:
-            if current:
-                tokens.append("".join(current))
-                current = []
-        else:
-            current.append(char)
+            if start is not None:
+                yield start, i
+                start = None
+            continue
+        if start is None:
+            start = i
     if in_quote:
-        token = "".join(current)
+        token = text[start:] if start is not None else text
         raise FilterError(f"unclosed quote in {token!r}", token=token)
-    if current:
-        tokens.append("".join(current))
-    return tokens
+    if start is not None:
+        yield start, len(text)
 
 
 def split_unquoted(raw: str, sep: str, maxsplit: int = -1) -> list[str]:
