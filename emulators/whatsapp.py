@@ -13,7 +13,9 @@ retry time, so the answer stays the Cloud API error JSON). Every call records it
 (``Call.received``); ``accepted_sends`` lists those of the accepted messages. Scripted
 numbers: ``window_closed`` (131047 for anything but a template), ``unknown_numbers``
 (131026); ``fail_next`` queues any error (5xx included); ``aliases`` answers a number with
-another wa_id, as WhatsApp does for some countries' numbers.
+another wa_id, as WhatsApp does for some countries' numbers. A send may name its recipient by
+``recipient`` (a business-scoped user id, BSUID) instead of ``to``; ``to`` wins when both are
+given, and the answer's ``contacts`` then carry ``user_id`` instead of ``wa_id``.
 Errors have the Cloud API's shape: ``{"error": {"message", "type", "code", "error_data":
 {"messaging_product", "details"}, "fbtrace_id"}}``.
 
@@ -311,9 +313,14 @@ class GraphEmulator:
             failure = self._failures.popleft()
             return self._record(request, body, failure.status, error_body(failure.code))
         kind = body.get("type", "text")
-        to = str(body.get("to") or "").lstrip("+")
+        # ``to`` (a phone) wins over ``recipient`` (a business-scoped user id), as on Meta
+        to = str(body.get("to") or "").lstrip("+") or str(body.get("recipient") or "")
+        by_bsuid = not body.get("to") and bool(body.get("recipient"))
         if body.get("messaging_product") != "whatsapp" or not to or kind not in body:
-            detail = "messaging_product, to and the object of the message type are required"
+            detail = (
+                "messaging_product, to (or recipient) and the object of the message type are "
+                "required"
+            )
             return self._record(request, body, 400, error_body(100, details=detail))
         if to in self.unknown_numbers:
             return self._record(request, body, 400, error_body(131026))
@@ -329,7 +336,11 @@ class GraphEmulator:
             message["message_status"] = "accepted"
         data = {
             "messaging_product": "whatsapp",
-            "contacts": [{"input": str(body.get("to")), "wa_id": self.aliases.get(to, to)}],
+            "contacts": [
+                {"input": to, "user_id": to}
+                if by_bsuid
+                else {"input": str(body.get("to")), "wa_id": self.aliases.get(to, to)}
+            ],
             "messages": [message],
         }
         if self.receipts_url:

@@ -28,19 +28,22 @@ def inbound(
     kind: str,
     body: dict[str, Any] | list[dict[str, Any]] | None = None,
     *,
-    sender: str,
+    sender: str | None,
     wamid: str | None = None,
     timestamp: int | None = None,
     context_id: str | None = None,
     errors: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One entry of ``value.messages``: ``{"from", "id", "timestamp", "type", kind: body}``."""
+    """One entry of ``value.messages``: ``{"from", "id", "timestamp", "type", kind: body}``;
+    ``sender=None`` leaves ``from`` out, as for a user known only by their BSUID (who is then
+    named by the ``contacts`` of the envelope: ``people=[contact(user_id=...)]``)."""
     message: dict[str, Any] = {
-        "from": sender,
         "id": wamid or new_wamid(),
         "timestamp": _ts(timestamp),
         "type": kind,
     }
+    if sender is not None:
+        message["from"] = sender
     if body is not None:
         message[kind] = body
     if context_id:
@@ -50,7 +53,7 @@ def inbound(
     return message
 
 
-def text(sender: str, body: str, **kw: Any) -> dict[str, Any]:
+def text(sender: str | None, body: str, **kw: Any) -> dict[str, Any]:
     return inbound("text", {"body": body}, sender=sender, **kw)
 
 
@@ -176,18 +179,40 @@ def status(
     return entry
 
 
+def contact(
+    wa_id: str | None = None,
+    user_id: str | None = None,
+    name: str | None = None,
+    username: str | None = None,
+) -> dict[str, Any]:
+    """One ``contacts`` entry: the phone (``wa_id``, left out for a user with a username who
+    did not share it), the business-scoped user id (``user_id``), the profile."""
+    entry: dict[str, Any] = {"profile": {}}
+    if name is not None:
+        entry["profile"]["name"] = name
+    if username is not None:
+        entry["profile"]["username"] = username
+    if wa_id is not None:
+        entry["wa_id"] = wa_id
+    if user_id is not None:
+        entry["user_id"] = user_id
+    return entry
+
+
 def envelope(
     phone_number_id: str,
     *,
     messages: Sequence[dict[str, Any]] = (),
     statuses: Sequence[dict[str, Any]] = (),
     profiles: dict[str, str] | None = None,
+    people: Sequence[dict[str, Any]] = (),
     display_phone_number: str = "15550000000",
     waba_id: str = "102290129340398",
 ) -> dict[str, Any]:
     """The body Meta posts: one entry, one ``messages`` change with ``metadata``/``contacts``.
 
-    ``profiles`` maps wa_id -> profile name (the ``contacts`` of the value).
+    ``profiles`` maps wa_id -> profile name (the ``contacts`` of the value); ``people`` adds
+    ``contact(...)`` entries (BSUIDs, usernames).
     """
     value: dict[str, Any] = {
         "messaging_product": "whatsapp",
@@ -196,10 +221,12 @@ def envelope(
             "phone_number_id": phone_number_id,
         },
     }
-    if profiles:
-        value["contacts"] = [
-            {"profile": {"name": name}, "wa_id": wa_id} for wa_id, name in profiles.items()
-        ]
+    contacts = [
+        {"profile": {"name": name}, "wa_id": wa_id} for wa_id, name in (profiles or {}).items()
+    ]
+    contacts += list(people)
+    if contacts:
+        value["contacts"] = contacts
     if messages:
         value["messages"] = list(messages)
     if statuses:

@@ -89,10 +89,13 @@ class Client(BaseModel):
     paused = pw.BooleanField(default=False)
     pinned = pw.BooleanField(default=False)
     unread = pw.BooleanField(default=False, index=True)
+    # WhatsApp's business-scoped user id, when known (the messenger id is the phone if known)
+    bsuid = pw.CharField(max_length=160, null=True)
 
     class Meta:
         indexes = (
             (("bot", "messenger_id"), True),
+            (("bot", "bsuid"), True),
             (("pinned", "last_action_at"), False),
             (("pinned", "created_at"), False),
         )

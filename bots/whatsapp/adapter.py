@@ -23,6 +23,7 @@ Errors are classified by ``bots.whatsapp.errors.classify``; ``message.extra["att
 from __future__ import annotations
 
 import pathlib
+import re
 from typing import Any, ClassVar
 
 import httpx
@@ -48,11 +49,22 @@ def _secret(value: Any) -> str:
     return "" if value is None else str(value.get_secret_value())
 
 
+BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")  # a (parent) business-scoped id
+
+
 def wa_recipient(messenger_id: str) -> str:
-    """The ``to`` of the Cloud API: the digits of the E.164 number (``+1650...`` -> ``1650...``)."""
-    digits = messenger_id.strip().removeprefix("+")
+    """Whom the Cloud API sends to: the digits of the E.164 number (``+1650...`` ->
+    ``1650...``, sent as ``to``), or a business-scoped user id as it came (``US.1349...``,
+    sent as ``recipient`` by pywa) for a client whose phone number is not known."""
+    value = messenger_id.strip()
+    if BSUID.fullmatch(value):
+        return value
+    digits = value.removeprefix("+")
     if not digits.isdigit():
-        raise PermanentError(f"not a WhatsApp number: {messenger_id!r} (expected E.164, +digits)")
+        raise PermanentError(
+            f"not a WhatsApp number or user id: {messenger_id!r} (expected E.164, +digits, "
+            "or a BSUID such as US.13491208655302741918)"
+        )
     return digits
 
 

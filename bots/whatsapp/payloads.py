@@ -2,6 +2,10 @@
 
 The shape (``object: whatsapp_business_account``, ``entry[].changes[].value`` with
 ``metadata``, ``contacts``, ``messages``, ``statuses``) is the one of Meta's documentation.
+The sender is ``from`` (phone digits) and/or the business-scoped user id of their
+``contacts`` entry (``user_id``; a user with a username may come with that alone): the
+message's ``messenger_id`` is the E.164 phone when there is one, else the BSUID, and
+``extra["user_id"]`` carries the BSUID for ``store.identities``.
 Every message type becomes one ``InboundMessage``: the text (or caption, or reply title) in
 ``text``, files and shared objects in ``attachments``, the Cloud API type and its specifics in
 ``extra``; ``reaction`` and ``system`` messages are service events (``author_kind="system"``,
@@ -98,25 +102,58 @@ def parse_payload(data: dict[str, Any], *, bot_name: str, phone_number_id: str) 
             if change.get("field") != "messages" or (target and target != phone_number_id):
                 skipped += 1
                 continue
-            names = _profile_names(value)
+            people = _contacts(value)
             for k, message in enumerate(_list(value.get("messages"), "messages")):
                 messages.append(
-                    _message(_obj(message, f"messages[{k}]"), names, bot_name, metadata)
+                    _message(_obj(message, f"messages[{k}]"), people, bot_name, metadata)
                 )
             for k, status in enumerate(_list(value.get("statuses"), "statuses")):
                 statuses.append(_status(_obj(status, f"statuses[{k}]")))
     return ParsedPayload(messages, statuses, skipped)
 
 
-def _profile_names(value: dict[str, Any]) -> dict[str, str]:
-    names: dict[str, str] = {}
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One entry of ``value.contacts``: the sender as Meta names them."""
+
+    wa_id: str | None  # phone digits; omitted for a user with a username and no shared phone
+    user_id: str | None  # the business-scoped user id (BSUID)
+    name: str | None
+    username: str | None
+
+
+def _contacts(value: dict[str, Any]) -> list[Person]:
+    people = []
     for contact in _list(value.get("contacts"), "contacts"):
-        if isinstance(contact, dict) and contact.get("wa_id"):
-            profile = contact.get("profile") or {}
-            name = profile.get("name") if isinstance(profile, dict) else None
-            if isinstance(name, str) and name:
-                names[str(contact["wa_id"])] = name
-    return names
+        if not isinstance(contact, dict):
+            continue
+        profile = contact.get("profile")
+        profile = profile if isinstance(profile, dict) else {}
+        name, username = profile.get("name"), profile.get("username")
+        people.append(
+            Person(
+                _str(contact.get("wa_id")) or None,
+                _str(contact.get("user_id")) or None,
+                name if isinstance(name, str) and name else None,
+                username.lstrip("@") if isinstance(username, str) and username else None,
+            )
+        )
+    return people
+
+
+def _sender(message: dict[str, Any], people: list[Person]) -> tuple[str | None, Person | None]:
+    """The sender's phone digits (None when Meta withheld it) and their contacts entry: the
+    one with that ``wa_id``, or ``from_user_id``'s BSUID, or the only entry there is."""
+    phone = _str(message.get("from")) or None
+    bsuid = _str(message.get("from_user_id")) or None
+    for person in people:
+        if (phone and person.wa_id == phone) or (bsuid and person.user_id == bsuid):
+            return phone, person
+    if len(people) == 1 and not (phone and people[0].wa_id):
+        return phone, people[0]
+    if bsuid:
+        return phone, Person(None, bsuid, None, None)
+    return phone, None
 
 
 def _str(value: Any) -> str | None:
@@ -124,13 +161,13 @@ def _str(value: Any) -> str | None:
 
 
 def _message(
-    message: dict[str, Any], names: dict[str, str], bot_name: str, metadata: Any
+    message: dict[str, Any], people: list[Person], bot_name: str, metadata: Any
 ) -> InboundMessage:
     wamid = message.get("id")
-    sender = message.get("from")
-    if not isinstance(wamid, str) or not wamid or not sender:
-        raise PayloadError("every message needs 'id' and 'from'")
-    sender = str(sender)
+    phone, person = _sender(message, people)
+    bsuid = person.user_id if person is not None else None
+    if not isinstance(wamid, str) or not wamid or not (phone or bsuid):
+        raise PayloadError("every message needs 'id' and 'from' (or the sender's user_id)")
     kind = str(message.get("type") or "unsupported")
     text, attachments, extra = _content(kind, message)
     extra = {"type": kind, **extra}
@@ -140,12 +177,15 @@ def _message(
     if isinstance(metadata, dict) and metadata.get("display_phone_number"):
         extra["to"] = str(metadata["display_phone_number"])
     service = kind in SERVICE_TYPES
+    if bsuid:
+        extra["user_id"] = bsuid  # store.identities files the client by it
     return InboundMessage(
         bot_name=bot_name,
-        messenger_id=e164(sender),
+        messenger_id=e164(phone) if phone else str(bsuid),
         dedup_key=f"wa:{wamid}",
         text=text,
-        name=names.get(sender),
+        name=person.name if person is not None else None,
+        username=person.username if person is not None else None,
         attachments=tuple(attachments),
         platform_message_id=wamid,
         sent_at=from_timestamp(message.get("timestamp")),

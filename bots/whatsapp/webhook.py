@@ -26,6 +26,7 @@ from bots.webhook import (
 )
 from bots.whatsapp.payloads import ParsedPayload, PayloadError, parse_payload
 from bots.whatsapp.signature import SIGNATURE_HEADER, signature_valid
+from store import identities
 from store.delivery_status import apply_receipts
 from store.errors import NotFound, StoreUnavailable
 from store.inbound import record_inbound
@@ -46,9 +47,11 @@ def webhook_path(bot_name: str) -> str:
 def store_payload(bot_name: str, parsed: ParsedPayload) -> StoredCounts:
     """Record the messages and apply the receipts of one webhook (blocking; run in a thread)."""
     new = 0
-    for message in parsed.messages:
+    events = identities.resolve(parsed.messages)  # phone and BSUID: one client per person
+    for message in events:
         if not record_inbound(message).duplicate:
             new += 1
+    identities.attach(events)
     receipts = [(s.wamid, s.status, s.error_code, s.error_text) for s in parsed.statuses]
     return StoredCounts(new, apply_receipts(bot_name, receipts))
 
