@@ -56,6 +56,9 @@ class OutboundMessage:
     store's ``Message.id`` of this outbox row (for logs and idempotency), None for ad-hoc sends.
     ``reply_markup`` is passed through to Telegram; other platforms render its buttons as text.
     ``reply_to`` is the platform id of the message answered (email threading uses it).
+    ``paid_broadcast``: Telegram only, send with ``allow_paid_broadcast`` (the bot pays Stars
+    to pass the 30 messages a second; set by the sender for a bulk row of a bot configured
+    with ``paid_broadcast``); other platforms ignore it.
     """
 
     bot_name: str
@@ -67,6 +70,7 @@ class OutboundMessage:
     template: Template | None = None
     reply_to: str | None = None
     outbox_id: int | None = None
+    paid_broadcast: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -28,6 +28,9 @@ from store.jobs import resend_target
 from store.models import Client
 from store.plan import BotReach, reach_by_bot
 
+# What Telegram charges per message sent with allow_paid_broadcast (docs/telegram.md, Cost).
+STARS_PER_PAID_MESSAGE = 0.1
+
 
 def bulk_rate(bot: BotSettings, headroom: float) -> float:
     """Messages per second a bot's bulk sends (broadcast, resend-failed) are paced at: its
@@ -171,7 +174,8 @@ def render(plan: SendPlan) -> str:
         else:
             line += f"; limit {_rate(b.rate_per_s)}"
             if b.paid:
-                line += " (paid broadcast: Telegram charges Stars above 30 msg/s)"
+                stars = r.recipients * STARS_PER_PAID_MESSAGE
+                line += f" (paid broadcast: up to {stars:g} Telegram Stars)"
             if b.step_s > 1.0 / b.rate_per_s:
                 line += f", one every {b.step_s:g} s"
             line += f"; about {duration(b.eta_s)}"

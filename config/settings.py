@@ -58,8 +58,8 @@ class TelegramBotSettings(_BotBase):
     ``group_messages_per_minute`` (20): Telegram's broadcast limits the sender keeps to.
     ``paid_broadcast`` (default off): bulk sends (broadcast and resend-failed jobs) go out with
     ``allow_paid_broadcast`` at up to ``paid_messages_per_second`` (default 1000, Telegram's
-    ceiling); Telegram then charges the bot's Stars balance for every message above the free
-    30 per second (docs/telegram.md). Replies and other single messages stay free and paced by
+    ceiling); Telegram charges the bot's Stars balance for them (0.1 Star a message when this
+    was written: docs/telegram.md). Replies and other single messages stay free and paced by
     ``messages_per_second``.
     """
 

@@ -114,7 +114,7 @@ def test_paid_broadcast_and_an_unconfigured_bot_in_the_plan(db: peewee.Database)
     assert lines["tg"].rate_per_s == 1000 and lines["tg"].paid
     assert lines["old"].rate_per_s == 0 and lines["old"].reach.recipients == 1
     text = render(plan)
-    assert "limit 1000 msg/s (paid broadcast: Telegram charges Stars above 30 msg/s)" in text
+    assert "2 recipients, 3 skipped; limit 1000 msg/s (paid broadcast: up to 0.2 Telegram" in text
     assert "• old (telegram): 1 recipients; this bot is not configured or disabled" in text
     # The job's rows are paced at the paid rate too; WhatsApp is unchanged.
     tg, wa = Bot.get(Bot.name == "tg"), Bot.get(Bot.name == "wa")

@@ -22,8 +22,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from config import TelegramBotSettings
 from store.models import PRIORITY_BULK, PRIORITY_INTERACTIVE
-from workers.ratelimit import Grant, Limit, Limiter
+from workers.ratelimit import BotConfig, Grant, Limit, Limiter
 
 # Dramatiq queue and actor of each lane; "outbox" stays the bulk queue's name, as before lanes.
 QUEUES: dict[int, str] = {PRIORITY_INTERACTIVE: "outbox_interactive", PRIORITY_BULK: "outbox"}
@@ -37,6 +38,13 @@ MIN_POLL_S = 0.005
 def queue_of(priority: int) -> str:
     """The Dramatiq queue of lane ``priority``; an unknown lane travels as bulk."""
     return QUEUES.get(priority, QUEUES[PRIORITY_BULK])
+
+
+def is_paid(bot: BotConfig, priority: int) -> bool:
+    """Whether a send of lane ``priority`` through ``bot`` is a Telegram paid broadcast: the
+    bulk lane of a bot with ``paid_broadcast`` (sent with ``allow_paid_broadcast``, paced at
+    ``paid_messages_per_second``)."""
+    return priority == PRIORITY_BULK and isinstance(bot, TelegramBotSettings) and bot.paid_broadcast
 
 
 def reserve(

@@ -32,6 +32,7 @@ __all__ = [
     "chat_key",
     "configured_rate",
     "limits_for",
+    "paid_key",
 ]
 
 
@@ -59,7 +60,12 @@ def _windowed(key: str, per_s: float, burst_s: float = 0.0, adaptive: bool = Fal
 
 
 def limits_for(
-    bot: BotConfig, messenger_id: str, headroom: float = 1.0, catch_up_s: float = 0.0
+    bot: BotConfig,
+    messenger_id: str,
+    headroom: float = 1.0,
+    catch_up_s: float = 0.0,
+    *,
+    paid: bool = False,
 ) -> list[Limit]:
     """The keys one send to ``messenger_id`` through ``bot`` must pass.
 
@@ -68,9 +74,15 @@ def limits_for(
     WhatsApp: the number's ``messages_per_second`` and one message per ``seconds_per_recipient``
     to the same person. Email: ``messages_per_second``. ``headroom`` (0–1] scales the per-bot
     rate down; ``catch_up_s`` is the per-bot key's ``burst_s`` (per-chat keys stay strict).
-    The bot key is adaptive (its rate is learned, AIMD); the others are not.
+    The bot key is adaptive (its rate is learned, AIMD); the others are not. ``paid``: a
+    Telegram paid broadcast, whose bot key is one of its own (``paid_key``) at
+    ``paid_messages_per_second``: Telegram counts those apart from the free 30 a second.
     """
-    limits = [_windowed(bot_key(bot.name), bot.messages_per_second * headroom, catch_up_s, True)]
+    if paid and isinstance(bot, TelegramBotSettings):
+        key, rate = paid_key(bot.name), bot.paid_messages_per_second
+    else:
+        key, rate = bot_key(bot.name), bot.messages_per_second
+    limits = [_windowed(key, rate * headroom, catch_up_s, True)]
     chat = chat_key(bot.name, messenger_id)
     if isinstance(bot, TelegramBotSettings):
         if messenger_id.startswith("-"):
@@ -87,6 +99,11 @@ def limits_for(
 
 def bot_key(bot_name: str) -> str:
     return f"bot:{bot_name}"
+
+
+def paid_key(bot_name: str) -> str:
+    """The key of a Telegram bot's paid broadcasts (bot names hold no colon: no clash)."""
+    return f"bot:{bot_name}:paid"
 
 
 def chat_key(bot_name: str, messenger_id: str) -> str:

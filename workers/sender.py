@@ -44,7 +44,7 @@ from store import outbox
 from store.clock import utcnow
 from store.inbound import rekey_client
 from store.models import Bot, Client, Message
-from workers.lanes import reserve
+from workers.lanes import is_paid, reserve
 from workers.lease import Lease
 from workers.ratelimit import BotConfig, Limit, Limiter, limits_for
 from workers.stats import Stats
@@ -160,7 +160,13 @@ class Sender:
         messenger_id = Client.select(Client.messenger_id).where(Client.id == row.client_id)
         recipient = messenger_id.scalar()
         delivery = self.settings.delivery
-        limits = limits_for(bot, recipient, delivery.rate_headroom, delivery.catch_up_s)
+        limits = limits_for(
+            bot,
+            recipient,
+            delivery.rate_headroom,
+            delivery.catch_up_s,
+            paid=is_paid(bot, row.priority),
+        )
         started = time.monotonic()
         grant = reserve(  # bulk rows reserve only a short way ahead (workers.lanes)
             self.limiter,
@@ -202,7 +208,7 @@ class Sender:
     def _call(
         self, row: Message, bot: BotConfig, recipient: str, limits: list[Limit], entry: str
     ) -> str:
-        message = _outbound(row, bot.name, recipient)
+        message = _outbound(row, bot.name, recipient, paid=is_paid(bot, row.priority))
         started = time.perf_counter()
         try:
             # Building the adapter can fail too (a bad token, a library error): that is the
@@ -279,7 +285,9 @@ class Sender:
         return "retry"
 
 
-def _outbound(row: Message, bot_name: str, recipient: str) -> OutboundMessage:
+def _outbound(
+    row: Message, bot_name: str, recipient: str, *, paid: bool = False
+) -> OutboundMessage:
     attachments = tuple(
         OutboundAttachment(
             kind=a.get("kind", "document"),
@@ -303,6 +311,7 @@ def _outbound(row: Message, bot_name: str, recipient: str) -> OutboundMessage:
         reply_to=extra.pop("reply_to", None),
         template=template,
         outbox_id=row.id,
+        paid_broadcast=paid,
         extra=extra,
     )
 

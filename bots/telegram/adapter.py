@@ -15,6 +15,10 @@ A client of a Telegram Business chat (messenger id ``biz:<connection>:<chat>``) 
 with ``business_connection_id``; a connection the owner disabled, or that may not reply,
 raises ``PermanentError`` without calling Telegram.
 
+A message marked ``paid_broadcast`` (a bulk row) of a bot configured with ``paid_broadcast``
+goes out with ``allow_paid_broadcast``: Telegram lets it past the 30 a second and charges the
+bot Stars for it (not for a business chat, which is answered on the owner's behalf).
+
 ``reply_markup`` (a Bot API dict: ``inline_keyboard``, ``keyboard``, ``remove_keyboard``,
 ``force_reply``) is passed through; ``reply_to`` answers a message. The text is plain (no
 parse mode) unless ``extra["parse_mode"]`` says ``HTML`` or ``MarkdownV2``. The
@@ -249,6 +253,8 @@ class TelegramAdapter:
     ) -> list[Message]:
         bot = self.bot()
         parse_mode = message.extra.get("parse_mode")
+        # Stars are spent only when the bot's owner opted in (paid_broadcast in config.yaml).
+        paid = message.paid_broadcast and self.settings_bot.paid_broadcast and not connection_id
         reply = (
             ReplyParameters(message_id=int(message.reply_to), allow_sending_without_reply=True)
             if message.reply_to and str(message.reply_to).isdigit()
@@ -274,6 +280,7 @@ class TelegramAdapter:
                         reply_markup=markup if last else None,
                         reply_parameters=reply if i == 0 else None,
                         business_connection_id=connection_id,
+                        allow_paid_broadcast=paid or None,
                     )
                 )
         for i, attachment in enumerate(attachments):
@@ -288,6 +295,7 @@ class TelegramAdapter:
                     markup=markup if i == len(attachments) - 1 else None,
                     reply=reply if first and not sent else None,
                     connection_id=connection_id,
+                    paid=paid,
                 )
             )
         return sent
@@ -303,6 +311,7 @@ class TelegramAdapter:
         markup: Markup | None,
         reply: ReplyParameters | None,
         connection_id: str | None = None,
+        paid: bool = False,
     ) -> Message:
         media: str | FSInputFile
         if attachment.file_id:
@@ -322,6 +331,7 @@ class TelegramAdapter:
             "reply_markup": markup,
             "reply_parameters": reply,
             "business_connection_id": connection_id,
+            "allow_paid_broadcast": paid or None,
         }
         if attachment.kind == "photo":
             return await bot.send_photo(chat_id, media, **common)

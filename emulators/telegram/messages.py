@@ -158,7 +158,8 @@ FLOODED_METHODS = frozenset({"sendmessage", "sendphoto", "senddocument"})
 
 
 def check_flood(emu: TelegramEmulator, bot: BotState, chat_id: int, params: Params) -> None:
-    retry_after = emu.limits.take(bot.token, chat_id, params.received)
+    paid = params.bool_("allow_paid_broadcast")  # counted at 1,000/s, not the bot's 30/s
+    retry_after = emu.limits.take(bot.token, chat_id, params.received, paid=paid)
     if retry_after is not None:
         raise ApiError(
             429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
