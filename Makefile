@@ -43,6 +43,7 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m store.filters.docs > docs/filters.md
 	$(BIN)/python -m commands.admin.docs > docs/commands.md
+	$(BIN)/python -m config.reference > docs/configuration.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

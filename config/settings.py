@@ -13,13 +13,22 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 BOT_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A string under a field is its description (docs/configuration.md, `config.reference`).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _check_http_url(value: str | None) -> str | None:
@@ -39,7 +48,13 @@ def _check_ca_file(value: str | None) -> str | None:
 
 class _BotBase(StrictModel):
     name: Annotated[str, Field(pattern=BOT_NAME_PATTERN)]
+    """Unique bot name (letters, digits, `_.-`; up to 64), used in webhook URLs, commands and
+    filters (`channel:NAME`).
+    """
     enabled: bool = True
+    """A disabled bot keeps its clients and dialogs, neither receives nor sends, and needs no
+    credentials.
+    """
 
 
 class TelegramBotSettings(_BotBase):
@@ -64,18 +79,40 @@ class TelegramBotSettings(_BotBase):
     """
 
     kind: Literal["telegram"]
+    """Chooses the keys of this table."""
     token: SecretStr | None = None
+    """The bot token from BotFather (`123456:ABC-def`); required when enabled."""
     mode: Literal["webhook", "polling"] = "webhook"
+    """`webhook`: Telegram posts to `/webhooks/telegram/<name>` (register it with
+    `switchboard telegram set-webhook`); `polling`: `getUpdates`, for machines without a public
+    address.
+    """
     webhook_secret: SecretStr | None = None
+    """The `X-Telegram-Bot-Api-Secret-Token` (1-256 of `A-Za-z0-9_-`); unset, set-webhook generates
+    one and keeps it in the store.
+    """
     api_base: str | None = None
+    """Another Bot API server (a local one, or the emulator)."""
     poll_timeout_s: Annotated[int, Field(ge=0, le=50)] = 25
+    """Long-polling timeout of `getUpdates` in `polling` mode."""
     fetch_avatars: bool = True
+    """Look up a new client's profile photo after their first message."""
     business: bool = False
+    """Serve Telegram Business accounts connected to the bot: the owner's private chats become
+    dialogs; replies go out through the connection.
+    """
     messages_per_second: Annotated[float, Field(gt=0)] = 30.0
+    """Telegram's overall limit the sender keeps to."""
     chat_messages_per_second: Annotated[float, Field(gt=0)] = 1.0
+    """Limit per private chat."""
     group_messages_per_minute: Annotated[float, Field(gt=0)] = 20.0
+    """Limit per group chat."""
     paid_broadcast: bool = False
+    """Bulk sends go out with `allow_paid_broadcast` at up to `paid_messages_per_second`; Telegram
+    charges Stars above 30 per second (docs/telegram.md).
+    """
     paid_messages_per_second: Annotated[float, Field(gt=0, le=1000)] = 1000.0
+    """Rate of paid bulk sends (Telegram's ceiling is 1000)."""
 
     _api_base = field_validator("api_base")(_check_http_url)
 
@@ -110,9 +147,14 @@ class WhatsAppTemplateSettings(StrictModel):
     """
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,512}$")] = "hello_world"
+    """The template's name as Meta approved it."""
     # Meta's language codes: "ru", "en_US", "zh_CN" (a typo would fail every send instead).
     language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2,4})?$")] = "en_US"
+    """Its language code (`ru`, `en_US`)."""
     text_parameter: bool = False
+    """The template's body has one parameter `{{1}}` that receives the operator's text; off, it is
+    sent as it is.
+    """
 
 
 class WhatsAppBotSettings(_BotBase):
@@ -126,16 +168,33 @@ class WhatsAppBotSettings(_BotBase):
     """
 
     kind: Literal["whatsapp"]
+    """Chooses the keys of this table."""
     phone_number_id: str | None = None
+    """The Cloud API phone number id; required when enabled."""
     access_token: SecretStr | None = None
+    """Access token for the Graph API; required when enabled."""
     app_secret: SecretStr | None = None
+    """The Meta app's secret: webhooks are accepted only with its `X-Hub-Signature-256`; required
+    when enabled.
+    """
     verify_token: SecretStr | None = None
+    """The token Meta echoes when the webhook is registered; required when enabled."""
     api_base: str | None = None
+    """Another Graph API address (the emulator)."""
     api_version: str = "v21.0"
+    """The Graph API version in request paths."""
     messages_per_second: Annotated[float, Field(gt=0)] = 80.0
+    """The number's throughput limit at Meta."""
     seconds_per_recipient: Annotated[float, Field(ge=0)] = 6.0
+    """Least time between two messages to the same person."""
     first_contact_template: WhatsAppTemplateSettings = WhatsAppTemplateSettings()
+    """What write-to-WhatsApp (F1) sends when the client's 24-hour window is closed (below); Meta's
+    sample `hello_world` exists on every account.
+    """
     default_region: str | None = None
+    """Country (ISO 3166 alpha-2, `RU`) of numbers operators write without `+`; unset, such digits
+    are read as country code and number.
+    """
 
     _api_base = field_validator("api_base")(_check_http_url)
 
@@ -155,6 +214,7 @@ class WhatsAppBotSettings(_BotBase):
         return self
 
 
+FROM_SECURITY: dict[str, JsonValue] = {"default_text": "from `security`"}  # a port's default
 IMAP_PORTS = {"tls": 993, "starttls": 143, "none": 143}
 SMTP_PORTS = {"tls": 465, "starttls": 587, "none": 25}
 
@@ -200,20 +260,42 @@ class ImapSettings(StrictModel):
     """
 
     host: str
-    port: Annotated[int, Field(gt=0, lt=65536)]
+    """The IMAP server."""
+    port: Annotated[int, Field(gt=0, lt=65536, json_schema_extra=FROM_SECURITY)]
+    """Default from `security`: 993 for `tls`, 143 for `starttls` and `none`."""
     security: Literal["tls", "starttls", "none"] = "tls"
+    """`tls` (implicit TLS), `starttls`, or `none` (plain text: local servers only)."""
     user: str
+    """Login name."""
     password: SecretStr
+    """Password (an app password at Gmail and the like); `"${NAME}"` takes it from the environment.
+    """
     folder: str = "INBOX"
+    """The folder to read, written as people see it (`Заказы 2024`)."""
     initial_sync: str = "new"
+    """What the first connection to the folder imports: `new` (only mail arriving from then on),
+    `all`, or `since:YYYY-MM-DD`.
+    """
     poll_interval_s: Annotated[float, Field(gt=0)] = 60.0
+    """Time between checks when the server has no IDLE or `use_idle` is off."""
     use_idle: bool = True
+    """Wait for the server's IDLE pushes (new mail is read at once) when it offers IDLE."""
     idle_renew_s: Annotated[float, Field(gt=0, le=1740)] = 1500.0
+    """IDLE is issued again this often (servers end it after 30 minutes)."""
     reconnect_delay_s: Annotated[float, Field(gt=0)] = 1.0
+    """First wait after a lost connection, doubling up to `reconnect_max_s`."""
     reconnect_max_s: Annotated[float, Field(gt=0)] = 300.0
+    """Longest wait between reconnection attempts."""
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    """Bound on connecting and on each IMAP command."""
     max_message_bytes: Annotated[int, Field(gt=1024)] = 25 * 1024 * 1024
+    """A larger mail is stored from its first this many bytes (headers, text, the attachments that
+    fit).
+    """
     ca_file: str | None = None
+    """PEM file of a private certificate authority; unset, the system's trust store (certificate
+    and host name are always checked).
+    """
 
     _ca_file = field_validator("ca_file")(_check_ca_file)
     _initial_sync = field_validator("initial_sync")(_check_initial_sync)
@@ -236,13 +318,21 @@ class SmtpSettings(StrictModel):
     defaults from ``security``: 465 for ``tls``, 587 for ``starttls``, 25 for ``none``."""
 
     host: str
-    port: Annotated[int, Field(gt=0, lt=65536)]
+    """The SMTP server."""
+    port: Annotated[int, Field(gt=0, lt=65536, json_schema_extra=FROM_SECURITY)]
+    """Default from `security`: 465 for `tls`, 587 for `starttls`, 25 for `none`."""
     security: Literal["tls", "starttls", "none"] = "tls"
+    """`tls` (implicit TLS), `starttls`, or `none` (plain text: local servers only)."""
     user: str | None = None
+    """Login name; unset, no login."""
     password: SecretStr | None = None
+    """Password; `"${NAME}"` takes it from the environment."""
     from_address: str
+    """The `From` of every mail, with a name if wanted: `Corner Shop <shop@example.com>`."""
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    """Bound on connecting and on each SMTP command."""
     ca_file: str | None = None
+    """PEM file of a private certificate authority, as for IMAP."""
 
     _ca_file = field_validator("ca_file")(_check_ca_file)
 
@@ -256,9 +346,13 @@ class EmailBotSettings(_BotBase):
     """One mailbox: IMAP in, SMTP out."""
 
     kind: Literal["email"]
+    """Chooses the keys of this table."""
     imap: ImapSettings | None = None
+    """Where the mail is read (below); required when enabled."""
     smtp: SmtpSettings | None = None
+    """Where the mail is sent from (below); required when enabled."""
     messages_per_second: Annotated[float, Field(gt=0)] = 5.0
+    """Most mails sent per second."""
 
     @model_validator(mode="after")
     def _credentials(self) -> EmailBotSettings:
@@ -289,14 +383,27 @@ class AdminBotSettings(StrictModel):
     """
 
     token: SecretStr
+    """The admin bot's token from BotFather."""
     mode: Literal["webhook", "polling"] = "webhook"
+    """`webhook`: Telegram posts updates to `POST /webhooks/admin`; `polling`: the bot asks for
+    them (one `serve` process only).
+    """
     webhook_secret: SecretStr | None = None
+    """The secret Telegram must present (1-256 of `A-Za-z0-9_-`); unset, one is generated once and
+    kept in the store.
+    """
     webhook_url: str | None = None
+    """The public address of `/webhooks/admin`, registered with Telegram at start."""
     api_base: str | None = None
+    """Another Bot API server (a local one, or the emulator)."""
     files_dir: str = "files"
+    """Where photos and documents operators send to clients are kept until delivered."""
     notify_interval_s: Annotated[float, Field(gt=0)] = 3.0
+    """How often operators are told about new client messages."""
     notify_max_single: Annotated[int, Field(ge=1, le=50)] = 3
+    """More new messages than this for one operator in one round make one digest."""
     progress_interval_s: Annotated[float, Field(gt=0)] = 5.0
+    """Job progress messages are edited at most this often."""
 
     _api_base = field_validator("api_base", "webhook_url")(_check_http_url)
 
@@ -315,9 +422,14 @@ class OperatorSettings(StrictModel):
     """An operator created at start when the store does not know them yet."""
 
     telegram_id: Annotated[int, Field(gt=0)]
+    """The operator's Telegram user id."""
     role: Literal["admin", "operator"] = "operator"
+    """`admin` (every client, staff, settings) or `operator` (their own clients and the free ones).
+    """
     name: str
+    """Shown to staff and in assignments."""
     email: str | None = None
+    """Contact address."""
 
 
 class DeliverySettings(StrictModel):
@@ -346,24 +458,55 @@ class DeliverySettings(StrictModel):
     """
 
     namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "switchboard"
+    """Prefix of every Redis key and queue, so several installations can share one Redis."""
     worker_processes: Annotated[int, Field(ge=1, le=64)] = 1
+    """Processes `switchboard worker` starts."""
     worker_threads: Annotated[int, Field(ge=1, le=256)] = 8
+    """Sending threads per worker process (and inside `serve` with `memory://`)."""
     max_attempts: Annotated[int, Field(ge=1)] = 5
+    """Attempts before a message fails for good after temporary errors (a permanent error fails it
+    at once).
+    """
     backoff_base_s: Annotated[float, Field(gt=0)] = 2.0
+    """First retry delay after a temporary error, doubling with each attempt."""
     backoff_max_s: Annotated[float, Field(gt=0)] = 600.0
+    """Longest retry delay."""
     stale_after_s: Annotated[float, Field(gt=0)] = 120.0
+    """A row queued or sending this long is handed to the broker again: the last resort for ids the
+    broker lost; must exceed `max_wait_s`.
+    """
     dispatch_interval_s: Annotated[float, Field(gt=0, le=5)] = 0.2
+    """How often the dispatcher hands due outbox rows to the broker."""
     max_wait_s: Annotated[float, Field(ge=0)] = 2.0
+    """How far ahead a send may reserve its rate-limit slot; further off, the row is deferred."""
     bulk_max_wait_s: Annotated[float, Field(ge=0)] = 0.5
+    """The same for bulk sends (broadcasts, resend-failed), so a reply is never more than this
+    behind a broadcast at the limit.
+    """
     lease_s: Annotated[float, Field(ge=2, le=600)] = 8.0
+    """A sending process renews its lease every `lease_s / 4`; its claimed rows go to other workers
+    once it has not for `lease_s`.
+    """
     rate_headroom: Annotated[float, Field(gt=0, le=1)] = 1.0
+    """Fraction of every platform limit used (1: the whole limit)."""
     catch_up_s: Annotated[float, Field(ge=0, le=1)] = 0.5
+    """Sending time a bot's limiter may make up in a burst after its senders stalled (0: messages
+    strictly spaced).
+    """
     window_margin_s: Annotated[float, Field(ge=0, le=1)] = 0.02
+    """Added to every rate window after the platform's answer."""
     inflight_timeout_s: Annotated[float, Field(gt=0, le=600)] = 8.0
+    """How long a send with no answer (its worker killed) still counts in its rate windows; keep it
+    at most `lease_s`.
+    """
     rate_cut_factor: Annotated[float, Field(gt=0, lt=1)] = 0.85
+    """A bot-wide 429 multiplies the bot's learned rate by this."""
     rate_floor_fraction: Annotated[float, Field(gt=0, le=1)] = 0.1
+    """The learned rate never falls below this fraction of the configured rate."""
     rate_raise_fraction: Annotated[float, Field(gt=0, le=1)] = 0.05
+    """Fraction of the configured rate given back every `rate_raise_every_s` without a 429."""
     rate_raise_every_s: Annotated[float, Field(gt=0)] = 10.0
+    """How often the learned rate is raised again."""
 
     @model_validator(mode="after")
     def _sweep_after_waits(self) -> DeliverySettings:
@@ -379,15 +522,29 @@ class Settings(StrictModel):
     """The whole configuration. Every default gives a working embedded setup."""
 
     database_url: str = "sqlite:///switchboard.db"
+    """The store: `sqlite:///switchboard.db` (one machine) or `postgresql://user@host:5432/db`
+    (production).
+    """
     broker_url: str = "memory://"
+    """`memory://`: delivery worker threads inside `serve`; `redis://host:6379/0`: separate
+    `switchboard worker` processes share the sending through Redis.
+    """
     timezone: str = "UTC"
+    """IANA time zone (`Europe/Moscow`); days in date filters are days of this zone."""
     host: str = "127.0.0.1"
+    """The address `serve` listens on."""
     port: Annotated[int, Field(ge=0, lt=65536)] = 8080
+    """The port `serve` listens on."""
     bots: list[BotSettings] = Field(default_factory=list)
+    """The bots and mailboxes clients write to, one entry each; `kind` chooses the keys (below)."""
     admin_bot: AdminBotSettings | None = None
+    """The staff's Telegram bot (below); without it staff work from the command line."""
     operators: list[OperatorSettings] = Field(default_factory=list)
+    """Staff created at start when the store does not know them yet (below)."""
     ops_token: SecretStr | None = None
+    """Bearer token of the `/ops` dashboard and `/metrics`; unset, both answer 403."""
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    """How the outbox is sent: workers, retries, pacing (below)."""
 
     @field_validator("database_url")
     @classmethod

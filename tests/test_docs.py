@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from pydantic import BaseModel
 
 from commands.admin import docs as command_docs
 from commands.cli import cli
+from config import reference as config_reference
+from config.settings import Settings
 from store.filters import docs as filter_docs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +26,11 @@ REGENERATE = "stale: run `make docs` and commit the result"
 
 @pytest.mark.parametrize(
     ("path", "render"),
-    [("docs/filters.md", filter_docs.render), ("docs/commands.md", command_docs.render)],
+    [
+        ("docs/filters.md", filter_docs.render),
+        ("docs/commands.md", command_docs.render),
+        ("docs/configuration.md", config_reference.render),
+    ],
 )
 def test_generated_references_equal_their_registries(path: str, render: object) -> None:
     assert callable(render)
@@ -42,11 +49,52 @@ def test_the_generators_run_as_modules() -> None:
     for module, path in (
         ("store.filters.docs", "docs/filters.md"),
         ("commands.admin.docs", "docs/commands.md"),
+        ("config.reference", "docs/configuration.md"),
     ):
         done = subprocess.run(
             [sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True, check=True
         )
         assert done.stdout == (ROOT / path).read_text(encoding="utf-8")
+
+
+def _settings_models() -> list[type[BaseModel]]:
+    """Every settings model reachable from ``Settings`` (sections, bot kinds, nested)."""
+    found: list[type[BaseModel]] = [Settings]
+    for model in found:
+        for field in model.model_fields.values():
+            found += [m for m in config_reference.models_in(field.annotation) if m not in found]
+    return found
+
+
+def test_every_configuration_key_has_a_meaning_and_is_in_the_reference() -> None:
+    models = _settings_models()
+    assert {m.__name__ for m in models} >= {
+        "DeliverySettings",
+        "AdminBotSettings",
+        "OperatorSettings",
+        "TelegramBotSettings",
+        "WhatsAppBotSettings",
+        "WhatsAppTemplateSettings",
+        "EmailBotSettings",
+        "ImapSettings",
+        "SmtpSettings",
+    }
+    missing = [
+        f"{m.__name__}.{name}"
+        for m in models
+        for name, field in m.model_fields.items()
+        if not (field.description or "").strip()
+    ]
+    assert not missing, (
+        "write what these keys mean as a string under each field in config/settings.py, "
+        "then `make docs`: " + ", ".join(missing)
+    )
+    text = config_reference.render()
+    for model in models:
+        for name in model.model_fields:
+            assert f"| `{name}` |" in text, name
+    assert "| `initial_sync` | text | `new` |" in text
+    assert "| `port` | integer > 0, < 65536 | from `security` |" in text
 
 
 def check_cli_args(args: list[str]) -> None:
