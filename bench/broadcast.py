@@ -16,6 +16,10 @@ end: from the job's creation to the last delivery, start-up latency included), t
 1,000 sends, in all and by answer (429; 130429 and 131056 for WhatsApp), messages lost (job rows
 not sent or recipients the emulator never saw), duplicates, and the most sends the emulator
 accepted in any sliding 1 s window (by its receive times; the limit is 30 or the WhatsApp rate).
+With ``--replies N`` (default 20), an operator's reply is written every 0.5 s once a tenth of
+the broadcast is out, each to a client outside it: their p95 and worst latency from the outbox
+row to the emulator. With ``--kill``, worker process 0 is SIGKILLed once a third is out: the
+recovery time is from the kill until every row it had claimed was sent (``bench/incidents.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench.incidents import Kill, Replies, percentile
 from emulators.flood import FLOOD_MODELS, max_in_window
 from store import jobs
 from store.db import database_proxy, open_database
@@ -69,6 +74,12 @@ class Result:
     slowest_second: int
     max_in_1s: int  # the most accepted sends in any sliding 1 s window at the emulator
     finished: bool  # False: the job was still sending at --timeout (its rest counts as lost)
+    replies: int = 0  # operator replies written during the broadcast
+    reply_p95_s: float = 0.0  # from the outbox row to the emulator
+    reply_max_s: float = 0.0
+    replies_missing: int = 0  # replies that never arrived (within 60 s of the last one)
+    recovery_s: float | None = None  # --kill: the killed worker's rows all sent (s after it)
+    stranded: int = 0  # --kill: rows the killed worker had claimed
 
 
 class Sampler:
@@ -124,6 +135,8 @@ async def run_one(
     workdir: Path,
     timeout_s: float,
     catch_up_s: float,
+    replies: int = 0,
+    kill: bool = False,
 ) -> Result:
     with temporary_postgres_database() as database_url, redis_namespace() as namespace:
         database = open_database(database_url)
@@ -151,6 +164,13 @@ async def run_one(
                 with Sampler(platform) as sampler:
                     job_id = start_broadcast(settings, platform.bot["name"], "Bench: sale today")
                     created = time.monotonic()
+                    replier = Replies(platform, replies)
+                    replier.seed()  # after the job: its clients are not in the broadcast
+                    clients = len(platform.recipients)
+                    side = [asyncio.create_task(replier.run(clients // 10))] if replies else []
+                    killer = Kill(platform, fleet, clients // 3)
+                    if kill:
+                        side.append(asyncio.create_task(killer.run()))
                     try:
                         await until(
                             lambda: jobs.progress(job_id).remaining == 0,
@@ -160,10 +180,13 @@ async def run_one(
                         finished = True
                     except AssertionError:  # a model that stalls the sender: report, go on
                         finished = False
+                    for task in side:  # each ends by itself within a minute or two
+                        await task
                     await asyncio.sleep(0.1)
             finally:
                 fleet.stop()
-            delivered = platform.delivered()
+            audience = set(platform.recipients)
+            delivered = [to for to in platform.delivered() if to in audience]
             rows = job_rows(job_id)
             missing = len(set(platform.recipients) - set(delivered))
             lost = max(missing, len(platform.recipients) - rows.get("sent", 0))
@@ -194,6 +217,12 @@ async def run_one(
                 slowest_second=sampler.slowest_second(),
                 max_in_1s=max_in_window(platform.accepted_times(), 1.0),
                 finished=finished,
+                replies=replies,
+                reply_p95_s=round(percentile(replier.latencies_s, 95), 2),
+                reply_max_s=round(max(replier.latencies_s, default=0.0), 2),
+                replies_missing=replier.missing(),
+                recovery_s=None if killer.recovery_s is None else round(killer.recovery_s, 1),
+                stranded=killer.stranded,
             )
         finally:
             database.close()
@@ -210,7 +239,14 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                 context = telegram(args.clients, 30.0, flood)
             async with context as platform:
                 result = await run_one(
-                    platform, workers, args.threads, Path(tmp), args.timeout, args.catch_up
+                    platform,
+                    workers,
+                    args.threads,
+                    Path(tmp),
+                    args.timeout,
+                    args.catch_up,
+                    args.replies,
+                    args.kill,
                 )
         print(json.dumps(asdict(result)), flush=True)
         results.append(result)
@@ -221,8 +257,9 @@ def table(results: list[Result]) -> str:
     """The results as a Markdown table (docs/benchmarks.md takes it as it is)."""
     lines = [
         "| platform | flood | workers | clients | msg/s | % of limit | end-to-end msg/s "
-        "| refused / 1,000 | by answer / 1,000 | lost | dupl. | max in 1 s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| refused / 1,000 | by answer / 1,000 | lost | dupl. | max in 1 s "
+        "| reply p95 / max s | recovery s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         codes = ", ".join(f"{c}: {n:g}" for c, n in r.refused_by_code_per_1000.items()) or "—"
@@ -230,9 +267,22 @@ def table(results: list[Result]) -> str:
             f"| {r.platform} ({r.limit_per_s:g}/s) | {r.flood} | {r.workers} | {r.clients:,} "
             f"| {r.per_s:.2f} | {r.of_limit_pct:.1f} % | {r.end_to_end_per_s:.2f} "
             f"| {r.refused_per_1000:g} | {codes} | {r.lost}{'' if r.finished else ' (timed out)'} "
-            f"| {r.duplicates} | {r.max_in_1s} |"
+            f"| {r.duplicates} | {r.max_in_1s} | {_replies(r)} | {_recovery(r)} |"
         )
     return "\n".join(lines)
+
+
+def _replies(r: Result) -> str:
+    if not r.replies:
+        return "—"
+    missing = f" ({r.replies_missing} missing)" if r.replies_missing else ""
+    return f"{r.reply_p95_s:.2f} / {r.reply_max_s:.2f}{missing}"
+
+
+def _recovery(r: Result) -> str:
+    if r.recovery_s is None:
+        return "—"
+    return f"{r.recovery_s:.1f} ({r.stranded} rows)"
 
 
 def main() -> None:
@@ -251,6 +301,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
     parser.add_argument("--whatsapp-rate", type=float, default=80.0, help="messages/s")
     parser.add_argument("--catch-up", type=float, default=0.5, help="delivery.catch_up_s")
+    parser.add_argument(
+        "--replies", type=int, default=20, help="operator replies during each broadcast (0: none)"
+    )
+    parser.add_argument(
+        "--kill", action="store_true", help="SIGKILL worker process 0 once a third is sent"
+    )
     parser.add_argument(
         "--timeout",
         type=float,

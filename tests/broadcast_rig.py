@@ -82,6 +82,19 @@ def in_flight() -> int:
     return Message.select().where(Message.status == "sending").count()
 
 
+def claimed_by(pid: int) -> list[int]:
+    """Rows ``sending`` under the lease of worker process ``pid`` (``host:pid:random``)."""
+    query = Message.select(Message.id).where(
+        (Message.status == "sending") & Message.claimed_by.contains(f":{pid}:")
+    )
+    return [row.id for row in query]
+
+
+def all_sent(ids: list[int]) -> bool:
+    """Whether every row of ``ids`` is ``sent``."""
+    return not Message.select().where(Message.id.in_(ids) & (Message.status != "sent")).exists()
+
+
 def job_rows(job_id: int) -> Counter[str]:
     rows: Any = Message.select(Message.status).where(Message.job == job_id).tuples().iterator()
     return Counter(status for (status,) in rows)

@@ -24,6 +24,8 @@ from store.models import Message
 from tests.broadcast_rig import (
     Platform,
     WorkerFleet,
+    all_sent,
+    claimed_by,
     duplicates,
     in_flight,
     job_rows,
@@ -110,14 +112,14 @@ async def _drill(
         if blow == "sigkill":
             killed = fleet.kill_child(0)
             killed_at = time.monotonic()
-            stranded = _claimed_by(killed)
+            stranded = claimed_by(killed)
         else:
             redis.Redis.from_url(broker_url).flushdb()
         flying = in_flight()
         if blow == "sigkill":
             # The rows the dead worker held are sent again by the others long before
             # stale_after_s (the measured recovery time is printed below).
-            await until(lambda: _all_sent(stranded), "the dead worker's rows", 30)
+            await until(lambda: all_sent(stranded), "the dead worker's rows", 30)
             recovered_s = time.monotonic() - killed_at
         await until(lambda: jobs.progress(job_id).remaining == 0, "the job to finish", 90)
         if blow == "sigkill":
@@ -156,18 +158,6 @@ async def _drill(
             f"{platform.name} sigkill: the dead worker held {len(stranded)} row(s), all sent "
             f"{recovered_s:.1f} s after the kill; job finished {finished_s:.1f} s after it"
         )
-
-
-def _claimed_by(pid: int) -> list[int]:
-    """Rows ``sending`` under the lease of worker process ``pid`` (``host:pid:random``)."""
-    query = Message.select(Message.id).where(
-        (Message.status == "sending") & Message.claimed_by.contains(f":{pid}:")
-    )
-    return [row.id for row in query]
-
-
-def _all_sent(ids: list[int]) -> bool:
-    return not Message.select().where(Message.id.in_(ids) & (Message.status != "sent")).exists()
 
 
 async def test_sigkill_of_a_worker_mid_broadcast_loses_nothing(pg_db: str, tmp_path: Path) -> None:

@@ -13,8 +13,13 @@ from waiting behind a broadcast that runs at the bot's limit:
    away. A bulk send whose slot is further off sleeps until it comes within reach and asks
    again (no reservation is held meanwhile); past ``max_wait_s`` it is deferred as before.
 
-The broadcast loses one slot per reply and nothing else: bulk reservations still cover the
-sending threads' turnaround, so the bot stays at its limit.
+4. Behind the slots, the window guard (``workers.pacing``) admits a send only when a window
+   has room; senders that found it full look again when it opens. A bulk sender looks again
+   ``BULK_WINDOW_YIELD_S`` later than that (``window_yield_s``), so a reply waiting for the
+   same room takes it first instead of drawing lots with every waiting broadcast thread.
+
+The broadcast loses one slot per reply and about 1 % for the yield (10 ms per window of about
+a second); bulk reservations still cover the sending threads' turnaround.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ ACTORS: dict[int, str] = {PRIORITY_INTERACTIVE: "send_interactive", PRIORITY_BUL
 ACTOR_PRIORITY: dict[int, int] = {PRIORITY_INTERACTIVE: 0, PRIORITY_BULK: 10}
 # A bulk sender never polls the limiter more often than this (seconds).
 MIN_POLL_S = 0.005
+# A bulk sender looks for window room this much later than an interactive one (seconds).
+BULK_WINDOW_YIELD_S = 0.01
 
 
 def queue_of(priority: int) -> str:
@@ -45,6 +52,11 @@ def is_paid(bot: BotConfig, priority: int) -> bool:
     bulk lane of a bot with ``paid_broadcast`` (sent with ``allow_paid_broadcast``, paced at
     ``paid_messages_per_second``)."""
     return priority == PRIORITY_BULK and isinstance(bot, TelegramBotSettings) and bot.paid_broadcast
+
+
+def window_yield_s(priority: int) -> float:
+    """How long after a full window opens a send of lane ``priority`` looks again (s)."""
+    return 0.0 if priority == PRIORITY_INTERACTIVE else BULK_WINDOW_YIELD_S
 
 
 def reserve(

@@ -44,7 +44,7 @@ from store import outbox
 from store.clock import utcnow
 from store.inbound import rekey_client
 from store.models import Bot, Client, Message
-from workers.lanes import is_paid, reserve
+from workers.lanes import is_paid, reserve, window_yield_s
 from workers.lease import Lease
 from workers.ratelimit import BotConfig, Limit, Limiter, limits_for
 from workers.stats import Stats
@@ -183,14 +183,18 @@ class Sender:
             # Our lease may have run out: a dispatcher may give the row to another worker.
             return self._defer(row.id, bot_name, lease.lease_s, "lease")
         # Slot and window together wait at most max_wait_s: a waiting send is never "stuck".
-        entry, wait_s = self._admit(limits, delivery.max_wait_s - (time.monotonic() - started))
+        budget_s = delivery.max_wait_s - (time.monotonic() - started)
+        entry, wait_s = self._admit(limits, budget_s, window_yield_s(row.priority))
         if entry is None:
             return self._defer(row.id, bot_name, wait_s, "window")
         return self._call(row, bot, recipient, limits, entry)
 
-    def _admit(self, limits: list[Limit], budget_s: float) -> tuple[str | None, float]:
+    def _admit(
+        self, limits: list[Limit], budget_s: float, yield_s: float = 0.0
+    ) -> tuple[str | None, float]:
         """Wait (at most ``budget_s`` seconds) until every window of ``limits`` has room;
-        returns the window entry, or None and the wait still needed."""
+        returns the window entry, or None and the wait still needed. ``yield_s``: how long
+        after the room opens this send looks again (``workers.lanes.window_yield_s``)."""
         deadline = time.monotonic() + max(0.0, budget_s)
         while True:
             admission = self.limiter.admit(limits)
@@ -198,7 +202,7 @@ class Sender:
                 return admission.entry, 0.0
             if time.monotonic() + admission.wait_s > deadline:
                 return None, admission.wait_s
-            time.sleep(admission.wait_s)
+            time.sleep(admission.wait_s + yield_s)
 
     def _defer(self, row_id: int, bot_name: str, wait_s: float, reason: str) -> str:
         outbox.defer(row_id, utcnow() + dt.timedelta(seconds=wait_s))
