@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from store import jobs, outbox
 from store.models import PRIORITY_BULK, PRIORITY_INTERACTIVE, Bot, Client
 from tests.broadcast_rig import TG_TOKEN, job_rows, seed_clients, until
 from tests.conftest import migrated_store
+from tests.services import REDIS_URL, redis_namespace, temporary_postgres_database
 from workers.engine import Engine
 from workers.lanes import is_paid
 from workers.ratelimit import limits_for
@@ -94,11 +96,24 @@ def test_only_bulk_rows_of_a_paid_bot_are_paid_and_paced_apart() -> None:
     assert (free_key.key, free_key.interval_s) == ("bot:tg", 1 / 30)
 
 
-async def test_a_paid_broadcast_runs_past_30_per_second_without_a_429(tmp_path: Path) -> None:
-    """A real engine (memory mode) sends a broadcast of a paid bot and then an operator's reply
-    through the Bot API emulator counting strictly (``window``): every broadcast message carries
-    ``allow_paid_broadcast``, none is refused, and more than 30 arrive within one second; the
-    reply goes out free."""
+@pytest.fixture(params=["memory+sqlite", "redis+postgres"])
+def mode(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(broker URL, namespace) with a migrated store bound for the test."""
+    if request.param == "memory+sqlite":
+        with migrated_store(f"sqlite:///{tmp_path / 'store.db'}"):
+            yield "memory://", "paid"
+        return
+    with temporary_postgres_database() as url, migrated_store(url), redis_namespace() as ns:
+        yield REDIS_URL, ns
+
+
+async def test_a_paid_broadcast_runs_past_30_per_second_without_a_429(
+    mode: tuple[str, str],
+) -> None:
+    """A real engine (memory mode on SQLite, Redis mode on PostgreSQL) sends a broadcast of a
+    paid bot and then an operator's reply through the Bot API emulator counting strictly
+    (``window``): every broadcast message carries ``allow_paid_broadcast``, none is refused,
+    and more than 30 arrive within one second; the reply goes out free."""
     clients = 150
     async with TelegramEmulator(
         accept_unknown_chats=True, record_calls=True, flood="window"
@@ -106,28 +121,26 @@ async def test_a_paid_broadcast_runs_past_30_per_second_without_a_429(tmp_path: 
         api.bot(TG_TOKEN)
         bot = _bot(api, paid=True).model_dump(mode="json")
         bot["token"] = TG_TOKEN
+        broker_url, namespace = mode
+        delivery = {"namespace": namespace, "worker_threads": 8, "dispatch_interval_s": 0.1}
         settings = Settings.model_validate(
-            {
-                "bots": [bot],
-                "delivery": {"namespace": "paid", "worker_threads": 8, "dispatch_interval_s": 0.1},
-            }
+            {"broker_url": broker_url, "bots": [bot], "delivery": delivery}
         )
-        with migrated_store(f"sqlite:///{tmp_path / 'store.db'}"):
-            seed_clients("tg", "telegram", [str(5000 + i) for i in range(clients + 1)])
-            tg = Bot.get(Bot.name == "tg")
-            audience = Client.select().where((Client.bot == tg) & (Client.messenger_id != "5000"))
-            job = jobs.create_broadcast(audience, "Sale today", steps=steps(settings))
-            engine = Engine(settings)
-            engine.start_dispatcher()
-            engine.start_workers()
-            try:
-                await until(lambda: jobs.progress(job.id).remaining == 0, "the broadcast", 60)
-                operator_chat = Client.get((Client.bot == tg) & (Client.messenger_id == "5000"))
-                outbox.enqueue(operator_chat, "Your order has shipped", author_kind="operator")
-                await until(lambda: len(api.sent(TG_TOKEN)) > clients, "the reply", 30)
-            finally:
-                await asyncio.to_thread(engine.stop)
-            assert job_rows(job.id) == {"sent": clients}
+        seed_clients("tg", "telegram", [str(5000 + i) for i in range(clients + 1)])
+        tg = Bot.get(Bot.name == "tg")
+        audience = Client.select().where((Client.bot == tg) & (Client.messenger_id != "5000"))
+        job = jobs.create_broadcast(audience, "Sale today", steps=steps(settings))
+        engine = Engine(settings)
+        engine.start_dispatcher()
+        engine.start_workers()
+        try:
+            await until(lambda: jobs.progress(job.id).remaining == 0, "the broadcast", 60)
+            operator_chat = Client.get((Client.bot == tg) & (Client.messenger_id == "5000"))
+            outbox.enqueue(operator_chat, "Your order has shipped", author_kind="operator")
+            await until(lambda: len(api.sent(TG_TOKEN)) > clients, "the reply", 30)
+        finally:
+            await asyncio.to_thread(engine.stop)
+        assert job_rows(job.id) == {"sent": clients}
         calls = api.calls_of("sendMessage")
         assert [c.status for c in calls] == [200] * (clients + 1)  # not one 429
         flags = {c.params.get("chat_id"): c.params.get("allow_paid_broadcast") for c in calls}
