@@ -70,6 +70,15 @@ day to day:
 |---|---|
 """
 
+WRITES = """
+`whatsapp write` and `email write` send at once and say what happened: sent (with the
+platform's id), failed and why (exit 1), or queued and why (a temporary failure or a rate
+limit: the running senders try again). When a running `serve` or `worker` took the message
+first, they wait for its outcome rather than guess. The admin bot's `/write_whatsapp` and
+`/write_email` leave the sending to the running senders and answer the same way, or say that
+no delivery worker took the message within a few seconds (none is running, or all are busy).
+"""
+
 CLI_ROWS = (
     (
         "switchboard whatsapp write BOT PHONE TEXT",
@@ -115,7 +124,7 @@ def render() -> str:
         who = "admins" if command.admin_only else "everyone"
         rows.append(f"| `{_cell(command.usage)}` | {_cell(command.help)} | {who} |")
     cli_rows = [f"| `{_cell(usage)}` | {_cell(what)} |" for usage, what in CLI_ROWS]
-    return INTRO + "\n".join(rows) + "\n" + OUTRO + "\n".join(cli_rows) + "\n"
+    return INTRO + "\n".join(rows) + "\n" + OUTRO + "\n".join(cli_rows) + "\n" + WRITES
 
 
 if __name__ == "__main__":
