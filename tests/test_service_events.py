@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import peewee
@@ -26,8 +27,9 @@ from commands.write import deliver_now
 from emulators import whatsapp_payloads as wp
 from emulators.telegram import TelegramEmulator
 from emulators.whatsapp import GraphEmulator
-from store.inbound import last_inbound_at
+from store.inbound import last_inbound_at, record_inbound
 from store.models import Client, Message
+from tests import test_admin_telegram as admin_tg
 from tests import whatsapp_support
 from tests.admin_support import buttons, make_staff, press, run
 from tests.telegram_support import SECRET, TOKEN, settings_for
@@ -320,3 +322,42 @@ async def test_whatsapp_reaction_and_system_messages_are_service_events(
     assert rows["wamid.s"].text.startswith("Kerry changed")
     assert rows["wamid.s"].extra["system"]["new_wa_id"] == "16325551181"
     assert last_inbound_at(client.id) == rows["wamid.hi"].created_at
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the transport, not the store
+async def test_join_request_approved_through_the_telegram_admin_bot(
+    db: peewee.Database, db_url: str, tmp_path: Path
+) -> None:
+    """Notification with the buttons -> an admin taps Approve in Telegram -> outbox -> the
+    delivery engine -> approveChatJoinRequest at the Bot API; a colleague's later tap on
+    Decline changes nothing."""
+    async with admin_tg.running(db_url, tmp_path) as env:
+        await env.admin.run_round()  # the first round only places the cursor
+        olga = env.emu.user(admin_tg.CLIENT_TOKEN, 5551, first_name="Olga")
+        club = env.emu.group(admin_tg.CLIENT_TOKEN, -1007770, "Club", kind="supergroup")
+        update = await olga.request_join(club.chat_id, bio="hi")
+        parsed = parse_update("shop_tg", update)
+        assert parsed is not None
+        record_inbound(parsed.event)
+        assert await env.admin.run_round() == 2  # both admins: the client is free
+
+        anna_note, artem_note = env.sent_to(admin_tg.ANNA)[-1], env.sent_to(admin_tg.ARTEM)[-1]
+        assert "asks to join «Club»" in (anna_note.text or "")
+        admin_buttons = [b["text"] for b in anna_note.buttons()]
+        assert admin_buttons[:2] == ["✅ Approve", "❌ Decline"]
+        await env.emu.press(
+            admin_tg.TOKEN, admin_tg.ANNA, anna_note, anna_note.buttons()[0]["callback_data"]
+        )
+        row = Message.get(Message.direction == "out")
+        assert row.extra["action"] == "approve_chat_join_request"
+        sent = await asyncio.to_thread(deliver_now, env.settings, row.id)
+        assert sent.status == "sent", sent.error_text
+        assert env.emu.bots[admin_tg.CLIENT_TOKEN].join_requests[(club.chat_id, 5551)] == "approved"
+
+        await env.emu.press(
+            admin_tg.TOKEN, admin_tg.ARTEM, artem_note, artem_note.buttons()[1]["callback_data"]
+        )
+        toasts = [a.get("text") or "" for a in env.emu.bots[admin_tg.TOKEN].answers]
+        assert "Already approved." in toasts
+        assert Message.select().where(Message.direction == "out").count() == 1
+        assert env.emu.bots[admin_tg.CLIENT_TOKEN].join_requests[(club.chat_id, 5551)] == "approved"
