@@ -38,12 +38,15 @@ def worker_command(obj: CliContext, processes: int | None, threads: int | None) 
 
 
 def _register_hooks(engine: object) -> None:
-    """Dispatcher tick hooks every dispatching process runs (job progress)."""
+    """Dispatcher tick hooks every dispatching process runs (job progress; unusable inbound
+    items older than 7 days deleted, at most every 10 minutes)."""
     from store.jobs import refresh_running
+    from store.unparsed import purge_expired
     from workers.engine import Engine
 
     assert isinstance(engine, Engine)
     engine.tick_hooks.append(refresh_running)
+    engine.tick_hooks.append(purge_expired)
 
 
 def install_delivery(app: web.Application, settings: Settings) -> None:

@@ -28,6 +28,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from bots.unusable import rejected_counts
 from bots.webhook import StoreUnavailable, store_call
 from config import Settings
 from store import outbox
@@ -127,6 +128,14 @@ class DeliveryCollector(Collector):
             if state.recent_retry_after_s:
                 retry_after.add_metric([name], state.recent_retry_after_s[-1])
         yield from (rate, wait, limit, learned, refusals, retry_after)
+        rejected = CounterMetricFamily(
+            "switchboard_ingest_rejected",
+            "Inbound items left out as unusable, by this serve process (bots.unusable)",
+            labels=["bot", "reason"],
+        )
+        for (bot, reason), n in sorted(rejected_counts().items()):
+            rejected.add_metric([bot, reason], n)
+        yield rejected
 
 
 REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)

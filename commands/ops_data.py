@@ -15,13 +15,15 @@ from typing import Any
 from config import Settings
 from store import jobs, outbox
 from store.clock import utcnow
-from store.models import Bot, Message
+from store.models import Bot, Message, UnparsedItem
+from store.unparsed import recent_unparsed
 from workers.engine import Engine
 from workers.queues import DeadLetter, QueueDepths, dead_letters, depths
 from workers.ratelimit import bot_key, configured_rate
 
 FINISHED_JOBS_SHOWN = 5
 ERRORS_SHOWN = 20
+UNPARSED_SHOWN = 20
 # A bot whose next free slot is further away than this is shown as paused (a 429's pause).
 PAUSED_AFTER_S = 1.0
 
@@ -93,6 +95,7 @@ class OpsView:
     finished_jobs: list[jobs.Progress] = field(default_factory=list)
     dead: list[DeadRow] = field(default_factory=list)
     errors: list[ErrorRow] = field(default_factory=list)
+    unparsed: list[UnparsedItem] = field(default_factory=list)  # newest first
 
 
 def _bot_rows(settings: Settings, engine: Engine) -> list[BotRow]:
@@ -165,4 +168,5 @@ def collect(settings: Settings, engine: Engine) -> OpsView:
         finished_jobs=finished,
         dead=_dead_rows(engine),
         errors=_error_rows(),
+        unparsed=recent_unparsed(UNPARSED_SHOWN),
     )

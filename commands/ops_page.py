@@ -26,6 +26,9 @@ BOT_HEADERS = ["bot", "kind", "enabled", "limit msg/s", "learned msg/s", "sent m
 BOT_HEADERS += ["limiter", "platform 429s", "sent", "failed", "retried"]
 
 
+UNPARSED_PREVIEW = 200  # characters of an unusable item shown; the table keeps 64 KiB
+
+
 def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
@@ -156,6 +159,22 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
         "errors",
         "No errors.",
     )
+    unparsed = _table(
+        ["when (UTC)", "bot", "channel", "reason", "detail", "item (start)"],
+        [
+            [
+                _e(_at(u.received_at)),
+                _e(u.bot),
+                _e(u.channel),
+                f'<span class="bad">{_e(u.reason)}</span>',
+                _e(u.detail),
+                f"<code>{_e(u.payload[:UNPARSED_PREVIEW])}</code>",
+            ]
+            for u in view.unparsed
+        ],
+        "unparsed",
+        "No unusable inbound items in the last 7 days.",
+    )
     banner = f'<p class="notice" id="notice">{_e(notice)}</p>' if notice else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">{refresh}
@@ -170,6 +189,7 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
 <h2>Running jobs</h2>{active}
 <h2>Dead letters</h2>{dead}
 <h2>Latest errors</h2>{errors}
+<h2>Unusable inbound items</h2>{unparsed}
 <h2>Recently finished jobs</h2>{finished}
 </body></html>
 """

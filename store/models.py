@@ -380,6 +380,23 @@ class BusinessConnection(BaseModel):
         indexes = ((("bot", "connection_id"), True),)
 
 
+class UnparsedItem(BaseModel):
+    """An inbound item a channel could not use (a webhook's message without a sender, an update
+    of the wrong shape): why, and the item as received (``payload``, clipped to 64 KiB), kept 7 days
+    (``store.unparsed``). ``bot`` is the configured name, kept even if the bot goes away."""
+
+    id = pw.AutoField()
+    bot = pw.CharField(max_length=64)
+    channel = pw.CharField(max_length=16)
+    reason = pw.CharField(max_length=200)
+    detail = pw.TextField(default="")
+    payload = pw.TextField(default="")
+    received_at = pw.DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        table_name = "unparsed_item"
+
+
 ALL_MODELS: Final[list[type[BaseModel]]] = [
     Bot,
     Operator,
@@ -401,4 +418,5 @@ ALL_MODELS: Final[list[type[BaseModel]]] = [
     AdminNotice,
     WorkerLease,
     BusinessConnection,
+    UnparsedItem,
 ]

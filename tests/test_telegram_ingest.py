@@ -13,7 +13,7 @@ from bots.telegram.client import make_bot
 from config import Settings
 from emulators.telegram import SECRET_HEADER, TelegramEmulator
 from store.db import database_proxy, make_database
-from store.models import Client, Message, Variable
+from store.models import Client, Message, UnparsedItem, Variable
 from tests.telegram_support import OTHER_TOKEN, SECRET, TOKEN, settings_for
 from tests.whatsapp_support import serve
 
@@ -185,11 +185,13 @@ async def test_bad_input_answers_and_stores_nothing(
         assert await post(hook(base), b"{not json") == 400
         assert await post(hook(base), b"[1, 2]") == 400
         assert await post(hook(base), {"message": {"text": "no update id"}}) == 400
-        assert await post(hook(base), {"update_id": 2, "message": {"chat": "x"}}) == 400
+        # an update of the wrong shape inside: unusable, acknowledged, kept aside (not stored)
+        assert await post(hook(base), {"update_id": 2, "message": {"chat": "x"}}) == 200
         assert await post(hook(base), b"x" * (1024 * 1024 + 1)) == 413
         assert await post(hook(base, "nobody"), update) == 404
         assert await post(hook(base), {"update_id": 3, "channel_post": {"text": "x"}}) == 200
         assert Message.select().count() == 0 and Client.select().count() == 0
+        assert [u.reason for u in UnparsedItem.select()] == ["message.chat"]
         assert await post(hook(base), update) == 200
         assert Message.select().count() == 1
 

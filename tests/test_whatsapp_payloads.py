@@ -171,14 +171,59 @@ def test_other_phone_numbers_and_fields_are_skipped() -> None:
     [
         {"object": "page", "entry": []},
         {"object": "whatsapp_business_account", "entry": {}},
-        {"object": "whatsapp_business_account", "entry": [{"changes": [1]}]},
-        wp.envelope(PHONE_ID, messages=[{"type": "text"}]),
-        wp.envelope(PHONE_ID, statuses=[{"id": "wamid.X"}]),
     ],
 )
 def test_malformed_payloads_are_refused(body: dict[str, Any]) -> None:
     with pytest.raises(PayloadError):
         parse_payload(body, bot_name="wa", phone_number_id=PHONE_ID)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"object": "whatsapp_business_account", "entry": [{"changes": [1]}]}, "change"),
+        ({"object": "whatsapp_business_account", "entry": [7]}, "entry"),
+        (wp.envelope(PHONE_ID, messages=[{"type": "text"}]), "message.id"),
+        (wp.envelope(PHONE_ID, messages=[{"id": "wamid.A", "type": "text"}]), "message.from"),
+        (wp.envelope(PHONE_ID, statuses=[{"id": "wamid.X"}]), "status.status"),
+    ],
+)
+def test_unusable_items_are_returned_not_raised(body: dict[str, Any], reason: str) -> None:
+    parsed = parse_payload(body, bot_name="wa", phone_number_id=PHONE_ID)
+    assert parsed.messages == [] and parsed.statuses == []
+    assert [u.reason for u in parsed.unusable] == [reason]
+
+
+SENDERS = [True, 1.5, 16315551181, ["16315551181"], {}, "", "+16315551181", "1631555\u200b1181"]
+SENDERS += ["A" * 100_000, "1" * 21, "١٦٣١٥٥٥١١٨١", None]
+
+
+@pytest.mark.parametrize("sender", SENDERS, ids=range(len(SENDERS)))
+def test_from_of_any_other_form_is_unusable(sender: Any) -> None:
+    message = {"id": "wamid.bad", "type": "text", "text": {"body": "x"}, "from": sender}
+    good = wp.text("16315551181", "fine", wamid="wamid.good")
+    parsed = parse_payload(
+        wp.envelope(PHONE_ID, messages=[message, good]), bot_name="wa", phone_number_id=PHONE_ID
+    )
+    assert [m.text for m in parsed.messages] == ["fine"]
+    assert [u.reason for u in parsed.unusable] == ["message.from"]
+    assert "AAAA" not in parsed.unusable[0].detail  # the value itself is never in the detail
+
+
+def test_contact_name_and_error_data_as_strings() -> None:
+    card = wp.contacts("16315551181", [{"name": "Bob Plain", "phones": []}], wamid="wamid.c")
+    failed = {
+        "id": "wamid.s",
+        "status": "failed",
+        "recipient_id": "16315551181",
+        "timestamp": "1700000000",
+        "errors": [{"code": 131026, "title": "Undeliverable", "error_data": "no such user"}],
+    }
+    body = wp.envelope(PHONE_ID, messages=[card], statuses=[failed])
+    parsed = parse_payload(body, bot_name="wa", phone_number_id=PHONE_ID)
+    assert [m.text for m in parsed.messages] == ["Bob Plain"]
+    (status,) = parsed.statuses
+    assert (status.error_code, status.error_text) == ("131026", "Undeliverable: no such user")
 
 
 @given(st.text(max_size=300), st.text(alphabet="0123456789", min_size=5, max_size=15))

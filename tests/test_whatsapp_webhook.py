@@ -202,8 +202,6 @@ async def test_bad_bodies_are_4xx_and_store_nothing(sqlite_db: peewee.Database) 
         assert (await meta.post_webhook(hook(base), b"{not json"))[0] == 400
         assert (await meta.post_webhook(hook(base), b"[1, 2]"))[0] == 400
         assert (await meta.post_webhook(hook(base), {"object": "page"}))[0] == 400
-        broken = wp.envelope(PHONE_ID, messages=[{"type": "text", "text": {"body": "x"}}])
-        assert (await meta.post_webhook(hook(base), broken))[0] == 400
         huge = b'{"object": "whatsapp_business_account", "pad": "' + b"x" * (1 << 20) + b'"}'
         assert (await meta.post_webhook(hook(base), huge))[0] == 413
         payload = wp.envelope(PHONE_ID, messages=[wp.text(KERRY, "hi")])

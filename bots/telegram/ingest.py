@@ -20,15 +20,16 @@ from aiogram.exceptions import AiogramError
 
 from bots.batching import InboundWriter
 from bots.telegram.business import parse_business, parse_connection
-from bots.telegram.updates import ParsedUpdate, parse_update
+from bots.telegram.updates import ParsedUpdate, UpdateError, parse_update, update_id_of
+from bots.unusable import Unusable, record_unusable
 from bots.webhook import store_call
 from store.business import mark_deleted, save_connection
-from store.errors import StoreError
+from store.errors import StoreError, first_line
 from store.inbound import set_avatar_url
 
 log = logging.getLogger("switchboard.telegram")
 
-Outcome = Literal["stored", "duplicate", "ignored"]
+Outcome = Literal["stored", "duplicate", "ignored", "unusable"]
 MAX_SIDE_TASKS = 4  # concurrent avatar look-ups and callback answers per bot
 
 
@@ -56,16 +57,34 @@ class Ingest:
         self.writer = InboundWriter()
 
     async def handle(self, data: dict[str, Any]) -> Outcome:
-        """Store one update. Raises ``UpdateError`` (not an update), ``StoreUnavailable``
-        (retry later) or ``NotFound`` (the bot is not in the store)."""
+        """Store one update. Raises ``UpdateError`` (not an update: no integer ``update_id``),
+        ``StoreUnavailable`` (retry later) or ``NotFound`` (the bot is not in the store).
+
+        An update we cannot use (a chat id that is not a 64-bit integer, a message that is not
+        an object) is ``"unusable"``: logged, counted and kept by ``bots.unusable``, and
+        acknowledged, so Telegram does not hold the bot's later updates behind it.
+        """
+        update_id_of(data)
         parsed: ParsedUpdate | None = None
-        if self.business:
-            connection = parse_connection(data)
-            if connection is not None:
-                await store_call(save_connection, self.bot_name, connection)
-                return "stored"
-            parsed = parse_business(self.bot_name, data)
-        parsed = parsed or parse_update(self.bot_name, data)
+        connection = None
+        try:
+            if self.business:
+                connection = parse_connection(data)
+                if connection is None:
+                    parsed = parse_business(self.bot_name, data)
+            if connection is None:
+                parsed = parsed or parse_update(self.bot_name, data)
+        except UpdateError as exc:
+            reason = str(exc).split(" ", 1)[0]
+            await self._unusable(Unusable(reason, str(exc), data))
+            return "unusable"
+        except Exception as exc:  # the boundary's last guard: an update is never a 500
+            reason = f"update.{type(exc).__name__}"
+            await self._unusable(Unusable(reason, f"unreadable update: {first_line(exc)}", data))
+            return "unusable"
+        if connection is not None:
+            await store_call(save_connection, self.bot_name, connection)
+            return "stored"
         if parsed is None:
             return "ignored"
         result = await self.writer.record(parsed.event)
@@ -78,6 +97,9 @@ class Ingest:
         if result.client_created and self.fetch_avatars and parsed.user_id:
             self._spawn(self._avatar(result.client_id, parsed))
         return "stored"
+
+    async def _unusable(self, item: Unusable) -> None:
+        await store_call(record_unusable, self.bot_name, "telegram", [item])
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(self._limited(work))

@@ -300,13 +300,20 @@ def _join_request(bot_name: str, update_id: int, data: dict[str, Any]) -> Parsed
     return ParsedUpdate(update_id, event, user_id=private if private > 0 else None)
 
 
+def update_id_of(data: Any) -> int:
+    """The ``update_id`` of ``data``; ``UpdateError`` when ``data`` is not an update at all
+    (then the request is refused; an update of the wrong shape inside is an unusable item)."""
+    return _int(_obj(data, "update"), "update_id", "update")
+
+
 def parse_update(bot_name: str, data: dict[str, Any]) -> ParsedUpdate | None:
     """What to store for update ``data`` of bot ``bot_name``; None for a kind we don't use
     (the Telegram Business kinds are ``bots.telegram.business``'s).
 
-    Raises ``UpdateError`` with a one-line reason when ``data`` is not an update.
+    Raises ``UpdateError`` with a one-line reason (starting with the field, e.g.
+    ``message.chat.id must be an integer``) when ``data`` is not an update we can use.
     """
-    update_id = _int(_obj(data, "update"), "update_id", "update")
+    update_id = update_id_of(data)
     if "message" in data or "edited_message" in data:
         return _message(
             bot_name, update_id, "message" if "message" in data else "edited_message", data

@@ -1,8 +1,10 @@
 """``POST /webhooks/telegram/{bot_name}``: Telegram's webhook, and the media proxy.
 
 Answers, in order: unknown bot -> 404; ``X-Telegram-Bot-Api-Secret-Token`` missing or wrong
-(compared in constant time) -> 401; body over 1 MiB -> 413; malformed JSON or not an update
--> 400; the store unavailable -> 503 (Telegram redelivers, nothing is lost); the database
+(compared in constant time) -> 401; body over 1 MiB -> 413; malformed JSON, JSON beyond the
+request limits or not an update (no integer ``update_id``) -> 400; an update we cannot use
+(wrong shape or types inside) -> 200, kept as an unusable item (``bots.unusable``); the store
+unavailable -> 503 (Telegram redelivers, nothing is lost); the database
 refusing this update's data -> 500 (a cleaning bug: logged with its traceback, the updates
 sharing its write batch are stored and answered 200 all the same); otherwise 200,
 also for update kinds we don't use (so Telegram does not redeliver them forever). Nothing is

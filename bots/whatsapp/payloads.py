@@ -9,17 +9,27 @@ message's ``messenger_id`` is the E.164 phone when there is one, else the BSUID,
 Every message type becomes one ``InboundMessage``: the text (or caption, or reply title) in
 ``text``, files and shared objects in ``attachments``, the Cloud API type and its specifics in
 ``extra``; ``reaction`` and ``system`` messages are service events (``author_kind="system"``,
-not marking the client unread). A payload that is not shaped like this raises
-``PayloadError`` (the webhook answers 400); unknown fields and unknown message types are
-kept, never refused.
+not marking the client unread). Unknown fields and unknown message types are kept, never
+refused.
+
+Only a body that is not a Cloud API payload as a whole (``object`` is not
+``whatsapp_business_account``, ``entry`` is not a list) raises ``PayloadError`` (the webhook
+answers 400). Any item inside it that cannot be used — an entry, change or value of the wrong
+shape, a message or status that fails its model (``bots.whatsapp.shapes``: a ``from`` that is
+not 1-20 digits, a message with neither a phone nor a BSUID) — is returned in ``unusable`` and
+the other items are read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
+from bots.unusable import Unusable
+from bots.whatsapp.shapes import BSUID, WA_ID, MessageShape, StatusShape, problem
 from store.inbound import Attachment, InboundMessage
 from store.sanitize import from_epoch
 
@@ -54,11 +64,12 @@ class StatusUpdate:
     error_text: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedPayload:
     messages: list[InboundMessage]
     statuses: list[StatusUpdate]
     skipped: int  # changes for another phone number or of another field
+    unusable: list[Unusable] = field(default_factory=list)
 
 
 def e164(wa_id: str) -> str:
@@ -87,29 +98,50 @@ def _list(value: Any, where: str) -> list[Any]:
 
 
 def parse_payload(data: dict[str, Any], *, bot_name: str, phone_number_id: str) -> ParsedPayload:
-    """Every message and status of ``data`` addressed to ``phone_number_id``."""
+    """Every message and status of ``data`` addressed to ``phone_number_id``, and the items
+    that could not be used."""
     if data.get("object") != "whatsapp_business_account":
         raise PayloadError("object must be 'whatsapp_business_account'")
-    messages: list[InboundMessage] = []
-    statuses: list[StatusUpdate] = []
-    skipped = 0
+    parsed = ParsedPayload([], [], 0)
     for i, entry in enumerate(_list(data.get("entry"), "entry")):
-        for j, change in enumerate(_list(_obj(entry, f"entry[{i}]").get("changes"), "changes")):
-            change = _obj(change, f"entry[{i}].changes[{j}]")
-            value = _obj(change.get("value", {}), f"entry[{i}].changes[{j}].value")
-            metadata = value.get("metadata") or {}
-            target = str(metadata.get("phone_number_id", "")) if isinstance(metadata, dict) else ""
-            if change.get("field") != "messages" or (target and target != phone_number_id):
-                skipped += 1
-                continue
-            people = _contacts(value)
-            for k, message in enumerate(_list(value.get("messages"), "messages")):
-                messages.append(
-                    _message(_obj(message, f"messages[{k}]"), people, bot_name, metadata)
-                )
-            for k, status in enumerate(_list(value.get("statuses"), "statuses")):
-                statuses.append(_status(_obj(status, f"statuses[{k}]")))
-    return ParsedPayload(messages, statuses, skipped)
+        if not isinstance(entry, dict) or not isinstance(entry.get("changes", []), list):
+            parsed.unusable.append(Unusable("entry", f"entry[{i}]: not an entry object", entry))
+            continue
+        for j, change in enumerate(entry.get("changes", [])):
+            try:
+                _read_change(change, parsed, bot_name, phone_number_id)
+            except PayloadError as exc:
+                where = f"entry[{i}].changes[{j}]"
+                parsed.unusable.append(Unusable("change", f"{where}: {exc}", change))
+    return parsed
+
+
+def _read_change(change: Any, parsed: ParsedPayload, bot_name: str, phone_number_id: str) -> None:
+    """Add one ``changes[]`` item's messages and statuses to ``parsed``; ``PayloadError`` when
+    the change itself is not usable (its items are then not read)."""
+    change = _obj(change, "change")
+    value = _obj(change.get("value", {}), "value")
+    metadata = value.get("metadata") or {}
+    target = str(metadata.get("phone_number_id", "")) if isinstance(metadata, dict) else ""
+    if change.get("field") != "messages" or (target and target != phone_number_id):
+        parsed.skipped += 1
+        return
+    messages = _list(value.get("messages"), "value.messages")
+    statuses = _list(value.get("statuses"), "value.statuses")
+    people = _contacts(value)
+    for message in messages:
+        try:
+            shape = MessageShape.model_validate(message)
+            parsed.messages.append(_message(message, shape, people, bot_name, metadata))
+        except ValidationError as exc:
+            parsed.unusable.append(Unusable(*problem(exc, "message"), message))
+        except PayloadError as exc:
+            parsed.unusable.append(Unusable("message.from", f"message.from: {exc}", message))
+    for status in statuses:
+        try:
+            parsed.statuses.append(_status(StatusShape.model_validate(status)))
+        except ValidationError as exc:
+            parsed.unusable.append(Unusable(*problem(exc, "status"), status))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +155,11 @@ class Person:
 
 
 def _contacts(value: dict[str, Any]) -> list[Person]:
+    """The ``contacts`` entries; ids not of their platform's form (``shapes.WA_ID``,
+    ``shapes.BSUID``) are left out, never made into a client id."""
     people = []
-    for contact in _list(value.get("contacts"), "contacts"):
+    contacts = value.get("contacts")
+    for contact in contacts if isinstance(contacts, list) else []:
         if not isinstance(contact, dict):
             continue
         profile = contact.get("profile")
@@ -132,8 +167,8 @@ def _contacts(value: dict[str, Any]) -> list[Person]:
         name, username = profile.get("name"), profile.get("username")
         people.append(
             Person(
-                _str(contact.get("wa_id")) or None,
-                _str(contact.get("user_id")) or None,
+                _id(contact.get("wa_id"), WA_ID),
+                _id(contact.get("user_id"), BSUID),
                 name if isinstance(name, str) and name else None,
                 username.lstrip("@") if isinstance(username, str) and username else None,
             )
@@ -141,11 +176,16 @@ def _contacts(value: dict[str, Any]) -> list[Person]:
     return people
 
 
-def _sender(message: dict[str, Any], people: list[Person]) -> tuple[str | None, Person | None]:
+def _id(value: Any, form: Any) -> str | None:
+    """``value`` when it is a string of the id's form (a compiled pattern), else None."""
+    return value if isinstance(value, str) and form.fullmatch(value) else None
+
+
+def _sender(shape: MessageShape, people: list[Person]) -> tuple[str | None, Person | None]:
     """The sender's phone digits (None when Meta withheld it) and their contacts entry: the
     one with that ``wa_id``, or ``from_user_id``'s BSUID, or the only entry there is."""
-    phone = _str(message.get("from")) or None
-    bsuid = _str(message.get("from_user_id")) or None
+    phone = shape.sender or None
+    bsuid = shape.from_user_id or None
     for person in people:
         if (phone and person.wa_id == phone) or (bsuid and person.user_id == bsuid):
             return phone, person
@@ -161,14 +201,18 @@ def _str(value: Any) -> str | None:
 
 
 def _message(
-    message: dict[str, Any], people: list[Person], bot_name: str, metadata: Any
+    message: dict[str, Any],
+    shape: MessageShape,
+    people: list[Person],
+    bot_name: str,
+    metadata: Any,
 ) -> InboundMessage:
-    wamid = message.get("id")
-    phone, person = _sender(message, people)
+    wamid = shape.id
+    phone, person = _sender(shape, people)
     bsuid = person.user_id if person is not None else None
-    if not isinstance(wamid, str) or not wamid or not (phone or bsuid):
-        raise PayloadError("every message needs 'id' and 'from' (or the sender's user_id)")
-    kind = str(message.get("type") or "unsupported")
+    if not (phone or bsuid):
+        raise PayloadError("no 'from' and no user_id of the sender")
+    kind = shape.type or "unsupported"
     text, attachments, extra = _content(kind, message)
     extra = {"type": kind, **extra}
     context = message.get("context")
@@ -219,8 +263,9 @@ def _content(kind: str, message: dict[str, Any]) -> tuple[str, list[Attachment],
         place = [str(body[k]) for k in ("name", "address") if body.get(k)]
         return ", ".join(place), [Attachment(kind="location", extra=dict(body))], {}
     if kind == "contacts":
-        cards = [c for c in _list(message.get("contacts"), "contacts") if isinstance(c, dict)]
-        names = [str((c.get("name") or {}).get("formatted_name", "")) for c in cards]
+        shared = message.get("contacts")
+        cards = [c for c in shared if isinstance(c, dict)] if isinstance(shared, list) else []
+        names = [_card_name(c.get("name")) for c in cards]
         attachments = [Attachment(kind="contact", extra=c) for c in cards]
         return ", ".join(n for n in names if n), attachments, {}
     if kind == "interactive":
@@ -247,25 +292,29 @@ def _content(kind: str, message: dict[str, Any]) -> tuple[str, list[Attachment],
     return "", [], raw
 
 
-def _status(status: dict[str, Any]) -> StatusUpdate:
-    wamid = status.get("id")
-    state = status.get("status")
-    if not isinstance(wamid, str) or not wamid or not isinstance(state, str):
-        raise PayloadError("every status needs 'id' and 'status'")
+def _card_name(name: Any) -> str:
+    """A shared contact card's name: ``{"formatted_name": ...}`` as documented, or a string."""
+    if isinstance(name, dict):
+        return str(name.get("formatted_name") or "")
+    return name if isinstance(name, str) else ""
+
+
+def _status(status: StatusShape) -> StatusUpdate:
     code: str | None = None
     text: str | None = None
-    errors = status.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+    errors = status.errors
+    if errors and isinstance(errors[0], dict):
         error = errors[0]
         code = _str(error.get("code"))
-        details = (error.get("error_data") or {}).get("details")
+        data = error.get("error_data")
+        details = data.get("details") if isinstance(data, dict) else data  # a string, at times
         title = error.get("title") or error.get("message")
         text = ": ".join(str(part) for part in (title, details) if part) or None
     return StatusUpdate(
-        wamid=wamid,
-        status=state,
-        recipient_id=_str(status.get("recipient_id")),
-        at=from_timestamp(status.get("timestamp")),
+        wamid=status.id,
+        status=status.status,
+        recipient_id=status.recipient_id,
+        at=from_timestamp(status.timestamp),
         error_code=code,
         error_text=text,
     )

@@ -3,10 +3,13 @@
 GET is Meta's subscription handshake: ``hub.mode=subscribe`` and the configured
 ``hub.verify_token`` -> 200 with ``hub.challenge``; anything else -> 403.
 POST carries messages and statuses. In order: body over 1 MiB -> 413; ``X-Hub-Signature-256``
-missing -> 401, wrong -> 403; not a Cloud API JSON payload -> 400; store down -> 503 (Meta
-redelivers); otherwise everything is stored and the answer is 200. Nothing is stored unless
-the whole request was accepted. Redeliveries store nothing twice (``wa:{wamid}`` dedup keys,
-receipts that only move forward).
+missing -> 401, wrong -> 403; not a Cloud API JSON payload as a whole -> 400; store down -> 503
+(Meta redelivers); otherwise every usable item is stored and the answer is 200. An item that
+cannot be used (a message without a valid ``from``, a status of the wrong shape, a message the
+database refuses) is logged, counted and kept in ``unparsed_item`` (``bots.unusable``) and costs
+its neighbours nothing: Meta would redeliver a refused batch forever. Nothing is stored unless
+the request was accepted. Redeliveries store nothing twice (``wa:{wamid}`` dedup keys, receipts
+that only move forward).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import peewee
 from aiohttp import web
 
+from bots.unusable import Unusable, record_unusable
 from bots.webhook import (
     error_response,
     parse_json_object,
@@ -28,7 +33,7 @@ from bots.whatsapp.payloads import ParsedPayload, PayloadError, parse_payload
 from bots.whatsapp.signature import SIGNATURE_HEADER, signature_valid
 from store import identities
 from store.delivery_status import apply_receipts
-from store.errors import NotFound, StoreUnavailable
+from store.errors import NotFound, StoreUnavailable, first_line
 from store.inbound import record_inbound
 
 log = logging.getLogger("switchboard.whatsapp")
@@ -38,6 +43,7 @@ log = logging.getLogger("switchboard.whatsapp")
 class StoredCounts:
     messages: int  # new inbound messages (redeliveries not counted)
     receipts: int  # outbound messages whose status changed
+    unusable: int  # items left out (``bots.unusable``)
 
 
 def webhook_path(bot_name: str) -> str:
@@ -45,15 +51,28 @@ def webhook_path(bot_name: str) -> str:
 
 
 def store_payload(bot_name: str, parsed: ParsedPayload) -> StoredCounts:
-    """Record the messages and apply the receipts of one webhook (blocking; run in a thread)."""
+    """Record the messages, apply the receipts and keep the unusable items of one webhook
+    (blocking; run in a thread). A message the database refuses becomes an unusable item; a
+    database that cannot be reached raises (``store_call`` makes it ``StoreUnavailable``)."""
     new = 0
+    unusable = list(parsed.unusable)
     events = identities.resolve(parsed.messages)  # phone and BSUID: one client per person
     for message in events:
-        if not record_inbound(message).duplicate:
-            new += 1
+        try:
+            if not record_inbound(message).duplicate:
+                new += 1
+        except (peewee.OperationalError, peewee.InterfaceError):
+            raise
+        except peewee.DatabaseError as exc:
+            detail = f"the store refused it: {first_line(exc)}"
+            item = {"id": message.platform_message_id, "from": message.messenger_id}
+            unusable.append(Unusable("message.store", detail, item))
     identities.attach(events)
     receipts = [(s.wamid, s.status, s.error_code, s.error_text) for s in parsed.statuses]
-    return StoredCounts(new, apply_receipts(bot_name, receipts))
+    changed = apply_receipts(bot_name, receipts)
+    if unusable:
+        record_unusable(bot_name, "whatsapp", unusable)
+    return StoredCounts(new, changed, len(unusable))
 
 
 class WhatsAppWebhook:
@@ -104,5 +123,10 @@ class WhatsAppWebhook:
         except NotFound as exc:
             return error_response(404, str(exc))
         return web.json_response(
-            {"ok": True, "messages": counts.messages, "receipts": counts.receipts}
+            {
+                "ok": True,
+                "messages": counts.messages,
+                "receipts": counts.receipts,
+                "unusable": counts.unusable,
+            }
         )
