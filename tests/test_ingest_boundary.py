@@ -137,11 +137,11 @@ def wa_hook(base: str) -> str:
 async def test_mixed_whatsapp_batch_stores_the_good_and_keeps_the_rest(
     db: peewee.Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A BSUID-only user (no phone number): contacts[].user_id and a message without "from".
+    # A message with neither a phone ("from") nor a BSUID (contacts[].user_id) for its sender.
     bsuid = {"id": "wamid.bsuid", "timestamp": "1700000000", "type": "text", "text": {"body": "?"}}
     payload = wp.envelope(PHONE_ID, messages=[wp.text(KERRY, "good", wamid="wamid.good"), bsuid])
     value = payload["entry"][0]["changes"][0]["value"]
-    value["contacts"] = [{"profile": {"name": "Bea"}, "user_id": "US.13491208655302741918"}]
+    value["contacts"] = [{"profile": {"name": "Kerry"}, "wa_id": KERRY}]
     payload["entry"].append({"id": "x", "changes": ["not a change"]})
     value["statuses"] = [{"id": "wamid.s", "status": ["sent"]}]
     async with serve(wa_settings()) as base, GraphEmulator(app_secret=APP_SECRET) as meta:

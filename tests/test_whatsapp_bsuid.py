@@ -16,7 +16,7 @@ import pytest
 
 from bots.errors import PermanentError
 from bots.whatsapp.adapter import wa_recipient
-from bots.whatsapp.payloads import PayloadError, parse_payload
+from bots.whatsapp.payloads import parse_payload
 from commands.write import deliver_now
 from emulators import whatsapp_payloads as wp
 from emulators.whatsapp import GraphEmulator
@@ -86,9 +86,13 @@ def test_from_user_id_names_the_contact_among_several() -> None:
     assert (parsed.messenger_id, parsed.name) == (OTHER_BSUID, "Anna")
 
 
-def test_a_message_with_neither_id_is_refused() -> None:
-    with pytest.raises(PayloadError, match="user_id"):
-        parse(payload(wp.text(None, "who?"), people=[]))
+def test_a_message_with_neither_id_is_unusable() -> None:
+    body = payload(wp.text(None, "who?"), people=[])
+    parsed = parse_payload(body, bot_name="wa", phone_number_id=PHONE_ID)
+    assert parsed.messages == []
+    assert [(u.reason, u.detail) for u in parsed.unusable] == [
+        ("message.from", "message.from: no 'from' and no user_id of the sender")
+    ]
 
 
 def test_recipients() -> None:
