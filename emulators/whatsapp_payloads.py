@@ -123,11 +123,22 @@ def reaction(sender: str, message_id: str, emoji: str | None, **kw: Any) -> dict
     return inbound("reaction", body, sender=sender, **kw)
 
 
-def system(sender: str, body: str, new_wa_id: str | None = None, **kw: Any) -> dict[str, Any]:
-    """A ``system`` message: the user changed their number (``new_wa_id``) and the like."""
-    content: dict[str, Any] = {"body": body, "type": "user_changed_number"}
+def system(
+    sender: str | None,
+    body: str,
+    new_wa_id: str | None = None,
+    *,
+    user_id: str | None = None,
+    kind: str = "user_changed_number",
+    **kw: Any,
+) -> dict[str, Any]:
+    """A ``system`` message: the user changed their number (``new_wa_id``; ``user_id``: the
+    new BSUID Meta issues with it) or their BSUID (``kind="user_changed_user_id"``)."""
+    content: dict[str, Any] = {"body": body, "type": kind}
     if new_wa_id is not None:
-        content["new_wa_id"] = new_wa_id
+        content["wa_id"] = new_wa_id
+    if user_id is not None:
+        content["user_id"] = user_id
     return inbound("system", content, sender=sender, **kw)
 
 

@@ -12,8 +12,9 @@ username may arrive with the BSUID only. The rules:
   phone; when a phone client and a BSUID-only client both exist they are merged into the
   phone client (its messages, lists, labels and variables move over; the phone client's own
   values win) — they were always the same person;
-* a phone client whose BSUID changes (the user changed number: Meta issues a new BSUID)
-  takes the new one.
+* a ``system`` message ``user_changed_number`` moves the client to the new number and the
+  new BSUID Meta issues with it (``follow_changes``; merged into a client the new number
+  already has); ``user_changed_user_id`` records the new BSUID.
 
 ``resolve`` runs before the events are recorded and ``attach`` after (so that a new client
 is created by the one inbound write path, with its auto-assignment).
@@ -131,3 +132,46 @@ def attach(events: Sequence[InboundMessage]) -> None:
                 ).execute()
         except peewee.IntegrityError:  # another client took it meanwhile: resolve() next time
             log.warning("bsuid of a client of %s is held by another client", bot_name)
+
+
+def follow_changes(events: Sequence[InboundMessage]) -> None:
+    """Apply WhatsApp ``system`` messages about the sender's identity to their client:
+    ``user_changed_number`` moves the client to the new number (and the new BSUID Meta issues
+    with it; merged into a client the new number already has), ``user_changed_user_id``
+    records the new BSUID. Blocking; run after the events are recorded."""
+    for event in events:
+        system = event.extra.get("system") if event.extra.get("type") == "system" else None
+        if not isinstance(system, dict):
+            continue
+        kind = system.get("type")
+        new_phone = str(system.get("wa_id") or system.get("new_wa_id") or "").lstrip("+")
+        new_bsuid = system.get("user_id") if isinstance(system.get("user_id"), str) else None
+        with write_transaction():
+            bot_id = Bot.select(Bot.id).where(Bot.name == event.bot_name).scalar()
+            client = Client.get_or_none(
+                (Client.bot == bot_id) & (Client.messenger_id == event.messenger_id)
+            )
+            if client is None:
+                continue
+            if kind == "user_changed_number" and new_phone.isdigit():
+                _move_to_number(client, f"+{new_phone}", new_bsuid)
+            elif kind == "user_changed_user_id" and new_bsuid:
+                holder = Client.get_or_none((Client.bot == bot_id) & (Client.bsuid == new_bsuid))
+                if holder is not None and holder.id != client.id:
+                    merge_clients(keep=client, gone=holder)
+                Client.update(bsuid=new_bsuid).where(Client.id == client.id).execute()
+
+
+def _move_to_number(client: Client, phone: str, bsuid: str | None) -> None:
+    """The client now writes from ``phone`` (with BSUID ``bsuid``: Meta issues a new one
+    with a new number, so the old one is dropped)."""
+    other = Client.get_or_none((Client.bot == client.bot_id) & (Client.messenger_id == phone))
+    if other is not None and other.id != client.id:
+        merge_clients(keep=other, gone=client)
+        client = other
+    if bsuid is not None:
+        holder = Client.get_or_none((Client.bot == client.bot_id) & (Client.bsuid == bsuid))
+        if holder is not None and holder.id != client.id:
+            merge_clients(keep=client, gone=holder)
+    Client.update(messenger_id=phone, bsuid=bsuid).where(Client.id == client.id).execute()
+    log.info("client %s moved to a new WhatsApp number", client.id)

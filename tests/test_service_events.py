@@ -320,7 +320,7 @@ async def test_whatsapp_reaction_and_system_messages_are_service_events(
     assert rows["wamid.r"].author_kind == rows["wamid.s"].author_kind == "system"
     assert rows["wamid.r"].text == "reacted ❤️"
     assert rows["wamid.s"].text.startswith("Kerry changed")
-    assert rows["wamid.s"].extra["system"]["new_wa_id"] == "16325551181"
+    assert rows["wamid.s"].extra["system"]["wa_id"] == "16325551181"
     assert last_inbound_at(client.id) == rows["wamid.hi"].created_at
 
 

@@ -208,3 +208,57 @@ async def test_a_phone_client_and_a_bsuid_client_found_to_be_one_person_merge(
     anna = Client.get(Client.messenger_id == OTHER_BSUID)
     assert anna.bsuid == OTHER_BSUID and anna.name == "Anna"
     assert Client.select().count() == 2
+
+
+async def test_a_changed_number_moves_the_client_with_its_new_bsuid(db: peewee.Database) -> None:
+    new_phone, new_bsuid = "16325550000", "US.55500011122233344"
+    async with GraphEmulator(app_secret=APP_SECRET) as meta, serve(settings_for(meta.url)) as base:
+        await post(
+            meta,
+            base,
+            payload(
+                wp.text(PHONE, "old number", wamid="wamid.o1"),
+                people=[wp.contact(wa_id=PHONE, user_id=BSUID, name="Kerry")],
+            ),
+        )
+        change = wp.system(
+            PHONE,
+            f"User Kerry changed from {PHONE} to {new_phone}",
+            new_phone,
+            user_id=new_bsuid,
+            wamid="wamid.sys",
+        )
+        await post(meta, base, wp.envelope(PHONE_ID, messages=[change]))  # no contacts, as Meta
+        await post(
+            meta,
+            base,
+            payload(
+                wp.text(new_phone, "new number", wamid="wamid.n1"),
+                people=[wp.contact(wa_id=new_phone, user_id=new_bsuid, name="Kerry")],
+            ),
+        )
+        await post(
+            meta,
+            base,
+            payload(
+                wp.text(None, "new id changed again", wamid="wamid.n2"),
+                people=[wp.contact(user_id="US.77788899900011122", name="Kerry")],
+            ),
+        )
+        moved = Client.get(Client.messenger_id == f"+{new_phone}")
+        assert moved.bsuid == new_bsuid
+        system = wp.system(
+            new_phone,
+            "Kerry's user id changed",
+            user_id="US.77788899900011122",
+            kind="user_changed_user_id",
+            wamid="wamid.sys2",
+        )
+        await post(meta, base, wp.envelope(PHONE_ID, messages=[system]))
+
+    kerry = Client.get(Client.messenger_id == f"+{new_phone}")
+    assert kerry.bsuid == "US.77788899900011122"
+    assert Client.select().count() == 1  # the BSUID-only client of "n2" was folded in too
+    texts = [m.text for m in Message.select().where(Message.client == kerry).order_by(Message.id)]
+    assert texts[0] == "old number" and "new number" in texts and "new id changed again" in texts
+    assert len(texts) == 5

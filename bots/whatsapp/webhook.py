@@ -68,6 +68,7 @@ def store_payload(bot_name: str, parsed: ParsedPayload) -> StoredCounts:
             item = {"id": message.platform_message_id, "from": message.messenger_id}
             unusable.append(Unusable("message.store", detail, item))
     identities.attach(events)
+    identities.follow_changes(events)  # "changed their number" system messages
     receipts = [(s.wamid, s.status, s.error_code, s.error_text) for s in parsed.statuses]
     changed = apply_receipts(bot_name, receipts)
     if unusable:
