@@ -24,6 +24,7 @@ from commands.acting import (
     viewer_for,
 )
 from commands.cli import CliContext, cli, pass_context
+from commands.plan import confirm, dry_run_option, yes_option
 from store.audit import record_audit
 from store.filters import help_text
 
@@ -134,14 +135,21 @@ def _bulk_help() -> str:
 @clients_group.command("bulk", cls=FilterCommand, context_settings=WORDS, epilog=_bulk_help())
 @click.argument("action")
 @click.argument("words", nargs=-1, type=click.UNPROCESSED)
-@click.option("--yes", is_flag=True, help="Do it. Without --yes only the count is printed.")
+@yes_option
+@dry_run_option
 @as_option
 @pass_context
 def bulk_command(
-    obj: CliContext, action: str, words: tuple[str, ...], yes: bool, as_id: int | None
+    obj: CliContext,
+    action: str,
+    words: tuple[str, ...],
+    yes: bool,
+    dry_run: bool,
+    as_id: int | None,
 ) -> None:
-    """Apply ACTION [ARG] to every client matching FILTER: prints the count, and with --yes
-    does it in a few set-based statements and records it in the audit log."""
+    """Apply ACTION [ARG] to every client matching FILTER: prints how many (per bot), asks to
+    confirm on a terminal (--yes: do not ask), then does it in a few set-based statements and
+    records it in the audit log."""
     from store.clients.bulk import ACTIONS, plan_bulk
 
     spec = ACTIONS.get(action)
@@ -153,15 +161,36 @@ def bulk_command(
     _settings, viewer, flt = _filter(obj, as_id, words)
     with one_line_errors():
         plan = plan_bulk(action, argument, flt, viewer)
-    _run(plan, yes)
+    _run(plan, yes=yes, dry_run=dry_run)
 
 
-def _run(plan: BulkPlan, yes: bool) -> None:
+def _plan_text(what: str, plan: BulkPlan) -> str:
+    """``what: N client(s) would be affected`` and the count of each bot."""
+    from store.clock import utcnow
+    from store.models import Client
+    from store.plan import reach_by_bot
+
+    text = f"{what}: {plan.count} client(s) would be affected"
+    if plan.count:
+        scope = Client.select() if plan.where is None else Client.select().where(plan.where)
+        bots = reach_by_bot(scope, utcnow())
+        text += " (" + ", ".join(f"{b.name} {b.matched}" for b in bots) + ")"
+    return text + "."
+
+
+def _run(plan: BulkPlan, *, yes: bool, dry_run: bool = False, ask: bool = True) -> None:
+    """Show ``plan``, confirm it (``commands.plan.confirm``; not when ``ask`` is False), do it."""
     from store.clients.bulk import run_bulk
 
     what = plan.audit_action + (f" {plan.argument}" if plan.argument else "")
-    if not yes:
-        click.echo(f"{what}: {plan.count} client(s) would be affected; add --yes to do it")
+    if ask and not confirm(
+        _plan_text(what, plan),
+        plan.count,
+        yes=yes,
+        dry_run=dry_run,
+        action=f"apply {what}",
+        question=f"{what}: apply to {plan.count} client(s)?",
+    ):
         return
     with progress_bar(plan.count, what) as advance, one_line_errors():
         result = run_bulk(plan, confirmed=True)
@@ -177,20 +206,22 @@ def read_all_command(obj: CliContext, as_id: int | None) -> None:
     from store.clients.bulk import plan_read_all
 
     settings = open_settings(obj)
-    _run(plan_read_all(viewer_for(settings, as_id)), True)
+    _run(plan_read_all(viewer_for(settings, as_id)), yes=True, ask=False)
 
 
 @clients_group.command("purge-unsubscribed")
-@click.option("--yes", is_flag=True, help="Do it. Without --yes only the count is printed.")
+@yes_option
+@dry_run_option
 @as_option
 @pass_context
-def purge_command(obj: CliContext, yes: bool, as_id: int | None) -> None:
+def purge_command(obj: CliContext, yes: bool, dry_run: bool, as_id: int | None) -> None:
     """Delete every client in your scope who blocked the bot or whom we blocked (F8), with
-    their messages; irreversible, so it needs --yes."""
+    their messages; irreversible: prints how many and asks to confirm on a terminal (--yes:
+    do not ask)."""
     from store.clients.bulk import plan_purge_unsubscribed
 
     settings = open_settings(obj)
-    _run(plan_purge_unsubscribed(viewer_for(settings, as_id)), yes)
+    _run(plan_purge_unsubscribed(viewer_for(settings, as_id)), yes=yes, dry_run=dry_run)
 
 
 @clients_group.command("export", cls=FilterCommand, context_settings=WORDS, epilog=FILTER_EPILOG)

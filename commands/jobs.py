@@ -13,7 +13,14 @@ import click
 
 from commands.acting import WORDS, FilterCommand, one_line_errors, open_settings, viewer_for
 from commands.cli import CliContext, cli, pass_context
-from commands.plan import broadcast_plan, bulk_rate, gate, resend_plan
+from commands.plan import (
+    broadcast_plan,
+    bulk_rate,
+    dry_run_option,
+    gate,
+    resend_plan,
+    yes_option,
+)
 from config import Settings
 from store.clock import to_utc
 from store.models import Bot
@@ -29,12 +36,6 @@ def steps(settings: Settings, headroom: float | None = None) -> dict[int, float]
     headroom = headroom or settings.delivery.rate_headroom
     rates = {b.name: bulk_rate(b, headroom) for b in settings.bots}
     return {b.id: 1.0 / rates[b.name] for b in Bot.select() if b.name in rates}
-
-
-yes_option = click.option("--yes", is_flag=True, help="Send without asking to confirm the plan.")
-dry_run_option = click.option(
-    "--dry-run", is_flag=True, help="Print the plan only: nothing is sent, no job is made."
-)
 
 
 def _started(job_id: int, recipients: int) -> None:

@@ -7,8 +7,9 @@ template), the rate the job's rows are paced at and the time that takes. The cou
 grouped query (``store.plan.reach_by_bot``); rates come from the configuration. Bots send in
 parallel, so the job takes as long as its slowest bot.
 
-``gate`` is the shell's rule for every command that sends to many clients: ``--dry-run``
-prints the plan and stops; ``--yes`` sends; otherwise a terminal is asked, and without one the
+``confirm`` is the shell's rule for every command that sends to or changes many clients
+(``gate`` for sends; ``clients bulk`` and ``purge-unsubscribed`` too): ``--dry-run`` prints the
+plan and stops; ``--yes`` goes ahead; otherwise a terminal is asked, and without one the
 command refuses in one line.
 """
 
@@ -27,6 +28,11 @@ from store.clock import utcnow
 from store.jobs import resend_target
 from store.models import Client
 from store.plan import BotReach, reach_by_bot
+
+yes_option = click.option("--yes", is_flag=True, help="Go ahead without asking to confirm.")
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Print the plan only: nothing is sent or changed."
+)
 
 # What Telegram charges per message sent with allow_paid_broadcast (docs/telegram.md, Cost).
 STARS_PER_PAID_MESSAGE = 0.1
@@ -186,15 +192,42 @@ def render(plan: SendPlan) -> str:
 
 
 def gate(plan: SendPlan, *, yes: bool, dry_run: bool, action: str) -> bool:
-    """The shell's confirmation rule: print the plan, then True when ``action`` (e.g. ``send``)
-    may go ahead. ``dry_run``: False. Nothing to send: False. ``yes``: True. On a terminal:
-    ask. Otherwise refuse in one line (``ClickException``, exit 1)."""
-    click.echo(render(plan))
+    """The shell's confirmation rule for a send (``confirm``), with the plan as its text;
+    ``action`` is the verb (``send``, ``resend``)."""
+    return confirm(
+        render(plan),
+        plan.recipients,
+        yes=yes,
+        dry_run=dry_run,
+        action=action,
+        question=f"{action.capitalize()} to {plan.recipients} recipients?",
+        nothing="Nothing to send.",
+        undone="sent",
+    )
+
+
+def confirm(
+    text: str,
+    count: int,
+    *,
+    yes: bool,
+    dry_run: bool,
+    action: str,
+    question: str,
+    nothing: str = "Nothing to do.",
+    undone: str = "changed",
+) -> bool:
+    """The shell's rule for every command that sends to or changes many clients: print
+    ``text`` (the plan), then True when it may go ahead. ``dry_run``: False. ``count`` 0:
+    ``nothing``, False. ``yes``: True. On a terminal: ask ``question``. Otherwise refuse in one
+    line naming ``action`` (``ClickException``, exit 1). ``undone``: what a dry run or a "no"
+    leaves undone ("nothing was sent")."""
+    click.echo(text)
     if dry_run:
-        click.echo("Dry run: nothing was sent.")
+        click.echo(f"Dry run: nothing was {undone}.")
         return False
-    if not plan.recipients:
-        click.echo("Nothing to send.")
+    if not count:
+        click.echo(nothing)
         return False
     if yes:
         return True
@@ -203,6 +236,6 @@ def gate(plan: SendPlan, *, yes: bool, dry_run: bool, action: str) -> bool:
             f"not a terminal, so no one can confirm: add --yes to {action} "
             "(or --dry-run to see the plan only)"
         )
-    if not click.confirm(f"{action.capitalize()} to {plan.recipients} recipients?"):
-        raise click.ClickException("cancelled: nothing was sent")
+    if not click.confirm(question):
+        raise click.ClickException(f"cancelled: nothing was {undone}")
     return True

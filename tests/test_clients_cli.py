@@ -181,8 +181,16 @@ def test_bad_input_is_one_line_and_exit_nonzero(shell: Shell) -> None:
 
 def test_bulk_prints_the_count_and_acts_only_with_yes(shell: Shell) -> None:
     seed()
-    dry = shell("clients", "bulk", "label-add", "new,hot", "-label:hot")
-    assert dry.code == 0 and "2 client(s) would be affected" in dry.out
+    dry = shell("clients", "bulk", "label-add", "new,hot", "-label:hot", "--dry-run")
+    assert dry.code == 0 and dry.out.splitlines() == [
+        "label-add new,hot: 2 client(s) would be affected (shop_mail 1, shop_tg 1).",
+        "Dry run: nothing was changed.",
+    ]
+    refused = shell("clients", "bulk", "label-add", "new,hot", "-label:hot")
+    assert refused.code == 1 and refused.err.strip() == (
+        "switchboard: not a terminal, so no one can confirm: add --yes to apply label-add "
+        "new,hot (or --dry-run to see the plan only)"
+    )
     assert not Label.select().where(Label.name == "new").exists()
     done = shell("clients", "bulk", "label-add", "new,hot", "-label:hot", "--yes")
     assert done.code == 0, done.err
@@ -194,7 +202,8 @@ def test_bulk_prints_the_count_and_acts_only_with_yes(shell: Shell) -> None:
         "-label:hot",
         2,
     )
-    assert shell("clients", "bulk", "delete", "Bob").out.startswith("delete: 1 client(s) would")
+    not_asked = shell("clients", "bulk", "delete", "Bob")
+    assert not_asked.code == 1 and not_asked.out.startswith("delete: 1 client(s) would")
     assert Client.select().count() == 3
     assert shell("clients", "bulk", "delete", "Bob", "--yes").code == 0
     assert Client.select().count() == 2
@@ -207,8 +216,9 @@ def test_read_all_and_purge_unsubscribed(shell: Shell) -> None:
     seed()
     assert "read-all: 2 client(s)" in shell("clients", "read-all", "--as", "222").out
     assert Client.select().where(Client.unread == True).count() == 1  # noqa: E712
-    dry = shell("clients", "purge-unsubscribed")
+    dry = shell("clients", "purge-unsubscribed", "--dry-run")
     assert "purge-unsubscribed: 2 client(s) would be affected" in dry.out
+    assert shell("clients", "purge-unsubscribed").code == 1  # no terminal, no --yes
     assert Client.select().count() == 3
     assert shell("clients", "purge-unsubscribed", "--yes").code == 0
     assert [c.name for c in Client.select()] == ["Ксения Петрова"]

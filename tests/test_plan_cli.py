@@ -160,3 +160,17 @@ def test_a_terminal_is_asked_to_confirm(tmp_path: Path, shop: str) -> None:
     code, out = _on_a_terminal(tmp_path, ["broadcast", "--text", "Sale"], "y")
     assert code == 0 and "Started job 1 (2 recipients)" in out, out
     assert _jobs_and_rows(shop) == (1, 2)
+
+
+def test_purge_and_bulk_follow_the_same_rule(tmp_path: Path, shop: str) -> None:
+    refused = run_cli("clients", "purge-unsubscribed", cwd=tmp_path)
+    assert refused.returncode == 1 and "add --yes to apply purge-unsubscribed" in refused.stderr
+    dry = run_cli("clients", "bulk", "label-add", "hot", "--dry-run", cwd=tmp_path)
+    assert dry.stdout.splitlines() == [
+        "label-add hot: 4 client(s) would be affected (tg 4).",
+        "Dry run: nothing was changed.",
+    ]
+    code, out = _on_a_terminal(tmp_path, ["clients", "purge-unsubscribed"], "y")
+    assert code == 0 and "purge-unsubscribed: apply to 2 client(s)? [y/N]" in out, out
+    with migrated_store(shop):
+        assert sorted(c.messenger_id for c in Client.select()) == ["100", "101"]
