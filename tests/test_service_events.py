@@ -361,3 +361,23 @@ async def test_join_request_approved_through_the_telegram_admin_bot(
         assert "Already approved." in toasts
         assert Message.select().where(Message.direction == "out").count() == 1
         assert env.emu.bots[admin_tg.CLIENT_TOKEN].join_requests[(club.chat_id, 5551)] == "approved"
+
+
+async def test_reactions_and_join_requests_arrive_by_long_polling_too(
+    db: peewee.Database, emu: TelegramEmulator
+) -> None:
+    settings = settings_for(emu.base_url, mode="polling", poll_timeout_s=1)
+    ann = emu.user(TOKEN, ANN_ID, first_name="Ann")
+    club = emu.group(TOKEN, -1009002, "Club", kind="supergroup")
+    hello = await ann.send_text("hello")
+    await ann.react(hello["message"]["message_id"], "🔥")
+    await ann.request_join(club.chat_id)
+    async with serve(settings):
+        await emu.wait_for(lambda: Message.select().count() == 3, timeout_s=10)
+    assert [(m.author_kind, m.text) for m in Message.select().order_by(Message.id)] == [
+        ("client", "hello"),
+        ("system", "reacted 🔥"),
+        ("system", "asks to join «Club»"),
+    ]
+    (poll, *_) = emu.calls_of("getUpdates")
+    assert {"message_reaction", "chat_join_request"} <= set(poll.params["allowed_updates"])
