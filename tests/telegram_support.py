@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bots.telegram.client import make_bot
+from bots.telegram.updates import used_kinds
 from config import Settings
 
 TOKEN = "123456:TEST-token_abc"
@@ -35,3 +37,14 @@ def settings_for(api_base: str | None, **bot: Any) -> Settings:
         **bot,
     }
     return Settings.model_validate({"bots": [tg]})
+
+
+async def register_webhook(api_base: str, base: str, *, business: bool = False) -> None:
+    """Point bot ``tg``'s webhook (``TOKEN`` at the emulator ``api_base``) at the service
+    ``base``, asking for the update kinds it uses."""
+    async with make_bot(TOKEN, api_base) as bot:
+        await bot.set_webhook(
+            f"{base}/webhooks/telegram/tg",
+            secret_token=SECRET,
+            allowed_updates=used_kinds(business),
+        )

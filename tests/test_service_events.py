@@ -18,7 +18,6 @@ from typing import Any
 import peewee
 import pytest
 
-from bots.telegram.client import make_bot
 from bots.telegram.service import SERVICE_FIELDS
 from bots.telegram.updates import USED_KINDS, parse_update
 from commands.admin.cards import load_card_data
@@ -32,7 +31,7 @@ from store.models import Client, Message
 from tests import test_admin_telegram as admin_tg
 from tests import whatsapp_support
 from tests.admin_support import buttons, make_staff, press, run
-from tests.telegram_support import SECRET, TOKEN, settings_for
+from tests.telegram_support import TOKEN, register_webhook, settings_for
 from tests.whatsapp_support import PHONE_ID, serve
 
 BOB = {"id": 7, "is_bot": False, "first_name": "Bob", "last_name": "Ray"}
@@ -171,10 +170,7 @@ async def emu() -> AsyncIterator[TelegramEmulator]:
 
 
 async def register(emu: TelegramEmulator, base: str) -> None:
-    async with make_bot(TOKEN, emu.base_url) as bot:
-        await bot.set_webhook(
-            f"{base}/webhooks/telegram/tg", secret_token=SECRET, allowed_updates=USED_KINDS
-        )
+    await register_webhook(emu.base_url, base, business=False)
 
 
 def notified_texts() -> list[str]:

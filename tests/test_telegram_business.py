@@ -13,7 +13,6 @@ import peewee
 import pytest
 
 from bots.telegram.business import parse_business, parse_connection
-from bots.telegram.client import make_bot
 from bots.telegram.updates import BUSINESS_KINDS, USED_KINDS, parse_update, used_kinds
 from commands.write import deliver_now
 from emulators.telegram import TelegramEmulator
@@ -21,7 +20,7 @@ from store import outbox
 from store.business import connection_of, split_business_key
 from store.models import BusinessConnection, Client, Message
 from tests.admin_support import make_staff, run
-from tests.telegram_support import SECRET, TOKEN, settings_for
+from tests.telegram_support import TOKEN, register_webhook, settings_for
 from tests.whatsapp_support import serve
 
 OWNER = {"id": 500, "is_bot": False, "first_name": "Olga", "username": "olga_shop"}
@@ -110,10 +109,7 @@ async def emu() -> AsyncIterator[TelegramEmulator]:
 
 
 async def register(emu: TelegramEmulator, base: str) -> None:
-    async with make_bot(TOKEN, emu.base_url) as bot:
-        await bot.set_webhook(
-            f"{base}/webhooks/telegram/tg", secret_token=SECRET, allowed_updates=used_kinds(True)
-        )
+    await register_webhook(emu.base_url, base, business=True)
 
 
 async def test_business_conversation_read_and_answered_from_the_admin_bot(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from bots.telegram.service import JOIN_KEY
 from commands.admin.assignment import client_for
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.registry import ADMIN_COMMANDS
@@ -21,7 +22,6 @@ from store import outbox
 from store.db import is_postgres, write_transaction
 from store.models import Message
 
-JOIN_KEY: Final = "tg:join:"  # bots.telegram.service.JOIN_KEY: commands may not import bots
 ACTIONS: Final = {"a": "approve_chat_join_request", "d": "decline_chat_join_request"}
 PENDING_SHOWN: Final = 3  # join requests a card offers buttons for at once
 MESSAGE_ID: Any = Message.id
