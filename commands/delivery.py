@@ -24,7 +24,7 @@ def worker_command(obj: CliContext, processes: int | None, threads: int | None) 
     settings = obj.settings
     if is_memory(settings.broker_url):
         raise click.ClickException(
-            "broker_url is memory://: `switchboard serve` runs the workers itself; "
+            "broker_url is memory://: `./switchboard serve` runs the workers itself; "
             "set broker_url: redis://127.0.0.1:6379/0 to run separate workers"
         )
     open_store(settings)

@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shlex
 import shutil
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,16 +125,44 @@ def write_config(options: DemoOptions, platforms: Platforms, ops_token: str) -> 
     }
     path = options.directory / "config.yaml"
     path.write_text(
-        "# Written by `switchboard demo` at each start: every address is an emulator's.\n"
+        "# Written by `./switchboard demo` at each start: every address is an emulator's.\n"
         + yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )
     return path
 
 
+def command_name(cwd: Path | None = None) -> str:
+    """How to type ``switchboard`` in a fresh shell in ``cwd`` (default: the current folder):
+    ``./switchboard`` in the checkout (the wrapper that needs no activated virtualenv), the
+    wrapper's path from elsewhere, ``switchboard`` for an installed package."""
+    wrapper = Path(__file__).resolve().parent.parent / "switchboard"
+    if not wrapper.is_file():
+        return "switchboard"
+    if wrapper.parent == (cwd or Path.cwd()).resolve():
+        return "./switchboard"
+    return shlex.quote(str(wrapper))
+
+
+def busy_port(host: str, port: int) -> bool:
+    """True when ``host:port`` cannot be listened on (another demo or server has it); checked
+    before anything is seeded or deleted. Port 0 (any free port) is never busy."""
+    if port == 0:
+        return False
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # aiohttp listens with SO_REUSEADDR too: a port in TIME_WAIT is free for it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def guide(options: DemoOptions, config: Path, platforms: Platforms, ops_token: str) -> str:
     base = f"http://{options.host}:{options.port}"
-    sb = f"switchboard --config {config}"
+    sb = f"{command_name()} --config {shlex.quote(str(config))}"
     mail = (
         f"IMAP {platforms.imap.host}:{platforms.imap.port}, SMTP {platforms.smtp.port}"
         if platforms.imap is not None
@@ -281,6 +311,11 @@ def demo_command(
 ) -> None:
     """Run the whole product on emulated platforms with sample data: no tokens needed."""
     del obj  # the demo writes and uses its own configuration
+    if busy_port(host, port):
+        fail(
+            f"--port {port}: {host}:{port} is already in use (another demo or server?); "
+            "stop it or choose another with --port"
+        )
     existing = (directory / "demo.db").exists()
     if fresh is None:
         fresh = not existing or (

@@ -23,7 +23,7 @@ TELEGRAM_TOKEN = "100001:DEMO-shop-bot"  # noqa: S105 (the emulator's, not a rea
 ADMIN_TOKEN = "100002:DEMO-admin-bot"  # noqa: S105
 PHONE_NUMBER_ID = "100000000000001"
 OPERATORS: tuple[tuple[int, str, str], ...] = (  # telegram_id, role, name
-    (111, "admin", "Анна (admin)"),
+    (111, "admin", "Анна"),
     (222, "operator", "Борис"),
     (333, "operator", "Carol"),
 )

@@ -41,7 +41,8 @@ def steps(settings: Settings, headroom: float | None = None) -> dict[int, float]
 def _started(job_id: int, recipients: int) -> None:
     click.echo(
         f"Started job {job_id} ({recipients} recipients): "
-        f"switchboard jobs show {job_id} for progress, jobs cancel {job_id} to stop it."
+        f"./switchboard jobs show {job_id} for progress, ./switchboard jobs cancel {job_id} "
+        "to stop it."
     )
 
 

@@ -28,7 +28,7 @@ settings models (config/settings.py); a test fails when this file is stale. -->
 Switchboard reads `config.yaml` in the working directory, or the file named by `--config FILE`
 or `$SWITCHBOARD_CONFIG`. It is checked at start: an unknown key, a wrong type, a value out of
 bounds, a missing credential of an enabled bot or a duplicate bot name stops the program with
-one line naming the file and the key (exit code 2). `switchboard config` prints the effective
+one line naming the file and the key (exit code 2). `./switchboard config` prints the effective
 configuration with every secret replaced by `***`.
 
 Secrets need not be written into the file: `"${NAME}"` in any string value is replaced by the

@@ -61,7 +61,7 @@ class TelegramBotSettings(_BotBase):
     """A Telegram bot. ``api_base`` points at a local Bot API server or the emulator.
 
     ``mode``: ``webhook`` (Telegram posts to ``/webhooks/telegram/<name>``, registered with
-    ``switchboard telegram set-webhook``) or ``polling`` (``getUpdates`` every
+    ``./switchboard telegram set-webhook``) or ``polling`` (``getUpdates`` every
     ``poll_timeout_s`` seconds at most, for machines without a public address).
     ``webhook_secret``: the ``X-Telegram-Bot-Api-Secret-Token`` (1-256 of ``A-Za-z0-9_-``);
     without it set-webhook generates one and keeps it in the store. ``fetch_avatars``: look
@@ -84,7 +84,7 @@ class TelegramBotSettings(_BotBase):
     """The bot token from BotFather (`123456:ABC-def`); required when enabled."""
     mode: Literal["webhook", "polling"] = "webhook"
     """`webhook`: Telegram posts to `/webhooks/telegram/<name>` (register it with
-    `switchboard telegram set-webhook`); `polling`: `getUpdates`, for machines without a public
+    `./switchboard telegram set-webhook`); `polling`: `getUpdates`, for machines without a public
     address.
     """
     webhook_secret: SecretStr | None = None
@@ -460,7 +460,7 @@ class DeliverySettings(StrictModel):
     namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "switchboard"
     """Prefix of every Redis key and queue, so several installations can share one Redis."""
     worker_processes: Annotated[int, Field(ge=1, le=64)] = 1
-    """Processes `switchboard worker` starts."""
+    """Processes `./switchboard worker` starts."""
     worker_threads: Annotated[int, Field(ge=1, le=256)] = 8
     """Sending threads per worker process (and inside `serve` with `memory://`)."""
     max_attempts: Annotated[int, Field(ge=1)] = 5
@@ -527,7 +527,7 @@ class Settings(StrictModel):
     """
     broker_url: str = "memory://"
     """`memory://`: delivery worker threads inside `serve`; `redis://host:6379/0`: separate
-    `switchboard worker` processes share the sending through Redis.
+    `./switchboard worker` processes share the sending through Redis.
     """
     timezone: str = "UTC"
     """IANA time zone (`Europe/Moscow`); days in date filters are days of this zone."""

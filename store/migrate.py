@@ -41,5 +41,5 @@ def require_current_schema(database: peewee.Database) -> None:
     if pending:
         raise MigrationRequired(
             f"the database schema is not up to date ({len(pending)} migration(s) pending, "
-            f"first {pending[0]}): run `switchboard migrate`"
+            f"first {pending[0]}): run `./switchboard migrate`"
         )

@@ -140,5 +140,5 @@ def test_serve_reports_503_when_the_broker_is_unreachable(tmp_path: Path) -> Non
 def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     result = run_cli("serve", cwd=tmp_path, env={"SWITCHBOARD_PORT": str(free_port())})
     assert result.returncode == 1
-    assert "run `switchboard migrate`" in result.stderr
+    assert "run `./switchboard migrate`" in result.stderr
     assert "Traceback" not in result.stderr

@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import REPO_ROOT, cli_env, run_cli
+from tests.terminal import on_a_terminal
 
 READY = "Switchboard demo is running"
 
@@ -31,7 +32,7 @@ def _start(directory: Path, *flags: str) -> tuple[subprocess.Popen[str], list[st
     process = subprocess.Popen(
         [sys.executable, "-m", "commands", "demo", "--dir", str(directory), "--no-email",
          "--port", str(_free_port()), "--every", "0.2", *flags],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO_ROOT,
     )  # fmt: skip
     assert process.stdout is not None
     lines: list[str] = []
@@ -71,8 +72,10 @@ def test_demo_runs_the_product_and_resumes(tmp_path: Path) -> None:
         text = "".join(guide)
         assert "seeded 40 clients" in text
         assert "by the bucket model" in text  # the default
-        assert f"--config {config}" in text and "/ops?token=" in text
+        assert f"./switchboard --config {config}" in text and "/ops?token=" in text
+        assert "Hello" not in text and "(admin) (admin)" not in text
         cli = ("--config", str(config))
+        _run_printed_commands(text)
 
         count = run_cli(*cli, "clients", "count", "channel:demo_tg", cwd=tmp_path)
         assert count.returncode == 0, count.stderr
@@ -113,6 +116,38 @@ def test_demo_runs_the_product_and_resumes(tmp_path: Path) -> None:
         assert int(count.stdout) >= 40
     finally:
         _stop(process)
+
+
+def _run_printed_commands(guide: str) -> None:
+    """Every command the demo printed, typed verbatim into a fresh shell in the checkout (where
+    `make demo` runs) on a terminal, answering yes when asked: each exits 0."""
+    printed = [line.strip() for line in guide.splitlines() if line.strip().startswith("./")]
+    assert len(printed) >= 6, guide
+    # The wrapper runs the checkout's .venv; a worktree without one uses this interpreter's.
+    env = cli_env({"SWITCHBOARD_VENV": sys.prefix})
+    for line in printed:
+        shell = ["bash", "--noprofile", "--norc", "-c", line]
+        code, out = on_a_terminal(shell, REPO_ROOT, "y", env=env)
+        assert code == 0 and "Traceback" not in out, f"{line}\n{out}"
+        if " broadcast " in line:
+            assert "Broadcast plan:" in out and "Started job" in out, out
+
+
+def test_a_busy_port_is_named_before_anything_is_seeded(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "demo", "--dir", str(tmp_path / "demo"), "--fresh", "--no-email", "--port", str(port),
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"switchboard: --port {port}: 127.0.0.1:{port} is already in use (another demo or "
+        "server?); stop it or choose another with --port"
+    )
+    assert not (tmp_path / "demo").exists()  # nothing seeded, nothing deleted
 
 
 def test_resume_without_an_earlier_demo_is_refused(tmp_path: Path) -> None:

@@ -4,12 +4,6 @@ terminal's confirmation, or a one-line refusal without a terminal — on both da
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +12,8 @@ from store import outbox
 from store.models import Bot, Client, Job, Message
 from store.setup import sync_bots
 from tests import factories as f
-from tests.conftest import cli_env, migrated_store, run_cli
+from tests.conftest import migrated_store, run_cli
+from tests.terminal import switchboard_on_a_terminal
 
 RESEND_HEAD = "Resend of failed messages plan: 2 recipients of 2 matching."
 PLAN_HEAD = "Broadcast plan: 2 recipients of 4 matching; 2 skipped (1 unsubscribed, 1 blocked)."
@@ -114,50 +109,12 @@ def test_yes_starts_the_jobs(tmp_path: Path, shop: str) -> None:
         ]
 
 
-def _on_a_terminal(cwd: Path, args: list[str], answer: str) -> tuple[int, str]:
-    """Run ``switchboard ARGS`` with a pseudo-terminal as stdin and stdout, type ``answer``
-    when it asks, and return the exit code and everything it wrote."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "commands", *args],
-        cwd=cwd,
-        env=cli_env(),
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-    )
-    os.close(follower)
-    output = b""
-    answered = False
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(leader, 4096)
-                except OSError:  # the terminal closed: the process has ended
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            if not answered and b"[y/N]" in output:
-                os.write(leader, answer.encode() + b"\n")
-                answered = True
-            if process.poll() is not None and not ready:
-                break
-        code = process.wait(timeout=30)
-    finally:
-        os.close(leader)
-    return code, output.decode().replace("\r\n", "\n")
-
-
 def test_a_terminal_is_asked_to_confirm(tmp_path: Path, shop: str) -> None:
-    code, out = _on_a_terminal(tmp_path, ["broadcast", "--text", "Sale"], "n")
+    code, out = switchboard_on_a_terminal(tmp_path, ["broadcast", "--text", "Sale"], "n")
     assert code == 1 and PLAN_HEAD in out, out
     assert "Send to 2 recipients? [y/N]" in out and "cancelled: nothing was sent" in out
     assert _jobs_and_rows(shop) == (0, 0)
-    code, out = _on_a_terminal(tmp_path, ["broadcast", "--text", "Sale"], "y")
+    code, out = switchboard_on_a_terminal(tmp_path, ["broadcast", "--text", "Sale"], "y")
     assert code == 0 and "Started job 1 (2 recipients)" in out, out
     assert _jobs_and_rows(shop) == (1, 2)
 

@@ -39,7 +39,7 @@ BACKOFF_BASE_S = {130429: 1.0, 80007: 60.0, 131048: 60.0}
 TRANSIENT_CODES = frozenset({1, 2, 131000, 131016})
 WINDOW_CLOSED_REASON = (
     "the 24-hour customer service window is closed (the client has not written in the last "
-    "24 hours): send an approved template instead, e.g. with `switchboard whatsapp write`"
+    "24 hours): send an approved template instead, e.g. with `./switchboard whatsapp write`"
 )
 
 

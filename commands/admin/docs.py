@@ -22,7 +22,7 @@ admin command registry (commands/admin/registry.py); a test fails when this file
 Staff work in a Telegram chat with the admin bot (`admin_bot` in config.yaml). It answers only
 the operators it knows (`operators` in config.yaml, or added with `/operators add`); anyone
 else gets one polite refusal and nothing more. Commands are written once in `commands/admin/`
-and served twice: by the Telegram bot, and from a shell by `switchboard admin`:
+and served twice: by the Telegram bot, and from a shell by `./switchboard admin`:
 
 ```sh
 switchboard admin --as TELEGRAM_ID "/help"             # run a command as that operator
@@ -36,7 +36,7 @@ the end of a command (`/reply ID TEXT`) is the rest of the line as written, seve
 included; written wholly inside one pair of quotes (`/reply 12 "See you at 5"`) it is sent
 without them, otherwise its quotes are part of it.
 A wrong argument gets one line saying what was wrong and the command's usage; nothing runs.
-Commands marked *admins* are refused to operators; `switchboard admin` exits 1 when a command
+Commands marked *admins* are refused to operators; `./switchboard admin` exits 1 when a command
 is refused.
 
 - **Filters**: every command taking `FILTER...` reads the language of [filters.md](filters.md).
@@ -62,7 +62,7 @@ is refused.
 OUTRO = """
 ## The command line
 
-`switchboard --help` lists every command of the CLI, each with its own `--help`; the client
+`./switchboard --help` lists every command of the CLI, each with its own `--help`; the client
 list commands are described in full in [clients.md](clients.md). The ones an operator uses
 day to day:
 
@@ -106,7 +106,7 @@ CLI_ROWS = (
         "switchboard broadcast ... / resend-failed ...",
         "broadcasts and resends of failed messages: the plan first (recipients, skipped, per "
         "bot its limit and time), then a confirmation on a terminal, `--yes` or `--dry-run`; "
-        "paced jobs through the outbox (`switchboard jobs list|show|cancel`)",
+        "paced jobs through the outbox (`./switchboard jobs list|show|cancel`)",
     ),
     ('switchboard admin --as ID "/command ..."', "any admin bot command above, from a shell"),
 )

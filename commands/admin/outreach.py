@@ -61,7 +61,7 @@ def export_command(ctx: CommandContext, args: str) -> Reply:
     if len(content) > DOCUMENT_LIMIT:
         raise CommandError(
             f"The file would be {len(content) // 1024 // 1024} MB, over Telegram's 50 MB: "
-            "narrow the filter, or use switchboard export on the server."
+            "narrow the filter, or use ./switchboard clients export on the server."
         )
     where = f" matching {rest.strip()!r}" if rest.strip() else ""
     caption = f"{count} clients{where}."
