@@ -127,7 +127,7 @@ def test_purge_and_bulk_follow_the_same_rule(tmp_path: Path, shop: str) -> None:
         "label-add hot: 4 client(s) would be affected (tg 4).",
         "Dry run: nothing was changed.",
     ]
-    code, out = _on_a_terminal(tmp_path, ["clients", "purge-unsubscribed"], "y")
+    code, out = switchboard_on_a_terminal(tmp_path, ["clients", "purge-unsubscribed"], "y")
     assert code == 0 and "purge-unsubscribed: apply to 2 client(s)? [y/N]" in out, out
     with migrated_store(shop):
         assert sorted(c.messenger_id for c in Client.select()) == ["100", "101"]
