@@ -23,6 +23,7 @@ from typing import IO, Any, Final
 
 import peewee
 
+from store.clock import in_zone
 from store.db import database_proxy, is_postgres
 from store.models import Block, BlockHistory, Bot, Client, Variable
 
@@ -65,7 +66,7 @@ def format_timestamp(value: dt.datetime | str | None, zone: dt.tzinfo) -> str:
         return ""
     if isinstance(value, str):  # SQLite hands back text when read without peewee's converters
         value = dt.datetime.fromisoformat(value)
-    return value.replace(tzinfo=dt.UTC).astimezone(zone).isoformat(timespec="seconds")
+    return in_zone(value, zone).isoformat(timespec="seconds")
 
 
 class TimestampFormatter:
@@ -95,15 +96,21 @@ class TimestampFormatter:
         if cached is None:
             return format_timestamp(value, self.zone)
         offset, suffix = cached
-        return (value + offset).isoformat(timespec="seconds") + suffix
+        try:
+            return (value + offset).isoformat(timespec="seconds") + suffix
+        except OverflowError:  # the first or last day datetime holds: clamped by in_zone
+            return format_timestamp(value, self.zone)
 
     def _offset_of_day(self, value: dt.datetime) -> tuple[dt.timedelta, str] | None:
         start = value.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=dt.UTC)
-        end = start + dt.timedelta(days=1, microseconds=-1)
-        offset = start.astimezone(self.zone).utcoffset()
-        if offset is None or end.astimezone(self.zone).utcoffset() != offset:
+        try:
+            end = start + dt.timedelta(days=1, microseconds=-1)
+            offset = start.astimezone(self.zone).utcoffset()
+            if offset is None or end.astimezone(self.zone).utcoffset() != offset:
+                return None
+            sample = start.astimezone(self.zone).isoformat(timespec="seconds")
+        except OverflowError:  # a day at the ends of datetime's range: the exact path clamps
             return None
-        sample = start.astimezone(self.zone).isoformat(timespec="seconds")
         return offset, sample[19:]  # the '+03:00' after 'YYYY-MM-DDTHH:MM:SS'
 
 

@@ -19,6 +19,7 @@ from commands.admin.preferences import PREVIEW_FIELDS, preferences_of
 from store.business import PREFIX as BUSINESS_PREFIX
 from store.business import connection_of_client
 from store.clients.details import ClientDetails, client_details
+from store.clock import in_zone
 from store.filters.sql import CLIENT_ID
 from store.models import Client, Message, Operator
 
@@ -65,7 +66,7 @@ def when(moment: dt.datetime | None, ctx: CommandContext) -> str:
     """A stored naive-UTC time in the project's zone, to the minute."""
     if moment is None:
         return "—"
-    local = moment.replace(tzinfo=dt.UTC).astimezone(ctx.settings.zone)
+    local = in_zone(moment, ctx.settings.zone)
     return local.strftime("%Y-%m-%d %H:%M")
 
 

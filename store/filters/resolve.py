@@ -102,6 +102,10 @@ def parse_day(text: str, *, token: str) -> dt.date:
 
 
 def start_of_day(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
-    """Midnight of ``day`` in ``zone``, as the naive UTC instant the store compares with."""
+    """Midnight of ``day`` in ``zone``, as the naive UTC instant the store compares with
+    (clamped to ``datetime``'s range: ``after:0001-01-01`` in a zone east of UTC)."""
     local = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
-    return local.astimezone(dt.UTC).replace(tzinfo=None)
+    try:
+        return local.astimezone(dt.UTC).replace(tzinfo=None)
+    except OverflowError:
+        return dt.datetime.min if day.year < 5000 else dt.datetime.max
