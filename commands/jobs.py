@@ -15,27 +15,19 @@ from commands.acting import WORDS, FilterCommand, one_line_errors, open_settings
 from commands.cli import CliContext, cli, pass_context
 from commands.plan import (
     broadcast_plan,
-    bulk_rate,
     dry_run_option,
     gate,
     resend_plan,
+    start_broadcast,
+    steps,
     yes_option,
 )
 from config import Settings
 from store.clock import to_utc
-from store.models import Bot
 
 
 def _open(obj: CliContext) -> Settings:
     return open_settings(obj)
-
-
-def steps(settings: Settings, headroom: float | None = None) -> dict[int, float]:
-    """Seconds between two bulk messages of each configured bot, by store bot id
-    (``commands.plan.bulk_rate``: a paid-broadcast Telegram bot goes at its paid rate)."""
-    headroom = headroom or settings.delivery.rate_headroom
-    rates = {b.name: bulk_rate(b, headroom) for b in settings.bots}
-    return {b.id: 1.0 / rates[b.name] for b in Bot.select() if b.name in rates}
 
 
 def _started(job_id: int, recipients: int) -> None:
@@ -79,7 +71,6 @@ def broadcast_command(
     skipped, per bot its limit and time), asks to confirm on a terminal, then starts the job."""
     from store.clients.query import select_clients
     from store.filters import parse_filter
-    from store.jobs import create_broadcast
 
     settings = _open(obj)
     viewer = viewer_for(settings, as_id)
@@ -91,12 +82,8 @@ def broadcast_command(
     plan = broadcast_plan(settings, select_clients(flt, viewer))
     if not gate(plan, yes=yes, dry_run=dry_run, action="send"):
         return
-    job = create_broadcast(
-        select_clients(flt, viewer),
-        text,
-        steps=steps(settings),
-        filter_text=filter_text,
-        operator_id=viewer.id,
+    job = start_broadcast(
+        settings, select_clients(flt, viewer), text, filter_text=filter_text, operator_id=viewer.id
     )
     _started(job.id, job.total - job.skipped)
 

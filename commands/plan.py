@@ -18,15 +18,16 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import click
 import peewee as pw
 
-from config import Settings, TelegramBotSettings
+from config import Settings, TelegramBotSettings, WhatsAppBotSettings
 from config.settings import BotSettings
 from store.clock import utcnow
-from store.jobs import resend_target
-from store.models import Client
+from store.jobs import create_broadcast, resend_target
+from store.models import Bot, Client, Job
 from store.plan import BotReach, reach_by_bot
 
 yes_option = click.option("--yes", is_flag=True, help="Go ahead without asking to confirm.")
@@ -36,6 +37,59 @@ dry_run_option = click.option(
 
 # What Telegram charges per message sent with allow_paid_broadcast (docs/telegram.md, Cost).
 STARS_PER_PAID_MESSAGE = 0.1
+
+
+def steps(settings: Settings, headroom: float | None = None) -> dict[int, float]:
+    """Seconds between two bulk messages of each configured bot, by store bot id
+    (``bulk_rate``: a paid-broadcast Telegram bot goes at its paid rate)."""
+    headroom = headroom or settings.delivery.rate_headroom
+    rates = {b.name: bulk_rate(b, headroom) for b in settings.bots}
+    return {b.id: 1.0 / rates[b.name] for b in Bot.select() if b.name in rates}
+
+
+def templates(settings: Settings, text: str) -> dict[int, tuple[str, dict[str, Any]]]:
+    """By store bot id, the ``(text, extra)`` a WhatsApp bot's clients outside the 24-hour
+    window get instead of ``text``: its ``first_contact_template`` (``commands.whatsapp``)."""
+    from commands.whatsapp import template_draft
+
+    bots = {b.name: b for b in settings.bots if isinstance(b, WhatsAppBotSettings) and b.enabled}
+    drafts = {name: template_draft(bot, text) for name, bot in bots.items()}
+    return {
+        b.id: (drafts[b.name].text, drafts[b.name].extra)
+        for b in Bot.select().where(Bot.name.in_(list(drafts)))
+    }
+
+
+def template_label(bot: WhatsAppBotSettings) -> str:
+    """The template a closed window gets, for a person: ``hello_world (en_US), without your
+    text``."""
+    t = bot.first_contact_template
+    carries = "your text as its parameter" if t.text_parameter else "without your text"
+    return f"{t.name} ({t.language}), {carries}"
+
+
+def start_broadcast(
+    settings: Settings,
+    clients: pw.ModelSelect[Client],
+    text: str,
+    *,
+    filter_text: str = "",
+    operator_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> Job:
+    """Start the broadcast a plan showed: paced per bot (``steps``), and WhatsApp clients
+    outside the window get their bot's template (``templates``). Both front ends call this."""
+    now = now or utcnow()
+    return create_broadcast(
+        clients,
+        text,
+        steps=steps(settings),
+        filter_text=filter_text,
+        operator_id=operator_id,
+        templates=templates(settings, text),
+        window_since=window_since(now),
+        now=now,
+    )
 
 
 def bulk_rate(bot: BotSettings, headroom: float) -> float:
@@ -56,6 +110,7 @@ class BotPlan:
     rate_per_s: float
     step_s: float
     paid: bool = False
+    template: str = ""  # what clients outside WhatsApp's window get (``template_label``)
 
     @property
     def eta_s(self) -> float:
@@ -106,6 +161,8 @@ def _plan(
     clients: pw.ModelSelect[Client],
     interval_s: float,
     now: dt.datetime | None,
+    *,
+    with_templates: bool = False,
 ) -> SendPlan:
     headroom = settings.delivery.rate_headroom
     lines: list[BotPlan] = []
@@ -116,7 +173,10 @@ def _plan(
             continue
         rate = bulk_rate(bot, headroom)
         paid = isinstance(bot, TelegramBotSettings) and bot.paid_broadcast
-        lines.append(BotPlan(reach, rate, max(1.0 / rate, interval_s), paid))
+        template = ""
+        if with_templates and isinstance(bot, WhatsAppBotSettings):
+            template = template_label(bot)
+        lines.append(BotPlan(reach, rate, max(1.0 / rate, interval_s), paid, template))
     return SendPlan(title, tuple(lines))
 
 
@@ -124,7 +184,7 @@ def broadcast_plan(
     settings: Settings, clients: pw.ModelSelect[Client], now: dt.datetime | None = None
 ) -> SendPlan:
     """The plan of a broadcast to ``clients`` (a filter's ``select_clients``)."""
-    return _plan(settings, "Broadcast", clients, 0.0, now)
+    return _plan(settings, "Broadcast", clients, 0.0, now, with_templates=True)
 
 
 def resend_plan(
@@ -170,7 +230,12 @@ def render(plan: SendPlan) -> str:
         line = f"• {r.name} ({r.kind}): {r.recipients} recipients"
         if r.skipped:
             line += f", {r.skipped} skipped"
-        if r.outside_window:
+        if r.outside_window and b.template:
+            line += (
+                f", {r.outside_window} of them outside WhatsApp's 24-hour window: they get "
+                f"the template {b.template}"
+            )
+        elif r.outside_window:
             line += (
                 f", {r.outside_window} of them outside WhatsApp's 24-hour window "
                 "(free text is refused there: they need a template)"

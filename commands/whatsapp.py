@@ -94,6 +94,12 @@ def _draft(
     return Draft("", extra={"template": spec, "operator_text": text}, note=note)
 
 
+def template_draft(bot: WhatsAppBotSettings, text: str) -> Draft:
+    """What a client whose 24-hour window is closed gets instead of ``text``: the bot's
+    ``first_contact_template``, with ``text`` as its parameter when it takes one."""
+    return _draft(bot, text, None, utcnow())
+
+
 def start_whatsapp(
     settings: Settings,
     bot_name: str,

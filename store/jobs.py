@@ -25,8 +25,10 @@ import peewee as pw
 from store.clock import utcnow
 from store.db import database_proxy, is_postgres, write_transaction
 from store.errors import NotFound, StoreError
+from store.fields import JSONField
 from store.models import Bot, Client, Job, Message
 from store.outbox import NOT_HANDED_OVER, OUT_AUTHORS
+from store.plan import wrote_since
 
 CLIENT_ID: Any = Client.id
 MESSAGE_ID: Any = Message.id
@@ -131,10 +133,16 @@ def create_broadcast(
     filter_text: str = "",
     operator_id: int | None = None,
     subject: str | None = None,
+    templates: dict[int, tuple[str, dict[str, Any]]] | None = None,
+    window_since: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> Job:
     """A broadcast of ``text`` to every client of ``clients`` (a ``Client`` query, e.g. a
-    filter's ``select_clients``); ``steps`` maps bot id -> seconds between its messages."""
+    filter's ``select_clients``); ``steps`` maps bot id -> seconds between its messages.
+
+    ``templates`` maps a (WhatsApp) bot id to the ``(text, extra)`` its clients get instead
+    when they have not written since ``window_since`` (the window is closed: free text would
+    be refused); decided per row in the same ``INSERT ... SELECT``."""
     if not text.strip():
         raise StoreError("the broadcast text is empty")
     now = now or utcnow()
@@ -152,13 +160,14 @@ def create_broadcast(
             created_at=now,
             updated_at=now,
         )
+        text_sql, extra_sql = _window_aware(text, templates or {}, window_since)
         rows = _insert_rows(
             job,
             Client.select().where(CLIENT_ID.in_(matching) & _reachable()),
-            text=pw.Value(text),
+            text=text_sql,
             subject=pw.Value(subject),
             attachments=pw.Value("[]"),
-            extra=pw.Value("{}"),
+            extra=extra_sql,
             steps=steps,
             now=now,
         )
@@ -166,6 +175,24 @@ def create_broadcast(
         job.state = "running" if rows else "done"
         job.save()
     return job
+
+
+def _window_aware(
+    text: str,
+    templates: dict[int, tuple[str, dict[str, Any]]],
+    window_since: dt.datetime | None,
+) -> tuple[pw.Node, pw.Node]:
+    """The ``text`` and ``extra`` columns of a broadcast's rows as SQL: ``text`` and ``{}``,
+    or a bot's template where its client's window is closed."""
+    if not templates or window_since is None:
+        return pw.Value(text), pw.Value("{}")
+    closed = ~wrote_since(window_since)
+    texts = [((Client.bot == bot) & closed, t) for bot, (t, _) in templates.items()]
+    extras = [
+        ((Client.bot == bot) & closed, JSONField().db_value(extra))
+        for bot, (_, extra) in templates.items()
+    ]
+    return pw.Case(None, texts, text), pw.Case(None, extras, "{}")
 
 
 def resend_target(

@@ -45,6 +45,19 @@ class BotReach:
         return self.matched - self.skipped
 
 
+def wrote_since(since: dt.datetime) -> pw.ColumnBase:
+    """SQL: the ``Client`` of the enclosing query wrote to us at or after ``since`` (naive
+    UTC): WhatsApp's window is open. A correlated ``EXISTS`` on ``message (client,
+    created_at)``."""
+    return pw.fn.EXISTS(
+        Message.select(pw.SQL("1")).where(
+            (Message.client == CLIENT_ID)
+            & (Message.direction == "in")
+            & (Message.created_at >= since)
+        )
+    )
+
+
 def _count(condition: pw.Node) -> pw.Node:
     return pw.fn.COALESCE(pw.fn.SUM(pw.Case(None, [(condition, 1)], 0)), 0)
 
@@ -56,12 +69,7 @@ def reach_by_bot(clients: pw.ModelSelect[Client], window_since: dt.datetime) -> 
     blocked = Client.blocked == True  # noqa: E712
     unsubscribed = (Client.unsubscribed == True) & (Client.blocked == False)  # noqa: E712
     reachable = (Client.blocked == False) & (Client.unsubscribed == False)  # noqa: E712
-    wrote_lately = Message.select(pw.SQL("1")).where(
-        (Message.client == CLIENT_ID)
-        & (Message.direction == "in")
-        & (Message.created_at >= window_since)
-    )
-    outside = (Bot.kind == "whatsapp") & reachable & ~pw.fn.EXISTS(wrote_lately)
+    outside = (Bot.kind == "whatsapp") & reachable & ~wrote_since(window_since)
     query: Any = (
         Client.select(
             Bot.id,

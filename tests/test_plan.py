@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commands.jobs import steps
-from commands.plan import broadcast_plan, duration, render, resend_plan
+from commands.plan import broadcast_plan, duration, render, resend_plan, start_broadcast
 from config import Settings, TelegramBotSettings, WhatsAppBotSettings
+from config.settings import WhatsAppTemplateSettings
 from store import outbox
 from store.clock import utcnow
 from store.models import Bot, Client, Job, ListMembership, MailingList, Message
@@ -98,8 +99,8 @@ def test_broadcast_plan_figures_per_bot(db: peewee.Database) -> None:
     assert render(plan).splitlines() == [
         "Broadcast plan: 6 recipients of 10 matching; 4 skipped (2 unsubscribed, 2 blocked).",
         "• tg (telegram): 2 recipients, 3 skipped; limit 10 msg/s; about under 1 s",
-        "• wa (whatsapp): 4 recipients, 1 skipped, 3 of them outside WhatsApp's 24-hour window "
-        "(free text is refused there: they need a template); limit 2 msg/s; about 2 s",
+        "• wa (whatsapp): 4 recipients, 1 skipped, 3 of them outside WhatsApp's 24-hour window: "
+        "they get the template hello_world (en_US), without your text; limit 2 msg/s; about 2 s",
         "Estimated time to finish: about 2 s.",
     ]
 
@@ -237,3 +238,33 @@ def test_plan_uses_the_clock_it_is_given(db: peewee.Database) -> None:
     assert later.outside_window == 3  # w0 wrote 3 h before: still inside
     much_later = broadcast_plan(_settings(), Client.select(), now=NOW + dt.timedelta(days=1))
     assert much_later.outside_window == 4
+
+
+def test_a_broadcast_sends_the_template_outside_the_window(db: peewee.Database) -> None:
+    """Where the plan says a WhatsApp client is outside the window, the job's row carries the
+    bot's template (decided in the INSERT ... SELECT); inside it, and on Telegram, the text."""
+    c = _seed()
+    job = start_broadcast(_settings(), Client.select(), "Sale", now=NOW)
+    rows = {r.client_id: r for r in Message.select().where(Message.job == job.id)}
+    assert set(rows) == {c[n].id for n in ("t0", "t1", "w0", "w1", "w2", "w3")}
+    for name in ("t0", "t1", "w0"):
+        assert (rows[c[name].id].text, rows[c[name].id].extra) == ("Sale", {})
+    hello = {"name": "hello_world", "language": "en_US", "components": []}
+    for name in ("w1", "w2", "w3"):
+        row = rows[c[name].id]
+        assert (row.text, row.extra) == ("", {"template": hello, "operator_text": "Sale"})
+    promo = _settings().model_copy(deep=True)
+    wa = promo.bots[1]
+    assert isinstance(wa, WhatsAppBotSettings)
+    template = WhatsAppTemplateSettings(name="promo", language="ru", text_parameter=True)
+    promo = promo.model_copy(
+        update={"bots": [promo.bots[0], wa.model_copy(update={"first_contact_template": template})]}
+    )
+    plan = render(broadcast_plan(promo, Client.select(), now=NOW))
+    assert "they get the template promo (ru), your text as its parameter" in plan
+    second = start_broadcast(promo, Client.select(), "Скидка\n20%", now=NOW)
+    row = Message.get((Message.job == second.id) & (Message.client == c["w2"].id))
+    assert row.text == "Скидка 20%"  # a template parameter holds no line break
+    assert row.extra["template"]["components"][0]["parameters"] == [
+        {"type": "text", "text": "Скидка 20%"}
+    ]

@@ -47,7 +47,7 @@ is refused.
   `/purge_unsubscribed` and deleting a client show what they will touch and wait for a button;
   a confirmation runs once, however many times it is pressed. `/broadcast` shows its plan:
   recipients, skipped (unsubscribed, blocked), per bot its limit and the time to finish, and
-  WhatsApp recipients outside the 24-hour window (free text is refused there).
+  WhatsApp recipients outside the 24-hour window, who get the bot's first-contact template.
 - **Two steps**: `/broadcast FILTER...` then the message; the card's *Reply*, *Comment* and
   *New list/label* buttons also wait for a message. `/cancel`, or any other command, drops it.
 - **Buttons** carry at most 64 bytes: a list's filter, tab, page and selection (even "all

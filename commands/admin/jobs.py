@@ -16,8 +16,7 @@ from commands.admin.context import CommandContext, CommandError
 from commands.admin.progress import progress_reply
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
-from commands.jobs import steps
-from commands.plan import broadcast_plan, render
+from commands.plan import broadcast_plan, render, start_broadcast, steps
 from store import jobs
 from store.clients.query import count_clients, select_clients
 from store.errors import NotFound
@@ -98,10 +97,10 @@ def broadcast_button(ctx: CommandContext, payload: str) -> Reply:
     if action != "y":
         return Reply("Broadcast cancelled: nothing was sent.", edit=True)
     flt = parse(ctx, state["f"])
-    job = jobs.create_broadcast(
+    job = start_broadcast(
+        ctx.settings,
         select_clients(flt, ctx.operator),
         state["text"],
-        steps=steps(ctx.settings),
         filter_text=state["f"],
         operator_id=ctx.operator.id,
     )
