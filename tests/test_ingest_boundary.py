@@ -172,12 +172,13 @@ async def test_whatsapp_from_of_every_json_type_creates_no_client(db: peewee.Dat
         {"id": f"wamid.{i}", "from": sender, "type": "text", "text": {"body": "x"}}
         for i, sender in enumerate(FROMS)
     ]
-    payload = wp.envelope(PHONE_ID, messages=messages)
+    too_long = wp.text(KERRY, "x", wamid="wamid." + "W" * 507)  # 513 characters
+    payload = wp.envelope(PHONE_ID, messages=[*messages, too_long])
     async with serve(wa_settings()) as base, GraphEmulator(app_secret=APP_SECRET) as meta:
         status, body = await meta.post_webhook(wa_hook(base), payload)
-    assert status == 200 and json.loads(body)["unusable"] == len(FROMS)
+    assert status == 200 and json.loads(body)["unusable"] == len(FROMS) + 1
     assert Client.select().count() == 0 and Message.select().count() == 0
-    assert {u.reason for u in UnparsedItem.select()} == {"message.from"}
+    assert {u.reason for u in UnparsedItem.select()} == {"message.from", "message.id"}
     assert max(len(u.payload) for u in UnparsedItem.select()) == 64 * 1024
 
 

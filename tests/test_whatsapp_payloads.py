@@ -185,6 +185,9 @@ def test_malformed_payloads_are_refused(body: dict[str, Any]) -> None:
         ({"object": "whatsapp_business_account", "entry": [7]}, "entry"),
         (wp.envelope(PHONE_ID, messages=[{"type": "text"}]), "message.id"),
         (wp.envelope(PHONE_ID, messages=[{"id": "wamid.A", "type": "text"}]), "message.from"),
+        (wp.envelope(PHONE_ID, messages=[wp.text("1555", "x", wamid="w" * 513)]), "message.id"),
+        (wp.envelope(PHONE_ID, messages=[{"id": 7, "from": "1555"}]), "message.id"),
+        (wp.envelope(PHONE_ID, messages=[{"id": "w", "from": "1555", "type": 5}]), "message.type"),
         (wp.envelope(PHONE_ID, statuses=[{"id": "wamid.X"}]), "status.status"),
     ],
 )
