@@ -105,7 +105,13 @@ async def simulate_clients(platforms: Platforms, service_url: str, every_s: floa
         text = rng.choice(INBOUND_TEXTS).format(size=rng.choice("SML"), city="Казань")
         channel = rng.choices(("telegram", "whatsapp", "email"), (6, 3, 1))[0]
         try:
-            if channel == "whatsapp":
+            if channel == "whatsapp" and rng.random() < 0.2:
+                # A user with a WhatsApp username: no phone number, only their BSUID.
+                bsuid = f"RU.{rng.randrange(10**17):017d}"
+                person = wa.contact(user_id=bsuid, name=first, username=first.lower())
+                body = wa.envelope(PHONE_NUMBER_ID, messages=[wa.text(None, text)], people=[person])
+                await platforms.graph.post_webhook(f"{service_url}/webhooks/whatsapp/demo_wa", body)
+            elif channel == "whatsapp":
                 sender = f"7911{rng.randrange(10**7):07d}"
                 body = wa.envelope(
                     PHONE_NUMBER_ID, messages=[wa.text(sender, text)], profiles={sender: first}
@@ -127,6 +133,8 @@ async def simulate_clients(platforms: Platforms, service_url: str, every_s: floa
                 )
                 if user_id == next_user:
                     next_user += 1
-                await user.send_text(text)
+                update = await user.send_text(text)
+                if rng.random() < 0.15:  # a reaction: a service event in the dialog
+                    await user.react(update["message"]["message_id"], rng.choice("👍🔥❤"))
         except Exception as exc:  # a demo keeps going; the reason is shown once per failure
             click.echo(f"demo: a simulated {channel} message failed: {exc}", err=True)
