@@ -24,7 +24,7 @@ from commands.acting import (
     viewer_for,
 )
 from commands.cli import CliContext, cli, pass_context
-from commands.plan import confirm, dry_run_option, yes_option
+from commands.confirm import confirm, dry_run_option, yes_option
 from store.audit import record_audit
 from store.filters import help_text
 

@@ -13,15 +13,8 @@ import click
 
 from commands.acting import WORDS, FilterCommand, one_line_errors, open_settings, viewer_for
 from commands.cli import CliContext, cli, pass_context
-from commands.plan import (
-    broadcast_plan,
-    dry_run_option,
-    gate,
-    resend_plan,
-    start_broadcast,
-    steps,
-    yes_option,
-)
+from commands.confirm import dry_run_option, gate, yes_option
+from commands.plan import broadcast_plan, resend_plan, start_broadcast, steps
 from config import Settings
 from store.clock import to_utc
 

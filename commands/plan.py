@@ -2,25 +2,21 @@
 ``resend-failed`` and the admin bot's /broadcast print the same text (``render``).
 
 A plan is, per bot: the recipients, the clients skipped (blocked by us, unsubscribed), for
-WhatsApp the recipients outside the 24-hour window (free text is refused there; they need a
-template), the rate the job's rows are paced at and the time that takes. The counts are one
-grouped query (``store.plan.reach_by_bot``); rates come from the configuration. Bots send in
-parallel, so the job takes as long as its slowest bot.
+WhatsApp the recipients outside the 24-hour window (free text is refused there: a broadcast
+sends them the bot's template, ``start_broadcast``), the rate the job's rows are paced at and
+the time that takes. The counts are one grouped query (``store.plan.reach_by_bot``); rates
+come from the configuration. Bots send in parallel, so the job takes as long as its slowest
+bot.
 
-``confirm`` is the shell's rule for every command that sends to or changes many clients
-(``gate`` for sends; ``clients bulk`` and ``purge-unsubscribed`` too): ``--dry-run`` prints the
-plan and stops; ``--yes`` goes ahead; otherwise a terminal is asked, and without one the
-command refuses in one line.
+The shell confirms a plan with ``commands.confirm``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from dataclasses import dataclass
 from typing import Any
 
-import click
 import peewee as pw
 
 from config import Settings, TelegramBotSettings, WhatsAppBotSettings
@@ -29,11 +25,6 @@ from store.clock import utcnow
 from store.jobs import create_broadcast, resend_target
 from store.models import Bot, Client, Job
 from store.plan import BotReach, reach_by_bot
-
-yes_option = click.option("--yes", is_flag=True, help="Go ahead without asking to confirm.")
-dry_run_option = click.option(
-    "--dry-run", is_flag=True, help="Print the plan only: nothing is sent or changed."
-)
 
 # What Telegram charges per message sent with allow_paid_broadcast (docs/telegram.md, Cost).
 STARS_PER_PAID_MESSAGE = 0.1
@@ -254,53 +245,3 @@ def render(plan: SendPlan) -> str:
     if plan.recipients:
         lines.append(f"Estimated time to finish: about {duration(plan.eta_s)}.")
     return "\n".join(lines)
-
-
-def gate(plan: SendPlan, *, yes: bool, dry_run: bool, action: str) -> bool:
-    """The shell's confirmation rule for a send (``confirm``), with the plan as its text;
-    ``action`` is the verb (``send``, ``resend``)."""
-    return confirm(
-        render(plan),
-        plan.recipients,
-        yes=yes,
-        dry_run=dry_run,
-        action=action,
-        question=f"{action.capitalize()} to {plan.recipients} recipients?",
-        nothing="Nothing to send.",
-        undone="sent",
-    )
-
-
-def confirm(
-    text: str,
-    count: int,
-    *,
-    yes: bool,
-    dry_run: bool,
-    action: str,
-    question: str,
-    nothing: str = "Nothing to do.",
-    undone: str = "changed",
-) -> bool:
-    """The shell's rule for every command that sends to or changes many clients: print
-    ``text`` (the plan), then True when it may go ahead. ``dry_run``: False. ``count`` 0:
-    ``nothing``, False. ``yes``: True. On a terminal: ask ``question``. Otherwise refuse in one
-    line naming ``action`` (``ClickException``, exit 1). ``undone``: what a dry run or a "no"
-    leaves undone ("nothing was sent")."""
-    click.echo(text)
-    if dry_run:
-        click.echo(f"Dry run: nothing was {undone}.")
-        return False
-    if not count:
-        click.echo(nothing)
-        return False
-    if yes:
-        return True
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise click.ClickException(
-            f"not a terminal, so no one can confirm: add --yes to {action} "
-            "(or --dry-run to see the plan only)"
-        )
-    if not click.confirm(question):
-        raise click.ClickException(f"cancelled: nothing was {undone}")
-    return True
