@@ -17,9 +17,10 @@ from typing import Literal
 import peewee
 
 from bots.email.parse import Bounce, ParsedMail, parse_mail
+from bots.unusable import Unusable, record_unusable
 from store.clock import utcnow
 from store.db import write_transaction
-from store.errors import NotFound
+from store.errors import NotFound, first_line
 from store.inbound import record_inbound
 from store.models import Bot, MailboxState, Message
 
@@ -165,11 +166,14 @@ def ingest_raw(bot_name: str, uid: int, raw: bytes, *, truncated_at: int | None 
         outcome = file_mail(bot_name, uid, parsed)
     except (peewee.OperationalError, peewee.InterfaceError, NotFound):
         raise
-    except Exception:
+    except Exception as exc:
         log.exception("mailbox %s: UID %s could not be stored; skipping it", bot_name, uid)
         with write_transaction():
             _advance(_bot(bot_name), uid)
+        _keep_unusable(bot_name, uid, "mail.failed", f"could not be stored: {first_line(exc)}", raw)
         return "failed"
+    if outcome == "no_sender":
+        _keep_unusable(bot_name, uid, "mail.no_sender", "no usable From/Sender/Reply-To", raw)
     if outcome not in ("stored", "duplicate"):
         log.info(
             "mailbox %s: UID %s %s from %s (%s)",
@@ -180,6 +184,12 @@ def ingest_raw(bot_name: str, uid: int, raw: bytes, *, truncated_at: int | None 
             parsed.bounce.reason if parsed.bounce else parsed.subject,
         )
     return outcome
+
+
+def _keep_unusable(bot_name: str, uid: int, reason: str, detail: str, raw: bytes) -> None:
+    """A mail no client can be filed for: logged, counted and kept (``bots.unusable``)."""
+    text = raw.decode("utf-8", "replace")
+    record_unusable(bot_name, "email", [Unusable(reason, f"UID {uid}: {detail}", text)])
 
 
 def skip_uid(bot_name: str, uid: int) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from bots.email.mailbox import begin_session, ingest_raw
 from bots.email.parse import parse_mail
-from store.models import Client, Message
+from store.models import Client, Message, UnparsedItem
 
 
 def mail(sender: str, body: bytes, *, date: str = "Mon, 20 Nov 2023 10:00:00 +0000") -> bytes:
@@ -41,3 +41,13 @@ def test_nul_and_controls_are_dropped_and_a_future_date_is_flagged(email_bot: st
 )
 def test_addresses_headerregistry_refuses_are_no_client(sender: str) -> None:
     assert parse_mail(mail(sender, b"x")).sender is None
+
+
+def test_a_mail_without_a_sender_is_kept_as_unusable(email_bot: str) -> None:
+    begin_session(email_bot, "INBOX", 1)
+    raw = b"Subject: who?\r\nMessage-ID: <nobody@example.com>\r\n\r\nno sender\x00 here\r\n"
+    assert ingest_raw(email_bot, 1, raw) == "no_sender"
+    (kept,) = UnparsedItem.select()
+    assert (kept.bot, kept.channel, kept.reason) == (email_bot, "email", "mail.no_sender")
+    assert "no sender here" in kept.payload and "\x00" not in kept.payload
+    assert kept.detail.startswith("UID 1: ")
