@@ -128,3 +128,31 @@ async def test_two_broadcasts_to_the_same_people_draw_no_per_recipient_refusal(
     assert sorted(delivered) == sorted(platform.recipients * 2)
     assert refusals[per_recipient] == 0 and sum(refusals.values()) == 0, refusals
     print(f"{kind} {mode[0]}: second broadcast done {took:.1f} s after it started, {refusals}")
+
+
+async def test_a_bot_configured_above_what_the_platform_grants_learns_the_platforms_rate(
+    mode: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bot is configured for 30/s, the platform grants 20/s and escalates its retry-after:
+    a few 429s cut the learned rate below 20/s, the broadcast finishes without a storm, the
+    escalation is logged at WARNING with the bot's name, and the limiter shows what it learned."""
+    async with telegram_platform(CLIENTS, 20.0, "escalating") as platform:
+        platform.bot["messages_per_second"] = 30.0
+        seed_clients(platform.bot["name"], "telegram", platform.messenger_ids)
+        async with running(platform.bot, *mode) as engine:
+            job_id = broadcast(platform, "Sale today")
+            await until(lambda: jobs.progress(job_id).remaining == 0, "the broadcast", 120)
+            learned = engine.limiter.bot_rate("bot:tg")
+        delivered, refusals = platform.delivered(), platform.refusals()
+    assert sorted(delivered) == sorted(platform.recipients)  # none lost, none doubled
+    # Refused sends are retried, never lost; the learned rate keeps them to a few floods.
+    assert 1 <= refusals["429"] <= CLIENTS // 10, refusals
+    assert learned.refusals == refusals["429"]
+    assert learned.factor * 30 < 25 and learned.last_429_ago_s is not None
+    escalations = [r for r in caplog.records if "escalates its retry_after" in r.getMessage()]
+    assert escalations and all("bot tg:" in r.getMessage() for r in escalations)
+    assert all(r.levelname == "WARNING" for r in escalations)
+    print(
+        f"telegram 30/s configured, 20/s granted, {mode[0]}: {refusals['429']} refused, "
+        f"learned {learned.factor * 30:.1f}/s, retry-afters {learned.recent_retry_after_s}"
+    )

@@ -213,7 +213,10 @@ def test_the_learned_rate_never_drops_below_the_floor_and_narrows_the_window() -
         clock.now += 1.5
     assert penalty.factor == pytest.approx(0.1) and not penalty.escalating
     assert len(penalty.recent_retry_after_s) == 5
-    admitted = [limiter.admit([bot]).entry for _ in range(4)]
+    admitted = []
+    for _ in range(4):  # 0.2 s apart: more than the departure gap (half of 1 / 3 s)
+        admitted.append(limiter.admit([bot]).entry)
+        clock.now += 0.2
     assert sum(e is not None for e in admitted) == 3  # 10 % of 30 per second
 
 
@@ -228,8 +231,10 @@ def test_the_learned_rate_is_shared_by_every_process_and_survives_a_restart() ->
         assert learned.recent_retry_after_s == (0.05,)
         time.sleep(0.06)
         assert one.admit([bot]).entry is not None
+        time.sleep(0.02)  # past the departure gap (half of 0.01 / 0.85 s)
         # 2 * 0.85 -> one per window at the learned rate, whoever asks.
-        assert two.admit([bot]).entry is None
+        refused = two.admit([bot])
+        assert refused.entry is None and refused.wait_s > 0.5
 
 
 def test_the_pacing_knobs_are_validated_and_reach_the_aimd_rule() -> None:
@@ -252,3 +257,18 @@ def test_the_pacing_knobs_are_validated_and_reach_the_aimd_rule() -> None:
         {"delivery": {"rate_cut_factor": 0.5, "rate_raise_every_s": 30}}
     ).delivery
     assert aimd_of(delivery) == Aimd(cut=0.5, floor=0.1, raise_step=0.05, raise_every_s=30)
+
+
+def test_a_bots_sends_depart_at_least_half_an_interval_apart(
+    limiter: MemoryLimiter | RedisLimiter,
+) -> None:
+    """Even with room in the window (a catch-up burst, a window whose entries all ended at
+    once) a bot's sends go out at twice its learned rate at most."""
+    bot = Limit("bot:g", 0.4, burst_s=2.0, window_n=30, window_s=1.0, adaptive=True)
+    chat = Limit("chat:g:1", 0.001, window_n=5, window_s=1.0)
+    assert limiter.admit([bot, chat]).entry is not None
+    refused = limiter.admit([bot, chat])
+    assert refused.entry is None and 0.15 < refused.wait_s <= 0.2
+    assert limiter.admit([chat]).entry is not None  # a key of its own goes at once
+    time.sleep(0.21)
+    assert limiter.admit([bot, chat]).entry is not None

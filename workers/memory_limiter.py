@@ -20,6 +20,7 @@ from workers.pacing import (
     Grant,
     Limit,
     Penalty,
+    min_gap_s,
     window_n,
 )
 
@@ -54,6 +55,7 @@ class MemoryLimiter:
         self._tat: dict[str, float] = {}
         self._paused: dict[str, float] = {}
         self._windows: dict[str, dict[str, float]] = {}  # key -> entry -> end
+        self._departed: dict[str, float] = {}  # bot key -> its last admitted send
         self._learned: dict[str, _Learned] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -104,9 +106,12 @@ class MemoryLimiter:
             wait = 0.0
             for limit in limits:
                 wait = max(wait, self._paused.get(limit.key, 0.0) - now)
+                factor = self._factor(limit, now)
+                if limit.adaptive and limit.key in self._departed:
+                    wait = max(wait, self._departed[limit.key] + min_gap_s(limit, factor) - now)
                 if not limit.window_n:
                     continue
-                n = window_n(limit, self._factor(limit, now))
+                n = window_n(limit, factor)
                 ends = sorted(self._prune(limit.key, now).values())
                 if len(ends) >= n:
                     # An unanswered entry ends window_s after an answer still to come at the
@@ -117,6 +122,8 @@ class MemoryLimiter:
                 return Admission(None, wait)
             entry = str(next(self._ids))
             for limit in limits:
+                if limit.adaptive:
+                    self._departed[limit.key] = now
                 if limit.window_n:
                     window = self._windows.setdefault(limit.key, {})
                     window[entry] = now + limit.window_s + self.inflight_timeout_s

@@ -1,6 +1,6 @@
 """What the send limiters share: pacing keys, their answers, and the AIMD rule of a bot's rate.
 
-A send passes two gates per key (``workers.memory_limiter``, ``workers.redis_limiter``):
+A send passes these gates per key (``workers.memory_limiter``, ``workers.redis_limiter``):
 
 1. **Spacing** (GCRA, ``acquire``): a key's "theoretical arrival time" (TAT) says where the
    next message goes if sends follow each other ``interval_s`` apart; a send may go ``burst_s``
@@ -14,6 +14,12 @@ A send passes two gates per key (``workers.memory_limiter``, ``workers.redis_lim
    answer(k-N) + window_s keeps at most N sends in any window *at the platform*, whatever the
    network jitter — ACK clocking, as in TCP. Spacing alone cannot promise that: a late answer
    and a punctual one can land in the same second at the platform.
+
+3. **Departure gap** (``admit``, bot keys): a bot's sends depart at least ``DEPARTURE_GAP`` of
+   an interval apart at its learned rate. A catch-up burst, or a window whose old entries all
+   end at once, goes out at twice the rate at most, not all in the same millisecond: few sends
+   are in flight when a platform starts refusing (each one refused then may earn a longer
+   retry-after from a platform that escalates).
 
 A platform pause (``pause``: a retry-after of one chat; ``throttle``: of the whole bot) holds
 every send of the key until it ends and resets its timeline to the end of the pause, so sends
@@ -122,6 +128,14 @@ class Aimd:
 
     def after_cut(self, factor: float) -> float:
         return max(self.floor, factor * self.cut)
+
+
+DEPARTURE_GAP = 0.5
+
+
+def min_gap_s(limit: Limit, factor: float) -> float:
+    """Seconds a key's sends depart apart at least at the learned ``factor`` (bot keys)."""
+    return limit.interval_s / factor * DEPARTURE_GAP if limit.adaptive else 0.0
 
 
 def window_n(limit: Limit, factor: float) -> int:

@@ -3,9 +3,10 @@
 The rules are ``workers.pacing``'s, on Redis' own clock (``TIME``, in ms), so processes on
 several machines share one timeline and each script is atomic over all keys of one send. Under
 ``<prefix>:rl:<key>``: the TAT (string), ``:pause`` (until, string), ``:win`` (sorted set:
-entry -> end of its window), ``:aimd`` (hash of the learned rate: ``factor``, ``cut_at``,
-``last_at``, ``refusals``, ``recent``). The learned rate outlives a restart of every process
-(a day without 429s forgets it; it is back at the configured rate long before).
+entry -> end of its window), ``:dep`` (a bot key's last departure), ``:aimd`` (hash of the
+learned rate: ``factor``, ``cut_at``, ``last_at``, ``refusals``, ``recent``). The learned rate
+outlives a restart of every process (a day without 429s forgets it; it is back at the
+configured rate long before).
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ import secrets
 
 import redis
 
-from workers.pacing import RECENT_KEPT, Admission, Aimd, BotRate, Grant, Limit, Penalty
+from workers.pacing import (
+    DEPARTURE_GAP,
+    RECENT_KEPT,
+    Admission,
+    Aimd,
+    BotRate,
+    Grant,
+    Limit,
+    Penalty,
+)
 
 LEARNED_TTL_MS = 86_400_000
 
@@ -69,7 +79,8 @@ return {1, tostring(wait)}
 )
 
 # KEYS: base keys. ARGV[1], ARGV[2]: raise step and period (ms), ARGV[3]: in-flight timeout
-# (ms), ARGV[4]: the entry; from ARGV[5] per key: window_n (0: none), window (ms), adaptive.
+# (ms), ARGV[4]: the entry, ARGV[5]: the departure gap (of an interval); from ARGV[6] per key:
+# window_n (0: none), window (ms), adaptive (0/1), interval (ms).
 # Returns {admitted (0/1), wait in ms as a string}.
 _ADMIT = (
     _NOW
@@ -79,13 +90,21 @@ local wait = 0
 for i = 1, #KEYS do
   local paused = tonumber(redis.call('GET', KEYS[i] .. ':pause') or '0')
   if paused - now > wait then wait = paused - now end
-  local n = tonumber(ARGV[3 * i + 2])
+  local n = tonumber(ARGV[4 * i + 2])
+  local adaptive = ARGV[4 * i + 4] == '1'
+  local f = 1
+  if adaptive then
+    f = factor(KEYS[i], now, tonumber(ARGV[1]), tonumber(ARGV[2]))
+    local departed = tonumber(redis.call('GET', KEYS[i] .. ':dep') or '0')
+    local gap = departed + tonumber(ARGV[4 * i + 5]) / f * tonumber(ARGV[5]) - now
+    if gap > wait then wait = gap end
+  end
   if n > 0 then
     local win = KEYS[i] .. ':win'
-    local window = tonumber(ARGV[3 * i + 3])
+    local window = tonumber(ARGV[4 * i + 3])
     redis.call('ZREMRANGEBYSCORE', win, '-inf', now)
-    if ARGV[3 * i + 4] == '1' then
-      n = math.floor(n * factor(KEYS[i], now, tonumber(ARGV[1]), tonumber(ARGV[2])) + 1e-9)
+    if adaptive then
+      n = math.floor(n * f + 1e-9)
       if n < 1 then n = 1 end
     end
     local count = redis.call('ZCARD', win)
@@ -99,8 +118,11 @@ for i = 1, #KEYS do
 end
 if wait > 0 then return {0, tostring(wait)} end
 for i = 1, #KEYS do
-  if tonumber(ARGV[3 * i + 2]) > 0 then
-    local life = tonumber(ARGV[3 * i + 3]) + tonumber(ARGV[3])
+  if ARGV[4 * i + 4] == '1' then
+    redis.call('SET', KEYS[i] .. ':dep', string.format('%.3f', now), 'PX', 60000)
+  end
+  if tonumber(ARGV[4 * i + 2]) > 0 then
+    local life = tonumber(ARGV[4 * i + 3]) + tonumber(ARGV[3])
     redis.call('ZADD', KEYS[i] .. ':win', now + life, ARGV[4])
     redis.call('PEXPIRE', KEYS[i] .. ':win', math.ceil(life) + 60000)
   end
@@ -247,8 +269,10 @@ class RedisLimiter:
     def admit(self, limits: list[Limit]) -> Admission:
         entry = secrets.token_hex(8)
         args: list[float | str] = [*self._raise(), self.inflight_timeout_s * 1000, entry]
+        args.append(DEPARTURE_GAP)
         for limit in limits:
             args += [limit.window_n, limit.window_s * 1000, int(limit.adaptive)]
+            args.append(limit.interval_s * 1000)
         admitted, wait_ms = self._admit(keys=[self._key(lim.key) for lim in limits], args=args)
         if int(admitted):
             return Admission(entry, 0.0)
