@@ -23,6 +23,7 @@ bot, reused for every message that thread sends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import random
@@ -167,6 +168,12 @@ class Sender:
             delivery.catch_up_s,
             paid=is_paid(bot, row.priority),
         )
+        # Build the thread's adapter before taking a slot: the first build imports the
+        # platform's library and may take seconds on a busy machine, and a send must not hold
+        # a window entry meanwhile (past inflight_timeout_s it would stop counting while its
+        # request has not even left). A build error is the message's: ``_call`` reports it.
+        with contextlib.suppress(Exception):
+            self._adapter(bot)
         started = time.monotonic()
         grant = reserve(  # bulk rows reserve only a short way ahead (workers.lanes)
             self.limiter,
