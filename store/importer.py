@@ -205,7 +205,10 @@ def parse_timestamp(text: str, zone: dt.tzinfo) -> dt.datetime:
         raise RowError(f"{text!r} is not an ISO 8601 date and time") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
+    try:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is in year 10000 in UTC
+        raise RowError(f"{text!r} is outside the years 1-9999 in UTC") from None
 
 
 def _text(value: str, column: str, limit: int) -> str:

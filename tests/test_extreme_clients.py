@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import peewee
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,7 @@ from config import Settings
 from store.clients.details import client_details
 from store.clients.query import compile_filter, count_clients, page_clients, select_clients
 from store.export import write_csv, write_xlsx
+from store.importer import RowError, parse_timestamp
 from store.inbound import InboundMessage, record_inbound
 from store.models import Block, Bot, Client, Label, MailingList, Operator
 from store.sanitize import clean_text
@@ -187,3 +189,12 @@ def test_clients_list_with_a_far_future_client(db_url: str, tmp_path: Path) -> N
     exported = run_cli("--config", str(config), "clients", "export", "-o", "out.csv", cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     assert "9999-12-31T18:59:59-05:00" in (tmp_path / "out.csv").read_text(encoding="utf-8")
+
+
+def test_import_refuses_a_time_beyond_the_range_in_one_line() -> None:
+    zone = Settings.model_validate({"timezone": "America/New_York"}).zone
+    assert parse_timestamp("9999-12-31T18:59:59-05:00", zone) == LAST
+    with pytest.raises(RowError, match="outside the years 1-9999"):
+        parse_timestamp("9999-12-31T23:59:59", zone)
+    with pytest.raises(RowError, match="outside the years 1-9999"):
+        parse_timestamp("0001-01-01T00:00:00+03:00", zone)
