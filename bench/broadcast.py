@@ -20,6 +20,8 @@ With ``--replies N`` (default 20), an operator's reply is written every 0.5 s on
 the broadcast is out, each to a client outside it: their p95 and worst latency from the outbox
 row to the emulator. With ``--kill``, worker process 0 is SIGKILLed once a third is out: the
 recovery time is from the kill until every row it had claimed was sent (``bench/incidents.py``).
+With ``--paid``, the Telegram bot has ``paid_broadcast: true``: its broadcast goes with
+``allow_paid_broadcast``, which the emulator counts at 1,000/s (the % of limit is of 1,000).
 """
 
 from __future__ import annotations
@@ -238,6 +240,9 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
             else:
                 context = telegram(args.clients, 30.0, flood)
             async with context as platform:
+                if args.paid and name == "telegram":  # allow_paid_broadcast, up to 1000/s
+                    platform.bot["paid_broadcast"] = True
+                    platform.limit_per_s = 1000.0
                 result = await run_one(
                     platform,
                     workers,
@@ -299,6 +304,9 @@ def main() -> None:
         help="the emulators' flood models to run against (default: all)",
     )
     parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    parser.add_argument(
+        "--paid", action="store_true", help="Telegram: a paid broadcast (paid_broadcast: true)"
+    )
     parser.add_argument("--whatsapp-rate", type=float, default=80.0, help="messages/s")
     parser.add_argument("--catch-up", type=float, default=0.5, help="delivery.catch_up_s")
     parser.add_argument(
