@@ -51,11 +51,13 @@ def _register_hooks(engine: object) -> None:
 
 def install_delivery(app: web.Application, settings: Settings) -> None:
     """In ``memory://`` mode, run the dispatcher and worker threads with the app."""
+    from commands.metrics_counting import install_counting
     from workers.engine import Engine
 
     engine = Engine(settings)
     _register_hooks(engine)
     app[ENGINE_KEY] = engine
+    install_counting(app, settings, engine.stats)  # inbound and webhook counters
     if not is_memory(settings.broker_url):
         return  # ``switchboard worker`` sends; this process only reads the engine's state
 

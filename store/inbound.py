@@ -15,6 +15,7 @@ import peewee
 
 from store.assignment import assign_round_robin, autoassign_enabled
 from store.clock import utcnow
+from store.counters import inbound_kind, inbound_stored
 from store.db import database_proxy, is_postgres, write_transaction
 from store.errors import StoreError
 from store.models import Bot, Client, LabelMembership, ListMembership, Message, Variable
@@ -143,7 +144,20 @@ def record_inbound_many(events: Sequence[InboundMessage]) -> list[RecordResult |
                 results[i] = NotFound(f"unknown bot {event.bot_name!r}")
         for name, items in by_bot.items():
             _record_for_bot(bots[name], items, results)
+    _count_new(events, results)
     return [r for r in results if r is not None]
+
+
+def _count_new(
+    events: Sequence[InboundMessage], results: Sequence[RecordResult | StoreError | None]
+) -> None:
+    """Report the committed new messages per (bot, kind) to ``store.counters``."""
+    counts: dict[tuple[str, str], int] = {}
+    for event, result in zip(events, results, strict=True):
+        if isinstance(result, RecordResult) and not result.duplicate:
+            key = (event.bot_name, inbound_kind(event))
+            counts[key] = counts.get(key, 0) + 1
+    inbound_stored((bot, kind, n) for (bot, kind), n in counts.items())
 
 
 def _bots(names: list[str]) -> dict[str, Bot]:

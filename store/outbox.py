@@ -343,6 +343,20 @@ def counts_by_status(bot_ids: Iterable[int] | None = None) -> dict[str, int]:
     return {status: n for status, n in rows if status}
 
 
+def oldest_queued_age_s(now: dt.datetime | None = None) -> float:
+    """Seconds since the oldest ``queued`` outbound row was created; 0.0 with none queued."""
+    oldest = (
+        Message.select(peewee.fn.MIN(Message.created_at))
+        .where((Message.direction == "out") & (Message.status == "queued"))
+        .scalar()
+    )
+    if oldest is None:
+        return 0.0
+    if isinstance(oldest, str):  # SQLite hands an aggregate back as text
+        oldest = dt.datetime.fromisoformat(oldest)
+    return max(0.0, ((now or utcnow()) - oldest).total_seconds())
+
+
 def latest_errors(limit: int = 20) -> list[Message]:
     """The most recently failed or retried outbound rows that carry an error, newest first."""
     return list(

@@ -108,7 +108,7 @@ def test_every_error_class_is_handled_as_the_contract_says(
     # Adapters were reused per worker thread and closed when the workers stopped.
     assert 1 <= platform.closed <= 4
     snap = engine.stats.snapshot()
-    assert snap.counters[("sent", "shop_tg", "ok")] == 2
+    assert snap.counters[("sent", "shop_tg", "text")] == 2
     assert snap.counters[("failed", "shop_tg", "Blocked")] == 1
     assert snap.counters[("retried", "shop_tg", "TransientError")] == 4
 

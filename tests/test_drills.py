@@ -147,7 +147,7 @@ async def _drill(
         # What /metrics reads: every worker process (the killed one's successes included)
         # counted its sends in Redis, so one reader sees them all.
         stats = RedisStats(redis.Redis.from_url(broker_url), namespace).snapshot()
-        assert CLIENTS - flying <= stats.counters[("sent", name, "ok")] <= len(delivered)
+        assert CLIENTS - flying <= stats.counters[("sent", name, "text")] <= len(delivered)
     again = Message.select().where((Message.job == job_id) & (Message.attempts > 1)).count()
     print(
         f"{platform.name} {blow}: {CLIENTS} delivered, {extra} duplicate(s), {flying} in flight "

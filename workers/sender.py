@@ -39,7 +39,14 @@ from bots.contract import (
     SendResult,
     Template,
 )
-from bots.errors import Blocked, ChannelError, RetryAfter, TransientError
+from bots.errors import (
+    Blocked,
+    ChannelError,
+    PermanentError,
+    RecipientGone,
+    RetryAfter,
+    TransientError,
+)
 from config import Settings
 from store import outbox
 from store.clock import utcnow
@@ -155,8 +162,10 @@ class Sender:
         except KeyError:
             bot = None
         if bot is None or not bot.enabled:
-            outbox.mark_failed(row.id, "no_bot", f"bot {bot_name!r} is not configured or disabled")
+            reason = f"bot {bot_name!r} is not configured or disabled"
+            outbox.mark_failed(row.id, "no_bot", reason)
             self.stats.record(bot_name, "failed", "no_bot")
+            _log_failed(row, bot_name, "no_bot", reason)
             return "failed"
         messenger_id = Client.select(Client.messenger_id).where(Client.id == row.client_id)
         recipient = messenger_id.scalar()
@@ -240,17 +249,29 @@ class Sender:
                 now=failed_at,
             )
             self.stats.record(bot.name, "retried", "RetryAfter", time.perf_counter() - started)
-            log.info("message %s: %s; retry in %g s", row.id, exc.reason, exc.seconds)
+            # Routine under load: DEBUG (an escalating series is a WARNING in ``_pause``).
+            log.debug(
+                "bot %s: message %s to client %s: %s; retry in %g s",
+                bot.name,
+                row.id,
+                row.client_id,
+                exc.reason,
+                exc.seconds,
+                extra=_fields(row, bot.name, exc.code or "retry_after"),
+            )
             return "retry"
         except Blocked as exc:
             outbox.mark_failed(row.id, exc.code or "blocked", exc.reason)
             Client.update(unsubscribed=True).where(Client.id == row.client_id).execute()
             self.stats.record(bot.name, "failed", "Blocked", time.perf_counter() - started)
+            _log_failed(row, bot.name, exc.code or "blocked", exc.reason)
             return "failed"
         except ChannelError as exc:
             if not isinstance(exc, TransientError):
-                outbox.mark_failed(row.id, exc.code or type(exc).__name__, exc.reason)
-                self.stats.record(bot.name, "failed", type(exc).__name__)
+                code = exc.code or type(exc).__name__
+                outbox.mark_failed(row.id, code, exc.reason)
+                self.stats.record(bot.name, "failed", _failure_reason(exc))
+                _log_failed(row, bot.name, code, exc.reason)
                 return "failed"
             return self._transient(row, bot.name, exc.code or "transient", exc.reason, started)
         except Exception as exc:  # an adapter bug or an unclassified network error
@@ -261,7 +282,7 @@ class Sender:
         canonical = result.extra.get("messenger_id")
         if isinstance(canonical, str) and canonical and canonical != recipient:
             rekey_client(row.client_id, canonical)
-        self.stats.record(bot.name, "sent", "ok", time.perf_counter() - started)
+        self.stats.record(bot.name, "sent", sent_kind(row), time.perf_counter() - started)
         return "sent"
 
     def _pause(self, bot: BotConfig, limits: list[Limit], exc: RetryAfter) -> None:
@@ -288,12 +309,57 @@ class Sender:
             text = f"{reason} (gave up after {row.attempts} attempts)"
             outbox.mark_failed(row.id, code, text)
             self.stats.record(bot, "failed", "TransientError", latency)
+            _log_failed(row, bot, code, text)
             return "failed"
         delay = backoff_s(row.attempts, delivery.backoff_base_s, delivery.backoff_max_s, self._rng)
         now = utcnow()
         outbox.retry_later(row.id, now + dt.timedelta(seconds=delay), code, reason, now=now)
         self.stats.record(bot, "retried", "TransientError", latency)
+        log.debug(
+            "bot %s: message %s to client %s: %s %s (attempt %d); retry in %.1f s",
+            bot,
+            row.id,
+            row.client_id,
+            code,
+            reason,
+            row.attempts,
+            delay,
+            extra=_fields(row, bot, code),
+        )
         return "retry"
+
+
+def sent_kind(row: Message) -> str:
+    """The ``workers.stats.SENT_KINDS`` entry of an outbound row."""
+    if isinstance(row.extra, dict) and row.extra.get("template"):
+        return "template"
+    return "media" if row.attachments else "text"
+
+
+def _failure_reason(exc: ChannelError) -> str:
+    """The ``FAILURE_REASONS`` entry of a permanent error (a subclass counts as its base)."""
+    for known in (Blocked, RecipientGone, PermanentError):
+        if isinstance(exc, known):
+            return known.__name__
+    return "PermanentError"
+
+
+def _fields(row: Message, bot: str, code: str) -> dict[str, Any]:
+    """Structured fields of a delivery log line (``--log-format json`` shows them)."""
+    return {"bot": bot, "client_id": row.client_id, "message_id": row.id, "code": code}
+
+
+def _log_failed(row: Message, bot: str, code: str, reason: str) -> None:
+    """A message given up on: WARNING, with its bot, client and the platform's code."""
+    log.warning(
+        "bot %s: message %s to client %s failed for good: %s %s",
+        bot,
+        row.id,
+        row.client_id,
+        code,
+        reason,
+        extra=_fields(row, bot, code),
+    )
 
 
 def _outbound(

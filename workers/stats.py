@@ -1,9 +1,20 @@
-"""Delivery counters every process adds to and ``/metrics`` and ``/ops`` read.
+"""Delivery and ingest counters every process adds to and ``/metrics`` and ``/ops`` read.
 
 In ``redis://`` mode the numbers live in Redis (hashes under ``<namespace>:stats``), so the
 web process shows what all worker processes did; in ``memory://`` mode, in process memory.
-Outcomes: ``sent``, ``failed``, ``retried``, ``deferred``; ``reason`` is the error class or
-``ok``. Latency is the time of one platform call (seconds).
+
+Outcomes and what their ``reason`` is (closed sets, so ``/metrics`` shows every series at 0
+before the first event):
+
+* ``sent``: the message kind, ``SENT_KINDS``;
+* ``failed``: ``FAILURE_REASONS`` (the error class, or ``no_bot``);
+* ``retried``: ``RETRY_REASONS``;
+* ``deferred``: ``DEFER_REASONS`` (why the sender put the row back before calling);
+* ``inbound``: ``store.counters.INBOUND_KINDS`` (counted by ``serve``);
+* ``webhook``: the HTTP status code answered (``WEBHOOK_CODES`` exist from the start).
+
+Latency is the time of one platform call (seconds), per bot. A bot is *down* while its latest
+platform call ended in a transient error (unreachable, 5xx, timeout) and not since in a send.
 """
 
 from __future__ import annotations
@@ -13,27 +24,41 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 import redis
 
 LATENCY_BUCKETS_S: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 RATE_WINDOW_S = 10
 
+SENT_KINDS: Final = ("text", "media", "template")
+FAILURE_REASONS: Final = ("Blocked", "RecipientGone", "PermanentError", "TransientError", "no_bot")
+RETRY_REASONS: Final = ("RetryAfter", "TransientError")
+DEFER_REASONS: Final = ("rate_limit", "window", "lease")
+WEBHOOK_CODES: Final = ("200", "400", "401", "403", "404", "413", "500", "503")
+
 
 @dataclass
 class Snapshot:
-    """``counters[(outcome, bot, reason)]``; ``latency_buckets[i]`` counts calls that took at
-    most ``LATENCY_BUCKETS_S[i]`` (the last entry: longer), not cumulative."""
+    """``counters[(outcome, bot, reason)]``; ``latency[bot][i]`` counts calls that took at most
+    ``LATENCY_BUCKETS_S[i]`` (the last entry: longer), not cumulative; ``down``: bots whose
+    latest platform call found the platform unreachable."""
 
     counters: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_S) + 1))
-    latency_sum_s: float = 0.0
+    latency: dict[str, list[int]] = field(default_factory=dict)
+    latency_sum_s: dict[str, float] = field(default_factory=dict)
+    down: set[str] = field(default_factory=set)
+
+    def buckets(self, bot: str) -> list[int]:
+        """``latency[bot]``, all zeros for a bot with no call yet."""
+        return self.latency.get(bot) or [0] * (len(LATENCY_BUCKETS_S) + 1)
 
 
 class Stats(Protocol):
-    def record(self, bot: str, outcome: str, reason: str, latency_s: float | None = None) -> None:
-        """Count one outcome of one send of ``bot``."""
+    def record(
+        self, bot: str, outcome: str, reason: str, latency_s: float | None = None, n: int = 1
+    ) -> None:
+        """Count ``n`` outcomes ``outcome`` of ``bot``."""
 
     def snapshot(self) -> Snapshot: ...
 
@@ -45,23 +70,37 @@ def _bucket(latency_s: float) -> int:
     return bisect.bisect_left(LATENCY_BUCKETS_S, latency_s)
 
 
+def _reachability(outcome: str, reason: str) -> bool | None:
+    """True: the platform answered a send; False: it could not be reached; None: no news."""
+    if outcome == "sent":
+        return True
+    if outcome in ("retried", "failed") and reason == "TransientError":
+        return False
+    return None
+
+
 class MemoryStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._snap = Snapshot()
         self._per_second: dict[str, dict[int, int]] = defaultdict(dict)
 
-    def record(self, bot: str, outcome: str, reason: str, latency_s: float | None = None) -> None:
+    def record(
+        self, bot: str, outcome: str, reason: str, latency_s: float | None = None, n: int = 1
+    ) -> None:
         with self._lock:
             key = (outcome, bot, reason)
-            self._snap.counters[key] = self._snap.counters.get(key, 0) + 1
+            self._snap.counters[key] = self._snap.counters.get(key, 0) + n
             if latency_s is not None:
-                self._snap.latency_buckets[_bucket(latency_s)] += 1
-                self._snap.latency_sum_s += latency_s
+                self._snap.latency.setdefault(bot, self._snap.buckets(bot))[_bucket(latency_s)] += 1
+                self._snap.latency_sum_s[bot] = self._snap.latency_sum_s.get(bot, 0.0) + latency_s
+            up = _reachability(outcome, reason)
+            if up is not None:
+                (self._snap.down.discard if up else self._snap.down.add)(bot)
             if outcome == "sent":
                 now = int(time.time())
                 seconds = self._per_second[bot]
-                seconds[now] = seconds.get(now, 0) + 1
+                seconds[now] = seconds.get(now, 0) + n
                 for old in [s for s in seconds if s < now - RATE_WINDOW_S - 1]:
                     del seconds[old]
 
@@ -69,8 +108,9 @@ class MemoryStats:
         with self._lock:
             return Snapshot(
                 dict(self._snap.counters),
-                list(self._snap.latency_buckets),
-                self._snap.latency_sum_s,
+                {bot: list(b) for bot, b in self._snap.latency.items()},
+                dict(self._snap.latency_sum_s),
+                set(self._snap.down),
             )
 
     def rate(self, bot: str) -> float:
@@ -83,35 +123,46 @@ class MemoryStats:
 
 
 class RedisStats:
+    """Hashes ``<prefix>:stats:counters`` (``outcome|bot|reason``), ``...:latency``
+    (``bot|bucket`` and ``bot|sum``) and ``...:up`` (``bot`` -> 1 or 0)."""
+
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = f"{prefix}:stats"
 
-    def record(self, bot: str, outcome: str, reason: str, latency_s: float | None = None) -> None:
+    def record(
+        self, bot: str, outcome: str, reason: str, latency_s: float | None = None, n: int = 1
+    ) -> None:
         pipe = self.client.pipeline(transaction=False)
-        pipe.hincrby(f"{self.prefix}:counters", f"{outcome}|{bot}|{reason}", 1)
+        pipe.hincrby(f"{self.prefix}:counters", f"{outcome}|{bot}|{reason}", n)
         if latency_s is not None:
-            pipe.hincrby(f"{self.prefix}:latency", str(_bucket(latency_s)), 1)
-            pipe.hincrbyfloat(f"{self.prefix}:latency", "sum", latency_s)
+            pipe.hincrby(f"{self.prefix}:latency", f"{bot}|{_bucket(latency_s)}", 1)
+            pipe.hincrbyfloat(f"{self.prefix}:latency", f"{bot}|sum", latency_s)
+        up = _reachability(outcome, reason)
+        if up is not None:
+            pipe.hset(f"{self.prefix}:up", bot, int(up))
         if outcome == "sent":
             key = f"{self.prefix}:rate:{bot}:{int(time.time())}"
-            pipe.incr(key)
+            pipe.incrby(key, n)
             pipe.expire(key, RATE_WINDOW_S * 3)
         pipe.execute()
 
     def snapshot(self) -> Snapshot:
         snap = Snapshot()
-        counters: dict[bytes, bytes] = self.client.hgetall(f"{self.prefix}:counters")  # type: ignore[assignment]
+        pipe = self.client.pipeline(transaction=False)
+        for name in ("counters", "latency", "up"):
+            pipe.hgetall(f"{self.prefix}:{name}")
+        counters, latency, up = pipe.execute()
         for raw_key, raw_n in counters.items():
             outcome, bot, reason = raw_key.decode().split("|", 2)
             snap.counters[(outcome, bot, reason)] = int(raw_n)
-        latency: dict[bytes, bytes] = self.client.hgetall(f"{self.prefix}:latency")  # type: ignore[assignment]
         for raw_key, raw_n in latency.items():
-            name = raw_key.decode()
+            bot, _, name = raw_key.decode().rpartition("|")
             if name == "sum":
-                snap.latency_sum_s = float(raw_n)
-            else:
-                snap.latency_buckets[int(name)] = int(raw_n)
+                snap.latency_sum_s[bot] = float(raw_n)
+            elif bot and name.isdigit() and int(name) <= len(LATENCY_BUCKETS_S):
+                snap.latency.setdefault(bot, snap.buckets(bot))[int(name)] = int(raw_n)
+        snap.down = {raw.decode() for raw, value in up.items() if value == b"0"}
         return snap
 
     def rate(self, bot: str) -> float:
