@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from commands.cli import CliContext, cli, pass_context
@@ -36,8 +38,20 @@ def admin_command(obj: CliContext, as_id: int, press: str | None, text: str) -> 
     )
     click.echo(render_text(reply, with_data=True))
     for file in reply.files:
-        with open(file.file_name, "wb") as out:
-            out.write(file.content)
-        click.echo(f"saved {file.file_name}")
+        click.echo(f"saved {save_new(Path(file.file_name), file.content)}")
     if reply.error:
         raise SystemExit(1)
+
+
+def save_new(path: Path, content: bytes) -> Path:
+    """Write ``content`` to ``path``, or to ``name-2.ext``, ``name-3.ext``... when it exists:
+    a file already there is never overwritten (two exports in one second)."""
+    candidate, n = path, 1
+    while True:
+        try:
+            with open(candidate, "xb") as out:
+                out.write(content)
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")

@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(exc), EXIT_CONFIG)
     except MigrationRequired as exc:
         fail(str(exc), 1)
-    except StoreError as exc:
-        fail(f"store: {exc}", 1)
+    except StoreError as exc:  # its message names what was wrong; the layer is no one's business
+        fail(str(exc), 1)
     except KeyboardInterrupt:
         sys.exit(130)
     except SystemExit:

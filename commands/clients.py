@@ -26,6 +26,7 @@ from commands.acting import (
 from commands.cli import CliContext, cli, pass_context
 from commands.confirm import confirm, dry_run_option, yes_option
 from store.audit import record_audit
+from store.clock import shown
 from store.filters import help_text
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ def list_command(
     if as_json:
         click.echo(json.dumps([d.as_json() for d in details], ensure_ascii=False, indent=1))
         return
+    if details:
+        click.echo("id\tname\tbot\tmessenger id\tlast action\tresponsible\tflags")
     for d in details:
         flags = "".join(
             mark
@@ -88,7 +91,8 @@ def list_command(
             if on
         )
         click.echo(
-            f"{d.client_id}\t{d.name}\t{d.bot}\t{d.messenger_id}\t{d.last_action_at}\t"
+            f"{d.client_id}\t{d.name}\t{d.bot}\t{d.messenger_id}\t"
+            f"{shown(d.last_action_at, settings.zone)}\t"
             f"{d.responsible or '-'}\t{flags}"
         )
     click.echo(
@@ -224,22 +228,58 @@ def purge_command(obj: CliContext, yes: bool, dry_run: bool, as_id: int | None) 
     _run(plan_purge_unsubscribed(viewer_for(settings, as_id)), yes=yes, dry_run=dry_run)
 
 
+EXPORT_FORMATS = ("csv", "xlsx")
+
+
+def export_format(output: str, fmt: str | None) -> str:
+    """The export's format: ``fmt`` when given, else the file's extension (``.csv``,
+    ``.xlsx``); a file without an extension is CSV; any other extension is refused."""
+    if fmt is not None:
+        return fmt
+    extension = Path(output).suffix.lower().lstrip(".")
+    if not extension:
+        return "csv"
+    if extension not in EXPORT_FORMATS:
+        raise click.ClickException(
+            f"{output}: .{extension} is neither .csv nor .xlsx; name the file so, "
+            "or say --format csv|xlsx"
+        )
+    return extension
+
+
 @clients_group.command("export", cls=FilterCommand, context_settings=WORDS, epilog=FILTER_EPILOG)
 @click.argument("filter_words", nargs=-1, type=click.UNPROCESSED)
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    default=None,
+    help="csv or xlsx. Default: the file's extension (CSV when it has none).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File.")
+@click.option("--force", is_flag=True, help="Overwrite FILE when it exists.")
 @as_option
 @pass_context
 def export_command(
-    obj: CliContext, filter_words: tuple[str, ...], fmt: str, output: str, as_id: int | None
+    obj: CliContext,
+    filter_words: tuple[str, ...],
+    fmt: str | None,
+    output: str,
+    force: bool,
+    as_id: int | None,
 ) -> None:
-    """Export the clients matching FILTER (F13): CSV with the 11 base columns and one column
-    per variable, or XLSX with the 11 columns. The file appears whole or not at all."""
+    """Export the clients matching FILTER: CSV with the 11 base columns and one column per
+    variable, or XLSX with the 11 columns; the format follows the file's extension unless
+    --format says otherwise. The file appears whole or not at all; an existing file is kept
+    unless --force."""
     from store.clients.query import count_clients, select_clients
     from store.export import write_csv, write_xlsx
 
-    settings, viewer, flt = _filter(obj, as_id, filter_words)
+    fmt = export_format(output, fmt)
     target = Path(output)
+    if target.exists() and not force:
+        raise click.ClickException(f"{output} exists: add --force to overwrite it")
+    settings, viewer, flt = _filter(obj, as_id, filter_words)
     partial = target.with_name(f".{target.name}.partial")
     query: Any = select_clients(flt, viewer)
     total = count_clients(flt, viewer)
@@ -256,7 +296,7 @@ def export_command(
     finally:
         partial.unlink(missing_ok=True)
     record_audit(viewer, "export", flt.text, written, {"format": fmt})
-    click.echo(f"exported {written} client(s) to {output}")
+    click.echo(f"exported {written} client(s) to {output} ({fmt.upper()})")
 
 
 @clients_group.command("import")

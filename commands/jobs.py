@@ -16,7 +16,7 @@ from commands.cli import CliContext, cli, pass_context
 from commands.confirm import dry_run_option, gate, yes_option
 from commands.plan import broadcast_plan, resend_plan, start_broadcast, steps
 from config import Settings
-from store.clock import to_utc
+from store.clock import shown, to_utc
 
 
 def _open(obj: CliContext) -> Settings:
@@ -31,17 +31,17 @@ def _started(job_id: int, recipients: int) -> None:
     )
 
 
-def _print_progress(job_id: int, as_json: bool) -> None:
+def _print_progress(settings: Settings, job_id: int, as_json: bool) -> None:
     from store.jobs import progress
 
     p = progress(job_id)
     if as_json:
-        click.echo(json.dumps(p.as_json(), ensure_ascii=False))
+        click.echo(json.dumps(p.as_json(settings.zone), ensure_ascii=False))
         return
     click.echo(
-        f"job {p.id} {p.kind} {p.state}: total {p.total}, sent {p.sent}, failed {p.failed}, "
-        f"skipped {p.skipped}, remaining {p.remaining}"
-        + (f", cancelled {p.cancelled}" if p.cancelled else "")
+        f"job {p.id} {p.kind} {p.state}, started {shown(p.created_at, settings.zone)}: "
+        f"total {p.total}, sent {p.sent}, failed {p.failed}, skipped {p.skipped}, "
+        f"remaining {p.remaining}" + (f", cancelled {p.cancelled}" if p.cancelled else "")
     )
 
 
@@ -155,14 +155,17 @@ def jobs_list(obj: CliContext, as_json: bool) -> None:
     """The latest jobs, newest first."""
     from store.jobs import list_jobs
 
-    _open(obj)
-    for p in list_jobs():
+    settings = _open(obj)
+    jobs = list_jobs()
+    if not as_json and jobs:
+        click.echo("id\tkind\tstate\tsent\tfailed\tskipped\tstarted")
+    for p in jobs:
         if as_json:
-            click.echo(json.dumps(p.as_json(), ensure_ascii=False))
+            click.echo(json.dumps(p.as_json(settings.zone), ensure_ascii=False))
         else:
             click.echo(
                 f"{p.id}\t{p.kind}\t{p.state}\t{p.sent}/{p.total - p.skipped} sent\t"
-                f"{p.failed} failed\t{p.skipped} skipped\t{p.created_at}"
+                f"{p.failed} failed\t{p.skipped} skipped\t{shown(p.created_at, settings.zone)}"
             )
 
 
@@ -172,8 +175,7 @@ def jobs_list(obj: CliContext, as_json: bool) -> None:
 @pass_context
 def jobs_show(obj: CliContext, job_id: int, as_json: bool) -> None:
     """State and progress of job JOB_ID."""
-    _open(obj)
-    _print_progress(job_id, as_json)
+    _print_progress(_open(obj), job_id, as_json)
 
 
 @jobs_group.command("cancel")
@@ -183,6 +185,6 @@ def jobs_cancel(obj: CliContext, job_id: int) -> None:
     """Cancel job JOB_ID: nothing more is sent; sends in progress finish."""
     from store.jobs import cancel
 
-    _open(obj)
+    settings = _open(obj)
     cancel(job_id)
-    _print_progress(job_id, False)
+    _print_progress(settings, job_id, False)

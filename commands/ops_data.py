@@ -88,6 +88,7 @@ class ErrorRow:
 class OpsView:
     generated_at: dt.datetime
     broker: str
+    zone: dt.tzinfo = dt.UTC  # the project's: every time on the page is shown in it
     bots: list[BotRow] = field(default_factory=list)
     queues: QueueDepths = field(default_factory=lambda: QueueDepths(0, 0, 0, 0))
     outbox: dict[str, int] = field(default_factory=dict)
@@ -160,6 +161,7 @@ def collect(settings: Settings, engine: Engine) -> OpsView:
     finished = [p for p in recent if p.state not in jobs.ACTIVE_STATES][:FINISHED_JOBS_SHOWN]
     return OpsView(
         generated_at=utcnow(),
+        zone=settings.zone,
         broker="memory" if engine.redis is None else f"redis ({settings.delivery.namespace})",
         bots=_bot_rows(settings, engine),
         queues=depths(engine),

@@ -11,6 +11,7 @@ from html import escape
 from urllib.parse import quote
 
 from commands.ops_data import OpsView
+from store.clock import shown
 from store.jobs import Progress
 
 STYLE = """
@@ -33,8 +34,9 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def _at(value: dt.datetime | None) -> str:
-    return value.isoformat(sep=" ", timespec="seconds") if value else ""
+def _at(value: dt.datetime | None, zone: dt.tzinfo) -> str:
+    """A stored time in the project's zone with the zone's name (``store.clock.shown``)."""
+    return shown(value, zone, seconds=True, empty="")
 
 
 def _table(headers: list[str], rows: list[list[str]], table_id: str, empty: str) -> str:
@@ -53,7 +55,7 @@ def _button(action: str, label: str, csrf: str, name: str) -> str:
     )
 
 
-def _job_row(p: Progress, csrf: str | None) -> list[str]:
+def _job_row(p: Progress, csrf: str | None, zone: dt.tzinfo) -> list[str]:
     done = p.sent + p.failed
     todo = max(1, p.total - p.skipped - p.cancelled)
     cells = [
@@ -66,7 +68,7 @@ def _job_row(p: Progress, csrf: str | None) -> list[str]:
         f'<span class="num">{p.skipped}</span>',
         f'<span class="num">{p.remaining}</span>',
         _e(p.filter_text or "(all)"),
-        _e(p.created_at),
+        _e(_at(p.created_at, zone)),
     ]
     if csrf is not None:
         cells.append(_button(f"/ops/jobs/{p.id}/cancel", "Cancel", csrf, f"cancel-{p.id}"))
@@ -111,13 +113,13 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
     headers += ["filter", "created"]
     active = _table(
         [*headers, ""],
-        [_job_row(p, csrf) for p in view.active_jobs],
+        [_job_row(p, csrf, view.zone) for p in view.active_jobs],
         "jobs",
         "No job is running.",
     )
     finished = _table(
         headers,
-        [_job_row(p, None) for p in view.finished_jobs],
+        [_job_row(p, None, view.zone) for p in view.finished_jobs],
         "finished-jobs",
         "No finished jobs.",
     )
@@ -128,7 +130,7 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
                 _e(d.letter.key),
                 _e(d.letter.outbox_id if d.letter.outbox_id is not None else "?"),
                 _e(d.status or "gone"),
-                _e(_at(d.letter.at)),
+                _e(_at(d.letter.at, view.zone)),
                 _button(
                     f"/ops/dead/{quote(d.letter.key, safe='')}/requeue",
                     "Requeue",
@@ -142,10 +144,10 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
         "No dead letters.",
     )
     errors = _table(
-        ["when (UTC)", "message", "bot", "client", "status", "attempts", "code", "error"],
+        ["when", "message", "bot", "client", "status", "attempts", "code", "error"],
         [
             [
-                _e(_at(r.at)),
+                _e(_at(r.at, view.zone)),
                 _e(r.message_id),
                 _e(r.bot),
                 _e(r.client_id),
@@ -160,10 +162,10 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
         "No errors.",
     )
     unparsed = _table(
-        ["when (UTC)", "bot", "channel", "reason", "detail", "item (start)"],
+        ["when", "bot", "channel", "reason", "detail", "item (start)"],
         [
             [
-                _e(_at(u.received_at)),
+                _e(_at(u.received_at, view.zone)),
                 _e(u.bot),
                 _e(u.channel),
                 f'<span class="bad">{_e(u.reason)}</span>',
@@ -180,7 +182,7 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
 <html lang="en"><head><meta charset="utf-8">{refresh}
 <title>Switchboard ops</title><style>{STYLE}</style></head>
 <body><h1>Switchboard ops</h1>
-<p class="muted">Broker {_e(view.broker)} · generated {_e(_at(view.generated_at))} UTC ·
+<p class="muted">Broker {_e(view.broker)} · generated {_e(_at(view.generated_at, view.zone))} ·
 <a href="/ops">refresh</a> · <a href="/ops?refresh=5">auto-refresh 5 s</a> ·
 <a href="/metrics">metrics</a></p>{banner}
 <h2>Bots</h2>{bots}

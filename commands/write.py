@@ -182,5 +182,5 @@ def run_cli_write(
     else:
         click.echo(
             f"queued for {started.recipient}, not sent yet{reason(row)}; the outbox workers "
-            f"(serve or worker) will send it{next_attempt(row)}: {ids}"
+            f"(serve or worker) will send it{next_attempt(row, settings.zone)}: {ids}"
         )

@@ -9,12 +9,13 @@ bound passes, and says which one it was.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 from typing import Literal
 
 from config import Settings
-from store.clock import utcnow
+from store.clock import shown, utcnow
 from store.models import Message
 
 SENT_STATUSES = ("sent", "delivered", "read")
@@ -76,6 +77,7 @@ def reason(row: Message) -> str:
     return f": {row.error_text}" if row.error_text else ""
 
 
-def next_attempt(row: Message) -> str:
+def next_attempt(row: Message, zone: dt.tzinfo) -> str:
+    """`` (next attempt <time in zone>)`` when the row has one, else empty."""
     when = row.next_attempt_at
-    return f" (next attempt {when:%Y-%m-%d %H:%M:%S} UTC)" if when is not None else ""
+    return f" (next attempt {shown(when, zone, seconds=True)})" if when is not None else ""

@@ -23,7 +23,7 @@ from typing import IO, Any, Final
 
 import peewee
 
-from store.clock import in_zone
+from store.clock import iso_local
 from store.db import database_proxy, is_postgres
 from store.models import Block, BlockHistory, Bot, Client, Variable
 
@@ -60,17 +60,8 @@ class ExportRow:
     variables: dict[str, str] = field(default_factory=dict)
 
 
-def format_timestamp(value: dt.datetime | str | None, zone: dt.tzinfo) -> str:
-    """A stored naive-UTC timestamp as ISO 8601 to the second in ``zone``; ``""`` for None."""
-    if value is None:
-        return ""
-    if isinstance(value, str):  # SQLite hands back text when read without peewee's converters
-        value = dt.datetime.fromisoformat(value)
-    return in_zone(value, zone).isoformat(timespec="seconds")
-
-
 class TimestampFormatter:
-    """``format_timestamp`` for millions of values: the zone's offset is looked up once per
+    """``store.clock.iso_local`` for millions of values: the zone's offset is looked up once per
     UTC day (``astimezone`` costs ~2 us a value; a cached offset ~0.3 us).
 
     A day is cached only when its first and last microsecond have the same offset; the values
@@ -94,12 +85,12 @@ class TimestampFormatter:
         except KeyError:
             cached = self._days[key] = self._offset_of_day(value)
         if cached is None:
-            return format_timestamp(value, self.zone)
+            return iso_local(value, self.zone)
         offset, suffix = cached
         try:
             return (value + offset).isoformat(timespec="seconds") + suffix
         except OverflowError:  # the first or last day datetime holds: clamped by in_zone
-            return format_timestamp(value, self.zone)
+            return iso_local(value, self.zone)
 
     def _offset_of_day(self, value: dt.datetime) -> tuple[dt.timedelta, str] | None:
         start = value.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=dt.UTC)

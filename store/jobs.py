@@ -22,7 +22,7 @@ from typing import Any
 
 import peewee as pw
 
-from store.clock import utcnow
+from store.clock import iso_local, utcnow
 from store.db import database_proxy, is_postgres, write_transaction
 from store.errors import NotFound, StoreError
 from store.fields import JSONField
@@ -49,11 +49,12 @@ class Progress:
     cancelled: int
     interval_s: float
     filter_text: str
-    created_at: str
+    created_at: dt.datetime  # naive UTC, as stored
     error: str | None
 
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_json(self, zone: dt.tzinfo) -> dict[str, Any]:
+        """For machines: ``created_at`` ISO 8601 with the offset in ``zone``."""
+        return asdict(self) | {"created_at": iso_local(self.created_at, zone)}
 
 
 def _next_attempt(start: dt.datetime, steps: dict[int, float]) -> pw.Node:
@@ -320,7 +321,7 @@ def progress(job_id: int) -> Progress:
         cancelled=cancelled,
         interval_s=job.interval_s,
         filter_text=job.filter_text,
-        created_at=job.created_at.isoformat(sep=" ", timespec="seconds"),
+        created_at=job.created_at,
         error=job.error,
     )
 

@@ -4,7 +4,10 @@ through ``commands.cli.main``), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+import re
+import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +136,10 @@ def test_list_json_has_every_field_and_scope(shell: Shell) -> None:
     assert [r["name"] for r in json.loads(mine.out)] == ["Ксения Петрова"]
     text = shell("clients", "list", "ксения", "before:20.04.2021", "var:Размер=XS")
     assert text.code == 0 and "Ксения Петрова" in text.out and "Bob" not in text.out
+    header, row = text.out.splitlines()
+    assert header == "id\tname\tbot\tmessenger id\tlast action\tresponsible\tflags"
+    # The project's time with its zone, the minute of the JSON's ISO value.
+    assert row.split("\t")[4] == ksenia["last_action_at"][:16].replace("T", " ") + " MSK"
     assert "1 client(s)" in text.err
     paged = json.loads(shell("clients", "list", "--json", "--per-page", "2", "--page", "2").out)
     assert len(paged) == 1
@@ -269,6 +276,48 @@ def test_export_then_import_round_trip(shell: Shell, tmp_path: Path) -> None:
     assert audit == [("export", 2), ("export", 3), ("import", 2), ("import", 0)]
 
 
+def test_export_format_follows_the_extension_and_never_overwrites(
+    shell: Shell, tmp_path: Path
+) -> None:
+    seed()
+    xlsx = tmp_path / "clients.xlsx"
+    made = shell("clients", "export", "-o", str(xlsx))
+    assert made.code == 0 and made.out.endswith("(XLSX)\n"), made.err
+    assert xlsx.read_bytes()[:2] == b"PK"
+    again = shell("clients", "export", "-o", str(xlsx))
+    assert again.code == 1
+    assert again.err == f"switchboard: {xlsx} exists: add --force to overwrite it\n"
+    assert xlsx.read_bytes()[:2] == b"PK"
+    forced = shell("clients", "export", "--format", "csv", "-o", str(xlsx), "--force")
+    assert forced.code == 0 and xlsx.read_text(encoding="utf-8").startswith("client_id,")
+    bare = tmp_path / "clients"
+    assert shell("clients", "export", "-o", str(bare)).code == 0
+    assert bare.read_text(encoding="utf-8").startswith("client_id,")  # no extension: CSV
+    odd = shell("clients", "export", "-o", str(tmp_path / "c.txt"))
+    assert odd.code == 1 and ".txt is neither .csv nor .xlsx" in odd.err
+    assert not (tmp_path / "c.txt").exists()
+    assert [a.count for a in AuditLog.select()] == [3, 3, 3]
+
+
+def test_admin_exports_are_named_in_local_time_and_never_collide(
+    shell: Shell, tmp_path: Path
+) -> None:
+    seed()
+    before = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Moscow")).replace(microsecond=0)
+    first = shell("admin", "--as", "111", "/export csv")
+    second = shell("admin", "--as", "111", "/export csv")
+    after = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Moscow"))
+    assert first.code == 0 and second.code == 0, first.err + second.err
+    files = sorted(p.name for p in tmp_path.glob("clients-*.csv"))
+    assert len(files) == 2, files
+    for name in files:
+        match = re.fullmatch(r"clients-(\d{8}-\d{6})(-2)?\.csv", name)
+        assert match, name
+        stamp = dt.datetime.strptime(match[1], "%Y%m%d-%H%M%S")
+        assert before.replace(tzinfo=None) <= stamp <= after.replace(tzinfo=None)
+    assert all((tmp_path / n).read_bytes().count(b"\n") == 4 for n in files)
+
+
 def test_help_lists_commands_actions_and_filters(shell: Shell) -> None:
     helped = shell("clients", "--help")
     for command in ("list", "count", "bulk", "export", "import", "read-all", "purge-unsubscribed"):
@@ -300,7 +349,7 @@ def test_progress_bar_only_on_a_terminal_over_ten_thousand(tmp_path: Path) -> No
     database_proxy.initialize(None)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
     env.update(PYTHONPATH=str(Path(__file__).resolve().parent.parent), COLUMNS="100")
-    command = [sys.executable, "-m", "commands", "clients", "export", "-o", "out.csv"]
+    command = [sys.executable, "-m", "commands", "clients", "export", "-o", "out.csv", "--force"]
 
     def stderr_of(on_terminal: bool) -> str:
         if not on_terminal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests.conftest import run_cli
@@ -35,6 +36,7 @@ def _seed(tmp_path: Path, n: int) -> None:
 
 
 CONFIG = """
+timezone: Europe/Moscow
 bots:
   - {name: shop_tg, kind: telegram, enabled: false, messages_per_second: 10}
 """
@@ -62,8 +64,14 @@ def test_broadcast_and_jobs_from_the_shell(tmp_path: Path) -> None:
         0,
         0,
     )
-    listed = run_cli("jobs", "list", cwd=tmp_path)
-    assert listed.stdout.startswith(f"{job_id}\tbroadcast\trunning")
+    # Machines get ISO 8601 with the project's offset; people the project's time and zone.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+03:00", p["created_at"]), p
+    listed = run_cli("jobs", "list", cwd=tmp_path).stdout.splitlines()
+    assert listed[0] == "id\tkind\tstate\tsent\tfailed\tskipped\tstarted"
+    assert listed[1].startswith(f"{job_id}\tbroadcast\trunning")
+    assert listed[1].endswith(p["created_at"][:16].replace("T", " ") + " MSK")
+    plain = run_cli("jobs", "show", job_id, cwd=tmp_path).stdout
+    assert plain.startswith(f"job {job_id} broadcast running, started {listed[1][-20:]}: total 3")
     cancelled = run_cli("jobs", "cancel", job_id, cwd=tmp_path)
     assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
     p = json.loads(run_cli("jobs", "show", job_id, "--json", cwd=tmp_path).stdout)
@@ -76,7 +84,7 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     for args, needle in (
         (("broadcast", "lisst:vip", "--text", "x"), "lisst"),
         (("broadcast", "--text", "  "), "empty"),
-        (("jobs", "show", "99"), "no job with id 99"),
+        (("jobs", "show", "99"), "switchboard: no job with id 99"),
         (("resend-failed", "--since", "yesterday"), "--since"),
         (("resend-failed", "--channel", "icq"), "--channel"),
     ):

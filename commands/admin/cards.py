@@ -19,7 +19,7 @@ from commands.admin.preferences import PREVIEW_FIELDS, preferences_of
 from store.business import PREFIX as BUSINESS_PREFIX
 from store.business import connection_of_client
 from store.clients.details import ClientDetails, client_details
-from store.clock import in_zone
+from store.clock import shown
 from store.filters.sql import CLIENT_ID
 from store.models import Client, Message, Operator
 
@@ -62,17 +62,10 @@ def load_card_data(client_ids: Sequence[int], ctx: CommandContext) -> CardData:
     return data
 
 
-def when(moment: dt.datetime | None, ctx: CommandContext) -> str:
-    """A stored naive-UTC time in the project's zone, to the minute."""
-    if moment is None:
-        return "—"
-    local = in_zone(moment, ctx.settings.zone)
-    return local.strftime("%Y-%m-%d %H:%M")
-
-
-def short_time(iso: str) -> str:
-    """``2023-05-22T23:59:00+03:00`` (project zone) as ``2023-05-22 23:59``."""
-    return iso[:16].replace("T", " ") if iso else "—"
+def when(moment: dt.datetime | str | None, ctx: CommandContext) -> str:
+    """A stored time (naive UTC, or the ISO text of ``ClientDetails``) in the project's zone
+    with the zone's name, to the minute (``store.clock.shown``)."""
+    return shown(moment, ctx.settings.zone)
 
 
 def responsible_text(d: ClientDetails, ctx: CommandContext) -> str:
@@ -142,8 +135,8 @@ def field_value(key: str, d: ClientDetails, data: CardData, ctx: CommandContext)
     simple: dict[str, str | None] = {
         "messenger_id": d.messenger_id,
         "username": f"@{data.usernames[d.client_id]}" if d.client_id in data.usernames else None,
-        "created": short_time(d.created_at),
-        "last_action": short_time(d.last_action_at),
+        "created": when(d.created_at, ctx),
+        "last_action": when(d.last_action_at, ctx),
         "block": d.block,
         "tag": d.tag,
         "responsible": responsible_text(d, ctx),

@@ -21,7 +21,7 @@ from commands.admin.reply import Reply, ReplyFile
 from commands.write import Started, WriteRefused
 from commands.write_outcome import next_attempt, pickup_s, reason, watch_outcome
 from store.clients.query import select_clients
-from store.clock import utcnow
+from store.clock import file_stamp, utcnow
 from store.export import write_csv, write_xlsx
 from store.filters.syntax import split_unquoted
 
@@ -41,9 +41,9 @@ def export_command(ctx: CommandContext, args: str) -> Reply:
         raise CommandError("Say csv or xlsx first, then the filter.")
     flt = parse(ctx, rest.strip())
     query: Any = select_clients(flt, ctx.operator)
-    stamp = utcnow().strftime("%Y%m%d-%H%M")
-    name = f"clients-{stamp}.{kind}"
     zone = ctx.settings.zone
+    # The project's local time to the second; the shell saves a second one beside it.
+    name = f"clients-{file_stamp(utcnow(), zone)}.{kind}"
     if kind == "csv":
         text = io.StringIO(newline="")
         count = write_csv(query, text, zone)
@@ -84,8 +84,8 @@ def _started(ctx: CommandContext, started: Started, what: str) -> Reply:
         return Reply(f"{to} failed{reason(row)} ({ids}).{note}", error=True)
     if outcome.state == "later":
         return Reply(
-            f"{to} queued, not sent yet{reason(row)}; it is tried again{next_attempt(row)}: "
-            f"{ids}.{note}"
+            f"{to} queued, not sent yet{reason(row)}; it is tried again"
+            f"{next_attempt(row, ctx.settings.zone)}: {ids}.{note}"
         )
     if outcome.state == "sending":
         return Reply(

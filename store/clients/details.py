@@ -13,7 +13,7 @@ from typing import Any
 
 import peewee as pw
 
-from store.export import format_timestamp
+from store.clock import iso_local
 from store.filters.sql import CLIENT_ID
 from store.models import (
     Block,
@@ -113,8 +113,8 @@ def client_details(ids: Sequence[int], zone: dt.tzinfo) -> list[ClientDetails]:
             messenger=kind,
             bot=bot,
             messenger_id=mid,
-            created_at=format_timestamp(created, zone),
-            last_action_at=format_timestamp(last, zone),
+            created_at=iso_local(created, zone),
+            last_action_at=iso_local(last, zone),
             block=block,
             tag=tag,
             deal_stage=stage,
