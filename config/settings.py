@@ -439,7 +439,8 @@ class DeliverySettings(StrictModel):
     stalled, as a short burst (default 0.5 s: 15 messages at 30/s; 0 spaces messages strictly).
     The window guard still holds every burst to the platform's per-second limit, and a
     platform's pause is never made up (see ``workers.pacing``).
-    ``window_margin_s`` (default 0.02 s): added to every window after the platform's answer.
+    ``window_margin_s`` (default 0.005 s): added to every window after the platform's answer
+    (the guarantee needs none; it absorbs clock granularity, and each ms of it costs throughput).
     ``inflight_timeout_s`` (8 s): how long a send with no answer (its worker killed) still
     counts in its windows. Keep it at most ``lease_s``: a dead worker's rows are sent again
     once its lease runs out, and they would wait for its unanswered sends until then.
@@ -493,7 +494,7 @@ class DeliverySettings(StrictModel):
     """Sending time a bot's limiter may make up in a burst after its senders stalled (0: messages
     strictly spaced).
     """
-    window_margin_s: Annotated[float, Field(ge=0, le=1)] = 0.02
+    window_margin_s: Annotated[float, Field(ge=0, le=1)] = 0.005
     """Added to every rate window after the platform's answer."""
     inflight_timeout_s: Annotated[float, Field(gt=0, le=600)] = 8.0
     """How long a send with no answer (its worker killed) still counts in its rate windows; keep it

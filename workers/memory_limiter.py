@@ -37,15 +37,15 @@ class _Learned:
 
 
 class MemoryLimiter:
-    """``margin_s`` (default 0.02 s) is added to every answered window entry;
-    ``inflight_timeout_s`` (30 s) is how long an unanswered send occupies its windows."""
+    """``margin_s`` (default 0.005 s) is added to every answered window entry;
+    ``inflight_timeout_s`` (8 s) is how long an unanswered send occupies its windows."""
 
     def __init__(
         self,
         aimd: Aimd | None = None,
         *,
-        margin_s: float = 0.02,
-        inflight_timeout_s: float = 30.0,
+        margin_s: float = 0.005,
+        inflight_timeout_s: float = 8.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.aimd = aimd or Aimd()

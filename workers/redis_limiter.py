@@ -228,8 +228,8 @@ def _recent(value: bytes | str) -> tuple[float, ...]:
 
 
 class RedisLimiter:
-    """Keys under ``prefix``; ``margin_s`` (default 0.02 s) is added to every answered window
-    entry; ``inflight_timeout_s`` (30 s) is how long an unanswered send occupies its windows."""
+    """Keys under ``prefix``; ``margin_s`` (default 0.005 s) is added to every answered window
+    entry; ``inflight_timeout_s`` (8 s) is how long an unanswered send occupies its windows."""
 
     def __init__(
         self,
@@ -237,8 +237,8 @@ class RedisLimiter:
         prefix: str,
         aimd: Aimd | None = None,
         *,
-        margin_s: float = 0.02,
-        inflight_timeout_s: float = 30.0,
+        margin_s: float = 0.005,
+        inflight_timeout_s: float = 8.0,
     ) -> None:
         self.client = client
         self.prefix = prefix
