@@ -108,3 +108,42 @@ def test_json_limits() -> None:
 )
 def test_json_limits_accept_ordinary_json(value: object) -> None:
     assert json_limits_exceeded(json.dumps(value).encode()) is None
+
+
+def _all_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_all_strings(k), *_all_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _all_strings(v)]
+    return []
+
+
+@given(
+    texts=st.lists(ANY_TEXT, min_size=6, max_size=6),
+    long_name=st.booleans(),
+    sent_at=st.none() | st.datetimes(),
+)
+def test_clean_event_output_is_storable_and_clean_again(
+    texts: list[str], long_name: bool, sent_at: dt.datetime | None
+) -> None:
+    name = texts[1] * 50 if long_name else texts[1]
+    event = InboundMessage(
+        bot_name="b",
+        messenger_id=texts[0] or "m",
+        dedup_key="k" + texts[0],
+        text=texts[2],
+        name=name,
+        language=texts[3],
+        sent_at=sent_at,
+        extra={texts[4]: [texts[5], {"x": texts[2]}]},
+        variables={texts[4]: texts[5]},
+    )
+    cleaned = sanitize.clean_event(event, NOW)
+    assert sanitize.clean_event(cleaned, NOW) is cleaned  # nothing left to clean
+    for text in _all_strings([cleaned.messenger_id, cleaned.text, cleaned.name, cleaned.extra]):
+        text.encode("utf-8")
+        assert not any(ord(c) < 32 and c not in "\t\n" for c in text)
+    assert cleaned.name is None or len(cleaned.name) <= sanitize.NAME_CHARS
+    assert (cleaned is event) == (cleaned == event)
