@@ -42,7 +42,7 @@ from prometheus_client.utils import floatToGoString
 from bots.unusable import rejected_counts
 from bots.webhook import StoreUnavailable, store_call
 from config import Settings
-from store import outbox
+from store import leases, outbox
 from store.counters import INBOUND_KINDS
 from workers.engine import Engine
 from workers.queues import depths
@@ -180,6 +180,11 @@ class DeliveryCollector(Collector):
             "switchboard_outbox_oldest_queued_seconds",
             "Age of the oldest queued outbound message (seconds; 0 with none queued)",
             value=outbox.oldest_queued_age_s(),
+        )
+        yield GaugeMetricFamily(
+            "switchboard_workers_alive",
+            "Sending processes with a live lease (store.leases)",
+            value=len(leases.live_workers(self.settings.delivery.lease_s)),
         )
 
     def _bots(self, snap: Snapshot) -> Iterator[Metric]:

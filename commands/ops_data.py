@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config import Settings
-from store import jobs, outbox
+from store import jobs, leases, outbox
 from store.clock import utcnow
 from store.models import Bot, Message, UnparsedItem
 from store.unparsed import recent_unparsed
@@ -85,6 +85,17 @@ class ErrorRow:
 
 
 @dataclass
+class WorkerRow:
+    """A sending process with a live lease (``store.leases``): ``heartbeat_age_s`` since its
+    last renewal, ``sending`` rows it holds."""
+
+    worker_id: str
+    started_at: dt.datetime
+    heartbeat_age_s: float
+    sending: int
+
+
+@dataclass
 class OpsView:
     generated_at: dt.datetime
     broker: str
@@ -97,6 +108,7 @@ class OpsView:
     dead: list[DeadRow] = field(default_factory=list)
     errors: list[ErrorRow] = field(default_factory=list)
     unparsed: list[UnparsedItem] = field(default_factory=list)  # newest first
+    workers: list[WorkerRow] = field(default_factory=list)
 
 
 def _bot_rows(settings: Settings, engine: Engine) -> list[BotRow]:
@@ -154,6 +166,21 @@ def _error_rows() -> list[ErrorRow]:
     ]
 
 
+def worker_rows(settings: Settings) -> list[WorkerRow]:
+    """The live worker leases, oldest first, with the rows each is sending."""
+    now = utcnow()
+    sending = leases.sending_by_worker()
+    return [
+        WorkerRow(
+            w.worker_id,
+            w.started_at,
+            max(0.0, (now - w.heartbeat_at).total_seconds()),
+            sending.get(w.worker_id, 0),
+        )
+        for w in leases.live_workers(settings.delivery.lease_s, now=now)
+    ]
+
+
 def collect(settings: Settings, engine: Engine) -> OpsView:
     """The dashboard's data now. Blocking: store, Redis."""
     recent = jobs.list_jobs(limit=50)
@@ -171,4 +198,5 @@ def collect(settings: Settings, engine: Engine) -> OpsView:
         dead=_dead_rows(engine),
         errors=_error_rows(),
         unparsed=recent_unparsed(UNPARSED_SHOWN),
+        workers=worker_rows(settings),
     )

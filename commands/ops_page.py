@@ -105,6 +105,20 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
         "queues",
         "",
     )
+    workers = _table(
+        ["worker (host:pid:id)", "started", "heartbeat", "sending"],
+        [
+            [
+                _e(w.worker_id),
+                _e(_at(w.started_at, view.zone)),
+                f"{w.heartbeat_age_s:.0f} s ago",
+                str(w.sending),
+            ]
+            for w in view.workers
+        ],
+        "workers",
+        "No worker process has a live lease.",
+    )
     statuses = sorted(view.outbox.items())
     outbox = _table(
         [s for s, _ in statuses], [[str(n) for _, n in statuses]], "outbox", "The outbox is empty."
@@ -187,6 +201,7 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
 <a href="/metrics">metrics</a></p>{banner}
 <h2>Bots</h2>{bots}
 <h2>Broker queues</h2>{queues}
+<h2>Sending processes</h2>{workers}
 <h2>Outbox by status</h2>{outbox}
 <h2>Running jobs</h2>{active}
 <h2>Dead letters</h2>{dead}

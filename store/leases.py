@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import peewee
+
 from store.clock import utcnow
 from store.db import database_proxy, write_transaction
 from store.models import Message, WorkerLease
@@ -98,3 +100,15 @@ def live_workers(lease_s: float, *, now: dt.datetime | None = None) -> list[Work
         .where(WorkerLease.heartbeat_at >= cutoff)
         .order_by(WorkerLease.started_at)
     )
+
+
+def sending_by_worker() -> dict[str, int]:
+    """``sending`` rows per claimer (``Message.claimed_by``; rows claimed without a lease
+    are left out)."""
+    rows: Any = (
+        Message.select(Message.claimed_by, peewee.fn.COUNT(MESSAGE_ID))
+        .where((Message.status == "sending") & Message.claimed_by.is_null(False))
+        .group_by(Message.claimed_by)
+        .tuples()
+    )
+    return {worker_id: n for worker_id, n in rows}

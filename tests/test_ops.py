@@ -21,7 +21,7 @@ from commands.delivery import ENGINE_KEY, install_delivery
 from commands.ops import COOKIE, install_ops
 from commands.web import build_app
 from config import Settings
-from store import jobs, outbox
+from store import jobs, leases, outbox
 from store.inbound import get_or_create_client
 from store.models import Bot, Client, Job, Message
 from store.setup import sync_bots
@@ -110,6 +110,7 @@ async def test_token_cookie_csrf_and_metrics(db: peewee.Database, broker: tuple[
         engine = app[ENGINE_KEY]
         assert isinstance(engine, Engine)
         seeded = _seed(engine)
+        leases.register("ops-host:4242:abc", host="ops-host", pid=4242)  # a worker elsewhere
         # A platform's 429 (retry after 0.5 s): the learned rate drops to 85 % of 30/s.
         engine.limiter.throttle(Limit("bot:shop_tg", 1 / 30, adaptive=True), 0.5)
         async with http.get(f"{url}/ops") as r:
@@ -130,6 +131,8 @@ async def test_token_cookie_csrf_and_metrics(db: peewee.Database, broker: tuple[
         assert "&lt;script&gt;" in page and "<script>" not in page
         assert "Forbidden: bot was blocked" in page
         assert "<td>25.5</td>" in page and "(retry after 0.5 s)" in page
+        # Sending processes with a live lease: the one above (and serve's own in memory mode).
+        assert "<td>ops-host:4242:abc</td>" in page
         csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
         assert csrf is not None
         cancel = f"{url}/ops/jobs/{seeded['job']}/cancel"
@@ -166,6 +169,8 @@ async def test_token_cookie_csrf_and_metrics(db: peewee.Database, broker: tuple[
         assert 'switchboard_bot_learned_rate{bot="shop_tg"} 25.5' in text
         assert 'switchboard_bot_429_total{bot="shop_tg"} 1.0' in text
         assert 'switchboard_bot_last_retry_after_seconds{bot="shop_tg"} 0.5' in text
+        alive = 2.0 if engine.redis is None else 1.0  # memory mode: serve sends too
+        assert f"switchboard_workers_alive {alive}" in text
         # The actions, as the browser test does them, on every store and broker.
         form = {"csrf": csrf.group(1)}
         async with http.post(cancel, cookies=jar, data=form, allow_redirects=False) as r:
