@@ -21,6 +21,8 @@ from store import leases
 from store.db import database_proxy
 
 log = logging.getLogger("switchboard.delivery")
+# A row claimed while the lease was not held goes back to the outbox due this much later (s).
+LEASE_RETRY_S = 0.5
 
 
 def new_worker_id() -> str:
@@ -35,12 +37,24 @@ class Lease:
         self.lease_s = lease_s
         self.worker_id = worker_id or new_worker_id()
         self._last_renewal = float("-inf")  # time.monotonic() of the last successful renewal
+        self._warned_at = float("-inf")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def held(self) -> bool:
-        """Whether the lease was renewed within ``lease_s / 2`` seconds."""
-        return time.monotonic() - self._last_renewal < self.lease_s / 2
+        """Whether the lease was renewed within ``lease_s / 2`` seconds (the other half covers
+        a send's wait for its window and its platform call)."""
+        age = time.monotonic() - self._last_renewal
+        if age < self.lease_s / 2:
+            return True
+        if self._thread is not None and time.monotonic() - self._warned_at > self.lease_s:
+            self._warned_at = time.monotonic()
+            log.warning(
+                "worker lease %s not renewed for %.1f s: claimed messages go back to the outbox",
+                self.worker_id,
+                age,
+            )
+        return False
 
     def start(self) -> None:
         renewed_at = time.monotonic()

@@ -53,7 +53,7 @@ from store.clock import utcnow
 from store.inbound import rekey_client
 from store.models import Bot, Client, Message
 from workers.lanes import is_paid, reserve, window_yield_s
-from workers.lease import Lease
+from workers.lease import LEASE_RETRY_S, Lease
 from workers.ratelimit import BotConfig, Limit, Limiter, limits_for
 from workers.stats import Stats
 
@@ -197,7 +197,8 @@ class Sender:
             time.sleep(grant.wait_s)
         if lease is not None and not lease.held():
             # Our lease may have run out: a dispatcher may give the row to another worker.
-            return self._defer(row.id, bot_name, lease.lease_s, "lease")
+            # Back to the outbox, due again in a moment (here or elsewhere), not sent twice.
+            return self._defer(row.id, bot_name, LEASE_RETRY_S, "lease")
         # Slot and window together wait at most max_wait_s: a waiting send is never "stuck".
         budget_s = delivery.max_wait_s - (time.monotonic() - started)
         entry, wait_s = self._admit(limits, budget_s, window_yield_s(row.priority))
