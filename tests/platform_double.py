@@ -1,6 +1,7 @@
 """A scripted stand-in for a messaging platform, until the emulators are used everywhere.
 
-Recipients pick the platform's answer: ``retry-N`` (429 with retry_after N once), ``flaky-K``
+Recipients pick the platform's answer: ``retry-N`` (429 with retry_after N once), ``pair-N``
+(a per-recipient limit: retry after N, this chat only, once), ``flaky-K``
 (K transient failures then success), ``blocked``, ``gone``, ``refused``, ``down`` (always
 transient); anything else is accepted. Every call is recorded with its time.
 """
@@ -36,6 +37,8 @@ class ScriptedPlatform:
             tries = self.tries[to]
         if to.startswith("retry-") and tries == 1:
             raise RetryAfter(float(to.split("-")[1]), code="429")
+        if to.startswith("pair-") and tries == 1:
+            raise RetryAfter(float(to.split("-")[1]), scope="chat", code="131056")
         if to.startswith("flaky-") and tries <= int(to.split("-")[1]):
             raise TransientError("502 Bad Gateway", code="502")
         if to == "down":

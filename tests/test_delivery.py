@@ -150,6 +150,27 @@ def test_retry_after_waits_exactly_n_seconds_and_pauses_the_whole_bot(
     assert other_sent - calls[0] >= dt.timedelta(seconds=2)
 
 
+def test_a_bot_wide_refusal_cuts_the_learned_rate_and_a_per_chat_one_does_not(
+    db: peewee.Database, broker_url: tuple[str, str]
+) -> None:
+    platform = ScriptedPlatform()
+    engine = Engine(
+        _settings(*broker_url), adapter_factory=lambda b, s: ScriptedAdapter(b.name, platform)
+    )
+    pair, ok = _clients("pair-1", "ok")
+    ids = [outbox.enqueue(pair, "one").id, outbox.enqueue(ok, "two").id]
+    _run(engine, ids)
+    assert Message.get_by_id(ids[0]).attempts == 2  # retried after the chat's pause
+    learned = engine.limiter.bot_rate("bot:shop_tg")
+    assert (learned.factor, learned.refusals) == (1.0, 0)  # the bot was not to blame
+    (retry,) = _clients("retry-1")
+    ids = [outbox.enqueue(retry, "three").id]
+    _run(engine, ids)
+    learned = engine.limiter.bot_rate("bot:shop_tg")
+    assert learned.factor == pytest.approx(0.85) and learned.refusals == 1
+    assert learned.recent_retry_after_s == (1.0,)
+
+
 def test_an_adapter_that_cannot_be_built_fails_the_message_with_its_error(
     db: peewee.Database,
 ) -> None:
