@@ -97,13 +97,23 @@ def test_resendfailed_options_progress_and_scope(staff: dict[str, CommandContext
         reply = run(admin, f"/resendfailed {bad}")
         assert expected in reply.text and reply.error, (bad, reply.text)
     assert Job.select().count() == 0
-    # Boris resends only within his scope: the free Telegram client.
-    mine = run(boris, "/resendfailed")
+    # Boris resends only within his scope: the free Telegram client. The plan comes first.
+    ask = run(boris, "/resendfailed")
+    assert ask.text.splitlines()[:2] == [
+        "Resend of failed messages plan: 1 recipients of 1 matching.",
+        "• shop_tg (telegram): 1 recipients; this bot is not configured or disabled: its "
+        "messages will fail",
+    ]
+    assert Job.select().count() == 0  # nothing before the confirmation
+    mine = press(boris, ask, "🔁 Resend")
     job = Job.get()
     assert [m.client_id for m in Message.select().where(Message.job == job.id)] == [tg_free.id]
     assert mine.text.startswith(f"Resend of failed messages #{job.id}: running")
-    assert "left 1" in mine.text and mine.live == f"pj:s:{job.id}" and not mine.edit
-    reply = run(admin, "/resendfailed channel:whatsapp interval:5 since:2020-01-01")
+    assert "left 1" in mine.text and mine.live == f"pj:s:{job.id}" and mine.edit
+    assert press(boris, ask, "🔁 Resend").error and Job.select().count() == 1  # a double tap
+    ask = run(admin, "/resendfailed channel:whatsapp interval:5 since:2020-01-01")
+    assert "• shop_wa (whatsapp): 1 recipients" in ask.text
+    reply = press(admin, ask, "🔁 Resend")
     wa_job = Job.select().order_by(Job.id.desc()).get()
     assert wa_job.interval_s == 5.0 and f"#{wa_job.id}: running" in reply.text
     assert [m.text for m in Message.select().where(Message.job == wa_job.id)] == ["promo wa"]
@@ -115,6 +125,9 @@ def test_resendfailed_options_progress_and_scope(staff: dict[str, CommandContext
     refused = ADMIN_COMMANDS.handle_button(boris, f"pj:c:{wa_job.id}")
     assert refused.error and Message.select().where(Message.job == wa_job.id).exists()
     assert "No client's last message failed" in run(admin, "/resendfailed since:2099-01-01").text
+    _failed(f.client("Another"), "promo")
+    cancelled = press(admin, run(admin, "/resendfailed"), "Cancel")
+    assert "Resend cancelled" in cancelled.text and Job.select().count() == 2
 
 
 def test_export_sends_a_file_of_the_viewers_clients(staff: dict[str, CommandContext]) -> None:

@@ -347,6 +347,9 @@ async def test_purge_and_resendfailed_confirm_progress_and_cancel(env: Env) -> N
         outbox.mark_failed(row.id, "500", "boom")
     await env.say(BORIS, "/resendfailed")
     progress = last(env, BORIS)
+    assert (progress.text or "").startswith("Resend of failed messages plan: 2 recipients")
+    assert Job.select().count() == 0  # the plan first; the job starts on Resend
+    await tap(env, BORIS, progress, "🔁 Resend")
     job = Job.get()
     assert (progress.text or "").startswith(f"Resend of failed messages #{job.id}: running")
     assert texts(progress) == ["✖ Cancel"]

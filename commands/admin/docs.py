@@ -45,7 +45,8 @@ is refused.
   clients bound to them (F15).
 - **Confirmation**: `/bulk`, the actions on a selection of `/clients`, `/broadcast`,
   `/purge_unsubscribed` and deleting a client show what they will touch and wait for a button;
-  a confirmation runs once, however many times it is pressed. `/broadcast` shows its plan:
+  a confirmation runs once, however many times it is pressed. `/broadcast` and
+  `/resendfailed` show their plan:
   recipients, skipped (unsubscribed, blocked), per bot its limit and the time to finish, and
   WhatsApp recipients outside the 24-hour window, who get the bot's first-contact template.
 - **Two steps**: `/broadcast FILTER...` then the message; the card's *Reply*, *Comment* and

@@ -1,4 +1,5 @@
-"""/broadcast (two steps: the filter, then the message, then Send), /resendfailed (F4) and /jobs.
+"""/broadcast (two steps: the filter, then the message, then Send), /resendfailed (F4: its
+plan, then Resend) and /jobs.
 
 Jobs are ``store.jobs`` rows; the delivery engine sends their outbox rows at the bots' pace.
 Starting one answers with its live progress (``Reply.live``) and a Cancel button
@@ -16,7 +17,7 @@ from commands.admin.context import CommandContext, CommandError
 from commands.admin.progress import progress_reply
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
-from commands.plan import broadcast_plan, render, start_broadcast, steps
+from commands.plan import broadcast_plan, render, resend_plan, start_broadcast, steps
 from store import jobs
 from store.clients.query import count_clients, select_clients
 from store.errors import NotFound
@@ -110,9 +111,46 @@ def broadcast_button(ctx: CommandContext, payload: str) -> Reply:
 @ADMIN_COMMANDS.command(
     "resendfailed",
     "/resendfailed [since:DATE] [channel:NAME] [interval:SECONDS] [FILTER...]",
-    "Resend the last bot message to every client whose last message failed (F4).",
+    "Resend the last bot message to every client whose last message failed (F4): you see "
+    "the plan, then confirm.",
 )
 def resendfailed_command(ctx: CommandContext, args: str) -> Reply:
+    resend = _resend(ctx, args)
+    plan = resend_plan(ctx.settings, **resend)
+    if not plan.matched:
+        return Reply("No client's last message failed: nothing to resend.")
+    if not plan.recipients:
+        return Reply(f"{render(plan)}\nNothing to send: every one of them is skipped.")
+    token = tokens.put(ctx.operator.id, "resendfailed", {"args": args})
+    return Reply(
+        render(plan),
+        [[Button("🔁 Resend", data=f"rf:{token}:y"), Button("Cancel", data=f"rf:{token}:n")]],
+    )
+
+
+@ADMIN_COMMANDS.button("rf")
+def resendfailed_button(ctx: CommandContext, payload: str) -> Reply:
+    token, _, action = payload.partition(":")
+    state = tokens.take(token, ctx.operator.id, "resendfailed")  # a double tap resends once
+    if state is None:
+        raise CommandError("This resend was already started, cancelled or has expired.")
+    if action != "y":
+        return Reply("Resend cancelled: nothing was sent.", edit=True)
+    job = jobs.create_resend_failed(
+        **_resend(ctx, state["args"]),
+        steps=steps(ctx.settings),
+        filter_text=state["args"],
+        operator_id=ctx.operator.id,
+    )
+    if job.total == job.skipped:  # they were resent or answered since the plan
+        Job.delete().where(Job.id == job.id).execute()  # an empty job would only clutter /jobs
+        return Reply("Nothing is left to resend: nothing was sent.", edit=True)
+    return started(job.id, edit=True)
+
+
+def _resend(ctx: CommandContext, args: str) -> dict[str, Any]:
+    """/resendfailed's arguments as ``create_resend_failed`` and ``resend_plan`` take them:
+    ``clients``, ``since``, ``bot_ids``, ``interval_s``; ``CommandError`` for a bad one."""
     options, rest = _split_options(args, ("since", "channel", "interval"))
     since_at = None
     if "since" in options:
@@ -139,19 +177,7 @@ def resendfailed_command(ctx: CommandContext, args: str) -> Reply:
             )
     flt = parse(ctx, rest)
     clients = select_clients(flt, ctx.operator) if rest or not ctx.is_admin else None
-    job = jobs.create_resend_failed(
-        clients,
-        steps=steps(ctx.settings),
-        since=since_at,
-        bot_ids=bot_ids,
-        interval_s=interval,
-        filter_text=args,
-        operator_id=ctx.operator.id,
-    )
-    if job.total == 0:
-        Job.delete().where(Job.id == job.id).execute()  # an empty job would only clutter /jobs
-        return Reply("No client's last message failed: nothing to resend.")
-    return started(job.id, edit=False)
+    return {"clients": clients, "since": since_at, "bot_ids": bot_ids, "interval_s": interval}
 
 
 def _split_options(args: str, keys: tuple[str, ...]) -> tuple[dict[str, str], str]:
