@@ -15,16 +15,22 @@ from commands.cli import CliContext, cli, pass_context
 @click.argument("text", required=False, default="")
 @pass_context
 def admin_command(obj: CliContext, as_id: int, press: str | None, text: str) -> None:
-    """Run an admin-bot command, e.g. switchboard admin --as 111 "/clients unanswered".
+    """Run an admin-bot command, e.g. ./switchboard admin --as 111 "/clients unanswered".
 
-    Buttons are listed under the reply with their data; --press DATA presses one. Exits 1
-    when the command was refused (the reply says why; nothing was done).
+    Buttons are listed under the reply with their data; --press DATA (without a command
+    text) presses one. Exits 1 when the command was refused (the reply says why; nothing was
+    done).
     """
     from commands.admin import ADMIN_COMMANDS, CommandContext, find_operator, render_text
     from store.runtime import open_store
 
     if not text and press is None:
         raise click.UsageError('give a command text like "/help", or --press DATA')
+    if text and press is not None:
+        raise click.UsageError(
+            "give a command text or --press DATA, not both: a button belongs to an earlier "
+            "reply, so press it on its own"
+        )
     settings = obj.settings
     open_store(settings)
     operator = find_operator(as_id)

@@ -117,7 +117,7 @@ def count_command(obj: CliContext, filter_words: tuple[str, ...], as_id: int | N
 @as_option
 @pass_context
 def unread_command(obj: CliContext, as_id: int | None) -> None:
-    """Print the unread counter (F15): for an admin the project's unread dialogs, for an
+    """Print the unread counter: for an admin the project's unread dialogs, for an
     operator those of the clients bound to them."""
     from store.clients.unread import unread_count
 
@@ -206,7 +206,7 @@ def _run(plan: BulkPlan, *, yes: bool, dry_run: bool = False, ask: bool = True) 
 @as_option
 @pass_context
 def read_all_command(obj: CliContext, as_id: int | None) -> None:
-    """Mark every client in your scope read (F3); prints how many."""
+    """Mark every client in your scope read; prints how many."""
     from store.clients.bulk import plan_read_all
 
     settings = open_settings(obj)
@@ -219,7 +219,7 @@ def read_all_command(obj: CliContext, as_id: int | None) -> None:
 @as_option
 @pass_context
 def purge_command(obj: CliContext, yes: bool, dry_run: bool, as_id: int | None) -> None:
-    """Delete every client in your scope who blocked the bot or whom we blocked (F8), with
+    """Delete every client in your scope who blocked the bot or whom we blocked, with
     their messages; irreversible: prints how many and asks to confirm on a terminal (--yes:
     do not ask)."""
     from store.clients.bulk import plan_purge_unsubscribed

@@ -35,7 +35,7 @@ def start_email(
     *,
     operator_id: int | None = None,
 ) -> Started:
-    """F2: queue a mail to ``address`` from email bot ``bot_name``; the client is created if new.
+    """queue a mail to ``address`` from email bot ``bot_name``; the client is created if new.
 
     Raises ``WriteRefused`` (one line) for an unknown or disabled bot and a bad address, before
     anything is written. Blocking store code.
@@ -51,7 +51,7 @@ def start_email(
 
 @cli.group("email")
 def email_group() -> None:
-    """Email bots: write to an address (F2)."""
+    """Email bots: write to an address."""
 
 
 @email_group.command("write")

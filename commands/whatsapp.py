@@ -109,7 +109,7 @@ def start_whatsapp(
     operator_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> Started:
-    """F1: queue ``text`` to ``phone`` from WhatsApp bot ``bot_name``; the client is created if
+    """Queue ``text`` to ``phone`` from WhatsApp bot ``bot_name``; the client is created if
     new. Outside the 24-hour window the bot's ``first_contact_template`` is queued instead
     (``Started.note`` says so, for the operator).
 
@@ -130,7 +130,7 @@ def start_whatsapp(
 
 @cli.group("whatsapp")
 def whatsapp_group() -> None:
-    """WhatsApp bots: write to a phone number (F1)."""
+    """WhatsApp bots: write to a phone number."""
 
 
 @whatsapp_group.command("write")

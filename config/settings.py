@@ -160,7 +160,7 @@ class WhatsAppTemplateSettings(StrictModel):
 class WhatsAppBotSettings(_BotBase):
     """A WhatsApp Cloud API phone number. ``api_base`` replaces the Graph API's address.
 
-    ``first_contact_template`` is what write-to-WhatsApp (F1) sends when the client's 24-hour
+    ``first_contact_template`` is what write-to-WhatsApp sends when the client's 24-hour
     window is closed (default: Meta's sample ``hello_world``, en_US, every account has it).
     ``default_region`` (ISO 3166 alpha-2, e.g. ``RU``): the country of phone numbers an operator
     writes without ``+`` (``8 916 123 45 67``); unset, such digits are read as country code and
@@ -188,7 +188,7 @@ class WhatsAppBotSettings(_BotBase):
     seconds_per_recipient: Annotated[float, Field(ge=0)] = 6.0
     """Least time between two messages to the same person."""
     first_contact_template: WhatsAppTemplateSettings = WhatsAppTemplateSettings()
-    """What write-to-WhatsApp (F1) sends when the client's 24-hour window is closed (below); Meta's
+    """What write-to-WhatsApp sends when the client's 24-hour window is closed (below); Meta's
     sample `hello_world` exists on every account.
     """
     default_region: str | None = None

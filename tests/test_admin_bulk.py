@@ -56,7 +56,6 @@ def test_bulk_delete_cancel_and_confirm(staff: dict[str, CommandContext]) -> Non
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ("", "Give an action and a filter"),
         ("explode tab:all", "Unknown action 'explode'"),
         ("read", "Give a filter"),
         ("list-add", "needs an argument"),
@@ -74,6 +73,14 @@ def test_bad_bulk_arguments_change_nothing(
     assert expected in reply.text and reply.error and not reply.buttons, reply.text
     assert "Usage: /bulk" in reply.text
     assert AuditLog.select().count() == 0 and Client.get().unread
+
+
+def test_bulk_without_arguments_lists_the_actions(staff: dict[str, CommandContext]) -> None:
+    reply = run(staff["admin"], "/bulk")
+    assert not reply.error and not reply.buttons, reply.text
+    assert reply.text.startswith("/bulk ACTION [ARG] FILTER... Actions:")
+    for action in ("read", "delete", "list-add", "assign"):
+        assert f"  {action} — " in reply.text
 
 
 def test_selection_actions_apply_to_the_chosen_clients(staff: dict[str, CommandContext]) -> None:

@@ -140,6 +140,9 @@ def test_admin_cli_runs_the_same_commands(tmp_path: Path) -> None:
     assert "--press cv:client" in result.stdout
     pressed = run_cli("admin", "--as", "111", "--press", "cv:client", cwd=tmp_path)
     assert "▫️ Client messages" in pressed.stdout
+    both = run_cli("admin", "--as", "111", "--press", "cv:client", "/chatview", cwd=tmp_path)
+    assert both.returncode == 2 and both.stdout == ""  # refused: neither ran
+    assert "give a command text or --press DATA, not both" in both.stderr
     stranger = run_cli("admin", "--as", "999", "/help", cwd=tmp_path)
     assert stranger.returncode == 1
     assert stranger.stderr.strip() == "switchboard: Telegram id 999 is not a known operator"
@@ -163,6 +166,10 @@ def test_assign_rules_by_role(staff: dict[str, CommandContext]) -> None:
     assert "bound to Boris" in ADMIN_COMMANDS.handle_text(admin, f"/assign {taken.id} 222").text
     assert "bound to nobody" in ADMIN_COMMANDS.handle_text(admin, f"/assign {taken.id} none").text
     assert "No operator 'Zed'" in ADMIN_COMMANDS.handle_text(admin, f"/assign {taken.id} Zed").text
+    # Every client is an admin's: a missing one is just missing, not "not among yours".
+    missing = ADMIN_COMMANDS.handle_text(admin, "/assign 99999 me")
+    assert missing.error and "No client 99999." in missing.text and "among" not in missing.text
+    assert "among yours" in ADMIN_COMMANDS.handle_text(operator, "/assign 99999 me").text
 
 
 def test_shift_and_autoassign(staff: dict[str, CommandContext]) -> None:

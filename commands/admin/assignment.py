@@ -16,6 +16,8 @@ def client_for(ctx: CommandContext, word: str) -> Client:
     if not word.isdigit():
         raise CommandError(f"{word!r} is not a client id (a number, as /clients shows).")
     client = Client.get_or_none(Client.id == int(word))
+    if client is None and ctx.is_admin:
+        raise CommandError(f"No client {word}.")  # an admin's scope is every client
     if client is None or not (ctx.is_admin or client.responsible_id in (None, ctx.operator.id)):
         raise CommandError(f"No client {word} among yours.")
     return client

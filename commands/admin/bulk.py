@@ -87,15 +87,15 @@ def _action_lines() -> str:
 @ADMIN_COMMANDS.command(
     "bulk",
     "/bulk ACTION [ARG] FILTER...",
-    "Act on every client matching FILTER after a count and Confirm (F9); /bulk lists actions.",
+    "Act on every client matching FILTER after a count and Confirm; /bulk lists actions.",
 )
 def bulk_command(ctx: CommandContext, args: str) -> Reply:
     try:
         terms = tokenize(args)
     except FilterError as exc:
         raise CommandError(str(exc)) from None
-    if not terms:
-        raise CommandError(f"Give an action and a filter. Actions:\n{_action_lines()}")
+    if not terms:  # not a mistake: the way to see what /bulk can do
+        return Reply(f"/bulk ACTION [ARG] FILTER... Actions:\n{_action_lines()}")
     action = terms[0].token.lower()
     spec = ACTIONS.get(action)
     if spec is None:
@@ -146,7 +146,7 @@ def bulk_argument(ctx: CommandContext, text: str, data: dict[str, Any]) -> Reply
     return reply
 
 
-@ADMIN_COMMANDS.command("readall", "/readall", "Mark every dialog you may see as read (F3).")
+@ADMIN_COMMANDS.command("readall", "/readall", "Mark every dialog you may see as read.")
 def readall_command(ctx: CommandContext, args: str) -> Reply:
     if args:
         raise CommandError("/readall takes no arguments.")
@@ -157,7 +157,7 @@ def readall_command(ctx: CommandContext, args: str) -> Reply:
 @ADMIN_COMMANDS.command(
     "purge_unsubscribed",
     "/purge_unsubscribed",
-    "Delete every client who blocked the bot or whom we blocked, after Confirm (F8).",
+    "Delete every client who blocked the bot or whom we blocked, after Confirm.",
 )
 def purge_command(ctx: CommandContext, args: str) -> Reply:
     if args:

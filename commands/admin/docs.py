@@ -25,9 +25,12 @@ else gets one polite refusal and nothing more. Commands are written once in `com
 and served twice: by the Telegram bot, and from a shell by `./switchboard admin`:
 
 ```sh
-switchboard admin --as TELEGRAM_ID "/help"             # run a command as that operator
-switchboard admin --as TELEGRAM_ID --press DATA "/x"   # press a button of the reply
+./switchboard admin --as TELEGRAM_ID "/help"       # run a command as that operator
+./switchboard admin --as TELEGRAM_ID --press DATA  # press a button: DATA as listed under a reply
 ```
+
+A command text and `--press` are either-or: given both, `./switchboard admin` refuses in one
+line (a button belongs to an earlier reply, not to a command run with it).
 
 Arguments are separated by spaces, and double quotes keep spaces inside one value
 (`/assign 12 "Anna Maria"`, `/operators add 42 operator "Anna Maria"`); inside quotes a
@@ -42,7 +45,7 @@ is refused.
 - **Filters**: every command taking `FILTER...` reads the language of [filters.md](filters.md).
 - **Scope**: an operator sees and acts on the clients bound to them and the free ones; an
   admin on every client. An operator's *Others* tab is empty and `/unread` counts only the
-  clients bound to them (F15).
+  clients bound to them.
 - **Confirmation**: `/bulk`, the actions on a selection of `/clients`, `/broadcast`,
   `/purge_unsubscribed` and deleting a client show what they will touch and wait for a button;
   a confirmation runs once, however many times it is pressed. `/broadcast` and
@@ -82,34 +85,34 @@ no delivery worker took the message within a few seconds (none is running, or al
 
 CLI_ROWS = (
     (
-        "switchboard whatsapp write BOT PHONE TEXT",
-        "F1: write to a phone number; the client is created if new; outside WhatsApp's "
+        "./switchboard whatsapp write BOT PHONE TEXT",
+        "write to a phone number; the client is created if new; outside WhatsApp's "
         "24-hour window the bot's `first_contact_template` is sent instead",
     ),
     (
-        "switchboard email write BOT ADDRESS SUBJECT TEXT",
-        "F2: mail an address; the client is created if new",
+        "./switchboard email write BOT ADDRESS SUBJECT TEXT",
+        "mail an address; the client is created if new",
     ),
     (
-        "switchboard clients list|count [FILTER...]",
+        "./switchboard clients list|count [FILTER...]",
         "the client list and its size under a filter ([filters.md](filters.md))",
     ),
     (
-        "switchboard clients bulk ACTION [ARG] FILTER...",
-        "F9 bulk actions on every matching client, with a confirmation step",
+        "./switchboard clients bulk ACTION [ARG] FILTER...",
+        "bulk actions on every matching client, with a confirmation step",
     ),
     (
-        "switchboard clients export|import|read-all|purge-unsubscribed",
-        "F13 export and import, F3 mark everything read, F8 delete unsubscribed",
+        "./switchboard clients export|import|read-all|purge-unsubscribed",
+        "export and import, mark everything read, delete unsubscribed",
     ),
-    ("switchboard filters save|list|delete|help", "F12 saved filters and the filter syntax"),
+    ("./switchboard filters save|list|delete|help", "saved filters and the filter syntax"),
     (
-        "switchboard broadcast ... / resend-failed ...",
+        "./switchboard broadcast ... / resend-failed ...",
         "broadcasts and resends of failed messages: the plan first (recipients, skipped, per "
         "bot its limit and time), then a confirmation on a terminal, `--yes` or `--dry-run`; "
         "paced jobs through the outbox (`./switchboard jobs list|show|cancel`)",
     ),
-    ('switchboard admin --as ID "/command ..."', "any admin bot command above, from a shell"),
+    ('./switchboard admin --as ID "/command ..."', "any admin bot command above, from a shell"),
 )
 
 

@@ -111,7 +111,7 @@ def broadcast_button(ctx: CommandContext, payload: str) -> Reply:
 @ADMIN_COMMANDS.command(
     "resendfailed",
     "/resendfailed [since:DATE] [channel:NAME] [interval:SECONDS] [FILTER...]",
-    "Resend the last bot message to every client whose last message failed (F4): you see "
+    "Resend the last bot message to every client whose last message failed: you see "
     "the plan, then confirm.",
 )
 def resendfailed_command(ctx: CommandContext, args: str) -> Reply:

@@ -32,7 +32,7 @@ ADMIN_SETTLE_S: Final = 30.0  # how long a /write_* reply waits for a send in pr
 @ADMIN_COMMANDS.command(
     "export",
     "/export csv|xlsx [FILTER...]",
-    "Download the clients matching FILTER as a CSV or Excel file (F13).",
+    "Download the clients matching FILTER as a CSV or Excel file.",
 )
 def export_command(ctx: CommandContext, args: str) -> Reply:
     head, rest = head_and_rest(args, 1)
@@ -101,7 +101,7 @@ def _started(ctx: CommandContext, started: Started, what: str) -> Reply:
 @ADMIN_COMMANDS.command(
     "write_email",
     "/write_email BOT ADDRESS SUBJECT | TEXT",
-    "Mail a new or known address from an email bot (F2); the reply says whether it was sent.",
+    "Mail a new or known address from an email bot; the reply says whether it was sent.",
 )
 def write_email_command(ctx: CommandContext, args: str) -> Reply:
     from commands.email import start_email
@@ -124,7 +124,7 @@ def write_email_command(ctx: CommandContext, args: str) -> Reply:
 @ADMIN_COMMANDS.command(
     "write_whatsapp",
     "/write_whatsapp BOT PHONE TEXT",
-    "Write to a new or known phone number from a WhatsApp bot (F1); quote a PHONE with "
+    "Write to a new or known phone number from a WhatsApp bot; quote a PHONE with "
     'spaces: "+7 916 123-45-67".',
 )
 def write_whatsapp_command(ctx: CommandContext, args: str) -> Reply:

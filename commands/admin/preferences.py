@@ -10,7 +10,7 @@ from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
 from store.models import OperatorPreference
 
-# Fields a client card can show in the list (F6), in display order, with their labels.
+# Fields a client card can show in the list, in display order, with their labels.
 PREVIEW_FIELDS: Final[dict[str, str]] = {
     "messenger_id": "Messenger id",
     "username": "Username",
@@ -26,7 +26,7 @@ PREVIEW_FIELDS: Final[dict[str, str]] = {
 }
 DEFAULT_PREVIEW: Final = ("last_action", "responsible", "last_message")
 
-# Kinds of messages a dialog can show (F7): Message.author_kind values.
+# Kinds of messages a dialog can show: Message.author_kind values.
 CHAT_KINDS: Final[dict[str, str]] = {
     "client": "Client messages",
     "bot": "Bot messages",
@@ -64,9 +64,7 @@ def _preview_reply(pref: OperatorPreference, edit: bool = False) -> Reply:
     return Reply(text, buttons=rows, edit=edit)
 
 
-@ADMIN_COMMANDS.command(
-    "preview", "/preview [var NAME]", "Choose what client cards show in lists (F6)."
-)
+@ADMIN_COMMANDS.command("preview", "/preview [var NAME]", "Choose what client cards show in lists.")
 def preview(ctx: CommandContext, args: str) -> Reply:
     pref = preferences_of(ctx.operator.id)
     words = split_args(args)
@@ -104,7 +102,7 @@ def _chat_reply(pref: OperatorPreference, edit: bool = False) -> Reply:
     return Reply("Dialog view: tap a kind of message to show or hide it.", rows, edit=edit)
 
 
-@ADMIN_COMMANDS.command("chatview", "/chatview", "Choose which messages dialogs show (F7).")
+@ADMIN_COMMANDS.command("chatview", "/chatview", "Choose which messages dialogs show.")
 def chatview(ctx: CommandContext, args: str) -> Reply:
     return _chat_reply(preferences_of(ctx.operator.id))
 

@@ -72,7 +72,7 @@ def saved_button(ctx: CommandContext, payload: str) -> Reply:
     return clients_command(ctx, row.query)
 
 
-@ADMIN_COMMANDS.command("unread", "/unread", "How many dialogs wait for your answer (F15).")
+@ADMIN_COMMANDS.command("unread", "/unread", "How many dialogs wait for your answer.")
 def unread_command(ctx: CommandContext, args: str) -> Reply:
     if args:
         raise CommandError("/unread takes no arguments.")

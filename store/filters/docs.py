@@ -37,9 +37,9 @@ this table.
 """
 
 OUTRO = """\
-Example (SPEC F11): `search:Ксения before:20.04.2021 var:Размер=XS`.
+Example: `search:Ксения before:20.04.2021 var:Размер=XS`.
 
-Saved filters (F12): `./switchboard filters save NAME FILTER...`, then use `saved:NAME` in any
+Saved filters: `./switchboard filters save NAME FILTER...`, then use `saved:NAME` in any
 filter; `./switchboard filters list`, `./switchboard filters delete NAME`.
 """
 
