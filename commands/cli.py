@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
 import click
 
-from config import ConfigError, Settings, load_settings
+from config import ConfigError, Settings, load_settings, logs
 from store.errors import MigrationRequired, StoreError
 
 EXIT_CONFIG = 2
@@ -27,6 +28,7 @@ class CliContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config_path)
+            logs.REDACT.add(logs.secrets_of(self._settings))  # never logged, whatever logs
         return self._settings
 
 
@@ -78,11 +80,30 @@ def migrate_command(obj: CliContext) -> None:
     database.close()
 
 
+def log_format_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--log-format text|json`` (``$SWITCHBOARD_LOG_FORMAT``) of the long-running commands."""
+    return click.option(
+        "--log-format",
+        type=click.Choice(logs.FORMATS),
+        envvar="SWITCHBOARD_LOG_FORMAT",
+        default="text",
+        show_default=True,
+        help="Log lines as text, or one JSON object per line for a log shipper.",
+    )(command)
+
+
+def use_log_format(fmt: str, settings: Settings) -> None:
+    """Log in ``fmt`` from now on, here and in the processes this one starts."""
+    os.environ["SWITCHBOARD_LOG_FORMAT"] = fmt  # spawned worker processes read it
+    logs.configure(fmt, secrets=logs.secrets_of(settings))
+
+
 @cli.command("serve")
 @click.option("--host", envvar="SWITCHBOARD_HOST", default=None, help="Address to listen on.")
 @click.option("--port", envvar="SWITCHBOARD_PORT", type=int, default=None, help="Port.")
+@log_format_option
 @pass_context
-def serve_command(obj: CliContext, host: str | None, port: int | None) -> None:
+def serve_command(obj: CliContext, host: str | None, port: int | None, log_format: str) -> None:
     """Serve webhooks, health and ops over HTTP (default 127.0.0.1:8080) until SIGTERM/Ctrl-C."""
     from aiohttp import web
 
@@ -90,6 +111,7 @@ def serve_command(obj: CliContext, host: str | None, port: int | None) -> None:
     from store.runtime import open_store
 
     settings = obj.settings
+    use_log_format(log_format, settings)
     open_store(settings)
     host = host or settings.host
     port = settings.port if port is None else port
@@ -116,11 +138,10 @@ def config_command(obj: CliContext) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.getLogger("peewee.migrations").setLevel(logging.WARNING)
-    logging.basicConfig(
-        level=os.environ.get("SWITCHBOARD_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        logs.configure()
+    except ValueError as exc:  # SWITCHBOARD_LOG_FORMAT with a value we do not know
+        fail(str(exc), EXIT_CONFIG)
     try:
         cli.main(args=argv, prog_name="switchboard", standalone_mode=False)
     except click.exceptions.Abort:

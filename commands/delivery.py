@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from aiohttp import web
 
-from commands.cli import CliContext, cli, pass_context
+from commands.cli import CliContext, cli, log_format_option, pass_context, use_log_format
 from config import Settings
 from workers.broker import is_memory
 
@@ -15,13 +15,17 @@ ENGINE_KEY = web.AppKey("delivery_engine", object)
 @cli.command("worker")
 @click.option("--processes", type=click.IntRange(1, 64), default=None, help="Worker processes.")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="Threads each.")
+@log_format_option
 @pass_context
-def worker_command(obj: CliContext, processes: int | None, threads: int | None) -> None:
+def worker_command(
+    obj: CliContext, processes: int | None, threads: int | None, log_format: str
+) -> None:
     """Send the outbox from Dramatiq worker processes (redis:// broker) until SIGTERM/Ctrl-C."""
     from store.runtime import open_store
     from workers.process import run_workers
 
     settings = obj.settings
+    use_log_format(log_format, settings)
     if is_memory(settings.broker_url):
         raise click.ClickException(
             "broker_url is memory://: `./switchboard serve` runs the workers itself; "

@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.process
-import os
 import signal
 import threading
 import time
 from collections.abc import Callable
 
-from config import Settings, load_settings
+from config import Settings, load_settings, logs
 
 log = logging.getLogger("switchboard.worker")
 
@@ -31,13 +30,10 @@ def _child(config_path: str | None, threads: int) -> None:
     from store.runtime import open_store
     from workers.engine import Engine
 
-    # A spawned child starts with no logging set up; log as the parent (``commands.cli.main``).
-    logging.basicConfig(
-        level=os.environ.get("SWITCHBOARD_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
     settings = load_settings(config_path)
+    # A spawned child starts with no logging set up; log as the parent (its format and level
+    # come through the environment: ``commands.cli.use_log_format``).
+    logs.configure(secrets=logs.secrets_of(settings))
     open_store(settings)
     engine = Engine(settings)
     stop = threading.Event()
