@@ -272,3 +272,27 @@ def test_a_bots_sends_depart_at_least_half_an_interval_apart(
     assert limiter.admit([chat]).entry is not None  # a key of its own goes at once
     time.sleep(0.21)
     assert limiter.admit([bot, chat]).entry is not None
+
+
+@given(
+    cut=st.floats(0.05, 0.95),
+    floor=st.floats(0.01, 1.0),
+    step=st.floats(0.01, 1.0),
+    events=st.lists(st.tuples(st.floats(0, 100), st.booleans()), max_size=30),
+)
+def test_the_learned_factor_stays_between_the_floor_and_one_and_only_a_429_lowers_it(
+    cut: float, floor: float, step: float, events: list[tuple[float, bool]]
+) -> None:
+    aimd = Aimd(cut=cut, floor=floor, raise_step=step, raise_every_s=10.0)
+    stored, cut_at, now = 1.0, None, 0.0
+    before = aimd.factor(stored, cut_at, now)
+    for gap, refused in events:
+        now += gap
+        factor = aimd.factor(stored, cut_at, now)
+        assert floor - 1e-9 <= factor <= 1.0
+        assert factor >= before - 1e-9  # time alone never lowers it
+        if refused:
+            stored, cut_at = aimd.after_cut(factor), now
+            assert stored <= max(factor * cut, floor) + 1e-9
+            assert stored < factor or factor <= floor
+        before = aimd.factor(stored, cut_at, now)
