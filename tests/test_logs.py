@@ -28,6 +28,7 @@ from store.inbound import get_or_create_client
 from store.models import Bot, Message
 from store.setup import sync_bots
 from tests.conftest import cli_env, run_cli
+from tests.services import REDIS_URL, redis_namespace
 from tests.telegram_support import TOKEN, settings_for
 from workers.engine import Engine
 
@@ -184,19 +185,7 @@ def test_serve_log_format_json_writes_json_lines(tmp_path: Path) -> None:
     }
     (tmp_path / "config.yaml").write_text(json.dumps(config))
     assert run_cli("migrate", cwd=tmp_path).returncode == 0
-    command = [sys.executable, "-m", "commands", "serve", "--log-format", "json"]
-    stderr_path = tmp_path / "stderr.log"
-    with stderr_path.open("w") as stderr:
-        server = subprocess.Popen(command, cwd=tmp_path, env=cli_env(), stderr=stderr)
-        try:
-            deadline = time.monotonic() + 90  # a cold start on a busy machine
-            while "serving on" not in stderr_path.read_text() and time.monotonic() < deadline:
-                time.sleep(0.2)
-            time.sleep(1.0)  # the poller's first (failing) calls log too
-        finally:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=30)
-    lines = stderr_path.read_text().splitlines()
+    lines = stderr_until(tmp_path, ["serve", "--log-format", "json"], "serving on", signal.SIGINT)
     logged = [json.loads(line) for line in lines if line.startswith("{")]
     assert any(entry["message"].startswith("serving on") for entry in logged), lines
     for entry in logged:
@@ -206,3 +195,42 @@ def test_serve_log_format_json_writes_json_lines(tmp_path: Path) -> None:
     assert all(line.startswith("{") or "Switchboard" in line for line in lines if line), lines
     bad = run_cli("serve", "--log-format", "xml", cwd=tmp_path)
     assert bad.returncode == 2 and "xml" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_worker_log_format_json_reaches_its_child_processes(tmp_path: Path) -> None:
+    """``switchboard worker --log-format json``: the parent's and the spawned children's
+    lines (``worker process ready``) are JSON objects."""
+    with redis_namespace() as namespace:
+        config = {
+            "database_url": f"sqlite:///{tmp_path / 'sb.db'}",
+            "broker_url": REDIS_URL,
+            "delivery": {"namespace": namespace},
+        }
+        (tmp_path / "config.yaml").write_text(json.dumps(config))
+        assert run_cli("migrate", cwd=tmp_path).returncode == 0
+        worker = ["worker", "--processes", "1", "--threads", "1", "--log-format", "json"]
+        lines = stderr_until(tmp_path, worker, "process ready", signal.SIGTERM)
+    lines = [line for line in lines if line.strip()]
+    logged = [json.loads(line) for line in lines]  # every line: a JSON object
+    ready = [e for e in logged if e["message"].startswith("worker process ready")]
+    assert ready and ready[0]["logger"] == "switchboard.worker"
+
+
+def stderr_until(cwd: Path, args: list[str], text: str, stop: signal.Signals) -> list[str]:
+    """Run ``switchboard ARGS`` in ``cwd`` until ``text`` appears on its stderr (a cold start
+    on a busy machine: up to 90 s), then a second more, then ``stop`` it; its stderr lines."""
+    path = cwd / "stderr.log"
+    with path.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "commands", *args], cwd=cwd, env=cli_env(), stderr=stderr
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while text not in path.read_text():
+                assert time.monotonic() < deadline, path.read_text()[-2000:]
+                time.sleep(0.2)
+            time.sleep(1.0)  # what comes right after (the poller's first calls) logs too
+        finally:
+            process.send_signal(stop)
+            process.wait(timeout=60)
+    return path.read_text().splitlines()
