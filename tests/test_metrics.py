@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import peewee
 import pytest
+import redis
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -31,6 +32,7 @@ from tests.services import REDIS_URL, redis_namespace
 from tests.telegram_support import SECRET, TOKEN
 from tests.whatsapp_support import ACCESS_TOKEN, APP_SECRET, PHONE_ID, VERIFY_TOKEN
 from workers.engine import Engine
+from workers.stats import MemoryStats, RedisStats, Stats
 
 OPS_TOKEN = "metrics-token-1"
 BEARER = {"Authorization": f"Bearer {OPS_TOKEN}"}
@@ -206,12 +208,18 @@ async def test_sends_failures_retries_and_webhooks_move_their_counters(
             await until(lambda: Message.get_by_id(first.id).status == "sent", "Ann's send", 20)
             blocked = outbox.enqueue(bob, "hi Bob")
             await until(lambda: Message.get_by_id(blocked.id).status == "failed", "Bob's", 20)
+            # The platform's 429: retried after its retry_after (1 s), then sent.
+            emu.fail_next("sendMessage", status=429, retry_after=1)
+            later = outbox.enqueue(ann, "and your invoice")
+            await until(lambda: Message.get_by_id(later.id).status == "sent", "the 429'd send", 20)
             samples = await scrape(http, url)
-    assert value(samples, "switchboard_messages_sent_total", bot="tg", kind="text") == 1
+    assert value(samples, "switchboard_messages_sent_total", bot="tg", kind="text") == 2
     assert value(samples, "switchboard_send_retries_total", bot="tg", reason="TransientError") == 1
+    assert value(samples, "switchboard_send_retries_total", bot="tg", reason="RetryAfter") == 1
+    assert value(samples, "switchboard_bot_429_total", bot="tg") == 1
     assert value(samples, "switchboard_send_failures_total", bot="tg", reason="Blocked") == 1
     assert value(samples, "switchboard_send_failures_total", bot="tg", reason="TransientError") == 0
-    assert value(samples, "switchboard_send_latency_seconds_count", bot="tg") == 3
+    assert value(samples, "switchboard_send_latency_seconds_count", bot="tg") == 5
     assert value(samples, "switchboard_send_latency_seconds_count", bot="wa") == 0
     assert value(samples, "switchboard_messages_inbound_total", bot="tg", kind="text") == 1
     assert value(samples, "switchboard_webhook_requests_total", bot="tg", code="200") == 2
@@ -219,7 +227,7 @@ async def test_sends_failures_retries_and_webhooks_move_their_counters(
     assert value(samples, "switchboard_webhook_requests_total", bot=UNKNOWN_BOT, code="404") == 1
     assert value(samples, "switchboard_webhook_requests_total", bot="wa", code="200") == 0
     assert value(samples, "switchboard_bot_up", bot="tg") == 1  # answered since the 500
-    assert value(samples, "switchboard_outbox_messages", status="sent") == 1
+    assert value(samples, "switchboard_outbox_messages", status="sent") == 2
     assert value(samples, "switchboard_outbox_messages", status="failed") == 1
 
 
@@ -238,3 +246,24 @@ def test_webhook_paths_map_to_a_configured_bot_or_one_unknown_label(
     path: str, label: str | None
 ) -> None:
     assert webhook_bot(path, frozenset({"tg", "wa"})) == label
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_a_bot_is_down_while_its_latest_call_found_the_platform_unreachable(backend: str) -> None:
+    with redis_namespace() as prefix:
+        stats: Stats = (
+            MemoryStats()
+            if backend == "memory"
+            else RedisStats(redis.Redis.from_url(REDIS_URL), prefix)
+        )
+        assert stats.snapshot().down == set()
+        stats.record("tg", "retried", "TransientError", 0.5)
+        stats.record("wa", "failed", "TransientError", 0.5)  # attempts exhausted: still down
+        stats.record("wa", "retried", "RetryAfter", 0.01)  # a 429 is an answer, but no send
+        assert stats.snapshot().down == {"tg", "wa"}
+        stats.record("tg", "sent", "text", 0.05)
+        snap = stats.snapshot()
+        assert snap.down == {"wa"}
+        assert snap.buckets("tg")[-1] == 0 and sum(snap.buckets("tg")) == 2
+        assert snap.latency_sum_s["tg"] == pytest.approx(0.55)
+        assert sum(snap.buckets("nobody")) == 0
