@@ -15,7 +15,7 @@ client at once (no deadlocks) and one client's messages are stored in the order 
 
 One event's bad data never fails its neighbours: a batch the database refuses is halved and
 retried down to the events it refuses (``record_isolated``); those get ``StoreRejected``
-(the webhook answers 500 for that update alone), every other event is stored.
+(the Telegram ingest keeps that update as an unusable item), every other event is stored.
 """
 
 from __future__ import annotations
@@ -99,11 +99,13 @@ def record_isolated(events: Sequence[InboundMessage]) -> list[RecordResult | Sto
     """``record_inbound_many`` that never fails an event for another event's data (blocking).
 
     When the database refuses the batch for its data, the batch is halved and each half
-    tried again, down to the single events it refuses (``StoreRejected``, logged with the
-    refusal's traceback): every other event is stored and gets its own result, in
-    ``len(events)`` order. A connection-level failure (``StoreUnavailable``) is everyone's
-    outcome in the part not yet stored: trying more pieces would only wait longer. Errors
-    are ``detached`` on this thread before they are returned (no cursor crosses threads).
+    tried again, down to the single events it refuses (``StoreRejected``, its traceback text
+    in ``detail``): every other event is stored and gets its own result, in
+    ``events`` order. A connection-level failure (``StoreUnavailable``) is everyone's
+    outcome in the part not yet stored: trying more pieces would only wait longer. Each piece
+    is its own short transaction: on SQLite one long transaction of savepoints made concurrent
+    writers (other webhooks) wait longer (``bench/poison.py``). Errors are ``detached`` on
+    this thread before they are returned (no cursor crosses threads).
     """
     try:
         return record_inbound_many(events)
@@ -120,15 +122,10 @@ def record_isolated(events: Sequence[InboundMessage]) -> list[RecordResult | Sto
         detached(exc)
     if isinstance(failure, StoreUnavailable):
         return [failure] * len(events)
-    if len(events) == 1:
+    if len(events) == 1:  # the channel logs and keeps it; the traceback is for debugging
         (event,) = events
-        log.error(
-            "inbound writer: %s %s: %s\n%s",
-            event.bot_name,
-            event.dedup_key,
-            failure,
-            getattr(failure, "detail", ""),
-        )
+        detail = getattr(failure, "detail", "")
+        log.debug("inbound writer: %s %s: %s\n%s", event.bot_name, event.dedup_key, failure, detail)
         return [failure]
     middle = len(events) // 2
     first = record_isolated(events[:middle])

@@ -24,7 +24,7 @@ from bots.telegram.updates import ParsedUpdate, UpdateError, parse_update, updat
 from bots.unusable import Unusable, record_unusable
 from bots.webhook import store_call
 from store.business import mark_deleted, save_connection
-from store.errors import StoreError, first_line
+from store.errors import StoreError, StoreRejected, first_line
 from store.inbound import set_avatar_url
 
 log = logging.getLogger("switchboard.telegram")
@@ -62,7 +62,9 @@ class Ingest:
 
         An update we cannot use (a chat id that is not a 64-bit integer, a message that is not
         an object) is ``"unusable"``: logged, counted and kept by ``bots.unusable``, and
-        acknowledged, so Telegram does not hold the bot's later updates behind it.
+        acknowledged, so Telegram does not hold the bot's later updates behind it. So is an
+        update whose data the database refuses (``StoreRejected``: the writer stored the
+        others of its batch).
         """
         update_id_of(data)
         parsed: ParsedUpdate | None = None
@@ -87,7 +89,11 @@ class Ingest:
             return "stored"
         if parsed is None:
             return "ignored"
-        result = await self.writer.record(parsed.event)
+        try:
+            result = await self.writer.record(parsed.event)
+        except StoreRejected as exc:
+            await self._unusable(Unusable("update.store", str(exc), data))
+            return "unusable"
         if parsed.deleted_ids:  # also on a redelivery: the first may have stopped halfway
             await store_call(mark_deleted, result.client_id, list(parsed.deleted_ids))
         if result.duplicate:

@@ -3,10 +3,9 @@
 Answers, in order: unknown bot -> 404; ``X-Telegram-Bot-Api-Secret-Token`` missing or wrong
 (compared in constant time) -> 401; body over 1 MiB -> 413; malformed JSON, JSON beyond the
 request limits or not an update (no integer ``update_id``) -> 400; an update we cannot use
-(wrong shape or types inside) -> 200, kept as an unusable item (``bots.unusable``); the store
-unavailable -> 503 (Telegram redelivers, nothing is lost); the database
-refusing this update's data -> 500 (a cleaning bug: logged with its traceback, the updates
-sharing its write batch are stored and answered 200 all the same); otherwise 200,
+(wrong shape or types inside, or data the database refuses: the updates sharing its write
+batch are stored all the same) -> 200, kept as an unusable item (``bots.unusable``); the store
+unavailable -> 503 (Telegram redelivers, nothing is lost); otherwise 200,
 also for update kinds we don't use (so Telegram does not redeliver them forever). Nothing is
 stored unless the request was accepted.
 
@@ -25,7 +24,7 @@ from aiohttp import web
 from bots.telegram.client import file_url
 from bots.telegram.updates import UpdateError
 from bots.webhook import error_response, parse_json_object, read_body, unavailable
-from store.errors import NotFound, StoreRejected, StoreUnavailable
+from store.errors import NotFound, StoreUnavailable
 
 if TYPE_CHECKING:
     from bots.telegram.adapter import TelegramAdapter
@@ -75,8 +74,6 @@ async def receive(request: web.Request) -> web.Response:
     except NotFound as exc:  # the store lacks the bot: serve syncs it at start; retry later
         log.error("telegram %s: %s", name, exc)
         return error_response(503, str(exc))
-    except StoreRejected:  # logged with its traceback by the writer; neighbours unaffected
-        return error_response(500, "the store refused this update's data")
     return web.json_response({"ok": True, "result": outcome})
 
 
