@@ -195,10 +195,18 @@ def terms(draw: st.DrawFn, specs: list[Spec]) -> tuple[str, Pred]:
             return bool(held & chosen) != negated
 
         return f"{'-' if negated else ''}{kind}:{_joined(sorted(chosen))}", member
-    if kind in ("block", "stage", "channel"):
-        pool = {"block": BLOCKS, "stage": STAGES, "channel": BOTS}[kind]
+    if kind == "stage":
+        # A stage is known when a client is at it; any case of its name finds it.
+        held = tuple(sorted({c.stage for c in specs if c.stage is not None}))
+        if not held:
+            return "tab:all", lambda c, _v: True
+        stages = draw(_values(held))
+        cased = [draw(st.sampled_from((s, s.lower(), s.upper()))) for s in stages]
+        return f"stage:{_joined(cased)}", lambda c, _v: c.stage in stages
+    if kind in ("block", "channel"):
+        pool = {"block": BLOCKS, "channel": BOTS}[kind]
         values = draw(_values(pool))
-        attr = {"block": "block", "stage": "stage", "channel": "bot"}[kind]
+        attr = {"block": "block", "channel": "bot"}[kind]
         return f"{kind}:{_joined(values)}", lambda c, _v: getattr(c, attr) in values
     if kind in ("before", "after"):
         day = draw(st.sampled_from(DAYS))

@@ -101,6 +101,19 @@ def test_blocks_channels_stages_and_unanswered(admin: Operator) -> None:
     assert names("channel:shop_mail", admin) == {"b"}
     assert names("channel:shop_tg,shop_mail", admin) == {"a", "b", "c"}
     assert names("stage:Оплата", admin) == {"a"}
+    # One rule for named values: exact, else case-insensitive; unknown -> "did you mean".
+    assert names("stage:оплата", admin) == {"a"}
+    assert names("block:оплата", admin) == {"b"}
+    assert names("stage:ЛИД,оплата", admin) == {"a", "b"}
+    with pytest.raises(FilterError) as unknown:
+        names("stage:Оплатa", admin)  # a Latin "a" at the end
+    assert str(unknown.value) == (
+        "stage:Оплатa: no deal stage named 'Оплатa'; did you mean 'Оплата'?"
+    )
+    assert unknown.value.suggestion == "Оплата"
+    with pytest.raises(FilterError) as block:
+        names("block:Оплат", admin)
+    assert block.value.suggestion == "Оплата"
     assert names("unanswered", admin) == {"a"}
     assert names("tab:unanswered", admin) == {"a"}
 

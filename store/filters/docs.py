@@ -24,8 +24,13 @@ AND; the comma-separated values of one term mean any-of (`list:VIP,Gold` = in VI
 spaces, commas and `=` in one value: `search:"Анна Мария"`, `var:"Размер"="XS"`; inside
 quotes a backslash escapes the next character.
 
-A bad term (unknown key, bad date, empty value, unknown list, label, bot, operator or block)
-is refused with one line naming it and the nearest valid spelling; nothing runs.
+Names (`list:`, `label:`, `block:`, `stage:`) follow one rule: a name matches exactly, or else
+case-insensitively when only one name differs from it just in case (`stage:новый` finds
+`Новый`, `block:оплата` finds `Оплата`). A deal stage is known when some client is at it.
+
+A bad term (unknown key, bad date, empty value, unknown list, label, bot, operator, block or
+deal stage) is refused with one line naming it and the nearest valid spelling ("did you
+mean"); nothing runs.
 
 An operator sees and acts on the clients bound to them and the free ones; an admin on all.
 Results: pinned clients first, then the latest activity first (or, with `sort:created`, the

@@ -160,7 +160,7 @@ def _flag(_term: Term, _ctx: Context) -> bool:
 
 
 def _stages(term: Term, _ctx: Context) -> list[str]:
-    return _nonempty_values(term)
+    return resolve.stage_names(_nonempty_values(term), token=term.token)
 
 
 def _no_sql(_value: Any, _negated: bool) -> None:
@@ -245,7 +245,7 @@ SPECS: tuple[FilterSpec, ...] = (
     FilterSpec(
         "stage",
         "stage:NAME[,NAME...]",
-        "at any of the CRM deal stages (exact)",
+        "at any of the CRM deal stages",
         _stages,
         lambda v, _n: sql.Client.deal_stage.in_(v),
     ),

@@ -9,13 +9,15 @@ import datetime as dt
 import difflib
 import re
 import zoneinfo
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import peewee as pw
 
 from store.filters.errors import FilterError
-from store.models import Operator
+from store.models import Client, Operator
+
+T = TypeVar("T")
 
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
@@ -29,31 +31,65 @@ def nearest(word: str, candidates: Iterable[str]) -> str | None:
     return folded[close[0]] if close else None
 
 
-def names_to_ids(
-    model: type[pw.Model], names: Sequence[str], *, what: str, token: str
-) -> list[int]:
-    """Ids of the rows of ``model`` named ``names`` (exact, then case-insensitive)."""
-    name_field: Any = model._meta.fields["name"]
-    id_field: Any = model._meta.primary_key
-    pairs: Any = model.select(name_field, id_field).where(name_field.in_(names)).tuples()
-    found: dict[str, int] = dict(pairs)
+def match_names(
+    names: Sequence[str],
+    exact: dict[str, T],
+    every: Callable[[], dict[str, T]],
+    *,
+    what: str,
+    token: str,
+) -> list[T]:
+    """The one rule every named filter value follows (list, label, block, stage): a name
+    matches exactly, else case-insensitively when just one name folds to it; otherwise
+    ``FilterError`` with the nearest known name ("did you mean"). ``exact``: the rows found
+    by an exact lookup of ``names``; ``every``: all names, loaded only for a missing one."""
+    found = dict(exact)
     missing = [n for n in names if n not in found]
     if missing:
-        all_pairs: Any = model.select(name_field, id_field).tuples()
-        every: dict[str, int] = dict(all_pairs)
-        folded: dict[str, list[int]] = {}
-        for name, row_id in every.items():
-            folded.setdefault(name.lower(), []).append(row_id)
+        known = every()
+        folded: dict[str, list[T]] = {}
+        for name, value in known.items():
+            folded.setdefault(name.lower(), []).append(value)
         for name in missing:
-            ids = folded.get(name.lower(), [])
-            if len(ids) != 1:
+            values = folded.get(name.lower(), [])
+            if len(values) != 1:
                 raise FilterError(
                     f"{token}: no {what} named {name!r}",
                     token=token,
-                    suggestion=nearest(name, every),
+                    suggestion=nearest(name, known),
                 )
-            found[name] = ids[0]
+            found[name] = values[0]
     return [found[n] for n in names]
+
+
+def names_to_ids(
+    model: type[pw.Model], names: Sequence[str], *, what: str, token: str
+) -> list[int]:
+    """Ids of the rows of ``model`` named ``names`` (``match_names``)."""
+    name_field: Any = model._meta.fields["name"]
+    id_field: Any = model._meta.primary_key
+    pairs: Any = model.select(name_field, id_field).where(name_field.in_(names)).tuples()
+
+    def every() -> dict[str, int]:
+        all_pairs: Any = model.select(name_field, id_field).tuples()
+        return dict(all_pairs)
+
+    return match_names(names, dict(pairs), every, what=what, token=token)
+
+
+def stage_names(names: Sequence[str], *, token: str) -> list[str]:
+    """The deal stages clients hold, named ``names`` (``match_names``: ``новый`` finds
+    ``Новый``); a stage no client is at is unknown. Index lookups; all stages are read only
+    for a name that is not found exactly."""
+    stage: Any = Client.deal_stage
+    rows: Any = Client.select(stage).where(stage.in_(names)).distinct().tuples()
+    exact = {value: value for (value,) in rows}
+
+    def every() -> dict[str, str]:
+        known: Any = Client.select(stage).where(stage.is_null(False)).distinct().tuples()
+        return {value: value for (value,) in known}
+
+    return match_names(names, exact, every, what="deal stage", token=token)
 
 
 def operator_ids(words: Sequence[str], viewer: Operator, *, token: str) -> list[int | None]:
