@@ -22,7 +22,9 @@ from commands.metrics_counting import UNKNOWN_BOT, webhook_bot
 from commands.ops import install_ops
 from commands.web import build_app, install_channels
 from config import Settings
+from emulators import whatsapp_payloads as wp
 from emulators.telegram import TelegramEmulator
+from emulators.whatsapp import GraphEmulator
 from store import outbox
 from store.inbound import get_or_create_client
 from store.models import Bot, Message
@@ -267,3 +269,34 @@ def test_a_bot_is_down_while_its_latest_call_found_the_platform_unreachable(back
         assert snap.buckets("tg")[-1] == 0 and sum(snap.buckets("tg")) == 2
         assert snap.latency_sum_s["tg"] == pytest.approx(0.55)
         assert sum(snap.buckets("nobody")) == 0
+
+
+async def test_whatsapp_webhooks_count_inbound_kinds_and_refusals(
+    db: peewee.Database, broker: tuple[str, str]
+) -> None:
+    """Meta's signed webhooks from the Graph API emulator: a text and an image (two kinds),
+    the same payload again (no new inbound), and an unsigned one (401)."""
+    settings = _settings(broker)
+    sync_bots([("tg", "telegram"), ("wa", "whatsapp"), ("mail", "email")])
+    async with (
+        GraphEmulator(access_token=ACCESS_TOKEN, app_secret=APP_SECRET) as graph,
+        serving(settings, channels=True) as (url, _),
+        aiohttp.ClientSession() as http,
+    ):
+        hook = f"{url}/webhooks/whatsapp/wa"
+        body = wp.envelope(
+            PHONE_ID,
+            messages=[
+                wp.text("15551234567", "hi"),
+                wp.media("image", "15551234567", "m1", mime_type="image/jpeg"),
+            ],
+        )
+        assert (await graph.post_webhook(hook, body))[0] == 200
+        assert (await graph.post_webhook(hook, body))[0] == 200  # Meta redelivers
+        assert (await graph.post_webhook(hook, body, signature=False))[0] == 401
+        samples = await scrape(http, url)
+    assert value(samples, "switchboard_messages_inbound_total", bot="wa", kind="text") == 1
+    assert value(samples, "switchboard_messages_inbound_total", bot="wa", kind="media") == 1
+    assert value(samples, "switchboard_webhook_requests_total", bot="wa", code="200") == 2
+    assert value(samples, "switchboard_webhook_requests_total", bot="wa", code="401") == 1
+    assert value(samples, "switchboard_messages_inbound_total", bot="tg", kind="text") == 0
