@@ -14,6 +14,8 @@ every ops route answers 403 saying so.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 
@@ -21,15 +23,18 @@ from aiohttp import web
 
 from bots.webhook import secrets_match, store_call
 from commands.delivery import ENGINE_KEY
-from commands.ops_data import collect
+from commands.health import Health, to_json
+from commands.health_check import check
+from commands.ops_data import OpsView, collect
 from commands.ops_page import login_page, render
-from commands.web import SETTINGS_KEY
+from commands.web import SETTINGS_KEY, VERBOSE_HEALTH_KEY
 from config import Settings
 from store.errors import NotFound, StoreUnavailable
 from workers.engine import Engine
 
 COOKIE = "switchboard_ops"
 COOKIE_MAX_AGE_S = 12 * 3600
+HEALTH_TIMEOUT_S = 20.0  # the store probe waits 2 s for a lock, Redis 2 s; never hang the page
 DISABLED = "ops is disabled: set ops_token in config.yaml (or SWITCHBOARD_OPS_TOKEN) to enable it"
 
 
@@ -110,12 +115,35 @@ async def ops_page(request: web.Request) -> web.Response:
     if not auth.authorized(request):
         html = login_page("Enter the ops token (ops_token in config.yaml).")
         return web.Response(status=401, text=html, content_type="text/html")
-    try:
-        view = await store_call(collect, request.app[SETTINGS_KEY], _engine(request))
-    except StoreUnavailable as exc:
-        return web.Response(status=503, text=f"ops: the store is unreachable ({exc})")
-    html = render(view, auth.csrf, _notice(request), _refresh(request))
-    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+    settings = request.app[SETTINGS_KEY]
+    health = await _health(request)
+    view: OpsView | None = None
+    if health.service.store_ok:
+        try:
+            view = await store_call(collect, settings, _engine(request))
+        except StoreUnavailable as exc:
+            health.service.problems.append(f"store unreachable while reading the page: {exc}")
+    html = render(view, health, settings.zone, auth.csrf, _notice(request), _refresh(request))
+    return web.Response(
+        text=html,
+        content_type="text/html",
+        status=200 if view is not None else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _health(request: web.Request) -> Health:
+    """Health now, asked off the loop; bounded by ``HEALTH_TIMEOUT_S``."""
+    check_health = functools.partial(check, request.app[SETTINGS_KEY], _engine(request))
+    return await asyncio.wait_for(asyncio.to_thread(check_health), HEALTH_TIMEOUT_S)
+
+
+async def verbose_health(request: web.Request) -> web.StreamResponse:
+    """``/healthz?verbose=1``: ``commands.health.to_json``; 503 when the service cannot
+    deliver. Needs the ops token (Bearer or the ops cookie): it names hosts and errors."""
+    request.app[AUTH_KEY].guard(request)
+    health = await _health(request)
+    return web.json_response(to_json(health), status=200 if health.deliverable else 503)
 
 
 async def _checked_form(request: web.Request) -> None:
@@ -164,3 +192,4 @@ def install_ops(app: web.Application, settings: Settings) -> None:
     app.router.add_post(r"/ops/jobs/{job_id}/cancel", cancel_job)
     app.router.add_post(r"/ops/dead/{key}/requeue", requeue_dead)
     app.router.add_get("/metrics", metrics)
+    app[VERBOSE_HEALTH_KEY] = verbose_health

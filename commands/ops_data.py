@@ -93,6 +93,7 @@ class WorkerRow:
     started_at: dt.datetime
     heartbeat_age_s: float
     sending: int
+    threads: int = 0
 
 
 @dataclass
@@ -176,6 +177,7 @@ def worker_rows(settings: Settings) -> list[WorkerRow]:
             w.started_at,
             max(0.0, (now - w.heartbeat_at).total_seconds()),
             sending.get(w.worker_id, 0),
+            w.threads,
         )
         for w in leases.live_workers(settings.delivery.lease_s, now=now)
     ]

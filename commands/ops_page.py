@@ -1,7 +1,9 @@
 """The ops dashboard as one server-rendered HTML page (no scripts, no build step).
 
 Every value from the store or the broker is escaped. Buttons are POST forms that carry the
-CSRF token; ``refresh_s`` > 0 adds a meta refresh (``/ops?refresh=10``).
+CSRF token; ``refresh_s`` > 0 adds a meta refresh (``/ops?refresh=10``). Health comes first
+and turns the header red when any part fails; times are in the project's zone with its
+offset; the page reads at 375 px (wide tables scroll inside their own box).
 """
 
 from __future__ import annotations
@@ -10,16 +12,21 @@ import datetime as dt
 from html import escape
 from urllib.parse import quote
 
+from commands.health import Health
 from commands.ops_data import OpsView
-from store.clock import shown
+from commands.ops_health_page import at, render_health, table
 from store.jobs import Progress
 
 STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
-h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
+body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222}
+main{padding:0 1em 1.5em}header{padding:.6em 1em;background:#1d6b35;color:#fff}
+header.failing{background:#b00020}header a{color:#fff}header p{margin:.2em 0}
+h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.1em;margin-top:1.6em}
+.scroll{max-width:100%;overflow-x:auto}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 th{background:#f3f3f3}.num{text-align:right}.notice{background:#eef7ee;padding:.5em}
-.bad{color:#a00}.muted{color:#777}form{margin:0}
+td{overflow-wrap:anywhere}code{white-space:pre-wrap;overflow-wrap:anywhere}
+.bad{color:#a00}.ok{color:#1d6b35}.muted{color:#777}form{margin:0}
 """
 
 
@@ -34,17 +41,7 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def _at(value: dt.datetime | None, zone: dt.tzinfo) -> str:
-    """A stored time in the project's zone with the zone's name (``store.clock.shown``)."""
-    return shown(value, zone, seconds=True, empty="")
-
-
-def _table(headers: list[str], rows: list[list[str]], table_id: str, empty: str) -> str:
-    if not rows:
-        return f'<p id="{table_id}" class="muted">{_e(empty)}</p>'
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table id="{table_id}"><tr>{head}</tr>{body}</table>'
+_table = table
 
 
 def _button(action: str, label: str, csrf: str, name: str) -> str:
@@ -68,15 +65,15 @@ def _job_row(p: Progress, csrf: str | None, zone: dt.tzinfo) -> list[str]:
         f'<span class="num">{p.skipped}</span>',
         f'<span class="num">{p.remaining}</span>',
         _e(p.filter_text or "(all)"),
-        _e(_at(p.created_at, zone)),
+        _e(at(p.created_at, zone)),
     ]
     if csrf is not None:
         cells.append(_button(f"/ops/jobs/{p.id}/cancel", "Cancel", csrf, f"cancel-{p.id}"))
     return cells
 
 
-def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int = 0) -> str:
-    refresh = f'<meta http-equiv="refresh" content="{refresh_s}">' if refresh_s > 0 else ""
+def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
+    """Everything below the health part (needs the store)."""
     bots = _table(
         BOT_HEADERS,
         [
@@ -106,11 +103,12 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
         "",
     )
     workers = _table(
-        ["worker (host:pid:id)", "started", "heartbeat", "sending"],
+        ["worker (host:pid:id)", "threads", "started", "heartbeat", "sending"],
         [
             [
                 _e(w.worker_id),
-                _e(_at(w.started_at, view.zone)),
+                str(w.threads),
+                _e(at(w.started_at, zone)),
                 f"{w.heartbeat_age_s:.0f} s ago",
                 str(w.sending),
             ]
@@ -126,25 +124,25 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
     headers = ["job", "kind", "state", "progress", "sent", "failed", "skipped", "remaining"]
     headers += ["filter", "created"]
     active = _table(
-        [*headers, ""],
-        [_job_row(p, csrf, view.zone) for p in view.active_jobs],
+        [*headers, "action"],
+        [_job_row(p, csrf, zone) for p in view.active_jobs],
         "jobs",
         "No job is running.",
     )
     finished = _table(
         headers,
-        [_job_row(p, None, view.zone) for p in view.finished_jobs],
+        [_job_row(p, None, zone) for p in view.finished_jobs],
         "finished-jobs",
         "No finished jobs.",
     )
     dead = _table(
-        ["dead letter", "outbox message", "outbox status", "dead since", ""],
+        ["dead letter", "outbox message", "outbox status", "dead since", "action"],
         [
             [
                 _e(d.letter.key),
                 _e(d.letter.outbox_id if d.letter.outbox_id is not None else "?"),
                 _e(d.status or "gone"),
-                _e(_at(d.letter.at, view.zone)),
+                _e(at(d.letter.at, zone)),
                 _button(
                     f"/ops/dead/{quote(d.letter.key, safe='')}/requeue",
                     "Requeue",
@@ -161,7 +159,7 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
         ["when", "message", "bot", "client", "status", "attempts", "code", "error"],
         [
             [
-                _e(_at(r.at, view.zone)),
+                _e(at(r.at, zone)),
                 _e(r.message_id),
                 _e(r.bot),
                 _e(r.client_id),
@@ -179,7 +177,7 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
         ["when", "bot", "channel", "reason", "detail", "item (start)"],
         [
             [
-                _e(_at(u.received_at, view.zone)),
+                _e(at(u.received_at, zone)),
                 _e(u.bot),
                 _e(u.channel),
                 f'<span class="bad">{_e(u.reason)}</span>',
@@ -191,15 +189,7 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
         "unparsed",
         "No unusable inbound items in the last 7 days.",
     )
-    banner = f'<p class="notice" id="notice">{_e(notice)}</p>' if notice else ""
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">{refresh}
-<title>Switchboard ops</title><style>{STYLE}</style></head>
-<body><h1>Switchboard ops</h1>
-<p class="muted">Broker {_e(view.broker)} · generated {_e(_at(view.generated_at, view.zone))} ·
-<a href="/ops">refresh</a> · <a href="/ops?refresh=5">auto-refresh 5 s</a> ·
-<a href="/metrics">metrics</a></p>{banner}
-<h2>Bots</h2>{bots}
+    return f"""<h2>Bots</h2>{bots}
 <h2>Broker queues</h2>{queues}
 <h2>Sending processes</h2>{workers}
 <h2>Outbox by status</h2>{outbox}
@@ -207,17 +197,45 @@ def render(view: OpsView, csrf: str, notice: str | None = None, refresh_s: int =
 <h2>Dead letters</h2>{dead}
 <h2>Latest errors</h2>{errors}
 <h2>Unusable inbound items</h2>{unparsed}
-<h2>Recently finished jobs</h2>{finished}
-</body></html>
+<h2>Recently finished jobs</h2>{finished}"""
+
+
+def render(
+    view: OpsView | None,
+    health: Health,
+    zone: dt.tzinfo,
+    csrf: str,
+    notice: str | None = None,
+    refresh_s: int = 0,
+) -> str:
+    """The page; ``view`` None (the store could not be read) shows the health part only."""
+    refresh = f'<meta http-equiv="refresh" content="{refresh_s}">' if refresh_s > 0 else ""
+    banner = f'<p class="notice" id="notice" role="status">{_e(notice)}</p>' if notice else ""
+    body = _sections(view, csrf, zone) if view is not None else ""
+    state = "" if health.ok else ' class="failing"'
+    word = "healthy" if health.ok else health.status
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">{refresh}
+<title>Switchboard ops</title><style>{STYLE}</style></head>
+<body><header id="header"{state}><h1>Switchboard ops</h1>
+<p id="status">Status: <strong>{_e(word)}</strong> · generated {_e(at(health.generated_at, zone))}
+· <a href="/ops">refresh</a> · <a href="/ops?refresh=5">auto-refresh 5 s</a> ·
+<a href="/metrics">metrics</a></p></header>
+<main>{banner}
+{render_health(health, zone)}
+{body}
+</main></body></html>
 """
 
 
 def login_page(message: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Switchboard ops</title>
-<style>{STYLE}</style></head><body><h1>Switchboard ops</h1>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>{STYLE}</style></head><body><main><h1>Switchboard ops</h1>
 <p class="bad" id="login-error">{_e(message)}</p>
 <form method="get" action="/ops"><label>Ops token
 <input type="password" name="token" autocomplete="current-password"></label>
-<button type="submit">Open</button></form></body></html>
+<button type="submit">Open</button></form></main></body></html>
 """

@@ -18,16 +18,24 @@ ADAPTERS_KEY = web.AppKey("adapters", dict)
 
 # Each layer that serves HTTP (webhooks, ops) adds its routes through one of these.
 RouteInstaller = Callable[[web.Application, Settings], None]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# ``/healthz?verbose=1``: health per bot and component, behind the ops token (``install_ops``).
+VERBOSE_HEALTH_KEY: web.AppKey[Handler] = web.AppKey("verbose_health")
 
 
-async def healthz(request: web.Request) -> web.Response:
+async def healthz(request: web.Request) -> web.StreamResponse:
     """200 when the store and the broker both answer, 503 otherwise; JSON either way.
 
     ``"store": "degraded: ..."`` (``"status": "degraded"``, still 200) when the database
     answers but this process's writes keep failing (``store.write_health``): taking this
     instance out of a load balancer would not help, as every instance shares the database;
-    alert on the body or on ``status`` instead.
+    alert on the body or on ``status`` instead. ``?verbose=1``: see ``commands.health``.
     """
+    if request.query.get("verbose", "0") not in ("", "0"):
+        verbose = request.app.get(VERBOSE_HEALTH_KEY)
+        if verbose is None:
+            raise web.HTTPNotFound(text="healthz: verbose health needs ops (set ops_token)")
+        return await verbose(request)
     settings = request.app[SETTINGS_KEY]
     store_ok, store_state = await _check(_store_state)
     broker_ok, broker_word = await _check(lambda: broker_state(settings.broker_url))

@@ -29,9 +29,15 @@ FORGET_AFTER = dt.timedelta(days=1)
 
 
 def register(
-    worker_id: str, *, host: str = "", pid: int = 0, now: dt.datetime | None = None
+    worker_id: str,
+    *,
+    host: str = "",
+    pid: int = 0,
+    threads: int = 0,
+    now: dt.datetime | None = None,
 ) -> None:
-    """Start (or restart) the lease ``worker_id``, renewed now."""
+    """Start (or restart) the lease ``worker_id`` of a process with ``threads`` sending
+    threads, renewed now."""
     now = now or utcnow()
     with database_proxy.atomic():
         renewed = (
@@ -39,7 +45,12 @@ def register(
         )
         if not renewed:
             WorkerLease.create(
-                worker_id=worker_id, host=host[:255], pid=pid, started_at=now, heartbeat_at=now
+                worker_id=worker_id,
+                host=host[:255],
+                pid=pid,
+                threads=threads,
+                started_at=now,
+                heartbeat_at=now,
             )
 
 

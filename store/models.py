@@ -353,6 +353,7 @@ class WorkerLease(BaseModel):
     pid = pw.IntegerField(default=0)
     started_at = pw.DateTimeField(default=utcnow)
     heartbeat_at = pw.DateTimeField(default=utcnow, index=True)
+    threads = pw.IntegerField(default=0)  # sending threads of the process (0: not known)
 
 
 class BusinessConnection(BaseModel):

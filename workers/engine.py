@@ -34,6 +34,7 @@ from store.models import PRIORITIES, PRIORITY_BULK
 from workers.broker import is_memory
 from workers.lanes import ACTOR_PRIORITY, ACTORS, QUEUES
 from workers.lease import Lease
+from workers.pulse import MemoryPulse, Pulse, RedisPulse
 from workers.ratelimit import Limiter, MemoryLimiter, RedisLimiter, aimd_of
 from workers.sender import AdapterFactory, Sender, default_adapter_factory
 from workers.stats import MemoryStats, RedisStats, Stats
@@ -83,6 +84,7 @@ class Engine:
                 aimd_of(delivery), margin_s=margin_s, inflight_timeout_s=inflight_s
             )
             self.stats = MemoryStats()
+            self.pulse: Pulse = MemoryPulse()
         else:
             self.redis = redis.Redis.from_url(settings.broker_url, socket_timeout=30)
             # Dramatiq gives the ids a dead worker process had prefetched (not yet claimed in
@@ -102,7 +104,9 @@ class Engine:
                 inflight_timeout_s=inflight_s,
             )
             self.stats = RedisStats(self.redis, namespace)
+            self.pulse = RedisPulse(self.redis, namespace)
         self.sender = Sender(settings, self.limiter, self.stats, adapter_factory)
+        self.sender.pulse = self.pulse
         self.broker.add_middleware(_ThreadCleanup(self.sender))
         # One actor per lane, each on its lane's queue; both run the same send.
         self.actors: dict[int, dramatiq.Actor[[int], None]] = {
@@ -162,8 +166,10 @@ class Engine:
             while not self._stop.is_set():
                 try:
                     handed = self.dispatch_once()
-                except Exception:  # a store or broker outage: keep trying, nothing is lost
+                    self.pulse.tick()
+                except Exception as exc:  # a store or broker outage: keep trying, nothing is lost
                     log.exception("dispatcher tick failed; retrying")
+                    self.pulse.tick(error=f"{type(exc).__name__}: {exc}".splitlines()[0])
                     handed = 0
                 if handed < 1000:
                     self._stop.wait(interval)
@@ -197,7 +203,7 @@ class Engine:
     def start_workers(self, threads: int | None = None) -> None:
         threads = threads or self.settings.delivery.worker_threads
         # The lease exists before the first claim: its rows are never taken for a dead one's.
-        self.lease = Lease(self.settings.delivery.lease_s)
+        self.lease = Lease(self.settings.delivery.lease_s, threads=threads)
         self.lease.start()
         self.sender.lease = self.lease
         self._worker = dramatiq.Worker(

@@ -33,8 +33,9 @@ def new_worker_id() -> str:
 class Lease:
     """The lease of one sending process; ``start`` registers it before any row is claimed."""
 
-    def __init__(self, lease_s: float, worker_id: str | None = None) -> None:
+    def __init__(self, lease_s: float, worker_id: str | None = None, threads: int = 0) -> None:
         self.lease_s = lease_s
+        self.threads = threads
         self.worker_id = worker_id or new_worker_id()
         self._last_renewal = float("-inf")  # time.monotonic() of the last successful renewal
         self._warned_at = float("-inf")
@@ -58,11 +59,15 @@ class Lease:
 
     def start(self) -> None:
         renewed_at = time.monotonic()
-        leases.register(self.worker_id, host=socket.gethostname(), pid=os.getpid())
+        self._register()
         self._last_renewal = renewed_at
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="worker-lease", daemon=True)
         self._thread.start()
+
+    def _register(self) -> None:
+        pid = os.getpid()
+        leases.register(self.worker_id, host=socket.gethostname(), pid=pid, threads=self.threads)
 
     def _run(self) -> None:
         try:
@@ -70,7 +75,7 @@ class Lease:
                 renewed_at = time.monotonic()
                 try:
                     if not leases.renew(self.worker_id):
-                        leases.register(self.worker_id, host=socket.gethostname(), pid=os.getpid())
+                        self._register()
                     self._last_renewal = renewed_at
                 except Exception:  # a store outage: try again next time; held() tells senders
                     log.exception("cannot renew worker lease %s", self.worker_id)

@@ -54,6 +54,7 @@ from store.inbound import rekey_client
 from store.models import Bot, Client, Message
 from workers.lanes import is_paid, reserve, window_yield_s
 from workers.lease import LEASE_RETRY_S, Lease
+from workers.pulse import MemoryPulse, Pulse
 from workers.ratelimit import BotConfig, Limit, Limiter, limits_for
 from workers.stats import Stats
 
@@ -96,6 +97,8 @@ class Sender:
         # This process's worker lease (``Engine.start_workers``); None: rows claimed here come
         # back only through the outbox sweep (a one-off ``switchboard ... write``).
         self.lease: Lease | None = None
+        # Signs of life for /ops (``Engine`` shares its own, in Redis in redis:// mode).
+        self.pulse: Pulse = MemoryPulse()
 
     # -- per-thread event loop and adapters ---------------------------------------------------
     def _thread_state(self) -> tuple[asyncio.AbstractEventLoop, dict[str, ChannelAdapter]]:
@@ -260,6 +263,7 @@ class Sender:
                 exc.seconds,
                 extra=_fields(row, bot.name, exc.code or "retry_after"),
             )
+            self.pulse.error(bot.name, exc.code or "retry_after", exc.reason)
             return "retry"
         except Blocked as exc:
             outbox.mark_failed(row.id, exc.code or "blocked", exc.reason)
@@ -273,6 +277,7 @@ class Sender:
                 outbox.mark_failed(row.id, code, exc.reason)
                 self.stats.record(bot.name, "failed", _failure_reason(exc))
                 _log_failed(row, bot.name, code, exc.reason)
+                self.pulse.error(bot.name, code, exc.reason)
                 return "failed"
             return self._transient(row, bot.name, exc.code or "transient", exc.reason, started)
         except Exception as exc:  # an adapter bug or an unclassified network error
@@ -284,6 +289,7 @@ class Sender:
         if isinstance(canonical, str) and canonical and canonical != recipient:
             rekey_client(row.client_id, canonical)
         self.stats.record(bot.name, "sent", sent_kind(row), time.perf_counter() - started)
+        self.pulse.sent(bot.name)
         return "sent"
 
     def _pause(self, bot: BotConfig, limits: list[Limit], exc: RetryAfter) -> None:
@@ -306,6 +312,7 @@ class Sender:
     def _transient(self, row: Message, bot: str, code: str, reason: str, started: float) -> str:
         delivery = self.settings.delivery
         latency = time.perf_counter() - started
+        self.pulse.error(bot, code, reason)
         if row.attempts >= delivery.max_attempts:
             text = f"{reason} (gave up after {row.attempts} attempts)"
             outbox.mark_failed(row.id, code, text)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from bots.email.first_sync import start_after
 from bots.email.imap import ImapAuthError, ImapConnectionLost, ImapError, ImapSession
 from bots.email.mailbox import begin_session, ingest_raw, known_position, skip_uid
+from bots.ingest_health import note
 from bots.webhook import store_call
 from config import ImapSettings
 from store.errors import StoreError
@@ -68,6 +69,7 @@ class MailboxWatcher:
                 raise
             except ImapAuthError as exc:
                 log.error("%s", exc)
+                await self._failed(str(exc))
             except (ImapConnectionLost, OSError, TimeoutError) as exc:
                 log.warning(
                     "mailbox %s: IMAP connection to %s:%s failed: %s",
@@ -76,10 +78,15 @@ class MailboxWatcher:
                     self.settings.port,
                     exc or type(exc).__name__,
                 )
+                why = str(exc) or type(exc).__name__
+                where = f"{self.settings.host}:{self.settings.port}"
+                await self._failed(f"IMAP connection to {where} failed: {why}")
             except (ImapError, StoreError) as exc:
                 log.warning("mailbox %s: %s", self.bot_name, exc)
-            except Exception:
+                await self._failed(str(exc))
+            except Exception as exc:
                 log.exception("mailbox %s: unexpected error in the mailbox loop", self.bot_name)
+                await self._failed(f"unexpected: {type(exc).__name__}: {exc}")
             finally:
                 session, self._session = self._session, None
                 if session is not None:
@@ -121,8 +128,10 @@ class MailboxWatcher:
             last_uid + 1,
         )
         while True:
+            before = last_uid
             last_uid = await self._sync(session, last_uid)
             self.stats["passes"] += 1
+            await note(self.bot_name, self.mode, connected=True, inbound=last_uid != before)
             self.backoff.reset()  # a full pass worked: the next failure starts from delay_s
             if use_idle:
                 if await session.wait_for_news(s.idle_renew_s):
@@ -130,6 +139,11 @@ class MailboxWatcher:
             else:
                 await session.guard(asyncio.sleep(s.poll_interval_s))
                 self.stats["polls"] += 1
+
+    async def _failed(self, error: str) -> None:
+        mode = self.mode or ("idle" if self.settings.use_idle else "poll")
+        line = (error.splitlines() or ["failed"])[0]
+        await note(self.bot_name, mode, ok=False, error=line, connected=False)
 
     async def _sync(self, session: ImapSession, last_uid: int) -> int:
         for uid in await session.uids_after(last_uid):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from aiogram.exceptions import AiogramError, TelegramUnauthorizedError
 
+from bots.ingest_health import note
 from bots.telegram.updates import UpdateError, used_kinds
 from store.errors import NotFound, StoreUnavailable
 
@@ -68,9 +69,11 @@ class Poller:
                 break
             except TelegramUnauthorizedError:
                 log.error("telegram %s: the token was refused; polling stopped", name)
+                await self._failed("the token was refused; polling stopped")
                 return
             except AiogramError as exc:
                 log.warning("telegram %s: deleteWebhook failed: %s", name, type(exc).__name__)
+                await self._failed(f"deleteWebhook failed: {self._why(exc)}")
                 delay = await self._backoff(delay)
         delay = self.retry_min_s
         while True:
@@ -83,9 +86,11 @@ class Poller:
                 )
             except TelegramUnauthorizedError:
                 log.error("telegram %s: the token was refused; polling stopped", name)
+                await self._failed("the token was refused; polling stopped")
                 return
             except AiogramError as exc:
                 log.warning("telegram %s: getUpdates failed: %s", name, type(exc).__name__)
+                await self._failed(f"getUpdates failed: {self._why(exc)}")
                 delay = await self._backoff(delay)
                 continue
             delay = self.retry_min_s
@@ -93,6 +98,16 @@ class Poller:
                 data = update.model_dump(mode="json", by_alias=True, exclude_none=True)
                 await self._store(data)
                 self.offset = update.update_id + 1
+            await note(name, "polling", connected=True, inbound=bool(updates))
+
+    def _why(self, exc: AiogramError) -> str:
+        """The error in one line, without the bot's token (aiogram may quote the URL)."""
+        text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        token = self.adapter.settings_bot.token
+        return text.replace(token.get_secret_value(), "<token>") if token else text
+
+    async def _failed(self, error: str) -> None:
+        await note(self.adapter.name, "polling", ok=False, error=error, connected=False)
 
     async def _store(self, data: dict[str, object]) -> None:
         delay = self.retry_min_s

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from aiogram.exceptions import AiogramError, TelegramBadRequest
 from aiohttp import web
 
+from bots.ingest_health import note
 from bots.telegram.client import file_url
 from bots.telegram.updates import UpdateError
 from bots.webhook import error_response, parse_json_object, read_body, unavailable
@@ -70,10 +71,12 @@ async def receive(request: web.Request) -> web.Response:
         return error_response(400, f"not a Telegram update: {exc}")
     except StoreUnavailable as exc:
         log.warning("telegram %s: store unavailable, Telegram will redeliver: %s", name, exc)
+        await note(name, "webhook", ok=False, error=f"store unavailable: {exc}")
         return unavailable()
     except NotFound as exc:  # the store lacks the bot: serve syncs it at start; retry later
         log.error("telegram %s: %s", name, exc)
         return error_response(503, str(exc))
+    await note(name, "webhook", inbound=True)
     return web.json_response({"ok": True, "result": outcome})
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import peewee
 from aiohttp import web
 
+from bots.ingest_health import note
 from bots.unusable import Unusable, record_unusable
 from bots.webhook import (
     error_response,
@@ -120,9 +121,11 @@ class WhatsAppWebhook:
             log.warning(
                 "whatsapp %s: store unavailable, Meta will redeliver: %s", self.bot_name, exc
             )
+            await note(self.bot_name, "webhook", ok=False, error=f"store unavailable: {exc}")
             return unavailable()
         except NotFound as exc:
             return error_response(404, str(exc))
+        await note(self.bot_name, "webhook", inbound=counts.messages > 0)
         return web.json_response(
             {
                 "ok": True,

@@ -1,0 +1,241 @@
+"""Health per bot and per component: ``/healthz?verbose=1`` and the top of ``/ops``.
+
+Real parts only: ``serve``'s application on a loopback port (channels, delivery engine, ops)
+on SQLite and PostgreSQL, the real Redis broker, a Telegram bot whose API address is a closed
+port (its poller and its sends fail as they would against an unreachable platform), a store
+locked by another connection, and a worker lease left behind by a dead process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import peewee
+import psycopg
+from aiohttp import web
+
+from commands.delivery import install_delivery
+from commands.ops import install_ops
+from commands.web import build_app, install_channels
+from config import Settings
+from store import leases, outbox
+from store.clock import utcnow
+from store.inbound import get_or_create_client
+from store.ingest_state import read_states
+from store.models import Bot
+from store.setup import sync_bots
+from tests.browser import chromium
+from tests.services import REDIS_URL, redis_namespace
+
+TOKEN = "ops-health-token"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def _settings(bots: list[dict[str, Any]], broker: str = "memory://", ns: str = "sbt") -> Settings:
+    return Settings.model_validate(
+        {
+            "broker_url": broker,
+            "ops_token": TOKEN,
+            "timezone": "Europe/Moscow",
+            "bots": bots,
+            "delivery": {"namespace": ns, "dispatch_interval_s": 0.2, "backoff_base_s": 0.2},
+        }
+    )
+
+
+def _unreachable_bot(name: str, mode: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "telegram",
+        "token": "1:abc",
+        "mode": mode,
+        "api_base": f"http://127.0.0.1:{closed_port()}",
+    }
+
+
+@asynccontextmanager
+async def serving(settings: Settings, channels: bool = False) -> AsyncIterator[str]:
+    installers = [install_delivery, install_ops]
+    if channels:
+        installers.insert(0, install_channels)
+    app = build_app(settings, installers=installers)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def verbose(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, Any]]:
+    async with http.get(f"{url}/healthz?verbose=1", headers=BEARER) as r:
+        return r.status, await r.json()
+
+
+async def until(http: aiohttp.ClientSession, url: str, test: Any, timeout_s: float = 30) -> Any:
+    """Poll verbose health until ``test(status, body)``; returns the last body."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        status, body = await verbose(http, url)
+        if test(status, body):
+            return status, body
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"health never matched: {status} {body}")
+        await asyncio.sleep(0.3)
+
+
+def _bot(body: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(b for b in body["bots"] if b["name"] == name)
+
+
+async def test_verbose_needs_the_ops_token_and_names_every_part(db: peewee.Database) -> None:
+    settings = _settings([{"name": "hv_ok", "kind": "telegram", "token": "1:abc"}])
+    async with serving(settings) as url, aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/healthz?verbose=1") as r:
+            assert r.status == 401
+        async with http.get(f"{url}/healthz") as r:  # the load balancer's check stays open
+            assert r.status == 200 and (await r.json())["status"] == "ok"
+        status, body = await until(http, url, lambda s, b: b["service"]["workers"])
+    assert status == 200 and body["status"] == "ok" and body["problems"] == []
+    service = body["service"]
+    assert service["store"]["ok"] is True and service["store"]["write_ms"] > 0
+    assert service["broker"] == {"ok": True, "state": "in-process"}
+    worker = service["workers"][0]
+    assert worker["pid"] > 0 and worker["threads"] == settings.delivery.worker_threads
+    assert worker["host"] == socket.gethostname()
+    assert service["oldest_queued_s"] is None
+    bot = _bot(body, "hv_ok")
+    assert bot["rate_limit"] == 30 and bot["learned_rate"] == 30
+    assert bot["paused_until"] is None and bot["recent_errors"] == {}
+    assert bot["ingest"]["mode"] is None and bot["last_sent_at"] is None
+
+
+async def test_an_unreachable_platform_turns_the_bot_red(db: peewee.Database) -> None:
+    """Polling ingest and sends against a closed port: the bot's problems say which and why;
+    the service still delivers the other bots (200, ``degraded``)."""
+    settings = _settings(
+        [_unreachable_bot("hv_poll", "polling"), _unreachable_bot("hv_send", "webhook")]
+    )
+    sync_bots([("hv_poll", "telegram"), ("hv_send", "telegram")])
+    client, _ = get_or_create_client(Bot.get(Bot.name == "hv_send"), "700")
+    queued = outbox.enqueue(client, "hello")
+    async with serving(settings, channels=True) as url, aiohttp.ClientSession() as http:
+        status, body = await until(
+            http,
+            url,
+            lambda s, b: _bot(b, "hv_poll")["problems"] and _bot(b, "hv_send")["problems"],
+        )
+    assert status == 200 and body["status"] == "degraded" and body["deliverable"] is True
+    poll = _bot(body, "hv_poll")
+    assert poll["ingest"]["mode"] == "polling" and poll["ingest"]["connected"] is False
+    assert "deleteWebhook failed" in poll["ingest"]["last_error"]
+    assert "1:abc" not in str(body)  # never the token
+    send = _bot(body, "hv_send")
+    assert send["last_send_error"]["code"] == "network"
+    assert send["recent_errors"]["network"] >= 1 and send["last_sent_at"] is None
+    assert "sends failing: network" in send["problems"][0]
+    assert outbox.Message.get_by_id(queued.id).error_code == "network"
+    # The shared record reached the store for other processes to read.
+    stored = read_states(["hv_poll"])["hv_poll"]
+    assert stored.failing and stored.connected is False
+
+
+def _lock_store(db: peewee.Database, db_url: str) -> Any:
+    """Another connection holding the write lock (SQLite) or the settings table (PostgreSQL)."""
+    if isinstance(db, peewee.SqliteDatabase):
+        other = sqlite3.connect(db.database, timeout=0.1, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        return other
+    conn = psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"))
+    conn.execute("LOCK TABLE project_setting IN EXCLUSIVE MODE")
+    return conn
+
+
+async def test_a_locked_store_makes_healthz_503(db: peewee.Database, db_url: str) -> None:
+    settings = _settings([{"name": "hv_lock", "kind": "telegram", "token": "1:abc"}])
+    async with serving(settings) as url, aiohttp.ClientSession() as http:
+        lock = _lock_store(db, db_url)
+        try:
+            status, body = await verbose(http, url)
+        finally:
+            lock.rollback()
+            lock.close()
+        assert status == 503 and body["status"] == "unavailable"
+        assert body["service"]["store"]["ok"] is False
+        assert body["service"]["store"]["write_ms"] is None
+        assert any(p.startswith("store unreachable: write failed") for p in body["problems"])
+        async with http.get(f"{url}/ops", headers=BEARER) as r:
+            assert r.status == 200  # the lock is gone: the page is whole again
+        status, body = await verbose(http, url)
+        assert status == 200 and body["service"]["store"]["ok"] is True
+
+
+async def test_a_dead_worker_on_redis_with_queued_messages_is_503(db: peewee.Database) -> None:
+    with redis_namespace() as ns:
+        settings = _settings(
+            [{"name": "hv_dead", "kind": "telegram", "token": "1:abc"}], REDIS_URL, ns
+        )
+        sync_bots([("hv_dead", "telegram")])
+        # What a SIGKILLed worker process leaves: its lease, no longer renewed.
+        old = utcnow() - dt.timedelta(seconds=settings.delivery.lease_s * 3)
+        leases.register("deadhost:4242:abcdef", host="deadhost", pid=4242, threads=8, now=old)
+        async with serving(settings) as url, aiohttp.ClientSession() as http:
+            status, body = await verbose(http, url)
+            assert status == 200 and body["status"] == "degraded"  # nothing waits yet
+            assert "no worker process alive" in body["problems"]
+            client, _ = get_or_create_client(Bot.get(Bot.name == "hv_dead"), "701")
+            outbox.enqueue(client, "waiting")
+            status, body = await verbose(http, url)
+            assert status == 503 and body["deliverable"] is False
+            assert body["service"]["workers"] == [] and body["service"]["oldest_queued_s"] >= 0
+            # A live worker (its lease renewed now) makes it deliverable again.
+            leases.register("livehost:1:abcdef", host="livehost", pid=1, threads=4)
+            status, body = await verbose(http, url)
+            assert status == 200
+            assert [(w["host"], w["threads"]) for w in body["service"]["workers"]] == [
+                ("livehost", 4)
+            ]
+
+
+async def test_ops_header_turns_red_and_reads_at_375px_in_chromium(
+    pg_db: peewee.Database, tmp_path: Path
+) -> None:
+    settings = _settings([_unreachable_bot("hv_page", "polling")])
+    async with serving(settings, channels=True) as url, aiohttp.ClientSession() as http:
+        await until(http, url, lambda s, b: _bot(b, "hv_page")["problems"])
+        async with chromium(tmp_path) as browser:
+            page = await browser.new_page()
+            await page.set_viewport_size({"width": 375, "height": 800})
+            await page.goto(f"{url}/ops?token={TOKEN}")
+            header = page.locator("header#header")
+            assert await header.get_attribute("class") == "failing"
+            color = await header.evaluate("e => getComputedStyle(e).backgroundColor")
+            assert color == "rgb(176, 0, 32)"
+            verdict = await page.locator("#verdict").inner_text()
+            assert "hv_page: ingest (polling) failing: deleteWebhook failed" in verdict
+            row = await page.locator("#bot-health tr", has_text="hv_page").inner_text()
+            assert "polling disconnected" in row and "MSK" in row  # the project's zone
+            assert await page.locator("meta[name=viewport]").count() == 1
+            assert await page.locator("#bot-health thead th[scope=col]").count() == 8
+            widths = await page.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            assert widths[0] <= widths[1] == 375
