@@ -20,7 +20,7 @@ from aiohttp.typedefs import Middleware
 
 from config import Settings
 from store.counters import on_inbound
-from workers.stats import Stats
+from workers.stats import MemoryStats, Stats
 
 log = logging.getLogger("switchboard.metrics")
 
@@ -44,9 +44,14 @@ def webhook_bot(path: str, bots: frozenset[str]) -> str | None:
 def webhook_counter(stats: Stats, bots: frozenset[str]) -> Middleware:
     """A middleware counting every webhook answer as ``webhook`` / ``<status code>``."""
 
+    in_memory = isinstance(stats, MemoryStats)
+
     async def count(bot: str, status: int) -> None:
-        try:  # off the event loop: in redis:// mode this is a network call
-            await asyncio.to_thread(stats.record, bot, "webhook", str(status))
+        try:
+            if in_memory:  # a dict under a lock: cheaper than a thread hop
+                stats.record(bot, "webhook", str(status))
+            else:  # off the event loop: in redis:// mode this is a network call
+                await asyncio.to_thread(stats.record, bot, "webhook", str(status))
         except Exception as exc:  # a counter never changes the platform's answer
             log.warning("webhook counter for bot %s failed: %s: %s", bot, type(exc).__name__, exc)
 
