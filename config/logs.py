@@ -190,6 +190,10 @@ def configure(
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     REDACT.add(secrets)
     logging.getLogger("peewee.migrations").setLevel(logging.WARNING)
+    # httpx (pywa's client) logs every request at INFO ("HTTP Request: POST ..."): noise in a
+    # person's terminal after `whatsapp write` and in the service's log; warnings still show.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     root = logging.getLogger()
     ours = [h for h in root.handlers if getattr(h, "switchboard", False)]
     if not force and len(ours) < len(root.handlers):

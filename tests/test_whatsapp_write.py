@@ -192,6 +192,7 @@ async def test_cli_sends_the_template_to_a_new_number_then_text_once_they_answer
         run_cli, "whatsapp", "write", "wa", "631.555.1181", "Hello from the shop", cwd=workdir
     )
     assert done.returncode == 0, done.stderr
+    assert "HTTP Request" not in done.stderr and "httpx" not in done.stderr, done.stderr
     assert "sending template hello_world (en_US) instead" in done.stdout
     assert f"sent to {KERRY}: message 1, client 1 (new), wamid wamid." in done.stdout
     [sent] = graph.sent
