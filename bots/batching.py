@@ -25,8 +25,6 @@ import logging
 import zlib
 from collections.abc import Sequence
 
-import peewee
-
 from bots.webhook import store_call
 from store.errors import (
     StoreError,
@@ -34,6 +32,7 @@ from store.errors import (
     StoreUnavailable,
     detached,
     first_line,
+    is_unavailable,
     traceback_text,
 )
 from store.inbound import InboundMessage, RecordResult, record_inbound_many
@@ -109,16 +108,15 @@ def record_isolated(events: Sequence[InboundMessage]) -> list[RecordResult | Sto
     """
     try:
         return record_inbound_many(events)
-    except (peewee.OperationalError, peewee.InterfaceError) as exc:
-        failure: StoreError = StoreUnavailable(first_line(exc))
-        detached(exc)
     except StoreUnavailable as exc:
-        failure = exc
+        failure: StoreError = exc
         detached(exc)
     except Exception as exc:
-        failure = StoreRejected(
-            f"the store refused the data: {first_line(exc)}", traceback_text(exc)
-        )
+        if is_unavailable(exc):  # down, locked, read-only: not this batch's data
+            failure = StoreUnavailable(first_line(exc))
+        else:
+            message = f"the store refused the data: {first_line(exc)}"
+            failure = StoreRejected(message, traceback_text(exc))
         detached(exc)
     if isinstance(failure, StoreUnavailable):
         return [failure] * len(events)

@@ -11,10 +11,16 @@ import re
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-import peewee
 from aiohttp import web
 
-from store.errors import StoreError, StoreUnavailable, detached, first_line, traceback_text
+from store.errors import (
+    StoreError,
+    StoreUnavailable,
+    detached,
+    first_line,
+    is_unavailable,
+    traceback_text,
+)
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB, Telegram's and Meta's payloads are far smaller
 MAX_JSON_DEPTH = 100  # levels of [ and {; real updates nest fewer than 10
@@ -106,17 +112,16 @@ async def store_call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T
     def call() -> T:
         try:
             return fn(*args, **kwargs)
-        except (peewee.OperationalError, peewee.InterfaceError) as exc:
-            error: BaseException = StoreUnavailable(first_line(exc))
-            detached(exc)
         except StoreError as exc:
-            error = exc
+            error: BaseException = exc
             detached(exc)
         except Exception as exc:
-            error = exc
-            note = traceback_text(exc)
+            if is_unavailable(exc):
+                error = StoreUnavailable(first_line(exc))
+            else:
+                error = exc
+                exc.add_note(f"in the store's worker thread:\n{traceback_text(exc)}")
             detached(exc)
-            exc.add_note(f"in the store's worker thread:\n{note}")
         raise error
 
     return await asyncio.to_thread(call)

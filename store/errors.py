@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import traceback
 
+import peewee
+
+READ_ONLY = "25006"  # PostgreSQL's SQLSTATE for a write in a read-only transaction
+
 
 class StoreError(Exception):
     """Base of every error the store raises on purpose."""
@@ -36,6 +40,17 @@ def first_line(exc: BaseException) -> str:
     """The first line of ``exc``'s message, or its type's name when it has none."""
     text = str(exc)
     return text.splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot take this work now, not that the data is
+    wrong: connection-level errors (peewee's ``OperationalError``/``InterfaceError``: down,
+    locked, disk full, shut down) and PostgreSQL's read-only transaction (a standby after a
+    failover: psycopg calls it an ``InternalError``). The work may succeed later as it is."""
+    if isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
+        return True
+    driver = exc.__cause__ or exc.__context__  # peewee keeps the driver's error here
+    return READ_ONLY in (getattr(exc, "sqlstate", None), getattr(driver, "sqlstate", None))
 
 
 def traceback_text(exc: BaseException) -> str:

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from bots.batching import InboundWriter, record_isolated
 from bots.webhook import store_call
-from store.db import database_proxy, make_database
+from store.db import database_proxy, make_database, write_transaction
 from store.errors import NotFound, StoreRejected, StoreUnavailable
 from store.inbound import InboundMessage, RecordResult
-from store.models import Client, Message
+from store.models import Bot, Client, Message
 from store.setup import sync_bots
 from tests.poison import refused_texts
 
@@ -176,3 +176,26 @@ async def test_an_error_leaves_its_worker_thread_without_frames_or_cursors(
     frames = [frame.f_code.co_name for frame, _ in traceback.walk_tb(wrapped.value.__traceback__)]
     assert "execute_sql" not in frames and "wrapped_failing" not in frames
     database.close()
+
+
+def test_a_read_only_database_is_unavailable_not_refused_data(pg_db: peewee.Database) -> None:
+    """A standby after a failover refuses writes: 503 and redelivery, not unusable items."""
+    sync_bots([("tg", "telegram")])
+    pg_db.execute_sql("SET default_transaction_read_only = on")  # this thread's connection
+    try:
+        results = record_isolated([poison_or_not(n, poison=False) for n in range(3)])
+    finally:
+        pg_db.execute_sql("SET default_transaction_read_only = off")
+    assert all(isinstance(r, StoreUnavailable) and "read-only" in str(r) for r in results)
+    assert Message.select().count() == 0
+
+    def write_on_a_standby() -> None:
+        pg_db.execute_sql("SET default_transaction_read_only = on")
+        try:
+            with write_transaction():
+                Bot.create(name="new", kind="telegram")
+        finally:
+            pg_db.execute_sql("SET default_transaction_read_only = off")
+
+    with pytest.raises(StoreUnavailable, match="read-only"):
+        asyncio.run(store_call(write_on_a_standby))

@@ -14,13 +14,11 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Literal
 
-import peewee
-
 from bots.email.parse import Bounce, ParsedMail, parse_mail
 from bots.unusable import Unusable, record_unusable
 from store.clock import utcnow
 from store.db import write_transaction
-from store.errors import NotFound, first_line
+from store.errors import NotFound, first_line, is_unavailable
 from store.inbound import record_inbound
 from store.models import Bot, MailboxState, Message
 
@@ -164,9 +162,11 @@ def ingest_raw(bot_name: str, uid: int, raw: bytes, *, truncated_at: int | None 
         if truncated_at is not None:
             parsed = replace(parsed, extra={**parsed.extra, "truncated_at_bytes": truncated_at})
         outcome = file_mail(bot_name, uid, parsed)
-    except (peewee.OperationalError, peewee.InterfaceError, NotFound):
+    except NotFound:
         raise
     except Exception as exc:
+        if is_unavailable(exc):  # down or read-only: the loop retries from this UID later
+            raise
         log.exception("mailbox %s: UID %s could not be stored; skipping it", bot_name, uid)
         with write_transaction():
             _advance(_bot(bot_name), uid)

@@ -34,7 +34,7 @@ from bots.whatsapp.payloads import ParsedPayload, PayloadError, parse_payload
 from bots.whatsapp.signature import SIGNATURE_HEADER, signature_valid
 from store import identities
 from store.delivery_status import apply_receipts
-from store.errors import NotFound, StoreUnavailable, first_line
+from store.errors import NotFound, StoreUnavailable, first_line, is_unavailable
 from store.inbound import record_inbound
 
 log = logging.getLogger("switchboard.whatsapp")
@@ -62,9 +62,9 @@ def store_payload(bot_name: str, parsed: ParsedPayload) -> StoredCounts:
         try:
             if not record_inbound(message).duplicate:
                 new += 1
-        except (peewee.OperationalError, peewee.InterfaceError):
-            raise
         except peewee.DatabaseError as exc:
+            if is_unavailable(exc):  # down or read-only: Meta redelivers the whole webhook
+                raise
             detail = f"the store refused it: {first_line(exc)}"
             item = {"id": message.platform_message_id, "from": message.messenger_id}
             unusable.append(Unusable("message.store", detail, item))
