@@ -58,8 +58,21 @@ def clients_group() -> None:
 
 @clients_group.command("list", cls=FilterCommand, context_settings=WORDS, epilog=FILTER_EPILOG)
 @click.argument("filter_words", nargs=-1, type=click.UNPROCESSED)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of client objects.")
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON object: clients (an array), count, count_exact, next_cursor.",
+)
+@click.option(
+    "--page", type=click.IntRange(min=1), default=None, help="Page N by offset (default 1)."
+)
+@click.option(
+    "--after",
+    metavar="CURSOR",
+    default=None,
+    help="The page after a previous page's next cursor (stable while messages arrive).",
+)
 @click.option("--per-page", type=click.IntRange(1, 1000), default=50, show_default=True)
 @as_option
 @pass_context
@@ -67,20 +80,31 @@ def list_command(
     obj: CliContext,
     filter_words: tuple[str, ...],
     as_json: bool,
-    page: int,
+    page: int | None,
+    after: str | None,
     per_page: int,
     as_id: int | None,
 ) -> None:
     """One page of the clients matching FILTER: pinned first, then latest activity (or newest
-    registration with sort:created)."""
+    registration with sort:created). The count is exact up to 10,000 ("10,000+" beyond; the
+    exact number: `clients count`)."""
     from store.clients.details import client_details
     from store.clients.query import page_clients
 
+    if page is not None and after is not None:
+        raise click.UsageError("--page and --after exclude each other: pick one")
     settings, viewer, flt = _filter(obj, as_id, filter_words)
-    result = page_clients(flt, viewer, page=page, per_page=per_page)
+    with one_line_errors():
+        result = page_clients(flt, viewer, page=page or 1, per_page=per_page, after=after)
     details = client_details([c.id for c in result.clients], settings.zone)
     if as_json:
-        click.echo(json.dumps([d.as_json() for d in details], ensure_ascii=False, indent=1))
+        out = {
+            "clients": [d.as_json() for d in details],
+            "count": result.count.value,
+            "count_exact": result.count.exact,
+            "next_cursor": result.next_cursor,
+        }
+        click.echo(json.dumps(out, ensure_ascii=False, indent=1))
         return
     if details:
         click.echo("id\tname\tbot\tmessenger id\tlast action\tresponsible\tflags")
@@ -95,10 +119,11 @@ def list_command(
             f"{shown(d.last_action_at, settings.zone)}\t"
             f"{d.responsible or '-'}\t{flags}"
         )
-    click.echo(
-        f"page {result.number} of {result.pages}, {result.total} client(s)",
-        err=True,
-    )
+    where = "after the cursor" if after else f"page {result.number} of {result.pages}"
+    if after is None and not result.count.exact:
+        where = f"page {result.number}"
+    more = f"; next: --after {result.next_cursor}" if result.next_cursor else ""
+    click.echo(f"{where}, {result.count} client(s){more}", err=True)
 
 
 @clients_group.command("count", cls=FilterCommand, context_settings=WORDS, epilog=FILTER_EPILOG)

@@ -96,7 +96,9 @@ def test_list_json_has_every_field_and_scope(shell: Shell) -> None:
     seed()
     result = shell("clients", "list", "--json")
     assert result.code == 0, result.err
-    rows = json.loads(result.out)
+    listed = json.loads(result.out)
+    assert (listed["count"], listed["count_exact"], listed["next_cursor"]) == (3, True, None)
+    rows = listed["clients"]
     assert rows[0]["name"] == "Bob"  # pinned first
     fields = {
         "client_id",
@@ -130,10 +132,10 @@ def test_list_json_has_every_field_and_scope(shell: Shell) -> None:
         "Anna",
         "telegram",
     )
-    anna = json.loads(shell("clients", "list", "--json", "--as", "222").out)
+    anna = json.loads(shell("clients", "list", "--json", "--as", "222").out)["clients"]
     assert {r["name"] for r in anna} == {"Ксения Петрова", "Bob"}
     mine = shell("clients", "list", "tab:mine", "--as", "222", "--json")
-    assert [r["name"] for r in json.loads(mine.out)] == ["Ксения Петрова"]
+    assert [r["name"] for r in json.loads(mine.out)["clients"]] == ["Ксения Петрова"]
     text = shell("clients", "list", "ксения", "before:20.04.2021", "var:Размер=XS")
     assert text.code == 0 and "Ксения Петрова" in text.out and "Bob" not in text.out
     header, row = text.out.splitlines()
@@ -142,7 +144,30 @@ def test_list_json_has_every_field_and_scope(shell: Shell) -> None:
     assert row.split("\t")[4] == ksenia["last_action_at"][:16].replace("T", " ") + " MSK"
     assert "1 client(s)" in text.err
     paged = json.loads(shell("clients", "list", "--json", "--per-page", "2", "--page", "2").out)
-    assert len(paged) == 1
+    assert len(paged["clients"]) == 1 and paged["next_cursor"] is None
+
+
+def test_list_after_a_cursor_walks_every_client_once(shell: Shell) -> None:
+    seed()
+    first = json.loads(shell("clients", "list", "--json", "--per-page", "2").out)
+    cursor = first["next_cursor"]
+    assert isinstance(cursor, str) and re.fullmatch(r"[A-Za-z0-9_-]+", cursor)
+    second = json.loads(shell("clients", "list", "--json", "--per-page", "2", "--after", cursor).out)
+    names = [r["name"] for r in first["clients"] + second["clients"]]
+    everyone = [r["name"] for r in json.loads(shell("clients", "list", "--json").out)["clients"]]
+    assert names == everyone and second["next_cursor"] is None
+    text = shell("clients", "list", "--per-page", "2")
+    assert text.err.strip() == f"page 1 of 2, 3 client(s); next: --after {cursor}"
+    assert shell("clients", "list", "--after", cursor).out.count("\n") == 2  # header + 1 row
+    # The cursor of another sort, a garbled one, or --page with --after: one line, exit 1.
+    for args, message in (
+        (("sort:created", "--after", cursor), "cursor is of a list sorted by activity"),
+        (("--after", cursor[:-1] + ("A" if cursor[-1] != "A" else "B")), "is not a cursor"),
+        (("--after", "../../etc"), "is not a cursor"),
+        (("--after", cursor, "--page", "2"), "--page and --after exclude each other"),
+    ):
+        bad = shell("clients", "list", *args)
+        assert bad.code != 0 and message in bad.err and "Traceback" not in bad.err, bad.err
 
 
 def test_count_prints_the_number_alone(shell: Shell) -> None:

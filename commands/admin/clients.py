@@ -5,6 +5,11 @@ The list's state (filter text, tab, page, selection) lives server-side behind on
 few dozen bytes whatever the selection holds. Actions: ``t:TAB`` switch tab, ``p:N`` page,
 ``s`` start selecting, ``x:ID`` toggle a client, ``a`` select all matching, ``n`` select none,
 ``d`` stop selecting, ``b`` bulk actions on the selection (``commands.admin.bulk``).
+
+Pages are keyset pages: the state keeps the cursor of every page reached by Next (``cur``:
+``cur[k]`` starts page ``k + 2``), so Next and Previous show the clients after (before) the
+page's edge as it was, whatever new messages moved meanwhile. Counts on the tabs and in the
+head are capped (``store.clients.query.COUNT_CAP``): "10,000+" beyond.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from commands.admin.context import CommandContext, CommandError
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
 from store.clients.query import (
+    ClientCount,
     Page,
+    capped_counts,
     compile_filter,
     count_clients,
     page_clients,
@@ -27,7 +34,7 @@ from store.clients.query import (
 )
 from store.filters import ClientFilter, FilterError
 from store.filters.registry import TABS
-from store.filters.sql import CLIENT_ID, tab
+from store.filters.sql import tab
 
 PAGE_SIZE: Final = 10  # cards per message
 TAB_LABELS: Final = {
@@ -52,18 +59,16 @@ def with_tab(text: str, tab_name: str) -> str:
     return text if tab_name == "all" else f"{text} tab:{tab_name}".strip()
 
 
-def tab_counts(flt: ClientFilter, ctx: CommandContext) -> dict[str, int]:
-    """How many of the filter's clients each tab holds, in one query, within the viewer's
-    scope (an operator's Others is always 0: other operators' clients are not theirs to see)."""
-
-    def count_if(cond: pw.ColumnBase | None) -> Any:
-        if cond is None:
-            return pw.fn.COUNT(CLIENT_ID)
-        return pw.fn.COALESCE(pw.fn.SUM(pw.Case(None, [(cond, 1)], 0)), 0)
-
-    fields = [count_if(tab(name, ctx.operator.id)).alias(name) for name in TABS]
-    row: Any = select_clients(flt, ctx.operator, *fields).dicts().get()
-    return {name: int(row[name] or 0) for name in TABS}
+def tab_counts(flt: ClientFilter, ctx: CommandContext) -> dict[str, ClientCount]:
+    """How many of the filter's clients each tab holds, capped, in one statement, within the
+    viewer's scope (an operator's Others is always 0: other operators' clients are not theirs
+    to see). Each tab's count reads at most ``COUNT_CAP + 1`` rows."""
+    queries = {}
+    for name in TABS:
+        query = select_clients(flt, ctx.operator, pw.SQL("1"))
+        cond = tab(name, ctx.operator.id)
+        queries[name] = query if cond is None else query.where(cond)
+    return capped_counts(queries)
 
 
 def selection_text(state: dict[str, Any]) -> str:
@@ -81,30 +86,44 @@ def selection_size(ctx: CommandContext, state: dict[str, Any]) -> int:
     return int(count_clients(parse(ctx, selection_text(state)), ctx.operator))
 
 
-def _page(ctx: CommandContext, flt: ClientFilter, number: int, total: int) -> Page:
-    """Page ``number`` of the list; ``total`` is the tab's count, already known from
-    ``tab_counts``, so the page costs one query, not two."""
-    return page_clients(flt, ctx.operator, page=number, per_page=PAGE_SIZE, total=total)
+def current_page(
+    ctx: CommandContext, state: dict[str, Any], count: ClientCount | None = None
+) -> Page:
+    """The list's page ``state["page"]``: after its cursor when Next reached it (a keyset
+    page), else by offset (page 1, or an old button). ``count``: the tab's count, already
+    known from ``tab_counts``, so the page costs one query, not two."""
+    flt = parse(ctx, with_tab(state["f"], state["tab"]))
+    number = int(state["page"])
+    cursors = state.get("cur") or []
+    after = cursors[number - 2] if 2 <= number <= len(cursors) + 1 else None
+    page = page_clients(
+        flt, ctx.operator, page=number, per_page=PAGE_SIZE, after=after, count=count
+    )
+    if after is None and page.count.exact and number > page.pages:
+        # The list shrank since the button was drawn: its last page.
+        page = page_clients(flt, ctx.operator, page=page.pages, per_page=PAGE_SIZE, count=count)
+    # Keep the cursors up to this page and the one to the next, for Next and Previous.
+    state["page"] = page.number
+    state["cur"] = cursors[: page.number - 1] + ([page.next_cursor] if page.next_cursor else [])
+    return page
 
 
 def render(ctx: CommandContext, token: str, state: dict[str, Any], *, edit: bool) -> Reply:
-    base = parse(ctx, state["f"])
-    flt = parse(ctx, with_tab(state["f"], state["tab"]))
-    counts = tab_counts(base, ctx)
-    page = _page(ctx, flt, state["page"], counts[state["tab"]])
-    if page.number > page.pages:  # the list shrank since the button was drawn
-        state["page"] = page.pages
-        page = _page(ctx, flt, page.pages, page.total)
+    counts = tab_counts(parse(ctx, state["f"]), ctx)
+    before = (state["page"], state.get("cur"))
+    page = current_page(ctx, state, counts[state["tab"]])
+    if (state["page"], state.get("cur")) != before:
+        tokens.update(token, state)
     data = load_card_data([c.id for c in page.clients], ctx)
     where = f" matching {state['f']!r}" if state["f"] else ""
+    of_pages = f"/{page.pages}" if page.count.exact else ""
     head = (
-        f"Clients{where} — {TAB_LABELS[state['tab']]}: {page.total}"
-        f" (page {page.number}/{page.pages})"
+        f"Clients{where} — {TAB_LABELS[state['tab']]}: {page.count} (page {page.number}{of_pages})"
     )
     selecting = bool(state.get("sel"))
     picked = {int(i) for i in state.get("ids", [])}
     if selecting:
-        chosen = page.total if state.get("all") else len(picked)
+        chosen = str(page.count) if state.get("all") else len(picked)
         head += f"\nSelecting: {chosen} chosen. Tap clients to choose them."
     cards = [short_card(c.id, data, ctx) for c in page.clients]
     text = "\n\n".join([head, *cards]) if cards else head + "\nNo clients here."
@@ -127,14 +146,14 @@ def render(ctx: CommandContext, token: str, state: dict[str, Any], *, edit: bool
     nav = []
     if page.number > 1:
         nav.append(Button("◀ Previous", data=f"cl:{token}:p:{page.number - 1}"))
-    if page.number < page.pages:
+    if page.next_cursor is not None:
         nav.append(Button("Next ▶", data=f"cl:{token}:p:{page.number + 1}"))
     if nav:
         rows.append(nav)
     if selecting:
         rows.append(
             [
-                Button(f"Select all {page.total} matching", data=f"cl:{token}:a"),
+                Button(f"Select all {page.count} matching", data=f"cl:{token}:a"),
                 Button("Select none", data=f"cl:{token}:n"),
             ]
         )
@@ -160,7 +179,14 @@ def render(ctx: CommandContext, token: str, state: dict[str, Any], *, edit: bool
 )
 def clients_command(ctx: CommandContext, args: str) -> Reply:
     parse(ctx, args)  # refuse a bad filter before anything is stored
-    state: dict[str, Any] = {"f": args, "tab": "all", "page": 1, "sel": False, "ids": []}
+    state: dict[str, Any] = {
+        "f": args,
+        "tab": "all",
+        "page": 1,
+        "cur": [],
+        "sel": False,
+        "ids": [],
+    }
     token = tokens.put(ctx.operator.id, "list", state)
     return render(ctx, token, state, edit=False)
 
@@ -178,7 +204,7 @@ def clients_button(ctx: CommandContext, payload: str) -> Reply:
     action, _, arg = rest.partition(":")
     state = list_state(ctx, token)
     if action == "t" and arg in TABS:
-        state.update(tab=arg, page=1, all=False, ids=[])
+        state.update(tab=arg, page=1, cur=[], all=False, ids=[])
     elif action == "p" and arg.isdigit() and int(arg) >= 1:
         state["page"] = int(arg)
     elif action == "s":
@@ -204,8 +230,7 @@ def clients_button(ctx: CommandContext, payload: str) -> Reply:
 def _toggle(ctx: CommandContext, state: dict[str, Any], client_id: int) -> dict[str, Any]:
     if state.get("all"):
         # Leaving "all matching" for a hand-picked set: everything on screen stays chosen.
-        flt = parse(ctx, with_tab(state["f"], state["tab"]))
-        page = page_clients(flt, ctx.operator, page=state["page"], per_page=PAGE_SIZE)
+        page = current_page(ctx, state)
         state.update(all=False, ids=[c.id for c in page.clients])
     ids = [int(i) for i in state.get("ids", [])]
     if client_id in ids:

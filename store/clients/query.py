@@ -4,40 +4,72 @@ An operator sees the clients bound to them and the free ones; an admin sees ever
 Order: pinned first, then the latest activity (or, with ``sort:created``, the newest
 registration) first; the id breaks ties so that pages never skip or repeat a client.
 
+Counts on a page are capped (``count_capped``): exact up to ``COUNT_CAP`` clients, "10,000+"
+beyond, from a query that stops after ``COUNT_CAP + 1`` rows, so a page never waits for a
+count of a million; ``count_clients`` is the exact number, for the actions that need it (the
+bulk plan, the export, ``clients count``).
+
+Pages are keyset pages: a page after ``next_cursor`` (``store.clients.cursor``) holds the
+clients strictly after the previous page's last one in the list order, so new messages
+between pages neither repeat nor skip a client; ``page=N`` (an offset) stays for scripts.
+
 A page is fetched after the count, in the shape the count calls for (at a million clients the
-planners' guesses are often off by 100x, the count is exact): a small result
-(``SMALL_RESULT`` clients or fewer) is collected first and then sorted; a large one is read
-by walking the list-order index and stopping at the page, since matches are then frequent.
+planners' guesses are often off by 100x, the count is not): a small result (``SMALL_RESULT``
+clients or fewer) is collected first and then sorted; a large one is read by walking the
+list-order index and stopping at the page, since matches are then frequent.
 """
 
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import peewee as pw
 
-from store.db import is_postgres
+from store.clients.cursor import Cursor, decode_cursor
+from store.db import database_proxy, is_postgres
 from store.filters import ClientFilter, parse_filter
 from store.filters.sql import CLIENT_ID
 from store.models import Client, Operator
 
 SMALL_RESULT = 5000  # clients; at most this many are collected and sorted for one page
+COUNT_CAP = 10_000  # clients; counts on pages are exact up to this, "10,000+" beyond
 # The indexes (migration 0001) whose order is the list order, per sort.
 ORDER_INDEX = {"activity": "client_pinned_last_action_at", "created": "client_pinned_created_at"}
 
 
 @dataclass(frozen=True, slots=True)
+class ClientCount:
+    """How many clients match: ``value`` exactly when ``exact``, else at least ``value`` (the
+    cap). ``str()`` is what every front end shows: ``1,234`` or ``10,000+``."""
+
+    value: int
+    exact: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.value:,}" + ("" if self.exact else "+")
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
-    """One page of clients (``number`` counts from 1) and the total matching the filter."""
+    """One page of clients (``number`` counts from 1), the (capped) count matching the filter,
+    and ``next_cursor``: where the next page starts (None on the last page)."""
 
     clients: list[Client]
-    total: int
+    count: ClientCount
     number: int
     per_page: int
+    next_cursor: str | None = None
+
+    @property
+    def total(self) -> int:
+        """The count's value: exact, or the cap when ``count.exact`` is False."""
+        return self.count.value
 
     @property
     def pages(self) -> int:
+        """The number of pages: exact with an exact count, else a lower bound."""
         return max(1, -(-self.total // self.per_page))
 
 
@@ -87,33 +119,91 @@ def count_clients(flt: ClientFilter, viewer: Operator) -> int:
     return int(select_clients(flt, viewer, pw.fn.COUNT(pw.SQL("*"))).scalar() or 0)
 
 
+def _capped(query: pw.ModelSelect[Client], cap: int) -> pw.Select:
+    """``SELECT count(*) FROM (query LIMIT cap + 1)``: reads at most ``cap + 1`` rows."""
+    return pw.Select([query.limit(cap + 1).alias("capped")], [pw.fn.COUNT(pw.SQL("*"))])
+
+
+def count_capped(flt: ClientFilter, viewer: Operator, cap: int | None = None) -> ClientCount:
+    """How many clients match ``flt`` within ``viewer``'s scope, exactly up to ``cap``
+    (default ``COUNT_CAP``)."""
+    return capped_counts({"n": select_clients(flt, viewer, pw.SQL("1"))}, cap)["n"]
+
+
+def capped_counts(
+    queries: Mapping[str, pw.ModelSelect[Client]], cap: int | None = None
+) -> dict[str, ClientCount]:
+    """Capped counts of several client queries (``select_clients(..., pw.SQL("1"))`` narrowed
+    as needed) in one statement; each reads at most ``cap + 1`` rows (default ``COUNT_CAP``)."""
+    cap = COUNT_CAP if cap is None else cap
+    names = list(queries)
+    columns = [_capped(queries[name], cap).alias(f"c{i}") for i, name in enumerate(names)]
+    row = database_proxy.execute(pw.Select(columns=columns)).fetchone()
+    counts = [int(value or 0) for value in row]
+    return {
+        name: ClientCount(min(n, cap), exact=n <= cap)
+        for name, n in zip(names, counts, strict=True)
+    }
+
+
 def page_clients(
     flt: ClientFilter,
     viewer: Operator,
     *,
     page: int = 1,
     per_page: int = 50,
-    total: int | None = None,
+    after: str | None = None,
+    count: ClientCount | None = None,
 ) -> Page:
-    """Page ``page`` (from 1) of ``per_page`` clients, in list order, and the total.
+    """Page ``page`` (from 1) of ``per_page`` clients, in list order, and the capped count.
 
-    ``total``: the count when the caller has it already (the admin list counts every tab in
-    one query), saving the count query; None counts.
+    ``after``: a ``next_cursor`` of an earlier page; the page then holds the clients right
+    after that one's last (a keyset page) and ``page`` is only the number it is shown as.
+    A garbled cursor raises ``CursorError`` (one line). ``count``: the capped count when the
+    caller has it already (the admin list counts every tab in one query); None counts.
     """
     if page < 1 or per_page < 1:
         raise ValueError("page and per_page count from 1")
-    if total is None:
-        total = count_clients(flt, viewer)
+    cursor = decode_cursor(after, flt.sort) if after is not None else None
+    if count is None:
+        count = count_capped(flt, viewer)
+    offset = 0 if cursor is not None else (page - 1) * per_page
     rows: list[Client] = []
-    if (page - 1) * per_page < total:
-        query = _page_query(flt, viewer, small=total <= SMALL_RESULT)
-        rows = list(order_clients(query, flt).paginate(page, per_page))
-    return Page(clients=rows, total=total, number=page, per_page=per_page)
+    if offset < count.value or not count.exact:
+        small = count.exact and count.value <= SMALL_RESULT
+        query = order_clients(_page_query(flt, viewer, small=small, after=cursor), flt)
+        # One row past the page tells whether a next page exists, without a count.
+        rows = list(query.offset(offset).limit(per_page + 1))
+    next_cursor = None
+    if len(rows) > per_page:
+        rows = rows[:per_page]
+        next_cursor = cursor_of(rows[-1], flt.sort).encode()
+    return Page(clients=rows, count=count, number=page, per_page=per_page, next_cursor=next_cursor)
 
 
-def _page_query(flt: ClientFilter, viewer: Operator, *, small: bool) -> pw.ModelSelect[Client]:
-    """The matching clients, shaped for a page of a ``small`` (or large) result."""
+def cursor_of(client: Client, sort: str) -> Cursor:
+    """The place of ``client`` in the list sorted by ``sort`` (``activity`` or ``created``)."""
+    moment = client.created_at if sort == "created" else client.last_action_at
+    return Cursor(sort=sort, pinned=bool(client.pinned), moment=moment, client_id=client.id)
+
+
+def after_cursor(cursor: Cursor) -> pw.ColumnBase:
+    """The clients strictly after ``cursor`` in list order. Every key descends, so it is one
+    row-value comparison, which both databases answer from the list-order index."""
+    moment = Client.created_at if cursor.sort == "created" else Client.last_action_at
+    return pw.Tuple(Client.pinned, moment, CLIENT_ID) < pw.Tuple(
+        cursor.pinned, cursor.moment, cursor.client_id
+    )
+
+
+def _page_query(
+    flt: ClientFilter, viewer: Operator, *, small: bool, after: Cursor | None = None
+) -> pw.ModelSelect[Client]:
+    """The matching clients (after ``after``), shaped for a page of a ``small`` (or large)
+    result."""
     where = where_clause(flt, viewer)
+    if after is not None:
+        where = after_cursor(after) if where is None else where & after_cursor(after)
     if where is None:
         return Client.select()  # the list-order index serves it as it is
     if is_postgres():
