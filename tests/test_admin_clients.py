@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commands.admin import CommandContext
-from commands.admin.reply import CALLBACK_LIMIT, MESSAGE_LIMIT
+from commands.admin.reply import CALLBACK_LIMIT, MESSAGE_LIMIT, Reply
 from store import jobs, outbox
 from store.clock import utcnow
 from store.models import (
@@ -101,6 +101,43 @@ def test_pages_walk_every_client_once(staff: dict[str, CommandContext]) -> None:
     assert seen == made
     back = press(staff["admin"], reply, "◀ Previous")
     assert "page 2/3" in back.text
+
+
+def _card_ids(reply: Reply) -> list[int]:
+    return [int(b.data.split(":")[1]) for b in buttons(reply) if b.data and b.data[:3] == "co:"]
+
+
+def test_next_is_stable_while_messages_arrive_and_counts_are_capped(
+    staff: dict[str, CommandContext], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page 1, then new messages move two of its clients and one of page 3 to the top: Next
+    shows exactly the clients after page 1's last as it was. Over the cap (5 here), tabs and
+    the head say "5+" and the head gives no page total."""
+    from store.clients import query
+
+    monkeypatch.setattr(query, "COUNT_CAP", 5)
+    t0 = utcnow() - dt.timedelta(hours=1)
+    made = [
+        f.client(f"c{n:02}", f"c{n:02}", last_action_at=t0 - dt.timedelta(minutes=n)).id
+        for n in range(25)
+    ]
+    first = run(staff["admin"], "/clients")
+    assert _card_ids(first) == made[:10]
+    assert "All: 5+ (page 1)" in first.text
+    assert "All 5+" in [b.text.removeprefix("• ") for b in buttons(first)]
+    for n, messenger_id in enumerate(("c02", "c05", "c22")):
+        f.inbound(messenger_id, "news", n)
+    second = press(staff["admin"], first, "Next")
+    assert _card_ids(second) == made[10:20] and "(page 2)" in second.text
+    third = press(staff["admin"], second, "Next")
+    assert _card_ids(third) == [i for i in made[20:] if i != made[22]]
+    assert "Next ▶" not in [b.text for b in buttons(third)]
+    back = press(staff["admin"], third, "◀ Previous")
+    assert _card_ids(back) == made[10:20]
+    top = press(staff["admin"], back, "◀ Previous")  # page 1 as it is now
+    assert _card_ids(top)[:3] == [made[22], made[5], made[2]]
+    selecting = press(staff["admin"], top, "Select clients")
+    assert "Select all 5+ matching" in [b.text for b in buttons(selecting)]
 
 
 def test_filter_and_preview_shape_the_cards(staff: dict[str, CommandContext]) -> None:

@@ -152,7 +152,9 @@ def test_list_after_a_cursor_walks_every_client_once(shell: Shell) -> None:
     first = json.loads(shell("clients", "list", "--json", "--per-page", "2").out)
     cursor = first["next_cursor"]
     assert isinstance(cursor, str) and re.fullmatch(r"[A-Za-z0-9_-]+", cursor)
-    second = json.loads(shell("clients", "list", "--json", "--per-page", "2", "--after", cursor).out)
+    second = json.loads(
+        shell("clients", "list", "--json", "--per-page", "2", "--after", cursor).out
+    )
     names = [r["name"] for r in first["clients"] + second["clients"]]
     everyone = [r["name"] for r in json.loads(shell("clients", "list", "--json").out)["clients"]]
     assert names == everyone and second["next_cursor"] is None

@@ -65,7 +65,8 @@ def decode_cursor(text: str, sort: str) -> Cursor:
     except (binascii.Error, ValueError):
         raise bad from None
     body, check = raw[: _BODY.size], raw[_BODY.size :]
-    if len(raw) != _BODY.size + _CHECK_BYTES or _check(body) != check:
+    canonical = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") == text
+    if len(raw) != _BODY.size + _CHECK_BYTES or not canonical or _check(body) != check:
         raise bad
     version, sort_code, pinned, micros, client_id = _BODY.unpack(body)
     if version != VERSION or sort_code >= len(SORTS) or pinned > 1 or client_id < 1:
