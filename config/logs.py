@@ -8,7 +8,8 @@
   anywhere (``123456:AA...``, also inside Bot API URLs) and the password of a URL
   (``postgresql://user:***@host``) are replaced by ``***`` in the formatted line,
   tracebacks included.
-* Repeated identical warnings and errors are collapsed (``CollapseRepeats``): the first is
+* Repeated identical warnings and errors (for a traceback: the same call, the same
+  exception) are collapsed (``CollapseRepeats``): the first is
   written, the repeats within ``window_s`` (60 s) are counted, and the next one after the
   window (or a summary line, when another record comes by) says
   ``(… 57 more in the last minute)``.
@@ -24,6 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from pydantic import BaseModel, SecretStr
@@ -116,7 +118,8 @@ class JsonFormatter(logging.Formatter):
 
 
 class CollapseRepeats(logging.Filter):
-    """Collapses identical WARNING-and-above records (same logger, level and message) within
+    """Collapses identical WARNING-and-above records (same logger, level and message; for a
+    record with a traceback, the same call failing with the same exception) within
     ``window_s`` seconds (default 60) into the first and one count; ``clock``: seconds."""
 
     def __init__(self, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
@@ -125,22 +128,22 @@ class CollapseRepeats(logging.Filter):
         self.clock = clock
         self.handler: logging.Handler | None = None  # summaries of quiet keys go out here
         self._lock = threading.Lock()
-        self._seen: dict[tuple[str, int, str], list[float | int]] = {}  # key -> [start, repeats]
+        self._seen: dict[tuple[str, int, str], _Window] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "collapsed_summary", False) or record.levelno < logging.WARNING:
             self._flush(record)
             return True
-        key = (record.name, record.levelno, record.getMessage())
+        key = (record.name, record.levelno, _identity(record))
         now = self.clock()
         with self._lock:
-            state = self._seen.get(key)
-            if state is not None and now - state[0] < self.window_s:
-                state[1] += 1
+            window = self._seen.get(key)
+            if window is not None and now - window.start < self.window_s:
+                window.repeats += 1
                 return False
-            self._seen[key] = [now, 0]
-        if state is not None and state[1]:
-            _append(record, f" (… {int(state[1])} more in the last minute)")
+            self._seen[key] = _Window(now, 0, record.getMessage())
+        if window is not None and window.repeats:
+            _append(record, f" (… {window.repeats} more in the last minute)")
         self._flush(record)
         return True
 
@@ -150,21 +153,38 @@ class CollapseRepeats(logging.Filter):
             return
         now = self.clock()
         with self._lock:
-            done = [(k, s) for k, s in self._seen.items() if now - s[0] >= self.window_s]
+            done = [(k, w) for k, w in self._seen.items() if now - w.start >= self.window_s]
             for key, _ in done:
                 del self._seen[key]
-        for (name, level, message), (_, repeats) in done:
-            if repeats and self.handler is not None:
+        for (name, level, _), window in done:
+            if window.repeats and self.handler is not None:
                 summary = logging.makeLogRecord(
                     {
                         "name": name,
                         "levelno": level,
                         "levelname": logging.getLevelName(level),
-                        "msg": f"{message} (… {int(repeats)} more in the last minute)",
+                        "msg": f"{window.message} (… {window.repeats} more in the last minute)",
                         "collapsed_summary": True,
                     }
                 )
                 self.handler.handle(summary)
+
+
+@dataclass(slots=True)
+class _Window:
+    start: float  # clock() of the record written
+    repeats: int  # identical records held back since
+    message: str  # the written record's message, for the summary
+
+
+def _identity(record: logging.LogRecord) -> str:
+    """What makes two records "the same": the message; for one with a traceback, its format
+    string and exception whatever the arguments (a message id), so a flood of one error's
+    tracebacks is collapsed too."""
+    if record.exc_info and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        return f"{record.msg}\0{type(error).__name__}: {error}"
+    return record.getMessage()
 
 
 def _append(record: logging.LogRecord, suffix: str) -> None:

@@ -129,6 +129,27 @@ def test_a_quiet_key_is_summed_up_when_the_next_record_comes(
     assert lines[2].endswith("later")
 
 
+def test_one_error_raised_for_many_messages_is_one_traceback_a_minute(
+    captured: tuple[io.StringIO, Clock, logging.Logger],
+) -> None:
+    stream, clock, log = captured
+    for message_id in range(1, 31):
+        try:
+            raise ConnectionResetError("the adapter's session broke")
+        except ConnectionResetError:
+            log.exception("message %s: unexpected error from %s", message_id, "tg")
+        try:
+            raise ValueError(f"bad value {message_id}")  # a different error each time
+        except ValueError:
+            log.exception("message %s: unexpected error from %s", message_id, "tg")
+    clock.now = 60.0
+    log.info("tick")
+    text = stream.getvalue()
+    assert text.count("ConnectionResetError: the adapter's session broke") == 1
+    assert text.count("ValueError: bad value") == 30
+    assert "message 1: unexpected error from tg (… 29 more in the last minute)" in text
+
+
 @given(
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40),
