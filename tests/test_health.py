@@ -21,12 +21,15 @@ import aiohttp
 import peewee
 import psycopg
 from aiohttp import web
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from commands.delivery import install_delivery
 from commands.ops import install_ops
 from commands.web import build_app, install_channels
 from config import Settings
-from store import leases, outbox
+from store import ingest_state, leases, outbox
 from store.clock import utcnow
 from store.inbound import get_or_create_client
 from store.ingest_state import read_states
@@ -167,6 +170,56 @@ def _lock_store(db: peewee.Database, db_url: str) -> Any:
     conn = psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"))
     conn.execute("LOCK TABLE project_setting IN EXCLUSIVE MODE")
     return conn
+
+
+async def test_an_unreachable_mailbox_is_an_ingest_problem(db: peewee.Database) -> None:
+    port = closed_port()
+    mail = {
+        "name": "hv_mail",
+        "kind": "email",
+        "imap": {
+            "host": "127.0.0.1",
+            "port": port,
+            "security": "none",
+            "user": "shop",
+            "password": "pw-s3cret",
+        },
+        "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "from_address": "a@b.c"},
+    }
+    async with serving(_settings([mail]), channels=True) as url, aiohttp.ClientSession() as http:
+        _, body = await until(http, url, lambda s, b: _bot(b, "hv_mail")["problems"])
+    ingest = _bot(body, "hv_mail")["ingest"]
+    assert ingest["mode"] == "idle" and ingest["connected"] is False
+    assert f"IMAP connection to 127.0.0.1:{port} failed" in ingest["last_error"]
+    assert "pw-s3cret" not in str(body)
+
+
+@examples(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["hit", "error", "inbound"]), min_size=1, max_size=60))
+def test_ingest_reports_reach_the_store_only_when_due(events: list[str]) -> None:
+    """Within ``FLUSH_S`` a bot's record is written once, plus once per working/failing flip;
+    the registry always holds the latest event."""
+    registry = ingest_state._Registry()
+    writes, flips, failing = 0, 0, None
+    for n, event in enumerate(events):
+        ok = event != "error"
+        due = registry.report(
+            "b",
+            "webhook",
+            ok=ok,
+            error="boom",
+            inbound=event == "inbound",
+            clock_s=100.0 + n * 0.01,
+        )
+        writes += due is not None
+        if failing is not None and failing == ok:
+            flips += 1
+        failing = not ok
+    assert 1 <= writes <= 1 + flips
+    latest = registry.local()["b"]
+    assert latest.failing is (events[-1] == "error")
+    later = registry.report("b", "webhook", ok=True, clock_s=100.0 + ingest_state.FLUSH_S + 1)
+    assert later is not None and not later.failing
 
 
 async def test_a_locked_store_makes_healthz_503(db: peewee.Database, db_url: str) -> None:
