@@ -87,6 +87,10 @@ def _notice(request: web.Request) -> str | None:
         return f"Job {q['cancelled']} cancelled."
     if q.get("requeued", "").isdigit():
         return f"Dead letter requeued: outbox message {q['requeued']} is queued again."
+    if q.get("retried", "").isdigit():
+        return f"Message {q['retried']} is queued again, due now."
+    if q.get("not_failed", "").isdigit():
+        return f"Message {q['not_failed']} is no longer failed (retried or sent meanwhile)."
     if "gone" in q:
         return "That dead letter was already requeued or expired."
     return None
@@ -177,6 +181,19 @@ async def requeue_dead(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/ops?requeued={outbox_id}")
 
 
+async def retry_message(request: web.Request) -> web.Response:
+    await _checked_form(request)
+    from workers.queues import retry_now
+
+    try:
+        message_id = int(request.match_info["message_id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="ops: a message id is a number") from None
+    if not await store_call(retry_now, _engine(request), message_id):
+        raise web.HTTPSeeOther(f"/ops?not_failed={message_id}")
+    raise web.HTTPSeeOther(f"/ops?retried={message_id}")
+
+
 def install_ops(app: web.Application, settings: Settings) -> None:
     """Mount ``/ops`` and ``/metrics``; needs ``install_delivery`` installed before it."""
     from commands.metrics import REGISTRY_KEY, build_registry, metrics
@@ -191,5 +208,6 @@ def install_ops(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/ops", ops_page)
     app.router.add_post(r"/ops/jobs/{job_id}/cancel", cancel_job)
     app.router.add_post(r"/ops/dead/{key}/requeue", requeue_dead)
+    app.router.add_post(r"/ops/messages/{message_id}/retry", retry_message)
     app.router.add_get("/metrics", metrics)
     app[VERBOSE_HEALTH_KEY] = verbose_health

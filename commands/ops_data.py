@@ -15,14 +15,15 @@ from typing import Any
 from config import Settings
 from store import jobs, leases, outbox
 from store.clock import utcnow
-from store.models import Bot, Message, UnparsedItem
+from store.models import Bot, Client, Message, UnparsedItem
 from store.unparsed import recent_unparsed
 from workers.engine import Engine
 from workers.queues import DeadLetter, QueueDepths, dead_letters, depths
 from workers.ratelimit import bot_key, configured_rate
 
 FINISHED_JOBS_SHOWN = 5
-ERRORS_SHOWN = 20
+ERRORS_SHOWN = 50
+EXCERPT_CHARS = 80  # characters of a message's text shown beside its error
 UNPARSED_SHOWN = 20
 # A bot whose next free slot is further away than this is shown as paused (a 429's pause).
 PAUSED_AFTER_S = 1.0
@@ -74,14 +75,21 @@ class DeadRow:
 
 @dataclass(frozen=True, slots=True)
 class ErrorRow:
+    """A failed or retried send: ``at`` its last error (naive UTC), ``attempts`` made so far,
+    ``next_attempt_at`` when a retried row goes again (None: failed for good), ``excerpt`` the
+    start of the message's text."""
+
     message_id: int
     at: dt.datetime
     bot: str
     client_id: int
+    client_name: str
+    excerpt: str
     status: str
     code: str
     text: str
     attempts: int
+    next_attempt_at: dt.datetime | None = None
 
 
 @dataclass
@@ -152,19 +160,31 @@ def _dead_rows(engine: Engine) -> list[DeadRow]:
 
 def _error_rows() -> list[ErrorRow]:
     names = {b.id: b.name for b in Bot.select(Bot.id, Bot.name)}
+    rows = outbox.latest_errors(ERRORS_SHOWN)
+    ids = {m.client_id for m in rows}
+    clients: Any = Client.select(Client.id, Client.name).where(Client.id.in_(ids)).tuples()
+    client_names = dict(clients) if ids else {}
     return [
         ErrorRow(
             message_id=m.id,
             at=m.updated_at,
             bot=names.get(m.bot_id, "?"),
             client_id=m.client_id,
+            client_name=client_names.get(m.client_id, ""),
+            excerpt=_excerpt(m.text),
             status=m.status or "",
             code=m.error_code or "",
             text=m.error_text or "",
             attempts=m.attempts,
+            next_attempt_at=m.next_attempt_at if m.status == "queued" else None,
         )
-        for m in outbox.latest_errors(ERRORS_SHOWN)
+        for m in rows
     ]
+
+
+def _excerpt(text: str | None) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1] + "…"
 
 
 def worker_rows(settings: Settings) -> list[WorkerRow]:

@@ -13,7 +13,7 @@ from html import escape
 from urllib.parse import quote
 
 from commands.health import Health
-from commands.ops_data import OpsView
+from commands.ops_data import ErrorRow, OpsView
 from commands.ops_health_page import at, render_health, table
 from store.jobs import Progress
 
@@ -44,11 +44,14 @@ def _e(value: object) -> str:
 _table = table
 
 
-def _button(action: str, label: str, csrf: str, name: str) -> str:
+def _button(action: str, label: str, csrf: str, name: str, spoken: str) -> str:
+    """A POST form with one button; ``spoken`` is its name for a screen reader (a table full
+    of "Cancel" buttons says nothing on its own)."""
     return (
         f'<form method="post" action="{_e(action)}">'
         f'<input type="hidden" name="csrf" value="{_e(csrf)}">'
-        f'<button type="submit" name="{_e(name)}">{_e(label)}</button></form>'
+        f'<button type="submit" name="{_e(name)}" aria-label="{_e(spoken)}">{_e(label)}'
+        "</button></form>"
     )
 
 
@@ -68,8 +71,44 @@ def _job_row(p: Progress, csrf: str | None, zone: dt.tzinfo) -> list[str]:
         _e(at(p.created_at, zone)),
     ]
     if csrf is not None:
-        cells.append(_button(f"/ops/jobs/{p.id}/cancel", "Cancel", csrf, f"cancel-{p.id}"))
+        cells.append(
+            _button(
+                f"/ops/jobs/{p.id}/cancel", "Cancel", csrf, f"cancel-{p.id}", f"Cancel job {p.id}"
+            )
+        )
     return cells
+
+
+ERROR_HEADERS = ["when", "message", "bot", "client", "text", "state", "attempts", "next attempt"]
+ERROR_HEADERS += ["code", "error", "action"]
+
+
+def _error_row(r: ErrorRow, csrf: str, zone: dt.tzinfo) -> list[str]:
+    """A failed row (with Retry now) or a retried one (``queued`` again, with its next try)."""
+    retrying = r.status == "queued"
+    client = f"{r.client_name} (#{r.client_id})" if r.client_name else f"#{r.client_id}"
+    action = ""
+    if r.status == "failed":
+        action = _button(
+            f"/ops/messages/{r.message_id}/retry",
+            "Retry now",
+            csrf,
+            f"retry-{r.message_id}",
+            f"Retry message {r.message_id} now",
+        )
+    return [
+        _e(at(r.at, zone)),
+        _e(r.message_id),
+        _e(r.bot),
+        _e(client),
+        _e(r.excerpt),
+        _e("retrying" if retrying else r.status),
+        _e(r.attempts),
+        _e(at(r.next_attempt_at, zone, empty="—")),
+        f'<span class="bad">{_e(r.code)}</span>',
+        _e(r.text),
+        action,
+    ]
 
 
 def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
@@ -148,6 +187,7 @@ def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
                     "Requeue",
                     csrf,
                     f"requeue-{d.letter.key}",
+                    f"Requeue dead letter of message {d.letter.outbox_id}",
                 ),
             ]
             for d in view.dead
@@ -156,22 +196,10 @@ def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
         "No dead letters.",
     )
     errors = _table(
-        ["when", "message", "bot", "client", "status", "attempts", "code", "error"],
-        [
-            [
-                _e(at(r.at, zone)),
-                _e(r.message_id),
-                _e(r.bot),
-                _e(r.client_id),
-                _e(r.status),
-                _e(r.attempts),
-                f'<span class="bad">{_e(r.code)}</span>',
-                _e(r.text),
-            ]
-            for r in view.errors
-        ],
+        ERROR_HEADERS,
+        [_error_row(r, csrf, zone) for r in view.errors],
         "errors",
-        "No errors.",
+        "No failed or retried sends.",
     )
     unparsed = _table(
         ["when", "bot", "channel", "reason", "detail", "item (start)"],
@@ -195,7 +223,7 @@ def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
 <h2>Outbox by status</h2>{outbox}
 <h2>Running jobs</h2>{active}
 <h2>Dead letters</h2>{dead}
-<h2>Latest errors</h2>{errors}
+<h2>Failed and retried sends (newest first)</h2>{errors}
 <h2>Unusable inbound items</h2>{unparsed}
 <h2>Recently finished jobs</h2>{finished}"""
 

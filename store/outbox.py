@@ -222,11 +222,16 @@ def defer(message_id: int, at: dt.datetime, *, now: dt.datetime | None = None) -
     )
 
 
-def requeue(message_id: int, *, now: dt.datetime | None = None) -> bool:
-    """An operator's "send it again now" (the ops dashboard's requeue of a dead letter):
-    a ``queued``, ``sending`` or ``failed`` row goes back to ``queued``, due now, with its
-    attempts reset, stamped handed over (the caller hands it to the broker). False when the
-    row is gone or already sent."""
+def requeue(
+    message_id: int,
+    *,
+    now: dt.datetime | None = None,
+    statuses: tuple[str, ...] = ("queued", "sending", "failed"),
+) -> bool:
+    """An operator's "send it again now" (the ops dashboard's requeue of a dead letter, its
+    Retry now of a failed row): a row in one of ``statuses`` goes back to ``queued``, due now,
+    with its attempts reset, stamped handed over (the caller hands it to the broker). False
+    when the row is gone, already sent or in none of ``statuses``."""
     now = now or utcnow()
     with write_transaction():
         changed = (
@@ -234,7 +239,7 @@ def requeue(message_id: int, *, now: dt.datetime | None = None) -> bool:
             .where(
                 (Message.id == message_id)
                 & (Message.direction == "out")
-                & Message.status.in_(["queued", "sending", "failed"])
+                & Message.status.in_(list(statuses))
             )
             .execute()
         )

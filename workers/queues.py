@@ -138,3 +138,14 @@ def requeue(engine: Engine, key: str) -> int | None:
         for lane, ids in outbox.lanes_of([outbox_id]).items():
             engine.hand_over(ids, lane)
     return outbox_id
+
+
+def retry_now(engine: Engine, message_id: int) -> bool:
+    """A ``failed`` outbox row sent again now (``/ops``' Retry now): back to ``queued`` with
+    its attempts reset and handed to its lane's queue. False when the row is not ``failed``
+    (retried already by a colleague's click, sent, gone)."""
+    if not outbox.requeue(message_id, statuses=("failed",)):
+        return False
+    for lane, ids in outbox.lanes_of([message_id]).items():
+        engine.hand_over(ids, lane)
+    return True
