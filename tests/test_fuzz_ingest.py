@@ -151,7 +151,17 @@ class Service:
         self.base = ""
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self.loop.run_until_complete, args=(self._run(),))
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self.loop.run_until_complete, args=(self._guarded(),)
+        )
+
+    async def _guarded(self) -> None:
+        try:
+            await self._run()
+        except BaseException as exc:  # a start that failed: __enter__ raises it at once
+            self._failed = exc
+            self._ready.set()
 
     async def _run(self) -> None:
         self._stop = asyncio.Event()
@@ -187,6 +197,10 @@ class Service:
         self._thread.start()
         if not self._ready.wait(30):
             raise RuntimeError("the service did not start within 30 s")
+        if self._failed is not None:
+            self._thread.join(30)
+            self.loop.close()
+            raise RuntimeError(f"the service did not start: {self._failed!r}") from self._failed
         return self
 
     def __exit__(self, *exc: object) -> None:
