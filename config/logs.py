@@ -132,7 +132,7 @@ class CollapseRepeats(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "collapsed_summary", False) or record.levelno < logging.WARNING:
-            self._flush(record)
+            self.flush_pending(record)
             return True
         key = (record.name, record.levelno, _identity(record))
         now = self.clock()
@@ -144,16 +144,21 @@ class CollapseRepeats(logging.Filter):
             self._seen[key] = _Window(now, 0, record.getMessage())
         if window is not None and window.repeats:
             _append(record, f" (… {window.repeats} more in the last minute)")
-        self._flush(record)
+        self.flush_pending(record)
         return True
 
-    def _flush(self, current: logging.LogRecord) -> None:
-        """Write a summary for every key whose window ended with repeats still untold."""
-        if getattr(current, "collapsed_summary", False):
+    def flush_pending(self, current: logging.LogRecord | None, *, everything: bool = False) -> None:
+        """Write a summary for every key whose window ended (``everything``: every key) with
+        repeats still untold."""
+        if current is not None and getattr(current, "collapsed_summary", False):
             return
         now = self.clock()
         with self._lock:
-            done = [(k, w) for k, w in self._seen.items() if now - w.start >= self.window_s]
+            done = [
+                (k, w)
+                for k, w in self._seen.items()
+                if everything or now - w.start >= self.window_s
+            ]
             for key, _ in done:
                 del self._seen[key]
         for (name, level, _), window in done:
@@ -168,6 +173,23 @@ class CollapseRepeats(logging.Filter):
                     }
                 )
                 self.handler.handle(summary)
+
+
+class CollapsingHandler(logging.StreamHandler):
+    """A stream handler with ``CollapseRepeats``; closing it (``logging.shutdown`` at exit)
+    writes the counts still held back."""
+
+    def __init__(self, stream: Any = None, collapse: CollapseRepeats | None = None) -> None:
+        super().__init__(stream)
+        self.collapse = collapse or CollapseRepeats()
+        self.collapse.handler = self
+        self.addFilter(self.collapse)
+
+    def close(self) -> None:
+        try:
+            self.collapse.flush_pending(None, everything=True)
+        finally:
+            super().close()
 
 
 @dataclass(slots=True)
@@ -220,12 +242,9 @@ def configure(
         return None
     for old in ours if not force else list(root.handlers):
         root.removeHandler(old)
-    handler = logging.StreamHandler(stream)
+    handler = CollapsingHandler(stream)
     handler.switchboard = True  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    collapse = CollapseRepeats()
-    collapse.handler = handler
-    handler.addFilter(collapse)
     root.addHandler(handler)
     root.setLevel((level or os.environ.get("SWITCHBOARD_LOG_LEVEL") or "INFO").upper())
     return handler

@@ -47,11 +47,8 @@ class Clock:
 def captured() -> Iterator[tuple[io.StringIO, Clock, logging.Logger]]:
     """A logger writing through the project's handler pieces (collapse on a fake clock)."""
     stream, clock = io.StringIO(), Clock()
-    handler = logging.StreamHandler(stream)
+    handler = logs.CollapsingHandler(stream, logs.CollapseRepeats(window_s=60, clock=clock))
     handler.setFormatter(logs.TextFormatter(logs.Redactor(["s3cret-value"])))
-    collapse = logs.CollapseRepeats(window_s=60, clock=clock)
-    collapse.handler = handler
-    handler.addFilter(collapse)
     logger = logging.getLogger("switchboard.test_logs")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
@@ -148,6 +145,16 @@ def test_one_error_raised_for_many_messages_is_one_traceback_a_minute(
     assert text.count("ConnectionResetError: the adapter's session broke") == 1
     assert text.count("ValueError: bad value") == 30
     assert "message 1: unexpected error from tg (… 29 more in the last minute)" in text
+
+
+def test_counts_still_held_back_are_written_when_the_handler_closes() -> None:
+    stream = io.StringIO()
+    handler = logs.CollapsingHandler(stream)
+    handler.setFormatter(logs.TextFormatter())
+    for _ in range(5):
+        handler.handle(logging.makeLogRecord({"name": "x", "levelno": 30, "msg": "lost link"}))
+    handler.close()  # what logging.shutdown does at exit
+    assert stream.getvalue().splitlines()[-1].endswith("lost link (… 4 more in the last minute)")
 
 
 @given(
