@@ -1,8 +1,9 @@
 """The filter combinations of the client-list benchmark, each also written by hand in SQL.
 
 Every case is run twice: through the project's own path (``compile_filter`` then
-``page_clients``: page 1 of 50 in list order plus the total count) and as the two statements
-a person would write for the same question (the page and the count), over a raw cursor.
+``page_clients``: page 1 of 50 in list order plus the count, capped at ``COUNT_CAP``) and as
+the two statements a person would write for the same question (the page and the bounded
+count ``SELECT count(*) FROM (SELECT 1 ... LIMIT cap + 1)``), over a raw cursor.
 The hand-written SQL uses the same indexes the project created (FTS5 trigram table on SQLite,
 pg_trgm GIN on PostgreSQL) and literal ids for names (the generator fixes them).
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.clientgen import BLOCKS, LABELS, LISTS
+from store.clients.query import COUNT_CAP
 
 ZONE = zoneinfo.ZoneInfo("Europe/Moscow")
 PER_PAGE = 50
@@ -175,9 +177,9 @@ CASES: tuple[Case, ...] = (
 
 
 def hand_sql(case: Case, pg: bool) -> tuple[str, str, list[object]]:
-    """The page statement, the count statement and their (shared) parameters."""
+    """The page statement, the capped count statement and their (shared) parameters."""
     where, params = case.hand(pg)
     order = ORDER_CREATED if case.sort_created else ORDER
     page = f"SELECT * FROM client WHERE {where} {order} LIMIT {PER_PAGE}"
-    count = f"SELECT count(*) FROM client WHERE {where}"
+    count = f"SELECT count(*) FROM (SELECT 1 FROM client WHERE {where} LIMIT {COUNT_CAP + 1}) c"
     return page, count, params
