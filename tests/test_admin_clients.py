@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from commands.admin import CommandContext
 from commands.admin.reply import CALLBACK_LIMIT, MESSAGE_LIMIT, Reply
+from config import Settings
 from store import jobs, outbox
 from store.clock import utcnow
 from store.models import (
@@ -227,6 +228,27 @@ def test_client_card_dialog_and_unread(staff: dict[str, CommandContext]) -> None
     assert f"No client {c.id}" in run(staff["other"], f"/client {c.id}").text
     assert "Give one client id" in run(ctx, "/client").text
     assert "is not a client id" in run(ctx, "/client abc").text
+
+
+def test_cards_and_dialogs_show_the_project_time_with_its_zone(
+    staff: dict[str, CommandContext],
+) -> None:
+    moscow = CommandContext(
+        operator=staff["admin"].operator,
+        settings=Settings.model_validate({"timezone": "Europe/Moscow"}),
+    )
+    at = f.local("19.04.2021 23:59")  # Moscow time, stored as naive UTC
+    c = f.client("Ксения", created_at=at, last_action_at=at)
+    Message.create(
+        client=c, bot=c.bot_id, direction="in", author_kind="client", text="hi", created_at=at
+    )
+    card = run(moscow, f"/client {c.id}").text
+    assert "First contact: 2021-04-19 23:59 MSK" in card, card
+    assert "Last action: 2021-04-19 23:59 MSK" in card
+    assert "[2021-04-19 23:59 MSK]" in card  # the dialog's messages
+    assert "Last action: 2021-04-19 23:59 MSK" in run(moscow, "/clients").text
+    # The same instant for a project in UTC.
+    assert "First contact: 2021-04-19 20:59 UTC" in run(staff["admin"], f"/client {c.id}").text
 
 
 def test_card_menu_actions(staff: dict[str, CommandContext]) -> None:

@@ -3,6 +3,7 @@ terminal's confirmation, or a one-line refusal without a terminal — on both da
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -67,6 +68,24 @@ def test_without_a_terminal_and_without_yes_nothing_is_sent(tmp_path: Path, shop
             "(or --dry-run to see the plan only)"
         ]
     assert _jobs_and_rows(shop) == (0, 0)
+
+
+def test_jobs_are_listed_in_the_project_zone(tmp_path: Path, shop: str) -> None:
+    config = json.loads((tmp_path / "config.yaml").read_text())
+    (tmp_path / "config.yaml").write_text(json.dumps(config | {"timezone": "Asia/Almaty"}))
+    before = dt.datetime.now(dt.UTC)
+    assert run_cli("broadcast", "--text", "Sale", "--yes", cwd=tmp_path).returncode == 0
+    shown = json.loads(run_cli("jobs", "show", "1", "--json", cwd=tmp_path).stdout)
+    created = dt.datetime.fromisoformat(shown["created_at"])
+    # ISO 8601 with the project's offset, the instant the job was made.
+    assert created.utcoffset() == dt.timedelta(hours=5), shown
+    assert before - dt.timedelta(seconds=1) <= created <= dt.datetime.now(dt.UTC)
+    header, row = run_cli("jobs", "list", cwd=tmp_path).stdout.splitlines()
+    assert header == "id\tkind\tstate\tsent\tfailed\tskipped\tstarted"
+    local = created.strftime("%Y-%m-%d %H:%M")
+    assert row.startswith("1\tbroadcast\t") and row.endswith(f"\t{local} +05:00"), row
+    plain = run_cli("jobs", "show", "1", cwd=tmp_path).stdout
+    assert f", started {local} +05:00: total 4" in plain, plain
 
 
 def test_dry_run_prints_the_plan_and_sends_nothing(tmp_path: Path, shop: str) -> None:
