@@ -50,14 +50,16 @@ def closed_port() -> int:
     return port
 
 
-def _settings(bots: list[dict[str, Any]], broker: str = "memory://", ns: str = "sbt") -> Settings:
+def _settings(
+    bots: list[dict[str, Any]], broker: str = "memory://", ns: str = "sbt", backoff_s: float = 0.2
+) -> Settings:
     return Settings.model_validate(
         {
             "broker_url": broker,
             "ops_token": TOKEN,
             "timezone": "Europe/Moscow",
             "bots": bots,
-            "delivery": {"namespace": ns, "dispatch_interval_s": 0.2, "backoff_base_s": 0.2},
+            "delivery": {"namespace": ns, "dispatch_interval_s": 0.2, "backoff_base_s": backoff_s},
         }
     )
 
@@ -271,7 +273,13 @@ async def test_a_dead_worker_on_redis_with_queued_messages_is_503(db: peewee.Dat
 async def test_ops_header_turns_red_and_reads_at_375px_in_chromium(
     pg_db: peewee.Database, tmp_path: Path
 ) -> None:
-    settings = _settings([_unreachable_bot("hv_page", "polling")])
+    # Retries 30 s apart: the retried row cannot fail for good again while the page is checked.
+    settings = _settings([_unreachable_bot("hv_page", "polling")], backoff_s=30)
+    sync_bots([("hv_page", "telegram")])
+    client, _ = get_or_create_client(Bot.get(Bot.name == "hv_page"), "702")
+    failed = outbox.enqueue(client, "a reply that failed")
+    outbox.claim(failed.id)
+    outbox.mark_failed(failed.id, "PermanentError", "Bad Request: message is too long")
     async with serving(settings, channels=True) as url, aiohttp.ClientSession() as http:
         await until(http, url, lambda s, b: _bot(b, "hv_page")["problems"])
         async with chromium(tmp_path) as browser:
@@ -292,3 +300,11 @@ async def test_ops_header_turns_red_and_reads_at_375px_in_chromium(
                 "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
             )
             assert widths[0] <= widths[1] == 375
+            # The failed send, with its code and a Retry now that works.
+            row = page.locator("#errors tr", has_text="a reply that failed")
+            assert "message is too long" in await row.inner_text()
+            await page.get_by_role("button", name=f"Retry message {failed.id} now").click()
+            await page.wait_for_url(f"{url}/ops?retried={failed.id}")
+            assert "queued again" in await page.locator("#notice").inner_text()
+            assert await page.locator(f"button[name=retry-{failed.id}]").count() == 0
+            assert outbox.Message.get_by_id(failed.id).status != "failed"
