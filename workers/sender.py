@@ -42,8 +42,6 @@ from bots.contract import (
 from bots.errors import (
     Blocked,
     ChannelError,
-    PermanentError,
-    RecipientGone,
     RetryAfter,
     TransientError,
 )
@@ -54,6 +52,7 @@ from store.inbound import rekey_client
 from store.models import Bot, Client, Message
 from workers.lanes import is_paid, reserve, window_yield_s
 from workers.lease import LEASE_RETRY_S, Lease
+from workers.outcomes import failure_reason, log_failed, log_fields, sent_kind
 from workers.pulse import MemoryPulse, Pulse
 from workers.ratelimit import BotConfig, Limit, Limiter, limits_for
 from workers.stats import Stats
@@ -168,7 +167,7 @@ class Sender:
             reason = f"bot {bot_name!r} is not configured or disabled"
             outbox.mark_failed(row.id, "no_bot", reason)
             self.stats.record(bot_name, "failed", "no_bot")
-            _log_failed(row, bot_name, "no_bot", reason)
+            log_failed(row, bot_name, "no_bot", reason)
             return "failed"
         messenger_id = Client.select(Client.messenger_id).where(Client.id == row.client_id)
         recipient = messenger_id.scalar()
@@ -261,7 +260,7 @@ class Sender:
                 row.client_id,
                 exc.reason,
                 exc.seconds,
-                extra=_fields(row, bot.name, exc.code or "retry_after"),
+                extra=log_fields(row, bot.name, exc.code or "retry_after"),
             )
             self.pulse.error(bot.name, exc.code or "retry_after", exc.reason)
             return "retry"
@@ -269,14 +268,14 @@ class Sender:
             outbox.mark_failed(row.id, exc.code or "blocked", exc.reason)
             Client.update(unsubscribed=True).where(Client.id == row.client_id).execute()
             self.stats.record(bot.name, "failed", "Blocked", time.perf_counter() - started)
-            _log_failed(row, bot.name, exc.code or "blocked", exc.reason)
+            log_failed(row, bot.name, exc.code or "blocked", exc.reason)
             return "failed"
         except ChannelError as exc:
             if not isinstance(exc, TransientError):
                 code = exc.code or type(exc).__name__
                 outbox.mark_failed(row.id, code, exc.reason)
-                self.stats.record(bot.name, "failed", _failure_reason(exc))
-                _log_failed(row, bot.name, code, exc.reason)
+                self.stats.record(bot.name, "failed", failure_reason(exc))
+                log_failed(row, bot.name, code, exc.reason)
                 self.pulse.error(bot.name, code, exc.reason)
                 return "failed"
             return self._transient(row, bot.name, exc.code or "transient", exc.reason, started)
@@ -317,7 +316,7 @@ class Sender:
             text = f"{reason} (gave up after {row.attempts} attempts)"
             outbox.mark_failed(row.id, code, text)
             self.stats.record(bot, "failed", "TransientError", latency)
-            _log_failed(row, bot, code, text)
+            log_failed(row, bot, code, text)
             return "failed"
         delay = backoff_s(row.attempts, delivery.backoff_base_s, delivery.backoff_max_s, self._rng)
         now = utcnow()
@@ -332,42 +331,9 @@ class Sender:
             reason,
             row.attempts,
             delay,
-            extra=_fields(row, bot, code),
+            extra=log_fields(row, bot, code),
         )
         return "retry"
-
-
-def sent_kind(row: Message) -> str:
-    """The ``workers.stats.SENT_KINDS`` entry of an outbound row."""
-    if isinstance(row.extra, dict) and row.extra.get("template"):
-        return "template"
-    return "media" if row.attachments else "text"
-
-
-def _failure_reason(exc: ChannelError) -> str:
-    """The ``FAILURE_REASONS`` entry of a permanent error (a subclass counts as its base)."""
-    for known in (Blocked, RecipientGone, PermanentError):
-        if isinstance(exc, known):
-            return known.__name__
-    return "PermanentError"
-
-
-def _fields(row: Message, bot: str, code: str) -> dict[str, Any]:
-    """Structured fields of a delivery log line (``--log-format json`` shows them)."""
-    return {"bot": bot, "client_id": row.client_id, "message_id": row.id, "code": code}
-
-
-def _log_failed(row: Message, bot: str, code: str, reason: str) -> None:
-    """A message given up on: WARNING, with its bot, client and the platform's code."""
-    log.warning(
-        "bot %s: message %s to client %s failed for good: %s %s",
-        bot,
-        row.id,
-        row.client_id,
-        code,
-        reason,
-        extra=_fields(row, bot, code),
-    )
 
 
 def _outbound(
