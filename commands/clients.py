@@ -326,12 +326,15 @@ def export_command(
 
 @clients_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@yes_option
+@dry_run_option
 @as_option
 @pass_context
-def import_command(obj: CliContext, file: str, as_id: int | None) -> None:
-    """Import clients from a CSV written by `clients export` (admins only). Rows with errors
+def import_command(obj: CliContext, file: str, yes: bool, dry_run: bool, as_id: int | None) -> None:
+    """Import clients from a CSV written by `clients export` (admins only): prints how many
+    rows, asks to confirm on a terminal (--yes: do not ask), then imports. Rows with errors
     are listed by line number and skipped; the others are kept; exit 1 if any row failed."""
-    from store.importer import ImportFormatError, import_csv
+    from store.importer import ImportFormatError, count_rows, import_csv
 
     settings = open_settings(obj)
     viewer = viewer_for(settings, as_id)
@@ -339,9 +342,17 @@ def import_command(obj: CliContext, file: str, as_id: int | None) -> None:
         raise click.ClickException("import: only an admin can import clients")
     with open(file, encoding="utf-8-sig", newline="") as source:
         try:
-            lines = sum(1 for _ in source)  # physical lines: close enough for a progress bar
-            source.seek(0)
-            with progress_bar(lines - 1, "import") as advance:
+            rows = count_rows(source)
+            plan = (
+                f"import {Path(file).name}: {rows} row(s); a client already here (same bot and "
+                "messenger id) is updated, the others are created."
+            )
+            question = f"Import {rows} row(s) from {Path(file).name}?"
+            if not confirm(
+                plan, rows, yes=yes, dry_run=dry_run, action="import", question=question
+            ):
+                return
+            with progress_bar(rows, "import") as advance:
                 report = import_csv(
                     source, settings.zone, bots=[b.name for b in settings.bots], progress=advance
                 )

@@ -165,6 +165,23 @@ def _records(reader: Any, report: ImportReport) -> Iterator[tuple[int, list[str]
             yield start, cells
 
 
+def count_rows(stream: IO[str]) -> int:
+    """The data rows of an export's CSV ``stream`` as the import will read them (records after
+    the header, blank lines skipped, up to a broken record), for the plan shown before an
+    import; the stream is left at its start. ``ImportFormatError`` for a header that is not
+    an export's, as ``import_csv`` raises it."""
+    reader = csv.reader(stream)
+    try:
+        _check_header(next(reader))
+    except StopIteration:
+        raise ImportFormatError("the file is empty (expected a header line)") from None
+    except csv.Error as exc:
+        raise ImportFormatError(f"line 1: not valid CSV ({exc})") from None
+    rows = sum(1 for _ in _records(reader, ImportReport()))
+    stream.seek(0)
+    return rows
+
+
 def _check_header(header: list[str]) -> list[str]:
     got = [h.strip().lower() for h in header[: len(BASE_COLUMNS)]]
     if got != list(BASE_COLUMNS):

@@ -289,15 +289,26 @@ def test_export_then_import_round_trip(shell: Shell, tmp_path: Path) -> None:
     assert shell("clients", "export", "--format", "xlsx", "-o", str(xlsx)).code == 0
     assert xlsx.read_bytes()[:2] == b"PK"
     Client.delete().execute()
-    imported = shell("clients", "import", str(out))
+    # The import changes many clients: its plan first; no terminal and no --yes: refused.
+    plan = "import clients.csv: 2 row(s); a client already here (same bot and messenger id)"
+    dry = shell("clients", "import", str(out), "--dry-run")
+    assert dry.code == 0 and dry.out.startswith(plan) and "Dry run: nothing was changed" in dry.out
+    refused = shell("clients", "import", str(out))
+    assert refused.code == 1 and refused.out.startswith(plan)
+    assert refused.err == (
+        "switchboard: not a terminal, so no one can confirm: add --yes to import "
+        "(or --dry-run to see the plan only)\n"
+    )
+    assert Client.select().count() == 0
+    imported = shell("clients", "import", str(out), "--yes")
     assert imported.code == 0, imported.err
     assert "imported 2 new, 0 updated, 0 row(s) with errors" in imported.out
-    refused = shell("clients", "import", str(out), "--as", "222")
+    refused = shell("clients", "import", str(out), "--as", "222", "--yes")
     assert refused.code == 1 and "only an admin" in refused.err
     bad = tmp_path / "bad.csv"
     lines = out.read_text(encoding="utf-8").splitlines()
     bad.write_text("\n".join([lines[0], lines[1].replace("shop_", "nope_")]) + "\n")
-    report = shell("clients", "import", str(bad))
+    report = shell("clients", "import", str(bad), "--yes")
     assert report.code == 1 and "line 2:" in report.err
     audit = [(a.action, a.count) for a in AuditLog.select().order_by(AuditLog.id)]
     assert audit == [("export", 2), ("export", 3), ("import", 2), ("import", 0)]
