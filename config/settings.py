@@ -451,7 +451,9 @@ class DeliverySettings(StrictModel):
     ``max_wait_s``: how far ahead a send may reserve its rate-limit slot (default 2 s; further
     off, the row is deferred); ``bulk_max_wait_s``: how far ahead a bulk-lane send (broadcast,
     resend-failed) may reserve (default 0.5 s), so an operator's reply is never more than that
-    behind a broadcast at the limit (docs/operations.md, lanes).
+    behind a broadcast at the limit (docs/operations.md, lanes). ``interactive_threads``: sender
+    threads per process for the interactive lane alone (default 2), besides ``worker_threads``
+    for the bulk lane, so a reply never waits for a broadcast's sender to be free.
     ``lease_s``: a sending process renews its lease every ``lease_s / 4``; the rows it claimed
     go to other workers once it has not for ``lease_s`` (default 8 s: a SIGKILLed worker's rows
     are sent again about 10 s after its death). ``stale_after_s`` (default 120 s) remains the
@@ -463,7 +465,8 @@ class DeliverySettings(StrictModel):
     worker_processes: Annotated[int, Field(ge=1, le=64)] = 1
     """Processes `./switchboard worker` starts."""
     worker_threads: Annotated[int, Field(ge=1, le=256)] = 8
-    """Sending threads per worker process (and inside `serve` with `memory://`)."""
+    """Sending threads per worker process (and inside `serve` with `memory://`) for the bulk lane
+    (broadcasts, resend-failed); `interactive_threads` more send operators' messages."""
     max_attempts: Annotated[int, Field(ge=1)] = 5
     """Attempts before a message fails for good after temporary errors (a permanent error fails it
     at once).
@@ -483,6 +486,10 @@ class DeliverySettings(StrictModel):
     bulk_max_wait_s: Annotated[float, Field(ge=0)] = 0.5
     """The same for bulk sends (broadcasts, resend-failed), so a reply is never more than this
     behind a broadcast at the limit.
+    """
+    interactive_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    """Sender threads per process for the interactive lane alone (operators' messages), besides
+    `worker_threads`, so a reply never waits for a broadcast's sender to be free.
     """
     lease_s: Annotated[float, Field(ge=2, le=600)] = 8.0
     """A sending process renews its lease every `lease_s / 4`; its claimed rows go to other workers

@@ -30,9 +30,9 @@ from dramatiq.middleware import Middleware
 from config import Settings
 from store import leases, outbox
 from store.db import database_proxy
-from store.models import PRIORITIES, PRIORITY_BULK
+from store.models import PRIORITIES, PRIORITY_BULK, PRIORITY_INTERACTIVE
 from workers.broker import is_memory
-from workers.lanes import ACTOR_PRIORITY, ACTORS, QUEUES
+from workers.lanes import ACTORS, QUEUES
 from workers.lease import Lease
 from workers.pulse import MemoryPulse, Pulse, RedisPulse
 from workers.ratelimit import Limiter, MemoryLimiter, RedisLimiter, aimd_of
@@ -113,7 +113,6 @@ class Engine:
             lane: dramatiq.actor(
                 actor_name=ACTORS[lane],
                 queue_name=QUEUES[lane],
-                priority=ACTOR_PRIORITY[lane],
                 max_retries=0,
                 broker=self.broker,
             )(self._send)
@@ -121,7 +120,7 @@ class Engine:
         }
         self.actor = self.actors[PRIORITY_BULK]
         self.tick_hooks: list[TickHook] = []
-        self._worker: dramatiq.Worker | None = None
+        self._workers: list[dramatiq.Worker] = []
         self._stop = threading.Event()
         self._dispatcher: threading.Thread | None = None
         self._forgot_at = float("-inf")  # time.monotonic() of the last leases.forget_old
@@ -146,12 +145,15 @@ class Engine:
             self.hand_over(ids, lane)
             handed += len(ids)
         delivery = self.settings.delivery
-        # A dead worker's rows (lease run out) first; the stale sweep is the last resort.
-        stuck = leases.recover(delivery.lease_s, limit=limit)
-        stuck += outbox.sweep(delivery.stale_after_s, limit=limit)
+        # A dead worker's rows (lease run out) have waited long enough: they take the
+        # interactive queue, past any broadcast backlog (the sender still paces each row by
+        # its own lane). The stale sweep is the last resort; its rows keep their lanes.
+        orphans = leases.recover(delivery.lease_s, limit=limit)
+        self.hand_over(orphans, PRIORITY_INTERACTIVE)
+        stuck = outbox.sweep(delivery.stale_after_s, limit=limit)
         for lane, ids in sorted(outbox.lanes_of(stuck).items()):
             self.hand_over(ids, lane)
-        handed += len(stuck)
+        handed += len(orphans) + len(stuck)
         now = time.monotonic()
         if now - self._forgot_at > 3600:
             self._forgot_at = now
@@ -206,15 +208,22 @@ class Engine:
         self.lease = Lease(self.settings.delivery.lease_s, threads=threads)
         self.lease.start()
         self.sender.lease = self.lease
-        self._worker = dramatiq.Worker(
-            self.broker, queues=set(QUEUES.values()), worker_threads=threads, worker_timeout=100
-        )
-        # Dramatiq prefetches two messages per thread by default. The dispatcher hands a
-        # broadcast over at its sending pace, a tick's worth at a time: one process grabbing
-        # all of them would hold them while the others idle (and while it is descheduled).
-        # One per thread spreads each tick over every worker process.
-        self._worker.queue_prefetch = threads
-        self._worker.start()
+        # Each lane its own threads: a reply never waits for a broadcast's sender to be free.
+        pools = {
+            QUEUES[PRIORITY_BULK]: threads,
+            QUEUES[PRIORITY_INTERACTIVE]: self.settings.delivery.interactive_threads,
+        }
+        for queue, count in pools.items():
+            worker = dramatiq.Worker(
+                self.broker, queues={queue}, worker_threads=count, worker_timeout=100
+            )
+            # Dramatiq prefetches two messages per thread by default. The dispatcher hands a
+            # broadcast over at its sending pace, a tick's worth at a time: one process
+            # grabbing all of them would hold them while the others idle (and while it is
+            # descheduled). One per thread spreads each tick over every worker process.
+            worker.queue_prefetch = count
+            worker.start()
+            self._workers.append(worker)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the dispatcher and the workers (finishing the sends in progress)."""
@@ -222,9 +231,9 @@ class Engine:
         if self._dispatcher is not None:
             self._dispatcher.join(timeout_s)
             self._dispatcher = None
-        if self._worker is not None:
-            self._worker.stop(timeout=int(timeout_s * 1000))
-            self._worker = None
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.stop(timeout=int(timeout_s * 1000))
         if self.lease is not None:
             self.lease.stop()
             self.lease = None

@@ -1,18 +1,18 @@
 """Two delivery lanes per bot: interactive (an operator's reply) passes bulk (a broadcast).
 
-A row's lane is ``Message.priority`` (``store.models.PRIORITIES``). Three things keep a reply
+A row's lane is ``Message.priority`` (``store.models.PRIORITIES``). Four things keep a reply
 from waiting behind a broadcast that runs at the bot's limit:
 
 1. The dispatcher hands the interactive lane over first (``store.outbox.take_due``).
-2. Each lane has its own Dramatiq queue (``QUEUES``) and actor; every worker consumes both,
-   and its threads take an interactive message before any prefetched bulk one (the actor's
-   ``priority``), so a backlog of broadcast ids in the broker is never in the reply's way.
+2. Each lane has its own Dramatiq queue (``QUEUES``) and actor, and every sending process its
+   own threads per lane (``delivery.interactive_threads`` for replies, ``worker_threads`` for
+   bulk: ``workers.engine.Engine.start_workers``), so neither a backlog of broadcast ids in the
+   broker nor busy broadcast senders are in the reply's way.
 3. Bulk senders reserve rate-limit slots at most ``bulk_max_wait_s`` ahead (``reserve``):
    the limiter's timeline never runs further ahead than that, so a reply's slot — it may
    reserve up to ``max_wait_s`` ahead, like every send before lanes — is at most that far
    away. A bulk send whose slot is further off sleeps until it comes within reach and asks
    again (no reservation is held meanwhile); past ``max_wait_s`` it is deferred as before.
-
 4. Behind the slots, the window guard (``workers.pacing``) admits a send only when a window
    has room; senders that found it full look again when it opens. A bulk sender looks again
    ``BULK_WINDOW_YIELD_S`` later than that (``window_yield_s``), so a reply waiting for the
@@ -34,8 +34,6 @@ from workers.ratelimit import BotConfig, Grant, Limit, Limiter
 # Dramatiq queue and actor of each lane; "outbox" stays the bulk queue's name, as before lanes.
 QUEUES: dict[int, str] = {PRIORITY_INTERACTIVE: "outbox_interactive", PRIORITY_BULK: "outbox"}
 ACTORS: dict[int, str] = {PRIORITY_INTERACTIVE: "send_interactive", PRIORITY_BULK: "send_message"}
-# Dramatiq's actor priority orders a worker's prefetched messages: lower runs first.
-ACTOR_PRIORITY: dict[int, int] = {PRIORITY_INTERACTIVE: 0, PRIORITY_BULK: 10}
 # A bulk sender never polls the limiter more often than this (seconds).
 MIN_POLL_S = 0.005
 # A bulk sender looks for window room this much later than an interactive one (seconds).
