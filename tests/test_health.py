@@ -29,6 +29,7 @@ from commands.delivery import install_delivery
 from commands.ops import install_ops
 from commands.web import build_app, install_channels
 from config import Settings
+from emulators.telegram import TelegramEmulator
 from store import ingest_state, leases, outbox
 from store.clock import utcnow
 from store.inbound import get_or_create_client
@@ -40,6 +41,7 @@ from tests.services import REDIS_URL, redis_namespace
 
 TOKEN = "ops-health-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
+TOKEN_TG = "123456:TEST-token_abc"
 
 
 def closed_port() -> int:
@@ -172,6 +174,40 @@ def _lock_store(db: peewee.Database, db_url: str) -> Any:
     conn = psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"))
     conn.execute("LOCK TABLE project_setting IN EXCLUSIVE MODE")
     return conn
+
+
+async def test_a_bot_turns_red_while_its_api_is_down_and_back_when_it_returns(
+    db: peewee.Database,
+) -> None:
+    port = closed_port()
+    bot = {**_unreachable_bot("hv_back", "polling"), "token": TOKEN_TG, "poll_timeout_s": 1}
+    bot["api_base"] = f"http://127.0.0.1:{port}"
+    sync_bots([("hv_back", "telegram")])
+    async with serving(_settings([bot]), channels=True) as url, aiohttp.ClientSession() as http:
+        await until(http, url, lambda s, b: _bot(b, "hv_back")["problems"])
+        async with TelegramEmulator(tokens=[TOKEN_TG], limits=False, port=port) as emu:
+            _, body = await until(http, url, lambda s, b: not _bot(b, "hv_back")["problems"])
+            ingest = _bot(body, "hv_back")["ingest"]
+            assert ingest["connected"] is True and "failed" in ingest["last_error"]
+            assert body["status"] == "ok"
+            await emu.user(TOKEN_TG, 42, first_name="Ann").send_text("hello again")
+            _, body = await until(http, url, lambda s, b: _bot(b, "hv_back")["last_inbound_at"])
+    assert _bot(body, "hv_back")["last_inbound_at"].endswith("Z")
+
+
+async def test_updates_the_store_cannot_take_are_an_ingest_problem(db: peewee.Database) -> None:
+    """The poller reaches Telegram but cannot store (the bot is not in the store): red, with
+    why, while the poller stays connected and retries."""
+    async with TelegramEmulator(tokens=[TOKEN_TG], limits=False) as emu:
+        bot = {"name": "hv_nostore", "kind": "telegram", "token": TOKEN_TG, "mode": "polling"}
+        bot |= {"api_base": emu.base_url, "poll_timeout_s": 1}
+        async with serving(_settings([bot]), channels=True) as url, aiohttp.ClientSession() as h:
+            await emu.user(TOKEN_TG, 43, first_name="Bo").send_text("hi")
+            _, body = await until(h, url, lambda s, b: _bot(b, "hv_nostore")["problems"])
+    ingest = _bot(body, "hv_nostore")["ingest"]
+    assert ingest["connected"] is True
+    assert ingest["last_error"].startswith("cannot store updates: ")
+    assert "hv_nostore" in ingest["last_error"]
 
 
 async def test_an_unreachable_mailbox_is_an_ingest_problem(db: peewee.Database) -> None:

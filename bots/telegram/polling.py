@@ -66,6 +66,7 @@ class Poller:
         while True:
             try:
                 await bot.delete_webhook(drop_pending_updates=False)
+                await note(name, "polling", connected=True)  # before a long poll's wait
                 break
             except TelegramUnauthorizedError:
                 log.error("telegram %s: the token was refused; polling stopped", name)
@@ -120,4 +121,6 @@ class Poller:
                 return
             except (StoreUnavailable, NotFound) as exc:
                 log.warning("telegram %s: cannot store yet (%s); retrying", self.adapter.name, exc)
+                error = f"cannot store updates: {exc}"
+                await note(self.adapter.name, "polling", ok=False, error=error, connected=True)
                 delay = await self._backoff(delay)
