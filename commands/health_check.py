@@ -22,7 +22,7 @@ from commands.health import (
     WorkerSeen,
 )
 from config import Settings
-from store.clock import utcnow
+from store.clock import shown, utcnow
 from store.errors import StoreError
 from store.ingest_state import read_states
 from store.leases import live_workers
@@ -89,7 +89,7 @@ def _service(settings: Settings, engine: Engine | None, now: dt.datetime) -> Ser
     tick = service.dispatcher_last_tick_at
     stale = tick is not None and (now - tick).total_seconds() > TICK_STALE_S
     if stale and (memory or workers):
-        p.append(f"dispatcher silent since {tick:%H:%M:%S} UTC")
+        p.append(f"dispatcher silent since {shown(tick, settings.zone, seconds=True)}")
     if store_ok and not workers:
         p.append("no worker process alive" if not memory else "no worker threads running")
     return service

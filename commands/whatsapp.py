@@ -30,7 +30,7 @@ from bots.whatsapp.phone import InvalidPhone, normalise_phone
 from commands.cli import CliContext, cli, pass_context
 from commands.write import Draft, Started, WriteRefused, configured_bot, queue_write, run_cli_write
 from config import Settings, WhatsAppBotSettings
-from store.clock import utcnow
+from store.clock import shown, utcnow
 from store.inbound import last_inbound_at
 from store.models import Client
 
@@ -67,15 +67,21 @@ def template_param(text: str) -> str:
 
 
 def _draft(
-    bot: WhatsAppBotSettings, text: str, last: dt.datetime | None, now: dt.datetime
+    bot: WhatsAppBotSettings,
+    text: str,
+    last: dt.datetime | None,
+    now: dt.datetime,
+    zone: dt.tzinfo = dt.UTC,
 ) -> Draft:
+    """``text``, or the bot's template when the window is closed; the note shows ``last`` in
+    the project's ``zone``."""
     if window_open(last, now):
         return Draft(text)
     template = bot.first_contact_template
     closed = (
         "the client has never written to this number"
         if last is None
-        else f"the client last wrote {last:%Y-%m-%d %H:%M} UTC, more than 24 hours ago"
+        else f"the client last wrote {shown(last, zone)}, more than 24 hours ago"
     )
     spec: dict[str, Any] = {"name": template.name, "language": template.language}
     if template.text_parameter:
@@ -123,7 +129,7 @@ def start_whatsapp(
 
     def compose(client: Client, created: bool) -> Draft:
         last = None if created else last_inbound_at(client.id)
-        return _draft(bot, text, last, when)
+        return _draft(bot, text, last, when, settings.zone)
 
     return queue_write(bot_name, number, compose, operator_id=operator_id)
 

@@ -84,8 +84,11 @@ def test_after_24_hours_the_template_carries_the_text_when_configured(db: peewee
     settings = settings_for(first_contact_template=template)
     sync_bots((b.name, b.kind) for b in settings.bots)
     wrote_in(KERRY[1:], NOW - dt.timedelta(hours=30))
+    settings = settings.model_copy(update={"timezone": "Europe/Moscow"})
     started = start_whatsapp(settings, "wa", KERRY, "Line one\nline two\t ok", now=NOW)
     assert "more than 24 hours ago" in started.note and "as its parameter" in started.note
+    # 30 hours before 12:00 UTC, in the project's time and zone.
+    assert "the client last wrote 2026-11-24 09:00 MSK," in started.note, started.note
     row = Message.get_by_id(started.message_id)
     parameter = {"type": "text", "text": "Line one line two ok"}
     assert row.extra == {
