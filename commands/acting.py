@@ -61,9 +61,13 @@ class FilterCommand(click.Command):
         return [a.replace(_MARK, "") for a in rest]
 
 
-def viewer_for(settings: Settings, as_id: int | None) -> Operator:
+def viewer_for(settings: Settings, as_id: int | None, needs: str | None = None) -> Operator:
     """The operator acting: ``--as``, else the first configured admin, else the shell itself
-    as an admin that is nobody's responsible operator (and cannot save filters)."""
+    as an admin that is nobody's responsible operator (and cannot save filters).
+
+    ``needs``: the capability the command needs (``store.permissions``); without it the
+    command stops here with the same one line the admin bot answers.
+    """
     if as_id is None:
         admins = [op.telegram_id for op in settings.operators if op.role == "admin"]
         if not admins:
@@ -72,7 +76,26 @@ def viewer_for(settings: Settings, as_id: int | None) -> Operator:
     operator = Operator.get_or_none((Operator.telegram_id == as_id) & (Operator.active == True))  # noqa: E712
     if operator is None:
         raise click.ClickException(f"--as {as_id}: no active operator with this Telegram id")
+    if needs is not None:
+        require(settings, operator, needs)
     return operator
+
+
+def require(settings: Settings, operator: Operator, capability: str) -> None:
+    """Stop with one line naming the command being run unless ``operator`` holds
+    ``capability``."""
+    from store.permissions import refusal
+
+    if not can(settings, operator, capability):
+        name = click.get_current_context().command_path.split(" ", 1)[-1]  # "clients export"
+        raise click.ClickException(refusal(name, capability))
+
+
+def can(settings: Settings, operator: Operator, capability: str) -> bool:
+    """Whether ``operator`` holds ``capability`` (their role's, with their overrides)."""
+    from store.permissions import capabilities_of
+
+    return capability in capabilities_of(operator, settings.permissions)
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from commands.acting import (
     WORDS,
     FilterCommand,
     as_option,
+    can,
     one_line_errors,
     open_settings,
     progress_bar,
@@ -28,6 +29,7 @@ from commands.confirm import confirm, dry_run_option, yes_option
 from store.audit import record_audit
 from store.clock import shown
 from store.filters import help_text
+from store.permissions import bulk_capability
 
 if TYPE_CHECKING:
     from config import Settings
@@ -39,13 +41,14 @@ FILTER_EPILOG = "\b\n" + help_text()
 
 
 def _filter(
-    obj: CliContext, as_id: int | None, words: tuple[str, ...]
+    obj: CliContext, as_id: int | None, words: tuple[str, ...], needs: str | None = None
 ) -> tuple[Settings, Operator, ClientFilter]:
-    """Settings, the acting operator and the parsed filter of ``words``."""
+    """Settings, the acting operator (holding the capability ``needs``) and the parsed
+    filter of ``words``."""
     from store.clients.query import compile_filter
 
     settings = open_settings(obj)
-    viewer = viewer_for(settings, as_id)
+    viewer = viewer_for(settings, as_id, needs)
     with one_line_errors():
         flt = compile_filter(" ".join(words), viewer, settings.zone)
     return settings, viewer, flt
@@ -94,8 +97,11 @@ def list_command(
     if page is not None and after is not None:
         raise click.UsageError("--page and --after exclude each other: pick one")
     settings, viewer, flt = _filter(obj, as_id, filter_words)
+    view = can(settings, viewer, "view_others")  # other operators' clients, read-only
     with one_line_errors():
-        result = page_clients(flt, viewer, page=page or 1, per_page=per_page, after=after)
+        result = page_clients(
+            flt, viewer, page=page or 1, per_page=per_page, after=after, view_others=view
+        )
     details = client_details([c.id for c in result.clients], settings.zone)
     if as_json:
         out = {
@@ -134,8 +140,8 @@ def count_command(obj: CliContext, filter_words: tuple[str, ...], as_id: int | N
     """Print how many clients match FILTER (the number alone)."""
     from store.clients.query import count_clients
 
-    _settings, viewer, flt = _filter(obj, as_id, filter_words)
-    click.echo(count_clients(flt, viewer))
+    settings, viewer, flt = _filter(obj, as_id, filter_words)
+    click.echo(count_clients(flt, viewer, view_others=can(settings, viewer, "view_others")))
 
 
 @clients_group.command("unread")
@@ -187,7 +193,7 @@ def bulk_command(
         if not words:
             raise click.ClickException(f"{action} needs an argument: {spec.help}")
         argument, words = words[0], words[1:]
-    _settings, viewer, flt = _filter(obj, as_id, words)
+    _settings, viewer, flt = _filter(obj, as_id, words, bulk_capability(action))
     with one_line_errors():
         plan = plan_bulk(action, argument, flt, viewer)
     _run(plan, yes=yes, dry_run=dry_run)
@@ -250,7 +256,8 @@ def purge_command(obj: CliContext, yes: bool, dry_run: bool, as_id: int | None) 
     from store.clients.bulk import plan_purge_unsubscribed
 
     settings = open_settings(obj)
-    _run(plan_purge_unsubscribed(viewer_for(settings, as_id)), yes=yes, dry_run=dry_run)
+    viewer = viewer_for(settings, as_id, "purge")
+    _run(plan_purge_unsubscribed(viewer), yes=yes, dry_run=dry_run)
 
 
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -304,7 +311,7 @@ def export_command(
     target = Path(output)
     if target.exists() and not force:
         raise click.ClickException(f"{output} exists: add --force to overwrite it")
-    settings, viewer, flt = _filter(obj, as_id, filter_words)
+    settings, viewer, flt = _filter(obj, as_id, filter_words, "export")
     partial = target.with_name(f".{target.name}.partial")
     query: Any = select_clients(flt, viewer)
     total = count_clients(flt, viewer)
@@ -331,15 +338,14 @@ def export_command(
 @as_option
 @pass_context
 def import_command(obj: CliContext, file: str, yes: bool, dry_run: bool, as_id: int | None) -> None:
-    """Import clients from a CSV written by `clients export` (admins only): prints how many
-    rows, asks to confirm on a terminal (--yes: do not ask), then imports. Rows with errors
-    are listed by line number and skipped; the others are kept; exit 1 if any row failed."""
+    """Import clients from a CSV written by `clients export` (needs the import permission,
+    admins' by default): prints how many rows, asks to confirm on a terminal (--yes: do not
+    ask), then imports. Rows with errors are listed by line number and skipped; the others
+    are kept; exit 1 if any row failed."""
     from store.importer import ImportFormatError, count_rows, import_csv
 
     settings = open_settings(obj)
-    viewer = viewer_for(settings, as_id)
-    if not viewer.is_admin:
-        raise click.ClickException("import: only an admin can import clients")
+    viewer = viewer_for(settings, as_id, "import")
     with open(file, encoding="utf-8-sig", newline="") as source:
         try:
             rows = count_rows(source)

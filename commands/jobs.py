@@ -66,7 +66,7 @@ def broadcast_command(
     from store.filters import parse_filter
 
     settings = _open(obj)
-    viewer = viewer_for(settings, as_id)
+    viewer = viewer_for(settings, as_id, "broadcast")
     filter_text = " ".join(filter_words)
     with one_line_errors():
         flt = parse_filter(filter_text, viewer, settings.zone)
@@ -108,7 +108,7 @@ def resend_failed_command(
     from store.jobs import channel_bot_ids, create_resend_failed
 
     settings = _open(obj)
-    viewer = viewer_for(settings, as_id)
+    viewer = viewer_for(settings, as_id, "broadcast")
     since_at = None
     if since is not None:
         try:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from config.errors import ConfigError
 from config.loader import DEFAULT_CONFIG_PATH, load_settings
 from config.settings import (
+    CAPABILITIES,
     AdminBotSettings,
     BotSettings,
     DeliverySettings,
     EmailBotSettings,
     ImapSettings,
     OperatorSettings,
+    PermissionsSettings,
     Settings,
     SmtpSettings,
     TelegramBotSettings,
@@ -19,6 +21,7 @@ from config.settings import (
 )
 
 __all__ = [
+    "CAPABILITIES",
     "DEFAULT_CONFIG_PATH",
     "AdminBotSettings",
     "BotSettings",
@@ -27,6 +30,7 @@ __all__ = [
     "EmailBotSettings",
     "ImapSettings",
     "OperatorSettings",
+    "PermissionsSettings",
     "Settings",
     "SmtpSettings",
     "TelegramBotSettings",

@@ -432,6 +432,52 @@ class OperatorSettings(StrictModel):
     """Contact address."""
 
 
+CAPABILITIES: tuple[str, ...] = (
+    "view_others",
+    "reply",
+    "bulk",
+    "delete",
+    "broadcast",
+    "export",
+    "import",
+    "purge",
+    "manage_operators",
+)
+"""What a member of staff may do, by name (docs/commands.md, Permissions, says what each allows)."""
+
+
+def _check_capabilities(value: list[str]) -> list[str]:
+    unknown = [name for name in value if name not in CAPABILITIES]
+    if unknown:
+        raise ValueError(f"unknown capability {unknown[0]!r} (known: {', '.join(CAPABILITIES)})")
+    return list(dict.fromkeys(value))
+
+
+class PermissionsSettings(StrictModel):
+    """What each role may do; an admin changes one operator's with `/operators grant|revoke`."""
+
+    admin: list[str] = Field(default_factory=lambda: list(CAPABILITIES))
+    """Capabilities of admins (default: all of them)."""
+    operator: list[str] = Field(default_factory=lambda: ["view_others", "reply", "bulk"])
+    """Capabilities of operators (default: `view_others`, `reply`, `bulk`): they see other
+    operators' clients read-only and act on their own and free ones; `delete`, `broadcast`,
+    `export`, `import`, `purge` and `manage_operators` stay with admins until granted.
+    """
+
+    @field_validator("admin", "operator")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        return _check_capabilities(value)
+
+    def of_role(self, role: str) -> frozenset[str]:
+        """The role's capabilities (an unknown role has none)."""
+        if role == "admin":
+            return frozenset(self.admin)
+        if role == "operator":
+            return frozenset(self.operator)
+        return frozenset()
+
+
 class DeliverySettings(StrictModel):
     """How the outbox is sent: worker pool, retries, sweep and pacing (times in seconds).
 
@@ -553,6 +599,8 @@ class Settings(StrictModel):
     """Bearer token of the `/ops` dashboard and `/metrics`; unset, both answer 403."""
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     """How the outbox is sent: workers, retries, pacing (below)."""
+    permissions: PermissionsSettings = Field(default_factory=PermissionsSettings)
+    """What admins and operators may do, by capability (below)."""
 
     @field_validator("database_url")
     @classmethod

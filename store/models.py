@@ -264,6 +264,20 @@ class OperatorPreference(BaseModel):
     chat_view = JSONField(default=list)
 
 
+class OperatorGrant(BaseModel):
+    """One operator's override of their role's capability: granted (True) or revoked (False)."""
+
+    id = pw.AutoField()
+    operator = pw.ForeignKeyField(Operator, on_delete="CASCADE")
+    operator_id: int
+    capability = pw.CharField(max_length=32)
+    granted = pw.BooleanField()
+
+    class Meta:
+        table_name = "operator_grant"
+        indexes = ((("operator", "capability"), True),)
+
+
 class AuditLog(BaseModel):
     """One executed action: who, what, on which filter, how many clients."""
 
@@ -413,6 +427,7 @@ ALL_MODELS: Final[list[type[BaseModel]]] = [
     Message,
     SavedFilter,
     OperatorPreference,
+    OperatorGrant,
     AuditLog,
     MailboxState,
     ProjectSetting,

@@ -25,6 +25,7 @@ from store.models import (
     Message,
     ProjectSetting,
 )
+from store.permissions import set_override
 from tests import factories as f
 from tests.admin_support import buttons, make_staff, press, run
 from tests.conftest import run_cli
@@ -71,7 +72,23 @@ def test_tab_counts_are_scoped_to_the_viewer(staff: dict[str, CommandContext]) -
         "Free": 4,
     }
     boris = run(staff["operator"], "/clients")
-    # Boris sees his own and the free clients; Vera's are neither listed nor counted.
+    # By default (view_others) Boris also sees Vera's clients, under Others, read-only.
+    assert _tab_counts([b.text for b in buttons(boris)]) == {
+        "All": 9,
+        "Unanswered": 3,
+        "Mine": 2,
+        "Others": 3,
+        "Free": 4,
+    }
+    mine = press(staff["operator"], boris, "Mine")
+    assert mine.edit
+    assert "Boris client 0" in mine.text and "Free 0" not in mine.text
+    assert "Mine: 2" in mine.text
+    others = press(staff["operator"], boris, "Others")
+    assert "Vera client" in others.text and "Boris client" not in others.text
+    # Without view_others he sees only his own and the free clients.
+    set_override(staff["operator"].operator, "view_others", False, Settings().permissions)
+    boris = run(staff["operator"], "/clients")
     assert _tab_counts([b.text for b in buttons(boris)]) == {
         "All": 6,
         "Unanswered": 3,
@@ -80,10 +97,6 @@ def test_tab_counts_are_scoped_to_the_viewer(staff: dict[str, CommandContext]) -
         "Free": 4,
     }
     assert "Vera client" not in boris.text
-    mine = press(staff["operator"], boris, "Mine")
-    assert mine.edit
-    assert "Boris client 0" in mine.text and "Free 0" not in mine.text
-    assert "Mine: 2" in mine.text
     others = press(staff["operator"], boris, "Others")
     assert "No clients here" in others.text
 
@@ -224,8 +237,14 @@ def test_client_card_dialog_and_unread(staff: dict[str, CommandContext]) -> None
     ADMIN_COMMANDS.handle_button(ctx, "cv:comment")
     assert "note" not in run(ctx, f"/client {c.id}").text.split("Dialog")[1]
     assert "note" in run(staff["admin"], f"/client {c.id}").text.split("Dialog")[1]
-    # Vera may not open Boris's client.
-    assert f"No client {c.id}" in run(staff["other"], f"/client {c.id}").text
+    # Vera may read Boris's client (view_others) without marking it read; revoked, not even
+    # that.
+    Client.update(unread=True).where(Client.id == c.id).execute()
+    assert "you can read, not act" in run(staff["other"], f"/client {c.id}").text
+    assert Client.get_by_id(c.id).unread
+    vera = staff["other"]
+    set_override(vera.operator, "view_others", False, vera.settings.permissions)
+    assert f"No client {c.id}" in run(vera, f"/client {c.id}").text
     assert "Give one client id" in run(ctx, "/client").text
     assert "is not a client id" in run(ctx, "/client abc").text
 

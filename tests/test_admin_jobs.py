@@ -14,6 +14,7 @@ from commands.admin import ADMIN_COMMANDS, CommandContext
 from config import EmailBotSettings, ImapSettings, SmtpSettings
 from store import outbox
 from store.models import Client, Job, Message
+from store.permissions import set_override
 from store.setup import sync_bots
 from tests import factories as f
 from tests.admin_support import buttons, make_staff, press, run
@@ -21,7 +22,13 @@ from tests.admin_support import buttons, make_staff, press, run
 
 @pytest.fixture
 def staff(db: peewee.Database) -> dict[str, CommandContext]:
-    return make_staff()
+    """The staff, Boris granted broadcast and export: these tests are about an operator's
+    scope (what he may do at all is tests/test_permissions.py's)."""
+    staff = make_staff()
+    boris = staff["operator"]
+    for capability in ("broadcast", "export"):
+        set_override(boris.operator, capability, True, boris.settings.permissions)
+    return staff
 
 
 def _failed(client: Client, text: str) -> None:

@@ -259,6 +259,15 @@ async def test_an_operator_sees_only_their_own_under_mine_and_in_unread(env: Env
 
     await env.say(BORIS, "/clients")
     [listing] = env.sent_to(BORIS)
+    # Vera's clients are Others to Boris: listed (view_others, an operator's by default)...
+    assert {"• All 6", "Mine 2", "Others 3", "Free 1"} <= set(texts(listing))
+    await tap(env, BORIS, listing, "Others")
+    assert "Vera 0" in (listing.text or "") and "Boris one" not in (listing.text or "")
+    # ... until an admin revokes it: then he sees only his own and the free ones.
+    await env.say(ANNA, f"/operators revoke {BORIS} view_others")
+    assert "may no longer use 'view_others'" in (last(env, ANNA).text or "")
+    await env.say(BORIS, "/clients")
+    listing = last(env, BORIS)
     assert {"• All 3", "Mine 2", "Others 0", "Free 1"} <= set(texts(listing))
     await tap(env, BORIS, listing, "Mine")
     assert "— Mine: 2" in (listing.text or "")

@@ -133,6 +133,10 @@ def test_list_json_has_every_field_and_scope(shell: Shell) -> None:
         "telegram",
     )
     anna = json.loads(shell("clients", "list", "--json", "--as", "222").out)["clients"]
+    # Boris's client too: an operator sees others' clients (view_others), acts on hers only.
+    assert {r["name"] for r in anna} == {"Ксения Петрова", "Bob", "Boris's"}
+    shell("admin", "--as", "111", "/operators revoke 222 view_others")
+    anna = json.loads(shell("clients", "list", "--json", "--as", "222").out)["clients"]
     assert {r["name"] for r in anna} == {"Ксения Петрова", "Bob"}
     mine = shell("clients", "list", "tab:mine", "--as", "222", "--json")
     assert [r["name"] for r in json.loads(mine.out)["clients"]] == ["Ксения Петрова"]
@@ -176,7 +180,9 @@ def test_count_prints_the_number_alone(shell: Shell) -> None:
     seed()
     assert shell("clients", "count").out == "3\n"
     assert shell("clients", "count", "-list:VIP", "-label:hot").out == "2\n"
-    assert shell("clients", "count", "unanswered", "--as", "333").out == "1\n"
+    # Boris counts his and the free clients, and others' too (view_others: read-only).
+    assert shell("clients", "count", "unanswered", "--as", "333").out == "2\n"
+    assert shell("clients", "count", "unanswered", "tab:others", "--as", "333").out == "1\n"
     client("-hot deal", "-1")
     assert shell("clients", "count", "-hot").out == "1\n"  # a bare word, not -h (help)
     assert shell("clients", "count", "-label:hot", "-h").out.startswith("Usage:")
@@ -280,6 +286,9 @@ def test_export_then_import_round_trip(shell: Shell, tmp_path: Path) -> None:
     out = tmp_path / "clients.csv"
     result = shell("clients", "export", "-label:nothing", "-o", str(out))
     assert result.code == 1 and not out.exists()  # bad filter: no file
+    refused = shell("clients", "export", "--format", "csv", "-o", str(out), "--as", "222")
+    assert refused.code == 1 and "needs the 'export' permission" in refused.err
+    assert shell("admin", "--as", "111", "/operators grant 222 export").code == 0
     result = shell("clients", "export", "--format", "csv", "-o", str(out), "--as", "222")
     assert result.code == 0 and "exported 2 client(s)" in result.out
     rows = list(csv.reader(out.open(encoding="utf-8", newline="")))
@@ -304,14 +313,14 @@ def test_export_then_import_round_trip(shell: Shell, tmp_path: Path) -> None:
     assert imported.code == 0, imported.err
     assert "imported 2 new, 0 updated, 0 row(s) with errors" in imported.out
     refused = shell("clients", "import", str(out), "--as", "222", "--yes")
-    assert refused.code == 1 and "only an admin" in refused.err
+    assert refused.code == 1 and "needs the 'import' permission" in refused.err
     bad = tmp_path / "bad.csv"
     lines = out.read_text(encoding="utf-8").splitlines()
     bad.write_text("\n".join([lines[0], lines[1].replace("shop_", "nope_")]) + "\n")
     report = shell("clients", "import", str(bad), "--yes")
     assert report.code == 1 and "line 2:" in report.err
     audit = [(a.action, a.count) for a in AuditLog.select().order_by(AuditLog.id)]
-    assert audit == [("export", 2), ("export", 3), ("import", 2), ("import", 0)]
+    assert audit == [("grant", 0), ("export", 2), ("export", 3), ("import", 2), ("import", 0)]
 
 
 def test_export_format_follows_the_extension_and_never_overwrites(

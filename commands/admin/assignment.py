@@ -10,17 +10,31 @@ from store.assignment import assign, autoassign_enabled, set_autoassign, set_on_
 from store.models import AuditLog, Client, Operator
 
 
-def client_for(ctx: CommandContext, word: str) -> Client:
+def client_for(ctx: CommandContext, word: str, *, viewing: bool = False) -> Client:
     """The client with internal id ``word`` if the operator may act on it (admins: any;
-    operators: their own and free clients)."""
+    operators: their own and free clients) or, ``viewing``, look at it (also other
+    operators' clients, with the ``view_others`` capability)."""
     if not word.isdigit():
         raise CommandError(f"{word!r} is not a client id (a number, as /clients shows).")
     client = Client.get_or_none(Client.id == int(word))
     if client is None and ctx.is_admin:
         raise CommandError(f"No client {word}.")  # an admin's scope is every client
-    if client is None or not (ctx.is_admin or client.responsible_id in (None, ctx.operator.id)):
+    if client is not None and viewing and may_view(ctx, client):
+        return client
+    if client is None or not may_act(ctx, client):
         raise CommandError(f"No client {word} among yours.")
     return client
+
+
+def may_act(ctx: CommandContext, client: Client) -> bool:
+    """Whether the operator may change or write to ``client``: an admin any, an operator their
+    own and free ones."""
+    return ctx.is_admin or client.responsible_id in (None, ctx.operator.id)
+
+
+def may_view(ctx: CommandContext, client: Client) -> bool:
+    """Whether the operator may look at ``client`` (read-only when not ``may_act``)."""
+    return may_act(ctx, client) or ctx.can("view_others")
 
 
 def operator_named(ctx: CommandContext, word: str) -> Operator | None:
@@ -64,8 +78,8 @@ def assign_command(ctx: CommandContext, args: str) -> Reply:
 @ADMIN_COMMANDS.command(
     "autoassign",
     "/autoassign [on|off]",
-    "Give each new client to the next operator on shift, in turn (admins only).",
-    admin_only=True,
+    "Give each new client to the next operator on shift, in turn.",
+    capability="manage_operators",
 )
 def autoassign_command(ctx: CommandContext, args: str) -> Reply:
     word = _on_off(args)

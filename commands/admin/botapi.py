@@ -23,6 +23,7 @@ from commands.admin import forward
 from commands.admin.registry import CommandSet
 from commands.admin.render import PLACEHOLDER, Method, render
 from commands.admin.reply import Reply
+from config import PermissionsSettings
 
 log = logging.getLogger("switchboard.admin_bot")
 
@@ -71,21 +72,25 @@ async def show(bot: Bot, reply: Reply, chat_id: int, message_id: int | None = No
     return [r.message_id for r in results if isinstance(r, Message)]
 
 
-def menu_commands(commands: CommandSet, admin: bool) -> list[BotCommand]:
+def menu_commands(commands: CommandSet, allowed: frozenset[str]) -> list[BotCommand]:
     """The ``/`` menu entries (Telegram: names ``[a-z0-9_]{1,32}``, descriptions 1-256
-    characters) of the commands a role may use."""
+    characters) of the commands a role with capabilities ``allowed`` may use."""
     return [
         BotCommand(command=c.name, description=c.help[:256] or c.name)
         for c in commands.commands.values()
-        if (admin or not c.admin_only) and re.fullmatch(r"[a-z0-9_]{1,32}", c.name)
+        if c.capability in (None, *allowed) and re.fullmatch(r"[a-z0-9_]{1,32}", c.name)
     ]
 
 
-async def publish_menu(bot: Bot, commands: CommandSet, admins: list[int]) -> None:
-    """Telegram's command menu: the operators' commands by default, every command in each
-    admin's chat. A failure costs only the menu (logged)."""
-    menus: list[tuple[list[BotCommand], Any]] = [(menu_commands(commands, False), None)]
-    everything = menu_commands(commands, True)
+async def publish_menu(
+    bot: Bot, commands: CommandSet, admins: list[int], permissions: PermissionsSettings
+) -> None:
+    """Telegram's command menu: the operator role's commands by default, the admin role's in
+    each admin's chat (``permissions``: config.yaml's). A failure costs only the menu
+    (logged)."""
+    operator_menu = menu_commands(commands, permissions.of_role("operator"))
+    menus: list[tuple[list[BotCommand], Any]] = [(operator_menu, None)]
+    everything = menu_commands(commands, permissions.of_role("admin"))
     menus += [(everything, BotCommandScopeChat(chat_id=chat)) for chat in admins]
     for entries, scope in menus:
         try:

@@ -3,7 +3,9 @@
 Every bulk action shows its count and waits for Confirm (``bk:<token>:y``) or Cancel
 (``bk:<token>:n``); the token keeps the action, its argument and the selection server-side.
 Planning, the set-based statements, scope and the audit row are ``store.clients.bulk``'s.
-A confirmation is good for one press: a double tap never runs an action twice.
+A confirmation is good for one press: a double tap never runs an action twice. Each action
+checks its own capability (``store.permissions.bulk_capability``: delete needs ``delete``,
+the rest ``bulk``; the purge ``purge``) when asked and again when confirmed.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from typing import Any
 
 from commands.admin import pending, tokens
 from commands.admin.clients import parse, selection_text
-from commands.admin.context import CommandContext, CommandError
-from commands.admin.registry import ADMIN_COMMANDS
+from commands.admin.context import CommandContext, CommandError, Refused
+from commands.admin.registry import ADMIN_COMMANDS, refusal
 from commands.admin.reply import Button, Reply
 from store.clients.bulk import (
     ACTIONS,
@@ -26,6 +28,7 @@ from store.clients.bulk import (
 )
 from store.filters import FilterError
 from store.filters.syntax import tokenize
+from store.permissions import bulk_capability
 
 PROMPTS = {
     "lists": "Send the list names, separated by commas",
@@ -34,8 +37,17 @@ PROMPTS = {
 }
 
 
+def _require(ctx: CommandContext, state: dict[str, Any]) -> None:
+    """Refuse (one line) unless the operator holds the capability of ``state``'s action."""
+    needed = "purge" if state.get("purge") else bulk_capability(state["action"])
+    if not ctx.can(needed):
+        what = "/purge_unsubscribed" if state.get("purge") else f"the bulk action {state['action']}"
+        raise Refused(refusal(what, needed))
+
+
 def _plan(ctx: CommandContext, state: dict[str, Any]) -> BulkPlan:
     """The plan of a stored confirmation: the action on the clients of its filter text."""
+    _require(ctx, state)
     if state.get("purge"):
         return plan_purge_unsubscribed(ctx.operator)
     flt = parse(ctx, state["f"])
@@ -88,6 +100,7 @@ def _action_lines() -> str:
     "bulk",
     "/bulk ACTION [ARG] FILTER...",
     "Act on every client matching FILTER after a count and Confirm; /bulk lists actions.",
+    capability="bulk",
 )
 def bulk_command(ctx: CommandContext, args: str) -> Reply:
     try:
@@ -117,13 +130,13 @@ def selection_menu(ctx: CommandContext, list_token: str, state: dict[str, Any]) 
     if not state.get("all") and not state.get("ids"):
         raise CommandError("Choose some clients first.")
     rows: list[list[Button]] = []
-    names = list(ACTIONS)
+    names = [name for name in ACTIONS if ctx.can(bulk_capability(name))]
     for i in range(0, len(names), 3):
         rows.append([Button(n, data=f"bs:{list_token}:{n}") for n in names[i : i + 3]])
     return Reply("What to do with the chosen clients?", rows)
 
 
-@ADMIN_COMMANDS.button("bs")
+@ADMIN_COMMANDS.button("bs", capability="bulk")
 def selection_button(ctx: CommandContext, payload: str) -> Reply:
     from commands.admin.clients import list_state
 
@@ -158,6 +171,7 @@ def readall_command(ctx: CommandContext, args: str) -> Reply:
     "purge_unsubscribed",
     "/purge_unsubscribed",
     "Delete every client who blocked the bot or whom we blocked, after Confirm.",
+    capability="purge",
 )
 def purge_command(ctx: CommandContext, args: str) -> Reply:
     if args:

@@ -2,7 +2,9 @@
 
 Menu buttons carry ``cm:<client id>:<action>[:<arg>]``; dialog pages ``cd:<client id>:<page>``;
 a card in a list opens with ``co:<client id>``. Every press checks again that the operator may
-act on the client (admins: any; operators: their own and free ones).
+act on the client (admins: any; operators: their own and free ones) and, per action, holds the
+capability it needs (Delete: ``delete``; Reply and Comment: ``reply``). With ``view_others``
+an operator opens other operators' clients read-only: the card and dialog, no menu.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from typing import Any
 
 from commands.admin import pending
 from commands.admin.args import split_args
-from commands.admin.assignment import client_for
+from commands.admin.assignment import client_for, may_act
 from commands.admin.cards import full_card
-from commands.admin.context import CommandContext, CommandError
+from commands.admin.context import CommandContext, CommandError, Refused
 from commands.admin.dialog import dialog_page
 from commands.admin.joins import pending_rows
-from commands.admin.registry import ADMIN_COMMANDS
+from commands.admin.registry import ADMIN_COMMANDS, refusal
 from commands.admin.reply import Button, Reply
+from config import CAPABILITIES
 from store.assignment import assign
 from store.db import write_transaction
 from store.models import (
@@ -31,6 +34,8 @@ from store.models import (
 )
 
 PICK_LIMIT = 24  # lists, labels or operators offered as buttons at once
+# Menu actions that need a capability besides being allowed to act on the client.
+ACTION_CAPABILITY = {"d": "delete", "D": "delete", "r": "reply", "k": "reply"}
 
 
 def audit(ctx: CommandContext, action: str, client_id: int, **detail: Any) -> None:
@@ -45,36 +50,57 @@ def audit(ctx: CommandContext, action: str, client_id: int, **detail: Any) -> No
 
 def open_client(ctx: CommandContext, client: Client, page: int = 1, *, edit: bool = False) -> Reply:
     """The card, the dialog page and the menu; marks the dialog read (F10: any operator's
-    opening clears Unanswered)."""
-    if client.unread and page == 1:
+    opening clears Unanswered) unless it is another operator's client, shown read-only."""
+    if client.unread and page == 1 and may_act(ctx, client):
         Client.update(unread=False).where(Client.id == client.id).execute()
         client.unread = False
     dialog, pages = dialog_page(client, ctx, page)
     text = f"{full_card(client.id, ctx)}\n\n{dialog}"
-    return Reply(text, pending_rows(client.id) + menu(client, page, pages), edit=edit)
+    if not may_act(ctx, client):
+        text += "\n\n👁 Another operator's client: you can read, not act."
+        return Reply(text, menu(client, page, pages, read_only=True), edit=edit)
+    rows = pending_rows(client.id) + menu(client, page, pages, allowed=ctx.capabilities)
+    return Reply(text, rows, edit=edit)
 
 
-def menu(client: Client, page: int = 1, pages: int = 1) -> list[list[Button]]:
+def menu(
+    client: Client,
+    page: int = 1,
+    pages: int = 1,
+    *,
+    allowed: frozenset[str] = frozenset(CAPABILITIES),
+    read_only: bool = False,
+) -> list[list[Button]]:
+    """The card's buttons for an operator with capabilities ``allowed``; ``read_only``: only
+    the dialog's pages."""
     cid = client.id
-    rows = [
-        [
-            Button("✍️ Reply", data=f"cm:{cid}:r"),
-            Button("💬 Comment", data=f"cm:{cid}:k"),
-        ],
-        [
-            Button("🔵 Mark unread", data=f"cm:{cid}:u"),
-            Button("Unpin" if client.pinned else "📌 Pin", data=f"cm:{cid}:p"),
-        ],
-        [
-            Button("Unblock" if client.blocked else "⛔ Block", data=f"cm:{cid}:b"),
-            Button("🗑 Delete", data=f"cm:{cid}:d"),
-        ],
-        [
-            Button("👤 Assign…", data=f"cm:{cid}:a"),
-            Button("Lists…", data=f"cm:{cid}:l"),
-            Button("Labels…", data=f"cm:{cid}:g"),
-        ],
-    ]
+    rows: list[list[Button]] = []
+    if not read_only:
+        rows = [
+            [
+                Button("✍️ Reply", data=f"cm:{cid}:r"),
+                Button("💬 Comment", data=f"cm:{cid}:k"),
+            ],
+            [
+                Button("🔵 Mark unread", data=f"cm:{cid}:u"),
+                Button("Unpin" if client.pinned else "📌 Pin", data=f"cm:{cid}:p"),
+            ],
+            [
+                Button("Unblock" if client.blocked else "⛔ Block", data=f"cm:{cid}:b"),
+                Button("🗑 Delete", data=f"cm:{cid}:d"),
+            ],
+            [
+                Button("👤 Assign…", data=f"cm:{cid}:a"),
+                Button("Lists…", data=f"cm:{cid}:l"),
+                Button("Labels…", data=f"cm:{cid}:g"),
+            ],
+        ]
+        may = ("", *allowed)
+        rows = [
+            [b for b in row if ACTION_CAPABILITY.get(str(b.data).split(":")[2], "") in may]
+            for row in rows
+        ]
+        rows = [row for row in rows if row]
     nav = []
     if page < pages:
         nav.append(Button("◀ Older", data=f"cd:{cid}:{page + 1}"))
@@ -92,12 +118,12 @@ def client_command(ctx: CommandContext, args: str) -> Reply:
     words = split_args(args)
     if len(words) != 1:
         raise CommandError("Give one client id (a number, as /clients shows).")
-    return open_client(ctx, client_for(ctx, words[0]))
+    return open_client(ctx, client_for(ctx, words[0], viewing=True))
 
 
 @ADMIN_COMMANDS.button("co")
 def open_button(ctx: CommandContext, payload: str) -> Reply:
-    return open_client(ctx, client_for(ctx, payload))
+    return open_client(ctx, client_for(ctx, payload, viewing=True))
 
 
 @ADMIN_COMMANDS.button("cd")
@@ -105,7 +131,7 @@ def dialog_button(ctx: CommandContext, payload: str) -> Reply:
     word, _, page = payload.partition(":")
     if not page.isdigit():
         raise CommandError("Unknown page.")
-    return open_client(ctx, client_for(ctx, word), int(page), edit=True)
+    return open_client(ctx, client_for(ctx, word, viewing=True), int(page), edit=True)
 
 
 @ADMIN_COMMANDS.button("cm")
@@ -114,6 +140,9 @@ def menu_button(ctx: CommandContext, payload: str) -> Reply:
     action, _, arg = rest.partition(":")
     client = client_for(ctx, word)
     cid = client.id
+    needed = ACTION_CAPABILITY.get(action)
+    if needed is not None and not ctx.can(needed):
+        raise Refused(refusal("this button", needed))
     if action == "u":
         Client.update(unread=True).where(Client.id == cid).execute()
         audit(ctx, "mark_unread", cid)

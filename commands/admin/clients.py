@@ -60,12 +60,13 @@ def with_tab(text: str, tab_name: str) -> str:
 
 
 def tab_counts(flt: ClientFilter, ctx: CommandContext) -> dict[str, ClientCount]:
-    """How many of the filter's clients each tab holds, capped, in one statement, within the
-    viewer's scope (an operator's Others is always 0: other operators' clients are not theirs
-    to see). Each tab's count reads at most ``COUNT_CAP + 1`` rows."""
+    """How many of the filter's clients each tab holds, capped, in one statement, within what
+    the viewer may see (an operator's Others counts other operators' clients only with
+    ``view_others``). Each tab's count reads at most ``COUNT_CAP + 1`` rows."""
+    view = ctx.can("view_others")
     queries = {}
     for name in TABS:
-        query = select_clients(flt, ctx.operator, pw.SQL("1"))
+        query = select_clients(flt, ctx.operator, pw.SQL("1"), view_others=view)
         cond = tab(name, ctx.operator.id)
         queries[name] = query if cond is None else query.where(cond)
     return capped_counts(queries)
@@ -96,12 +97,21 @@ def current_page(
     number = int(state["page"])
     cursors = state.get("cur") or []
     after = cursors[number - 2] if 2 <= number <= len(cursors) + 1 else None
+    view = ctx.can("view_others")  # other operators' clients too, read-only
     page = page_clients(
-        flt, ctx.operator, page=number, per_page=PAGE_SIZE, after=after, count=count
+        flt,
+        ctx.operator,
+        page=number,
+        per_page=PAGE_SIZE,
+        after=after,
+        count=count,
+        view_others=view,
     )
     if after is None and page.count.exact and number > page.pages:
         # The list shrank since the button was drawn: its last page.
-        page = page_clients(flt, ctx.operator, page=page.pages, per_page=PAGE_SIZE, count=count)
+        page = page_clients(
+            flt, ctx.operator, page=page.pages, per_page=PAGE_SIZE, count=count, view_others=view
+        )
     # Keep the cursors up to this page and the one to the next, for Next and Previous.
     state["page"] = page.number
     state["cur"] = cursors[: page.number - 1] + ([page.next_cursor] if page.next_cursor else [])

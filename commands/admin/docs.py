@@ -39,13 +39,14 @@ the end of a command (`/reply ID TEXT`) is the rest of the line as written, seve
 included; written wholly inside one pair of quotes (`/reply 12 "See you at 5"`) it is sent
 without them, otherwise its quotes are part of it.
 A wrong argument gets one line saying what was wrong and the command's usage; nothing runs.
-Commands marked *admins* are refused to operators; `./switchboard admin` exits 1 when a command
-is refused.
+The *Needs* column names the capability a command needs (below); `./switchboard admin` exits 1
+when a command is refused.
 
 - **Filters**: every command taking `FILTER...` reads the language of [filters.md](filters.md).
-- **Scope**: an operator sees and acts on the clients bound to them and the free ones; an
-  admin on every client. An operator's *Others* tab is empty and `/unread` counts only the
-  clients bound to them.
+- **Scope**: an operator acts on the clients bound to them and the free ones; an admin on
+  every client. With `view_others` an operator also sees other operators' clients, read-only:
+  their *Others* tab lists them and `/client ID` opens their card and dialog without the menu.
+  `/unread` counts only the clients bound to them.
 - **Confirmation**: `/bulk`, the actions on a selection of `/clients`, `/broadcast`,
   `/purge_unsubscribed` and deleting a client show what they will touch and wait for a button;
   a confirmation runs once, however many times it is pressed. `/broadcast` and
@@ -56,10 +57,25 @@ is refused.
   *New list/label* buttons also wait for a message. `/cancel`, or any other command, drops it.
 - **Buttons** carry at most 64 bytes: a list's filter, tab, page and selection (even "all
   12,000 matching") are kept in the store behind a short token, valid for 24 hours.
+- **Permissions**: what a member of staff may do is a set of named capabilities:
+  `view_others` (see other operators' clients, read-only), `reply` (write to clients: `/reply`,
+  the card's *Reply* and *Comment*, answers to notifications, `/write_email`,
+  `/write_whatsapp`), `bulk` (`/bulk` and the actions on a selection, except deleting),
+  `delete` (delete a client from its card or with the bulk action `delete`), `broadcast`
+  (`/broadcast`, `/resendfailed`), `export`, `import` (`clients import`), `purge`
+  (`/purge_unsubscribed`) and `manage_operators` (`/operators`, `/autoassign`). The
+  `permissions:` section of config.yaml gives each role its set (defaults: admins all of
+  them; operators `view_others`, `reply` and `bulk`); `/operators grant TELEGRAM_ID
+  CAPABILITY` and `/operators revoke TELEGRAM_ID CAPABILITY` change one operator's, and
+  `/operators` lists who has what beyond their role. The admin bot's dispatcher checks the
+  capability of every command, button and awaited message in one place (the registry) and
+  refuses with one line naming it; `/help` and the Telegram menu list only what one may use.
+  The command line's `--as TELEGRAM_ID` runs the same check (`clients bulk`, `export`,
+  `import`, `purge-unsubscribed`, `broadcast`, `resend-failed`).
 - **Long answers** are split within Telegram's 4,096-character limit at line breaks; the
   buttons stay under the last piece.
 
-| Command | What it does | Who |
+| Command | What it does | Needs |
 |---|---|---|
 """
 
@@ -125,7 +141,7 @@ def render() -> str:
     rows = []
     for name in sorted(ADMIN_COMMANDS.commands):
         command = ADMIN_COMMANDS.commands[name]
-        who = "admins" if command.admin_only else "everyone"
+        who = f"`{command.capability}`" if command.capability else "everyone"
         rows.append(f"| `{_cell(command.usage)}` | {_cell(command.help)} | {who} |")
     cli_rows = [f"| `{_cell(usage)}` | {_cell(what)} |" for usage, what in CLI_ROWS]
     return INTRO + "\n".join(rows) + "\n" + OUTRO + "\n".join(cli_rows) + "\n" + WRITES

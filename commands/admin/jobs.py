@@ -57,6 +57,7 @@ def jobs_command(ctx: CommandContext, args: str) -> Reply:
     "broadcast",
     "/broadcast FILTER...",
     "Send one message to every client matching FILTER: you send the text next, then confirm.",
+    capability="broadcast",
 )
 def broadcast_command(ctx: CommandContext, args: str) -> Reply:
     if not args:
@@ -72,7 +73,7 @@ def broadcast_command(ctx: CommandContext, args: str) -> Reply:
     )
 
 
-@ADMIN_COMMANDS.awaiting("broadcast")
+@ADMIN_COMMANDS.awaiting("broadcast", capability="broadcast")
 def broadcast_text(ctx: CommandContext, text: str, data: dict[str, Any]) -> Reply:
     if len(text) > 4096:
         raise CommandError(f"The message has {len(text)} characters; at most 4096.")
@@ -89,7 +90,7 @@ def broadcast_text(ctx: CommandContext, text: str, data: dict[str, Any]) -> Repl
     )
 
 
-@ADMIN_COMMANDS.button("bc")
+@ADMIN_COMMANDS.button("bc", capability="broadcast")
 def broadcast_button(ctx: CommandContext, payload: str) -> Reply:
     token, _, action = payload.partition(":")
     state = tokens.take(token, ctx.operator.id, "broadcast")  # a double tap sends once
@@ -113,6 +114,7 @@ def broadcast_button(ctx: CommandContext, payload: str) -> Reply:
     "/resendfailed [since:DATE] [channel:NAME] [interval:SECONDS] [FILTER...]",
     "Resend the last bot message to every client whose last message failed: you see "
     "the plan, then confirm.",
+    capability="broadcast",
 )
 def resendfailed_command(ctx: CommandContext, args: str) -> Reply:
     resend = _resend(ctx, args)
@@ -128,7 +130,7 @@ def resendfailed_command(ctx: CommandContext, args: str) -> Reply:
     )
 
 
-@ADMIN_COMMANDS.button("rf")
+@ADMIN_COMMANDS.button("rf", capability="broadcast")
 def resendfailed_button(ctx: CommandContext, payload: str) -> Reply:
     token, _, action = payload.partition(":")
     state = tokens.take(token, ctx.operator.id, "resendfailed")  # a double tap resends once

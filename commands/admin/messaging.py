@@ -12,8 +12,8 @@ from typing import Any
 from commands.admin import pending
 from commands.admin.args import free_text, head_and_rest
 from commands.admin.assignment import client_for
-from commands.admin.context import CommandContext, CommandError
-from commands.admin.registry import ADMIN_COMMANDS
+from commands.admin.context import CommandContext, CommandError, Refused
+from commands.admin.registry import ADMIN_COMMANDS, refusal
 from commands.admin.reply import Reply
 from store import outbox
 from store.business import connection_of_client
@@ -44,8 +44,12 @@ def send_reply(
     """Queue an operator's message to ``client`` in the outbox and mark the dialog answered.
 
     ``attachments`` are outbox attachment dicts (``kind``, ``file_id`` or ``url``, ...).
-    Raises ``CommandError`` (nothing written) when the client cannot receive it.
+    Raises ``CommandError`` (nothing written) when the client cannot receive it, ``Refused``
+    without the ``reply`` capability (answers to notifications come here, not through
+    the registry).
     """
+    if not ctx.can("reply"):
+        raise Refused(refusal("Replying to clients", "reply"))
     if not text.strip() and not attachments:
         raise CommandError("The text is empty.")
     if len(text) > MAX_TEXT:
@@ -92,7 +96,10 @@ def add_comment(ctx: CommandContext, client: Client, text: str) -> Message:
 
 
 @ADMIN_COMMANDS.command(
-    "reply", "/reply ID TEXT", "Send TEXT to a client (through the delivery queue)."
+    "reply",
+    "/reply ID TEXT",
+    "Send TEXT to a client (through the delivery queue).",
+    capability="reply",
 )
 def reply_command(ctx: CommandContext, args: str) -> Reply:
     client, text = _client_and_text(ctx, args)
@@ -101,7 +108,10 @@ def reply_command(ctx: CommandContext, args: str) -> Reply:
 
 
 @ADMIN_COMMANDS.command(
-    "comment", "/comment ID TEXT", "Add an internal comment to a dialog (never sent)."
+    "comment",
+    "/comment ID TEXT",
+    "Add an internal comment to a dialog (never sent).",
+    capability="reply",
 )
 def comment_command(ctx: CommandContext, args: str) -> Reply:
     client, text = _client_and_text(ctx, args)
@@ -109,7 +119,7 @@ def comment_command(ctx: CommandContext, args: str) -> Reply:
     return Reply(f"Comment added to #{client.id}.")
 
 
-@ADMIN_COMMANDS.awaiting("reply")
+@ADMIN_COMMANDS.awaiting("reply", capability="reply")
 def reply_input(ctx: CommandContext, text: str, data: dict[str, Any]) -> Reply:
     client = client_for(ctx, str(data["client"]))
     row = send_reply(ctx, client, text)
@@ -117,7 +127,7 @@ def reply_input(ctx: CommandContext, text: str, data: dict[str, Any]) -> Reply:
     return Reply(f"Queued for {client.name} (#{client.id}): message {row.id}.")
 
 
-@ADMIN_COMMANDS.awaiting("comment")
+@ADMIN_COMMANDS.awaiting("comment", capability="reply")
 def comment_input(ctx: CommandContext, text: str, data: dict[str, Any]) -> Reply:
     client = client_for(ctx, str(data["client"]))
     add_comment(ctx, client, text)

@@ -33,6 +33,7 @@ ADMIN_SETTLE_S: Final = 30.0  # how long a /write_* reply waits for a send in pr
     "export",
     "/export csv|xlsx [FILTER...]",
     "Download the clients matching FILTER as a CSV or Excel file.",
+    capability="export",
 )
 def export_command(ctx: CommandContext, args: str) -> Reply:
     head, rest = head_and_rest(args, 1)
@@ -102,6 +103,7 @@ def _started(ctx: CommandContext, started: Started, what: str) -> Reply:
     "write_email",
     "/write_email BOT ADDRESS SUBJECT | TEXT",
     "Mail a new or known address from an email bot; the reply says whether it was sent.",
+    capability="reply",
 )
 def write_email_command(ctx: CommandContext, args: str) -> Reply:
     from commands.email import start_email
@@ -126,6 +128,7 @@ def write_email_command(ctx: CommandContext, args: str) -> Reply:
     "/write_whatsapp BOT PHONE TEXT",
     "Write to a new or known phone number from a WhatsApp bot; quote a PHONE with "
     'spaces: "+7 916 123-45-67".',
+    capability="reply",
 )
 def write_whatsapp_command(ctx: CommandContext, args: str) -> Reply:
     from commands.whatsapp import start_whatsapp

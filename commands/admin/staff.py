@@ -1,4 +1,4 @@
-"""/start, /help and the admins' /operators command."""
+"""/start, /help and /operators (staff and their capabilities; ``manage_operators``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from commands.admin.args import split_args
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Reply
+from config import CAPABILITIES
 from store.db import write_transaction
-from store.models import Client, Operator
+from store.models import AuditLog, Client, Operator
+from store.permissions import UnknownCapability, check_capability, overrides_of, set_override
 
 
 @ADMIN_COMMANDS.command("start", "/start", "Greeting and the list of commands.")
@@ -28,9 +30,10 @@ def help_command(ctx: CommandContext, args: str) -> Reply:
 
 @ADMIN_COMMANDS.command(
     "operators",
-    "/operators [add TELEGRAM_ID admin|operator NAME | remove TELEGRAM_ID]",
-    "List, add or remove staff (admins only).",
-    admin_only=True,
+    "/operators [add TELEGRAM_ID admin|operator NAME | remove TELEGRAM_ID "
+    "| grant|revoke TELEGRAM_ID CAPABILITY]",
+    "List, add or remove staff; grant or revoke one operator's capability.",
+    capability="manage_operators",
 )
 def operators(ctx: CommandContext, args: str) -> Reply:
     words = split_args(args)
@@ -39,9 +42,12 @@ def operators(ctx: CommandContext, args: str) -> Reply:
         lines = ["Operators:"]
         for op in rows:
             shift = ", on shift" if op.on_shift else ""
-            lines.append(f"{op.telegram_id} — {op.name} ({op.role}{shift})")
+            lines.append(f"{op.telegram_id} — {op.name} ({op.role}{shift}){_changes(op)}")
+        lines.append(f"Capabilities: {', '.join(CAPABILITIES)}.")
         return Reply("\n".join(lines))
     action = words[0].lower()
+    if action in ("grant", "revoke"):
+        return _grant(ctx, words, granted=action == "grant")
     if action == "add":
         if len(words) < 4:
             raise CommandError("Give the Telegram id, the role and the name.")
@@ -79,7 +85,44 @@ def operators(ctx: CommandContext, args: str) -> Reply:
             Operator.update(active=False, on_shift=False).where(Operator.id == target.id).execute()
             freed = Client.update(responsible=None).where(Client.responsible == target.id).execute()
         return Reply(f"Removed {target.name}; {freed} of their clients are free now.")
-    raise CommandError(f"Unknown action {words[0]!r}: use add or remove.")
+    raise CommandError(f"Unknown action {words[0]!r}: use add, remove, grant or revoke.")
+
+
+def _changes(op: Operator) -> str:
+    """`` — may also: export; may not: reply`` for an operator's overrides, else ``""``."""
+    overrides = overrides_of(op.id)
+    extra = sorted(c for c, granted in overrides.items() if granted)
+    less = sorted(c for c, granted in overrides.items() if not granted)
+    parts = ([f"may also: {', '.join(extra)}"] if extra else []) + (
+        [f"may not: {', '.join(less)}"] if less else []
+    )
+    return f" — {'; '.join(parts)}" if parts else ""
+
+
+def _grant(ctx: CommandContext, words: list[str], *, granted: bool) -> Reply:
+    if len(words) != 3:
+        raise CommandError("Give the Telegram id and the capability.")
+    telegram_id = _telegram_id(words[1])
+    try:
+        capability = check_capability(words[2])
+    except UnknownCapability as exc:
+        raise CommandError(str(exc)) from None
+    if not granted and capability == "manage_operators" and telegram_id == ctx.operator.telegram_id:
+        raise CommandError("You cannot take managing operators from yourself.")
+    with write_transaction():
+        target = Operator.get_or_none(
+            (Operator.telegram_id == telegram_id) & (Operator.active == True)  # noqa: E712
+        )
+        if target is None:
+            raise CommandError(f"No operator with Telegram id {telegram_id}.")
+        set_override(target, capability, granted, ctx.settings.permissions)
+        AuditLog.create(
+            operator=ctx.operator.id,
+            action="grant" if granted else "revoke",
+            detail={"operator": telegram_id, "capability": capability},
+        )
+    verb = "may now" if granted else "may no longer"
+    return Reply(f"{target.name} {verb} use {capability!r}.")
 
 
 def _telegram_id(word: str) -> int:

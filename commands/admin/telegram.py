@@ -94,7 +94,7 @@ class AdminBot:
         if self.config.mode == "polling":
             self._spawn(self._poll())
         admins = await store_call(gate.admin_ids)
-        await botapi.publish_menu(self.bot, self.commands, admins)
+        await botapi.publish_menu(self.bot, self.commands, admins, self.settings.permissions)
         if background:
             self._spawn(self._rounds())
 

@@ -1,6 +1,8 @@
 """Running a filter: the viewer's scope, ordering, pages and counts (SPEC F10-F12).
 
-An operator sees the clients bound to them and the free ones; an admin sees every client.
+An operator acts on the clients bound to them and the free ones; an admin on every client.
+Lists may be wider than that: ``view_others=True`` (an operator with the ``view_others``
+capability, ``store.permissions``) also shows other operators' clients, read-only.
 Order: pinned first, then the latest activity (or, with ``sort:created``, the newest
 registration) first; the id breaks ties so that pages never skip or repeat a client.
 
@@ -73,9 +75,10 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def scope(viewer: Operator) -> pw.ColumnBase | None:
-    """The clients ``viewer`` may see and act on; None for an admin (everyone)."""
-    if viewer.is_admin:
+def scope(viewer: Operator, *, view_others: bool = False) -> pw.ColumnBase | None:
+    """The clients ``viewer`` may act on (or, with ``view_others``, look at); None for an
+    admin (everyone)."""
+    if viewer.is_admin or view_others:
         return None
     return Client.responsible.is_null() | (Client.responsible == viewer.id)
 
@@ -85,9 +88,11 @@ def compile_filter(text: str, viewer: Operator, zone: zoneinfo.ZoneInfo) -> Clie
     return parse_filter(text, viewer, zone)
 
 
-def where_clause(flt: ClientFilter, viewer: Operator) -> pw.ColumnBase | None:
+def where_clause(
+    flt: ClientFilter, viewer: Operator, *, view_others: bool = False
+) -> pw.ColumnBase | None:
     """The filter's conditions AND the viewer's scope, as one expression (None = all)."""
-    parts = [p for p in (scope(viewer), flt.where()) if p is not None]
+    parts = [p for p in (scope(viewer, view_others=view_others), flt.where()) if p is not None]
     if not parts:
         return None
     result = parts[0]
@@ -96,13 +101,16 @@ def where_clause(flt: ClientFilter, viewer: Operator) -> pw.ColumnBase | None:
     return result
 
 
-def select_clients(flt: ClientFilter, viewer: Operator, *fields: pw.Node) -> pw.ModelSelect[Client]:
+def select_clients(
+    flt: ClientFilter, viewer: Operator, *fields: pw.Node, view_others: bool = False
+) -> pw.ModelSelect[Client]:
     """The clients matching ``flt`` within ``viewer``'s scope, unordered (a Peewee query).
 
     ``fields`` default to the whole ``Client`` row; pass ``Client.id`` for a subquery.
+    ``view_others``: the scope to look at, not to act on (see the module's docstring).
     """
     query = Client.select(*fields) if fields else Client.select()
-    where = where_clause(flt, viewer)
+    where = where_clause(flt, viewer, view_others=view_others)
     return query.where(where) if where is not None else query
 
 
@@ -112,11 +120,13 @@ def order_clients(query: pw.ModelSelect[Client], flt: ClientFilter) -> pw.ModelS
     return query.order_by(Client.pinned.desc(), moment.desc(), CLIENT_ID.desc())
 
 
-def count_clients(flt: ClientFilter, viewer: Operator) -> int:
-    """How many clients match ``flt`` within ``viewer``'s scope."""
+def count_clients(flt: ClientFilter, viewer: Operator, *, view_others: bool = False) -> int:
+    """How many clients match ``flt`` within ``viewer``'s scope (``view_others``: as
+    ``select_clients``)."""
     # A bare COUNT(*) over the filter, not peewee's COUNT over a wrapped subquery: SQLite
     # counts a whole table from its b-tree in ~1 ms instead of ~35 ms walking 1M rows.
-    return int(select_clients(flt, viewer, pw.fn.COUNT(pw.SQL("*"))).scalar() or 0)
+    query = select_clients(flt, viewer, pw.fn.COUNT(pw.SQL("*")), view_others=view_others)
+    return int(query.scalar() or 0)
 
 
 def _capped(query: pw.ModelSelect[Client], cap: int) -> pw.Select:
@@ -124,10 +134,13 @@ def _capped(query: pw.ModelSelect[Client], cap: int) -> pw.Select:
     return pw.Select([query.limit(cap + 1).alias("capped")], [pw.fn.COUNT(pw.SQL("*"))])
 
 
-def count_capped(flt: ClientFilter, viewer: Operator, cap: int | None = None) -> ClientCount:
+def count_capped(
+    flt: ClientFilter, viewer: Operator, cap: int | None = None, *, view_others: bool = False
+) -> ClientCount:
     """How many clients match ``flt`` within ``viewer``'s scope, exactly up to ``cap``
-    (default ``COUNT_CAP``)."""
-    return capped_counts({"n": select_clients(flt, viewer, pw.SQL("1"))}, cap)["n"]
+    (default ``COUNT_CAP``); ``view_others``: as ``select_clients``."""
+    query = select_clients(flt, viewer, pw.SQL("1"), view_others=view_others)
+    return capped_counts({"n": query}, cap)["n"]
 
 
 def capped_counts(
@@ -154,6 +167,7 @@ def page_clients(
     per_page: int = 50,
     after: str | None = None,
     count: ClientCount | None = None,
+    view_others: bool = False,
 ) -> Page:
     """Page ``page`` (from 1) of ``per_page`` clients, in list order, and the capped count.
 
@@ -161,17 +175,19 @@ def page_clients(
     after that one's last (a keyset page) and ``page`` is only the number it is shown as.
     A garbled cursor raises ``CursorError`` (one line). ``count``: the capped count when the
     caller has it already (the admin list counts every tab in one query); None counts.
+    ``view_others``: as ``select_clients``.
     """
     if page < 1 or per_page < 1:
         raise ValueError("page and per_page count from 1")
     cursor = decode_cursor(after, flt.sort) if after is not None else None
     if count is None:
-        count = count_capped(flt, viewer)
+        count = count_capped(flt, viewer, view_others=view_others)
     offset = 0 if cursor is not None else (page - 1) * per_page
     rows: list[Client] = []
     if offset < count.value or not count.exact:
         small = count.exact and count.value <= SMALL_RESULT
-        query = order_clients(_page_query(flt, viewer, small=small, after=cursor), flt)
+        shaped = _page_query(flt, viewer, small=small, after=cursor, view_others=view_others)
+        query = order_clients(shaped, flt)
         # One row past the page tells whether a next page exists, without a count.
         rows = list(query.offset(offset).limit(per_page + 1))
     next_cursor = None
@@ -197,11 +213,16 @@ def after_cursor(cursor: Cursor) -> pw.ColumnBase:
 
 
 def _page_query(
-    flt: ClientFilter, viewer: Operator, *, small: bool, after: Cursor | None = None
+    flt: ClientFilter,
+    viewer: Operator,
+    *,
+    small: bool,
+    after: Cursor | None = None,
+    view_others: bool = False,
 ) -> pw.ModelSelect[Client]:
     """The matching clients (after ``after``), shaped for a page of a ``small`` (or large)
     result."""
-    where = where_clause(flt, viewer)
+    where = where_clause(flt, viewer, view_others=view_others)
     if after is not None:
         where = after_cursor(after) if where is None else where & after_cursor(after)
     if where is None:
