@@ -37,6 +37,7 @@ from store.ingest_state import read_states
 from store.models import Bot
 from store.setup import sync_bots
 from tests.browser import chromium
+from tests.conftest import migrated_store
 from tests.services import REDIS_URL, redis_namespace
 
 TOKEN = "ops-health-token"
@@ -277,6 +278,30 @@ async def test_a_locked_store_makes_healthz_503(db: peewee.Database, db_url: str
             assert r.status == 200  # the lock is gone: the page is whole again
         status, body = await verbose(http, url)
         assert status == 200 and body["service"]["store"]["ok"] is True
+
+
+async def test_a_dispatcher_failing_on_a_locked_sqlite_store_is_named(tmp_path: Path) -> None:
+    """The case that stayed green before: every dispatcher tick failing with "database is
+    locked". SQLite only: its write lock makes every tick fail after the busy timeout (5 s)."""
+    with migrated_store(f"sqlite:///{tmp_path / 'locked.db'}") as db:
+        settings = _settings([{"name": "hv_tick", "kind": "telegram", "token": "1:abc"}])
+        async with serving(settings) as url, aiohttp.ClientSession() as http:
+            await until(http, url, lambda s, b: b["service"]["dispatcher"]["last_tick_at"])
+            lock = _lock_store(db, "")
+            try:
+                status, body = await until(
+                    http, url, lambda s, b: b["service"]["dispatcher"]["last_error"]
+                )
+            finally:
+                lock.rollback()
+                lock.close()
+            assert status == 503
+            assert any(
+                p.startswith("dispatcher failing: ") and "database is locked" in p
+                for p in body["problems"]
+            )
+            _, body = await until(http, url, lambda s, b: b["status"] == "ok")
+            assert "database is locked" in body["service"]["dispatcher"]["last_error"]
 
 
 async def test_a_dead_worker_on_redis_with_queued_messages_is_503(db: peewee.Database) -> None:
