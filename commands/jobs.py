@@ -41,7 +41,7 @@ def _print_progress(settings: Settings, job_id: int, as_json: bool) -> None:
     click.echo(
         f"job {p.id} {p.kind} {p.state}, started {shown(p.created_at, settings.zone)}: "
         f"total {p.total}, sent {p.sent}, failed {p.failed}, skipped {p.skipped}, "
-        f"remaining {p.remaining}" + (f", cancelled {p.cancelled}" if p.cancelled else "")
+        f"cancelled {p.cancelled}, remaining {p.remaining}; progress {p.ratio}"
     )
 
 
@@ -158,14 +158,18 @@ def jobs_list(obj: CliContext, as_json: bool) -> None:
     settings = _open(obj)
     jobs = list_jobs()
     if not as_json and jobs:
-        click.echo("id\tkind\tstate\tsent\tfailed\tskipped\tstarted")
+        click.echo(
+            "id\tkind\tstate\tprogress\ttotal\tsent\tfailed\tskipped\tcancelled\tremaining\tstarted"
+        )
     for p in jobs:
         if as_json:
             click.echo(json.dumps(p.as_json(settings.zone), ensure_ascii=False))
         else:
+            figures = (p.total, p.sent, p.failed, p.skipped, p.cancelled, p.remaining)
             click.echo(
-                f"{p.id}\t{p.kind}\t{p.state}\t{p.sent}/{p.total - p.skipped} sent\t"
-                f"{p.failed} failed\t{p.skipped} skipped\t{shown(p.created_at, settings.zone)}"
+                f"{p.id}\t{p.kind}\t{p.state}\t{p.ratio}\t"
+                + "\t".join(map(str, figures))
+                + f"\t{shown(p.created_at, settings.zone)}"
             )
 
 

@@ -26,10 +26,12 @@ from commands.delivery import ENGINE_KEY
 from commands.health import Health, to_json
 from commands.health_check import check
 from commands.ops_data import OpsView, collect
-from commands.ops_page import login_page, render
+from commands.ops_jobs import CONFIRM, confirm_page
+from commands.ops_page import STYLE, login_page, render
 from commands.web import SETTINGS_KEY, VERBOSE_HEALTH_KEY
 from config import Settings
 from store.errors import NotFound, StoreUnavailable
+from store.jobs import Progress, progress
 from workers.engine import Engine
 
 COOKIE = "switchboard_ops"
@@ -159,16 +161,33 @@ async def _checked_form(request: web.Request) -> None:
         raise web.HTTPForbidden(text="ops: missing or wrong CSRF token; reload /ops and retry")
 
 
+async def _job_progress(request: web.Request) -> Progress:
+    try:
+        return await store_call(progress, int(request.match_info["job_id"]))
+    except (ValueError, NotFound):
+        raise web.HTTPNotFound(text=f"ops: no job {request.match_info['job_id']!r}") from None
+
+
+async def confirm_cancel(request: web.Request) -> web.Response:
+    """GET ``/ops/jobs/N/cancel``: the job's figures and the form that cancels it."""
+    auth = request.app[AUTH_KEY]
+    auth.guard(request)
+    p = await _job_progress(request)
+    html = confirm_page(p, auth.csrf, request.app[SETTINGS_KEY].zone, STYLE)
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
 async def cancel_job(request: web.Request) -> web.Response:
+    """POST ``/ops/jobs/N/cancel``: cancels only with ``confirm=yes`` (the confirm page's
+    button); without it, sends the browser to that page."""
     await _checked_form(request)
     from store.jobs import cancel
 
-    try:
-        job_id = int(request.match_info["job_id"])
-        await store_call(cancel, job_id)
-    except (ValueError, NotFound):
-        raise web.HTTPNotFound(text=f"ops: no job {request.match_info['job_id']!r}") from None
-    raise web.HTTPSeeOther(f"/ops?cancelled={job_id}")
+    p = await _job_progress(request)
+    if (await request.post()).get("confirm") != CONFIRM:
+        raise web.HTTPSeeOther(f"/ops/jobs/{p.id}/cancel")
+    await store_call(cancel, p.id)
+    raise web.HTTPSeeOther(f"/ops?cancelled={p.id}")
 
 
 async def requeue_dead(request: web.Request) -> web.Response:
@@ -206,6 +225,7 @@ def install_ops(app: web.Application, settings: Settings) -> None:
     assert isinstance(engine, Engine)
     app[REGISTRY_KEY] = build_registry(settings, engine)
     app.router.add_get("/ops", ops_page)
+    app.router.add_get(r"/ops/jobs/{job_id}/cancel", confirm_cancel)
     app.router.add_post(r"/ops/jobs/{job_id}/cancel", cancel_job)
     app.router.add_post(r"/ops/dead/{key}/requeue", requeue_dead)
     app.router.add_post(r"/ops/messages/{message_id}/retry", retry_message)

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from commands.health import Health
 from commands.ops_data import ErrorRow, OpsView
 from commands.ops_health_page import at, render_health, table
-from store.jobs import Progress
+from commands.ops_jobs import JOB_HEADERS, job_row
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222}
@@ -53,30 +53,6 @@ def _button(action: str, label: str, csrf: str, name: str, spoken: str) -> str:
         f'<button type="submit" name="{_e(name)}" aria-label="{_e(spoken)}">{_e(label)}'
         "</button></form>"
     )
-
-
-def _job_row(p: Progress, csrf: str | None, zone: dt.tzinfo) -> list[str]:
-    done = p.sent + p.failed
-    todo = max(1, p.total - p.skipped - p.cancelled)
-    cells = [
-        _e(p.id),
-        _e(p.kind),
-        _e(p.state),
-        f'<progress max="{todo}" value="{done}"></progress> {done}/{todo}',
-        f'<span class="num">{p.sent}</span>',
-        f'<span class="num">{p.failed}</span>',
-        f'<span class="num">{p.skipped}</span>',
-        f'<span class="num">{p.remaining}</span>',
-        _e(p.filter_text or "(all)"),
-        _e(at(p.created_at, zone)),
-    ]
-    if csrf is not None:
-        cells.append(
-            _button(
-                f"/ops/jobs/{p.id}/cancel", "Cancel", csrf, f"cancel-{p.id}", f"Cancel job {p.id}"
-            )
-        )
-    return cells
 
 
 ERROR_HEADERS = ["when", "message", "bot", "client", "text", "state", "attempts", "next attempt"]
@@ -160,17 +136,15 @@ def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
     outbox = _table(
         [s for s, _ in statuses], [[str(n) for _, n in statuses]], "outbox", "The outbox is empty."
     )
-    headers = ["job", "kind", "state", "progress", "sent", "failed", "skipped", "remaining"]
-    headers += ["filter", "created"]
     active = _table(
-        [*headers, "action"],
-        [_job_row(p, csrf, zone) for p in view.active_jobs],
+        [*JOB_HEADERS, "action"],
+        [job_row(p, zone, cancel=True) for p in view.active_jobs],
         "jobs",
         "No job is running.",
     )
     finished = _table(
-        headers,
-        [_job_row(p, None, zone) for p in view.finished_jobs],
+        JOB_HEADERS,
+        [job_row(p, zone, cancel=False) for p in view.finished_jobs],
         "finished-jobs",
         "No finished jobs.",
     )

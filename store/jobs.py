@@ -6,9 +6,14 @@ apart in ``next_attempt_at`` (row number within the bot times the step), so the 
 hands them to the broker at the pace they can be sent and a job of 100,000 rows never floods
 the broker. Blocked (by us) and unsubscribed clients are skipped and counted.
 
-Progress is read from the outbox rows of the job: ``sent`` (sent, delivered, read),
-``failed``, ``remaining`` (queued or sending). Cancelling deletes the job's rows not yet
-claimed; messages already being sent finish.
+Progress (``Progress``, the one rule every front end renders: docs/operations.md, "Job
+progress") splits the clients the job matched at its start (``total``) into five parts that
+always add up to it: ``skipped`` (blocked or unsubscribed at the start, no row), ``sent``
+(sent, delivered, read), ``failed``, ``remaining`` (queued or sending) and ``cancelled`` (rows
+removed by a cancel before they were sent). The share done is ``attempted`` (sent + failed) of
+``planned`` (total - skipped): a cancelled job stops short of 100 %. Cancelling deletes the
+job's rows not yet claimed; messages already being sent finish. ``progress_many`` reads any
+number of jobs with two queries (the jobs, and their rows counted per job and status).
 
 A job's rows travel in its lane (``Job.priority``, bulk by default): the dispatcher and the
 senders let interactive rows (an operator's reply) pass them (docs/operations.md, lanes).
@@ -38,6 +43,13 @@ ACTIVE_STATES = ("pending", "running")
 
 @dataclass(frozen=True, slots=True)
 class Progress:
+    """A job's figures: ``total`` = ``skipped + sent + failed + cancelled + remaining``, always.
+
+    ``total``: clients the job's filter matched at its start; ``skipped``: of them, blocked or
+    unsubscribed (never queued); ``cancelled``: queued, then removed by a cancel before being
+    sent (so the job reads the same before and after its rows are gone).
+    """
+
     id: int
     kind: str
     state: str
@@ -52,9 +64,35 @@ class Progress:
     created_at: dt.datetime  # naive UTC, as stored
     error: str | None
 
+    @property
+    def planned(self) -> int:
+        """Messages the job set out to send: ``total - skipped``."""
+        return self.total - self.skipped
+
+    @property
+    def attempted(self) -> int:
+        """Messages with an outcome: ``sent + failed``."""
+        return self.sent + self.failed
+
+    @property
+    def percent(self) -> int:
+        """``attempted`` of ``planned`` in whole percent, rounded down (100 only when nothing
+        is left or cancelled; a job with nothing planned is 100)."""
+        if self.planned <= 0:
+            return 100
+        return 100 * self.attempted // self.planned
+
+    @property
+    def ratio(self) -> str:
+        """``attempted/planned (percent%)``, e.g. ``84/314 (26%)``: how every front end
+        writes the share done."""
+        return f"{self.attempted}/{self.planned} ({self.percent}%)"
+
     def as_json(self, zone: dt.tzinfo) -> dict[str, Any]:
-        """For machines: ``created_at`` ISO 8601 with the offset in ``zone``."""
-        return asdict(self) | {"created_at": iso_local(self.created_at, zone)}
+        """For machines: the figures plus ``planned``, ``attempted`` and ``percent``;
+        ``created_at`` ISO 8601 with the offset in ``zone``."""
+        derived = {"planned": self.planned, "attempted": self.attempted, "percent": self.percent}
+        return asdict(self) | derived | {"created_at": iso_local(self.created_at, zone)}
 
 
 def _next_attempt(start: dt.datetime, steps: dict[int, float]) -> pw.Node:
@@ -290,30 +328,33 @@ def create_resend_failed(
     return job
 
 
-def _counts(job_id: int) -> dict[str, int]:
+def _counts(job_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Rows of each job counted per status, in one grouped query."""
+    counts: dict[int, dict[str, int]] = {i: {} for i in job_ids}
+    if not job_ids:
+        return counts
     rows: Any = (
-        Message.select(Message.status, pw.fn.COUNT(MESSAGE_ID))
-        .where(Message.job == job_id)
-        .group_by(Message.status)
+        Message.select(Message.job, Message.status, pw.fn.COUNT(MESSAGE_ID))
+        .where(Message.job.in_(job_ids))
+        .group_by(Message.job, Message.status)
         .tuples()
     )
-    return {status: n for status, n in rows}
+    for job_id, status, n in rows:
+        counts[job_id][status] = n
+    return counts
 
 
-def progress(job_id: int) -> Progress:
-    job = Job.get_or_none(Job.id == job_id)
-    if job is None:
-        raise NotFound(f"no job with id {job_id}")
-    counts = _counts(job.id)
+def _progress(job: Job, counts: dict[str, int]) -> Progress:
     sent = sum(counts.get(s, 0) for s in SENT_STATUSES)
     failed = counts.get("failed", 0)
     remaining = counts.get("queued", 0) + counts.get("sending", 0)
+    # Rows that are gone (a cancel deletes them) were neither sent nor failed.
     cancelled = max(0, job.total - job.skipped - sent - failed - remaining)
     return Progress(
         id=job.id,
         kind=job.kind,
         state=job.state,
-        total=job.total,
+        total=max(job.total, job.skipped + sent + failed + remaining),
         sent=sent,
         failed=failed,
         skipped=job.skipped,
@@ -326,9 +367,25 @@ def progress(job_id: int) -> Progress:
     )
 
 
+def progress_many(job_ids: list[int]) -> list[Progress]:
+    """The progress of the jobs ``job_ids`` that exist, in the order given (two queries)."""
+    found = {j.id: j for j in Job.select().where(Job.id.in_(job_ids))} if job_ids else {}
+    counts = _counts(list(found))
+    return [_progress(found[i], counts[i]) for i in job_ids if i in found]
+
+
+def progress(job_id: int) -> Progress:
+    """One job's progress; ``NotFound`` when there is no such job."""
+    found = progress_many([job_id])
+    if not found:
+        raise NotFound(f"no job with id {job_id}")
+    return found[0]
+
+
 def list_jobs(limit: int = 50) -> list[Progress]:
+    """The latest ``limit`` jobs' progress, newest first."""
     ids = [j.id for j in Job.select(Job.id).order_by(Job.id.desc()).limit(limit)]
-    return [progress(i) for i in ids]
+    return progress_many(ids)
 
 
 def cancel(job_id: int, *, now: dt.datetime | None = None) -> Progress:
@@ -349,13 +406,13 @@ def cancel(job_id: int, *, now: dt.datetime | None = None) -> Progress:
 def refresh_running(now: dt.datetime | None = None) -> None:
     """Copy the running jobs' progress into their rows and finish the ones with nothing left."""
     now = now or utcnow()
-    for job in Job.select().where(Job.state.in_(ACTIVE_STATES)):
-        p = progress(job.id)
+    active = [j.id for j in Job.select(Job.id).where(Job.state.in_(ACTIVE_STATES))]
+    for p in progress_many(active):
         updates: dict[Any, Any] = {Job.sent: p.sent, Job.failed: p.failed, Job.updated_at: now}
         if p.remaining == 0:
             updates[Job.state] = "done"
         with database_proxy.atomic():
-            Job.update(updates).where((Job.id == job.id) & Job.state.in_(ACTIVE_STATES)).execute()
+            Job.update(updates).where((Job.id == p.id) & Job.state.in_(ACTIVE_STATES)).execute()
 
 
 def channel_bot_ids(channel: str) -> list[int]:

@@ -173,7 +173,17 @@ async def test_token_cookie_csrf_and_metrics(db: peewee.Database, broker: tuple[
         assert f"switchboard_workers_alive {alive}" in text
         # The actions, as the browser test does them, on every store and broker.
         form = {"csrf": csrf.group(1)}
+        # Cancel asks first: without confirm=yes the POST only leads to the confirm page.
         async with http.post(cancel, cookies=jar, data=form, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == f"/ops/jobs/{seeded['job']}/cancel"
+        assert Job.get_by_id(seeded["job"]).state == "running"
+        async with http.get(cancel, cookies=jar) as r:
+            asking = await r.text()
+            assert r.status == 200 and f"Yes, cancel job {seeded['job']}" in asking
+        async with http.get(cancel) as r:
+            assert r.status == 401
+        confirmed = form | {"confirm": "yes"}
+        async with http.post(cancel, cookies=jar, data=confirmed, allow_redirects=False) as r:
             assert r.status == 303 and r.headers["Location"] == f"/ops?cancelled={seeded['job']}"
         assert Job.get_by_id(seeded["job"]).state == "cancelled"
         key = dead_letters(engine)[0].key
@@ -223,6 +233,9 @@ async def test_dashboard_in_chromium_cancels_a_job_and_requeues_a_dead_letter(
             bots = await page.locator("#bots tr", has_text="shop_tg").inner_text()
             assert "30" in bots and "free" in bots
             await page.locator(f"button[name=cancel-{seeded['job']}]").click()
+            await page.wait_for_url(re.compile(r"/ops/jobs/\d+/cancel"))
+            assert Job.get_by_id(seeded["job"]).state == "running"  # it asks first
+            await page.get_by_role("button", name=f"Yes, cancel job {seeded['job']}").click()
             await page.wait_for_url(re.compile(r"/ops\?cancelled="))
             assert "cancelled" in await page.locator("#notice").inner_text()
             assert Job.get_by_id(seeded["job"]).state == "cancelled"

@@ -14,7 +14,7 @@ from typing import Any, Final
 from commands.admin import pending, tokens
 from commands.admin.clients import parse
 from commands.admin.context import CommandContext, CommandError
-from commands.admin.progress import progress_reply
+from commands.admin.progress import progress_reply, render_progress
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
 from commands.plan import broadcast_plan, render, resend_plan, start_broadcast, steps
@@ -48,7 +48,7 @@ def jobs_command(ctx: CommandContext, args: str) -> Reply:
     ids = [job.id for job in query]
     if not ids:
         return Reply("No jobs yet. /broadcast or /resendfailed start one.")
-    replies = [progress_reply(i) for i in ids]
+    replies = [render_progress(p) for p in jobs.progress_many(ids)]
     rows = [row for r in replies for row in r.buttons]
     return Reply("\n\n".join(r.text for r in replies), rows)
 

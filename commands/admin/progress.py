@@ -39,18 +39,18 @@ class LiveMessage:
 
 def progress_reply(job_id: int) -> Reply:
     """The job's figures; while it runs, a Cancel button and ``live`` refreshing them."""
-    p = jobs.progress(job_id)
+    return render_progress(jobs.progress(job_id))
+
+
+def render_progress(p: jobs.Progress) -> Reply:
+    """``progress_reply`` for figures already read (``/jobs`` reads all of its jobs at once)."""
     name = KIND_NAMES.get(p.kind, p.kind)
-    todo = p.total - p.skipped
-    share = f" ({100 * (p.sent + p.failed) // todo}%)" if todo > 0 else ""
     lines = [
-        f"{name} #{p.id}: {p.state}{share}",
-        f"sent {p.sent} · failed {p.failed} · left {p.remaining} · of {p.total}",
+        f"{name} #{p.id}: {p.state} ({p.percent}%)",
+        f"{p.attempted}/{p.planned} done · sent {p.sent} · failed {p.failed} · left {p.remaining}",
+        f"of {p.total}: skipped {p.skipped} (blocked or unsubscribed) · "
+        f"cancelled {p.cancelled} (not sent)",
     ]
-    if p.skipped:
-        lines.append(f"skipped {p.skipped} (blocked or unsubscribed)")
-    if p.cancelled:
-        lines.append(f"cancelled before sending: {p.cancelled}")
     if p.filter_text:
         lines.append(f"filter: {p.filter_text}")
     if p.state in jobs.ACTIVE_STATES:
