@@ -67,7 +67,9 @@ def test_broadcast_and_jobs_from_the_shell(tmp_path: Path) -> None:
     # Machines get ISO 8601 with the project's offset; people the project's time and zone.
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+03:00", p["created_at"]), p
     listed = run_cli("jobs", "list", cwd=tmp_path).stdout.splitlines()
-    assert listed[0] == "id\tkind\tstate\tprogress\ttotal\tsent\tfailed\tskipped\tcancelled\tremaining\tstarted"
+    assert listed[0] == (
+        "id\tkind\tstate\tprogress\ttotal\tsent\tfailed\tskipped\tcancelled\tremaining\tstarted"
+    )
     assert listed[1].startswith(f"{job_id}\tbroadcast\trunning")
     assert listed[1].endswith(p["created_at"][:16].replace("T", " ") + " MSK")
     plain = run_cli("jobs", "show", job_id, cwd=tmp_path).stdout

@@ -81,7 +81,9 @@ def test_jobs_are_listed_in_the_project_zone(tmp_path: Path, shop: str) -> None:
     assert created.utcoffset() == dt.timedelta(hours=5), shown
     assert before - dt.timedelta(seconds=1) <= created <= dt.datetime.now(dt.UTC)
     header, row = run_cli("jobs", "list", cwd=tmp_path).stdout.splitlines()
-    assert header == "id\tkind\tstate\tprogress\ttotal\tsent\tfailed\tskipped\tcancelled\tremaining\tstarted"
+    assert header == (
+        "id\tkind\tstate\tprogress\ttotal\tsent\tfailed\tskipped\tcancelled\tremaining\tstarted"
+    )
     local = created.strftime("%Y-%m-%d %H:%M")
     assert row.startswith("1\tbroadcast\t") and row.endswith(f"\t{local} +05:00"), row
     plain = run_cli("jobs", "show", "1", cwd=tmp_path).stdout
