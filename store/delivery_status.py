@@ -12,6 +12,10 @@ A receipt can overtake the sender: the platform answers the send with its id, an
 (``outbox.mark_sent``). Such a receipt is kept (``EarlyReceipt``) and applied when the id
 turns up; one for an id that never turns up (a message sent by another tool on the same
 number) is dropped after ``EARLY_RECEIPT_TTL``.
+
+Receipts are cleaned like inbound messages (``store.sanitize``) before they are stored: the
+platform's error code and text are the platform's words, and a NUL or a lone surrogate in them
+must not fail the request that carried them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from typing import Any, Final
 from store.clock import utcnow
 from store.db import write_transaction
 from store.models import Bot, EarlyReceipt, Message
+from store.sanitize import clean_text, clip, clip_key
+
+Receipt = tuple[str, str, str | None, str | None]
 
 RECEIPT_STATUSES: Final = ("sent", "delivered", "read", "failed")
 EARLY_RECEIPT_TTL: Final = dt.timedelta(days=1)
@@ -71,9 +78,25 @@ def apply_receipt(
     return bool(changed)
 
 
-def apply_receipts(bot_name: str, receipts: list[tuple[str, str, str | None, str | None]]) -> int:
+def clean_receipt(receipt: Receipt) -> Receipt:
+    """``receipt`` with storable text: controls dropped, surrogates replaced, the error code
+    clipped to its column and the id to the platform id's column (kept unique)."""
+    wamid, status, code, text = receipt
+    if code is not None:
+        code = clip(clean_text(code), Message.error_code.max_length)[0]
+    return (
+        clip_key(clean_text(wamid)),
+        status,
+        code,
+        None if text is None else clean_text(text),
+    )
+
+
+def apply_receipts(bot_name: str, receipts: list[Receipt]) -> int:
     """Apply ``(platform_message_id, status, error_code, error_text)`` receipts of one bot in
-    one transaction; returns how many messages changed. Unknown statuses are skipped."""
+    one transaction; returns how many messages changed. Unknown statuses are skipped, and so
+    are receipts whose id is empty once cleaned."""
+    receipts = [r for r in map(clean_receipt, receipts) if r[0]]
     if not receipts:
         return 0
     bot_id = Bot.select(Bot.id).where(Bot.name == bot_name).scalar()

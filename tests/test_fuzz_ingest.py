@@ -5,9 +5,7 @@ on both databases.
 Every answer is 2xx or 4xx, never 5xx; nothing logs a traceback; afterwards a normal message is
 still stored and ``switchboard clients list`` works. Bounded example counts keep each channel
 to a few seconds per database; cases that once failed are kept as ``@example``s (the seeds,
-each with the cause it found). Mutations whose fix is not on main yet are named by
-``pending`` with their cause and kept out of the generated cases until it lands; their cases
-are tracked in ``KNOWN_FAILURES`` (expected to fail). ``FUZZ_EXAMPLES=3000`` runs more.
+each with the cause it found). ``FUZZ_EXAMPLES=3000`` runs more.
 """
 
 from __future__ import annotations
@@ -50,16 +48,6 @@ from tests.whatsapp_support import APP_SECRET, VERIFY_TOKEN, serve
 
 # Per channel and database; FUZZ_EXAMPLES=3000 for a long run by hand.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "120"))
-
-
-# Mutations that still fail on main, and why; kept out of the generated cases until their
-# fix lands (the cases are in KNOWN_FAILURES, expected to fail). Owner: the ingest boundary
-# (issue 19 item 1): a WhatsApp status's fields are not cleaned before receipts are applied.
-def pending(mutation: Mutation) -> str | None:
-    """Why ``mutation`` is kept out of the generated cases, or None."""
-    if "statuses" in mutation.path and mutation.kind in ("nul", "surrogate", "huge_string"):
-        return "a WhatsApp status's fields are stored uncleaned (apply_receipts): 500"
-    return None
 
 
 M = Mutation
@@ -112,16 +100,13 @@ WHATSAPP_SEEDS = [
     Case(4, (M("surrogate", (*WA_VALUE, "statuses", 1, "errors", 0, "message"), "a\udfffb"),)),
     Case(4, (M("huge_string", (*WA_VALUE, "statuses", 0, "id"), "A" * 10_000),)),
     Case(4, (M("control_chars", (*WA_VALUE, "statuses", 0, "recipient_id"), "a\x01b"),)),
-]
-STATUS = (*WA_VALUE, "statuses")
-KNOWN_FAILURES = [
     # NUL in a status's id or error title: DataError on PostgreSQL (passes on SQLite)
-    Case(4, (M("nul", (*STATUS, 1, "id"), "\x00"),)),
-    Case(4, (M("nul", (*STATUS, 1, "errors", 0, "title"), "a\x00b"),)),
+    Case(4, (M("nul", (*WA_VALUE, "statuses", 1, "id"), "\x00"),)),
+    Case(4, (M("nul", (*WA_VALUE, "statuses", 1, "errors", 0, "title"), "a\x00b"),)),
     # a lone surrogate in a failed status's error code: UnicodeEncodeError on both
-    Case(4, (M("surrogate", (*STATUS, 1, "errors", 0, "code"), "\ud800"),)),
+    Case(4, (M("surrogate", (*WA_VALUE, "statuses", 1, "errors", 0, "code"), "\ud800"),)),
     # an error code of 1,000 characters: value too long for varchar(64) on PostgreSQL
-    Case(4, (M("huge_string", (*STATUS, 1, "errors", 0, "code"), "A" * 1_000),)),
+    Case(4, (M("huge_string", (*WA_VALUE, "statuses", 1, "errors", 0, "code"), "A" * 1_000),)),
 ]
 MAIL_SEEDS = [
     Case(0, (M("nul", ("body",), "a\x00b"),)),
@@ -311,7 +296,7 @@ def test_fuzz_telegram(
 ) -> None:
     @FUZZ
     @seeded(TELEGRAM_SEEDS)
-    @given(case=cases(TELEGRAM, JSON_KINDS, exclude=pending))
+    @given(case=cases(TELEGRAM, JSON_KINDS))
     def one(case: Case) -> None:
         check(service.telegram(case.body(TELEGRAM)), tracebacks, case)
 
@@ -324,24 +309,12 @@ def test_fuzz_whatsapp(
 ) -> None:
     @FUZZ
     @seeded(WHATSAPP_SEEDS)
-    @given(case=cases(WHATSAPP, JSON_KINDS, exclude=pending))
+    @given(case=cases(WHATSAPP, JSON_KINDS))
     def one(case: Case) -> None:
         check(service.whatsapp(case.body(WHATSAPP)), tracebacks, case)
 
     one()
     still_works(service, db_url, tmp_path, 2)
-
-
-@pytest.mark.xfail(reason="pending: the boundary does not clean statuses yet", strict=False)
-@pytest.mark.parametrize(
-    "case",
-    KNOWN_FAILURES,
-    ids=lambda c: "-".join(map(str, c.mutations[0].path[-2:])) + "-" + c.mutations[0].kind,
-)
-def test_known_failures(service: Service, tracebacks: Tracebacks, case: Case) -> None:
-    """The cases ``pending`` keeps out of the fuzz, tracked: when they pass, drop them from
-    ``pending`` and move them to the seeds."""
-    check(service.whatsapp(case.body(WHATSAPP)), tracebacks, case)
 
 
 _uids = itertools.count(1)
@@ -353,7 +326,7 @@ def test_fuzz_email(db: peewee.Database, tracebacks: Tracebacks) -> None:
 
     @FUZZ
     @seeded(MAIL_SEEDS)
-    @given(case=cases(MAILS, MAIL_KINDS, MAIL_VALUES, exclude=pending))
+    @given(case=cases(MAILS, MAIL_KINDS, MAIL_VALUES))
     def one(case: Case) -> None:
         raw = mail_bytes(*case.doc(MAILS))
         outcome = ingest_raw("mail", next(_uids), raw)
