@@ -29,13 +29,16 @@ from commands.delivery import install_delivery
 from commands.ops import install_ops
 from commands.web import build_app, install_channels
 from config import Settings
+from emulators import whatsapp_payloads as wp
 from emulators.telegram import TelegramEmulator
+from emulators.whatsapp import GraphEmulator
 from store import ingest_state, leases, outbox
 from store.clock import utcnow
 from store.inbound import get_or_create_client
 from store.ingest_state import read_states
 from store.models import Bot
 from store.setup import sync_bots
+from tests import whatsapp_support as wa_support
 from tests.browser import chromium
 from tests.conftest import migrated_store
 from tests.services import REDIS_URL, redis_namespace
@@ -209,6 +212,36 @@ async def test_updates_the_store_cannot_take_are_an_ingest_problem(db: peewee.Da
     assert ingest["connected"] is True
     assert ingest["last_error"].startswith("cannot store updates: ")
     assert "hv_nostore" in ingest["last_error"]
+
+
+async def test_a_webhook_hit_and_its_inbound_message_are_recorded(db: peewee.Database) -> None:
+    wa = {
+        "name": "hv_wa",
+        "kind": "whatsapp",
+        "phone_number_id": wa_support.PHONE_ID,
+        "access_token": wa_support.ACCESS_TOKEN,
+        "app_secret": wa_support.APP_SECRET,
+        "verify_token": wa_support.VERIFY_TOKEN,
+    }
+    sync_bots([("hv_wa", "whatsapp")])
+    settings = _settings([wa])
+    async with (
+        serving(settings, channels=True) as url,
+        aiohttp.ClientSession() as http,
+        GraphEmulator(app_secret=wa_support.APP_SECRET) as meta,
+    ):
+        before = utcnow().replace(microsecond=0)
+        payload = wp.envelope(wa_support.PHONE_ID, messages=[wp.text("447700900123", "hi")])
+        status, _ = await meta.post_webhook(f"{url}/webhooks/whatsapp/hv_wa", payload)
+        assert status == 200
+        _, body = await verbose(http, url)
+    bot = _bot(body, "hv_wa")
+    assert bot["ingest"]["mode"] == "webhook" and bot["ingest"]["connected"] is None
+    assert bot["ingest"]["last_hit_at"] and bot["last_inbound_at"] and bot["problems"] == []
+    arrived = dt.datetime.fromisoformat(bot["last_inbound_at"].removesuffix("Z"))
+    assert arrived >= before
+    stored = read_states(["hv_wa"])["hv_wa"].last_inbound_at  # what other readers get
+    assert stored is not None and stored >= before
 
 
 async def test_an_unreachable_mailbox_is_an_ingest_problem(db: peewee.Database) -> None:
