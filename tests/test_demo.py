@@ -73,9 +73,10 @@ def test_demo_runs_the_product_and_resumes(tmp_path: Path) -> None:
         assert "seeded 40 clients" in text
         assert "by the bucket model" in text  # the default
         assert f"./switchboard --config {config}" in text and "/ops?token=" in text
-        assert "Hello" not in text and "(admin) (admin)" not in text
         cli = ("--config", str(config))
         _run_printed_commands(text)
+        hello = run_cli(*cli, "admin", "--as", "111", "/help", cwd=tmp_path)
+        assert hello.stdout.startswith("Hello, Анна (admin). Commands:"), hello.stdout[:80]
 
         count = run_cli(*cli, "clients", "count", "channel:demo_tg", cwd=tmp_path)
         assert count.returncode == 0, count.stderr
