@@ -101,7 +101,10 @@ class Kill:
 
     async def run(self, timeout_s: float = 120.0) -> None:
         await until(lambda: len(self.platform.delivered()) >= self.at, "a third sent", 600)
-        pid = self.fleet.kill_child(0)
+        try:
+            pid = self.fleet.kill_child(0)
+        except ProcessLookupError:  # process 0 had already died and been replaced
+            pid = self.fleet.kill_child(-1)
         killed_at = time.monotonic()
         self.in_flight = in_flight()
         held = claimed_by(pid)
