@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,9 @@ from commands.confirm import dry_run_option, gate, yes_option
 from commands.plan import broadcast_plan, resend_plan, start_broadcast, steps
 from config import Settings
 from store.clock import shown, to_utc
+
+if TYPE_CHECKING:
+    from store.jobs import Progress
 
 
 def _open(obj: CliContext) -> Settings:
@@ -31,6 +35,27 @@ def _started(job_id: int, recipients: int) -> None:
     )
 
 
+LIST_HEADER = (
+    "id\tkind\tstate\tprogress\ttotal\tsent\tfailed\tskipped\tcancelled\tremaining\tstarted"
+)
+
+
+def show_line(p: Progress, zone: dt.tzinfo) -> str:
+    """``jobs show``: every figure of ``p`` and its progress (docs/operations.md)."""
+    return (
+        f"job {p.id} {p.kind} {p.state}, started {shown(p.created_at, zone)}: "
+        f"total {p.total}, sent {p.sent}, failed {p.failed}, skipped {p.skipped}, "
+        f"cancelled {p.cancelled}, remaining {p.remaining}; progress {p.ratio}"
+    )
+
+
+def list_line(p: Progress, zone: dt.tzinfo) -> str:
+    """A row of ``jobs list`` under ``LIST_HEADER`` (tab-separated)."""
+    figures = (p.total, p.sent, p.failed, p.skipped, p.cancelled, p.remaining)
+    cells = [str(p.id), p.kind, p.state, p.ratio, *map(str, figures)]
+    return "\t".join([*cells, shown(p.created_at, zone)])
+
+
 def _print_progress(settings: Settings, job_id: int, as_json: bool) -> None:
     from store.jobs import progress
 
@@ -38,11 +63,7 @@ def _print_progress(settings: Settings, job_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(p.as_json(settings.zone), ensure_ascii=False))
         return
-    click.echo(
-        f"job {p.id} {p.kind} {p.state}, started {shown(p.created_at, settings.zone)}: "
-        f"total {p.total}, sent {p.sent}, failed {p.failed}, skipped {p.skipped}, "
-        f"cancelled {p.cancelled}, remaining {p.remaining}; progress {p.ratio}"
-    )
+    click.echo(show_line(p, settings.zone))
 
 
 @cli.command("broadcast", cls=FilterCommand, context_settings=WORDS)
@@ -158,19 +179,12 @@ def jobs_list(obj: CliContext, as_json: bool) -> None:
     settings = _open(obj)
     jobs = list_jobs()
     if not as_json and jobs:
-        click.echo(
-            "id\tkind\tstate\tprogress\ttotal\tsent\tfailed\tskipped\tcancelled\tremaining\tstarted"
-        )
+        click.echo(LIST_HEADER)
     for p in jobs:
         if as_json:
             click.echo(json.dumps(p.as_json(settings.zone), ensure_ascii=False))
         else:
-            figures = (p.total, p.sent, p.failed, p.skipped, p.cancelled, p.remaining)
-            click.echo(
-                f"{p.id}\t{p.kind}\t{p.state}\t{p.ratio}\t"
-                + "\t".join(map(str, figures))
-                + f"\t{shown(p.created_at, settings.zone)}"
-            )
+            click.echo(list_line(p, settings.zone))
 
 
 @jobs_group.command("show")

@@ -27,6 +27,7 @@ from store.models import Bot, Client, Job, Message
 from store.setup import sync_bots
 from tests.browser import chromium
 from tests.services import REDIS_URL, redis_namespace
+from tests.test_job_progress import PARTS, from_ops
 from workers.engine import QUEUE, Engine
 from workers.queues import dead_letters, depths, requeue
 from workers.ratelimit import Limit
@@ -199,6 +200,15 @@ async def test_token_cookie_csrf_and_metrics(db: peewee.Database, broker: tuple[
         async with http.post(cancel, cookies=jar, data=confirmed, allow_redirects=False) as r:
             assert r.status == 303 and r.headers["Location"] == f"/ops?cancelled={seeded['job']}"
         assert Job.get_by_id(seeded["job"]).state == "cancelled"
+        # The page reads a cancelled job by the one progress rule (docs/operations.md).
+        async with http.get(f"{url}/ops", cookies=jar) as r:
+            finished = re.search(r'<table id="finished-jobs">.*?</table>', await r.text(), re.S)
+        assert finished is not None
+        shown = from_ops(finished.group(0))
+        assert sum(shown[k] for k in PARTS[1:]) == shown["total"] == 3
+        assert shown["cancelled"] >= 2 and shown["percent"] < 100
+        stored = jobs.progress(seeded["job"])
+        assert (shown["total"], shown["planned"]) == (stored.total, stored.planned)
         key = dead_letters(engine)[0].key
         before = Message.get_by_id(seeded["lost"]).updated_at
         requeue_url = f"{url}/ops/dead/{key}/requeue"
