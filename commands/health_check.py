@@ -143,5 +143,6 @@ def _bot_problems(bot: BotHealth) -> None:
         bot.problems.append(f"ingest ({ingest.mode}) failing: {ingest.last_error}")
     pulse = bot.pulse
     if pulse.failing and pulse.last_error_code not in RECIPIENT_CODES:
-        text = f"{pulse.last_error_code}: {pulse.last_error_text}".strip(": ")
+        first = (pulse.last_error_text.splitlines() or [""])[0]  # problems are one line
+        text = f"{pulse.last_error_code}: {first}".strip(": ")
         bot.problems.append(f"sends failing: {text}")

@@ -199,6 +199,33 @@ async def test_a_bot_turns_red_while_its_api_is_down_and_back_when_it_returns(
     assert _bot(body, "hv_back")["last_inbound_at"].endswith("Z")
 
 
+async def test_repeated_429s_show_as_a_paused_bot_then_clear(db: peewee.Database) -> None:
+    """The platform answers 429 three times: the bot is red with the code, paused until the
+    retry-after and counted; once a send goes through it is green, the 429s still counted."""
+    async with TelegramEmulator(tokens=[TOKEN_TG], limits=False) as emu:
+        emu.user(TOKEN_TG, 44, first_name="Cy")
+        emu.fail_next("sendMessage", status=429, retry_after=3, times=3)
+        bot = {"name": "hv_429", "kind": "telegram", "token": TOKEN_TG, "api_base": emu.base_url}
+        sync_bots([("hv_429", "telegram")])
+        client, _ = get_or_create_client(Bot.get(Bot.name == "hv_429"), "44")
+        outbox.enqueue(client, "after the storm")
+        async with serving(_settings([bot])) as url, aiohttp.ClientSession() as http:
+            _, red = await until(http, url, lambda s, b: _bot(b, "hv_429")["problems"])
+            _, green = await until(
+                http, url, lambda s, b: _bot(b, "hv_429")["last_sent_at"], timeout_s=60
+            )
+    bot_red = _bot(red, "hv_429")
+    assert bot_red["problems"] == [
+        "sends failing: 429: Flood control exceeded on method 'SendMessage' in chat 44. "
+        "Retry in 3 seconds."
+    ]
+    assert bot_red["paused_until"] is not None and bot_red["learned_rate"] < 30
+    assert bot_red["recent_errors"]["429"] >= 1
+    bot_green = _bot(green, "hv_429")
+    assert bot_green["problems"] == [] and bot_green["recent_errors"] == {"429": 3}
+    assert [m.text for m in emu.sent(TOKEN_TG)] == ["after the storm"]
+
+
 async def test_updates_the_store_cannot_take_are_an_ingest_problem(db: peewee.Database) -> None:
     """The poller reaches Telegram but cannot store (the bot is not in the store): red, with
     why, while the poller stays connected and retries."""
