@@ -9,12 +9,19 @@ from pathlib import Path
 
 import peewee
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from commands.admin import ADMIN_COMMANDS, CommandContext
 from config import CAPABILITIES, Settings
 from store.models import AuditLog, Client, OperatorGrant
-from store.permissions import capabilities_of, set_override
+from store.permissions import (
+    UnknownCapability,
+    capabilities_of,
+    check_capability,
+    set_override,
+)
 from tests import factories as f
 from tests.admin_support import buttons, make_staff, run
 from tests.conftest import migrated_store
@@ -271,3 +278,36 @@ def test_the_command_line_as_an_operator_is_checked_the_same_way(
     assert shell("clients", "count", "--as", "222").out.strip() == "2"
     shell("admin", "--as", "111", "/operators revoke 222 view_others")
     assert shell("clients", "count", "--as", "222").out.strip() == "1"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    role=st.sampled_from(["admin", "operator"]),
+    changes=st.lists(st.tuples(st.sampled_from(CAPABILITIES), st.booleans()), max_size=12),
+)
+def test_overrides_apply_in_order_and_store_only_what_differs(
+    sqlite_staff: dict[str, CommandContext], role: str, changes: list[tuple[str, bool]]
+) -> None:
+    """Any sequence of grants and revokes: the last word per capability wins, over the role's
+    default; only overrides that differ from the default are stored."""
+    ctx = sqlite_staff["admin" if role == "admin" else "operator"]
+    OperatorGrant.delete().execute()
+    last: dict[str, bool] = {}
+    for capability, granted in changes:
+        set_override(ctx.operator, capability, granted, ctx.settings.permissions)
+        last[capability] = granted
+    default = ROLE_MAY[role]
+    want = (default | {c for c, g in last.items() if g}) - {c for c, g in last.items() if not g}
+    assert capabilities_of(ctx.operator, ctx.settings.permissions) == want
+    assert OperatorGrant.select().count() == sum((c in default) != g for c, g in last.items())
+
+
+@given(st.text(max_size=30))
+def test_a_capability_name_is_known_or_one_line_error(name: str) -> None:
+    try:
+        known = check_capability(name)
+    except UnknownCapability as exc:
+        assert name.strip().lower() not in CAPABILITIES
+        assert "\n" not in str(exc) and "Unknown capability" in str(exc)
+    else:
+        assert known in CAPABILITIES and known == name.strip().lower()
