@@ -9,12 +9,13 @@ from pathlib import Path
 
 import peewee
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from commands.admin import ADMIN_COMMANDS, CommandContext
 from config import CAPABILITIES, Settings
+from store.db import database_proxy
 from store.models import AuditLog, Client, OperatorGrant
 from store.permissions import (
     UnknownCapability,
@@ -102,17 +103,35 @@ def check(staff: dict[str, CommandContext], command: str, role: str, override: s
     assert (f"\n{usage} — " in listed) == allowed
 
 
+Store = tuple[peewee.Database, dict[str, CommandContext]]
+
+
 @pytest.fixture(scope="module")
-def sqlite_staff(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CommandContext]]:
+def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One store for the whole table (a fresh one per case would cost minutes here)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('perms') / 'store.db'}"
-    with migrated_store(url):
-        yield make_staff()
+    with migrated_store(url) as database:
+        yield database, make_staff()
 
 
 @pytest.fixture(scope="module")
-def pg_staff() -> Iterator[dict[str, CommandContext]]:
-    with temporary_postgres_database() as url, migrated_store(url):
-        yield make_staff()
+def pg_store() -> Iterator[Store]:
+    with temporary_postgres_database() as url, migrated_store(url) as database:
+        yield database, make_staff()
+
+
+@pytest.fixture
+def sqlite_staff(sqlite_store: Store) -> dict[str, CommandContext]:
+    database, staff = sqlite_store
+    database_proxy.initialize(database)  # a test between may have bound another store
+    return staff
+
+
+@pytest.fixture
+def pg_staff(pg_store: Store) -> dict[str, CommandContext]:
+    database, staff = pg_store
+    database_proxy.initialize(database)
+    return staff
 
 
 def test_the_table_names_every_registered_command() -> None:
@@ -280,17 +299,20 @@ def test_the_command_line_as_an_operator_is_checked_the_same_way(
     assert shell("clients", "count", "--as", "222").out.strip() == "1"
 
 
-@settings(max_examples=60, deadline=None)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     role=st.sampled_from(["admin", "operator"]),
     changes=st.lists(st.tuples(st.sampled_from(CAPABILITIES), st.booleans()), max_size=12),
 )
 def test_overrides_apply_in_order_and_store_only_what_differs(
-    sqlite_staff: dict[str, CommandContext], role: str, changes: list[tuple[str, bool]]
+    staff: dict[str, CommandContext], role: str, changes: list[tuple[str, bool]]
 ) -> None:
     """Any sequence of grants and revokes: the last word per capability wins, over the role's
-    default; only overrides that differ from the default are stored."""
-    ctx = sqlite_staff["admin" if role == "admin" else "operator"]
+    default; only overrides that differ from the default are stored (each example starts
+    from no overrides, so the shared store is fine)."""
+    ctx = staff["admin" if role == "admin" else "operator"]
     OperatorGrant.delete().execute()
     last: dict[str, bool] = {}
     for capability, granted in changes:
