@@ -354,6 +354,7 @@ def _progress(job: Job, counts: dict[str, int]) -> Progress:
         id=job.id,
         kind=job.kind,
         state=job.state,
+        # Never below its parts, so they always add up (a row added to the job by hand).
         total=max(job.total, job.skipped + sent + failed + remaining),
         sent=sent,
         failed=failed,

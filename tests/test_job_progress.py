@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from commands.admin.progress import render_progress
 from commands.jobs import LIST_HEADER, list_line, show_line
 from commands.ops_health_page import table
-from commands.ops_jobs import JOB_HEADERS, job_row
+from commands.ops_jobs import JOB_HEADERS, confirm_page, job_row
 from store import jobs, outbox
 from store.inbound import get_or_create_client
 from store.models import Bot, Client, Message
@@ -223,3 +223,16 @@ def test_the_parts_add_up_to_the_total_everywhere(
         assert 0 <= reading["percent"] <= 100
         # 100 % exactly when nothing is left or cancelled.
         assert (reading["percent"] == 100) == (reading["remaining"] + reading["cancelled"] == 0)
+
+
+def test_ops_asks_before_cancelling_and_shows_the_same_figures(db: peewee.Database) -> None:
+    bot, _ = _clients(4)
+    job = jobs.create_broadcast(Client.select(), "Hi", steps={bot.id: 0})
+    asking = confirm_page(jobs.progress(job.id), "c5rf", ZONE, "")
+    assert 'name="confirm" value="yes"' in asking and 'value="c5rf"' in asking
+    assert "Its 4 messages not yet sent will not be sent" in asking
+    assert from_ops(asking)["remaining"] == 4
+    jobs.cancel(job.id)
+    done = confirm_page(jobs.progress(job.id), "c5rf", ZONE, "")
+    assert 'name="confirm"' not in done and "is cancelled: there is nothing to cancel" in done
+    assert from_ops(done) == dict(zip(FIGURES, (4, 0, 0, 0, 4, 0, 0, 4, 0), strict=True))
