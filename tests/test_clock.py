@@ -10,10 +10,12 @@ import zoneinfo
 from hypothesis import given
 from hypothesis import strategies as st
 
+from commands.health import Health, ServiceHealth
 from commands.ops_data import OpsView
 from commands.ops_page import render
 from store.clock import file_stamp, iso_local, shown
 from store.jobs import Progress
+from workers.pulse import DispatcherPulse
 
 ZONES = ("Europe/Moscow", "Asia/Almaty", "America/St_Johns", "Asia/Kathmandu", "UTC")
 moments = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2040, 1, 1))
@@ -54,7 +56,9 @@ def test_the_ops_page_shows_times_in_the_project_zone() -> None:
     job = Progress(7, "broadcast", "running", 3, 1, 0, 0, 2, 0, 0.0, "", created, None)
     view = OpsView(generated_at=created, broker="memory", zone=zoneinfo.ZoneInfo("Europe/Moscow"))
     view.active_jobs = [job]
-    html = render(view, "csrf")
+    service = ServiceHealth("memory", True, "ok", 1.0, True, "ok", DispatcherPulse(), [], None)
+    health = Health(generated_at=created, service=service, bots=[], deliverable=True)
+    html = render(view, health, zoneinfo.ZoneInfo("Europe/Moscow"), "csrf")
     assert "generated 2026-12-06 15:00:05 MSK" in html
     assert "<td>2026-12-06 15:00:05 MSK</td>" in html
     assert "UTC" not in html
