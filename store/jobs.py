@@ -368,11 +368,15 @@ def _progress(job: Job, counts: dict[str, int]) -> Progress:
     )
 
 
+def _read(selected: list[Job]) -> list[Progress]:
+    counts = _counts([j.id for j in selected])
+    return [_progress(j, counts[j.id]) for j in selected]
+
+
 def progress_many(job_ids: list[int]) -> list[Progress]:
     """The progress of the jobs ``job_ids`` that exist, in the order given (two queries)."""
     found = {j.id: j for j in Job.select().where(Job.id.in_(job_ids))} if job_ids else {}
-    counts = _counts(list(found))
-    return [_progress(found[i], counts[i]) for i in job_ids if i in found]
+    return _read([found[i] for i in job_ids if i in found])
 
 
 def progress(job_id: int) -> Progress:
@@ -384,9 +388,8 @@ def progress(job_id: int) -> Progress:
 
 
 def list_jobs(limit: int = 50) -> list[Progress]:
-    """The latest ``limit`` jobs' progress, newest first."""
-    ids = [j.id for j in Job.select(Job.id).order_by(Job.id.desc()).limit(limit)]
-    return progress_many(ids)
+    """The latest ``limit`` jobs' progress, newest first (two queries)."""
+    return _read(list(Job.select().order_by(Job.id.desc()).limit(limit)))
 
 
 def cancel(job_id: int, *, now: dt.datetime | None = None) -> Progress:

@@ -236,3 +236,29 @@ def test_ops_asks_before_cancelling_and_shows_the_same_figures(db: peewee.Databa
     done = confirm_page(jobs.progress(job.id), "c5rf", ZONE, "")
     assert 'name="confirm"' not in done and "is cancelled: there is nothing to cancel" in done
     assert from_ops(done) == dict(zip(FIGURES, (4, 0, 0, 0, 4, 0, 0, 4, 0), strict=True))
+
+
+def test_a_list_of_jobs_is_read_with_two_queries(db: peewee.Database) -> None:
+    """Set-based: no query per job or per row, however many jobs are listed."""
+    bot, _ = _clients(3)
+    made = [jobs.create_broadcast(Client.select(), f"m{i}", steps={bot.id: 0}).id for i in range(6)]
+    jobs.cancel(made[2])
+    statements: list[str] = []
+    execute = db.execute_sql
+
+    def counting(sql: str, *args: Any, **kwargs: Any) -> Any:
+        statements.append(sql)
+        return execute(sql, *args, **kwargs)
+
+    db.execute_sql = counting  # type: ignore[method-assign]
+    try:
+        listed = jobs.list_jobs(limit=5)
+        some = jobs.progress_many([made[2], made[0], 999])
+    finally:
+        del db.execute_sql
+    assert len(statements) == 4, statements
+    assert [p.id for p in listed] == made[:0:-1]
+    assert [(p.id, p.state, p.cancelled) for p in some] == [
+        (made[2], "cancelled", 3),
+        (made[0], "running", 0),
+    ]
