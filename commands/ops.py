@@ -141,7 +141,12 @@ async def ops_page(request: web.Request) -> web.Response:
 async def _health(request: web.Request) -> Health:
     """Health now, asked off the loop; bounded by ``HEALTH_TIMEOUT_S``."""
     check_health = functools.partial(check, request.app[SETTINGS_KEY], _engine(request))
-    return await asyncio.wait_for(asyncio.to_thread(check_health), HEALTH_TIMEOUT_S)
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(check_health), HEALTH_TIMEOUT_S)
+    except TimeoutError:
+        raise web.HTTPServiceUnavailable(
+            text=f"ops: the health check took over {HEALTH_TIMEOUT_S:g} s (store or broker hang)"
+        ) from None
 
 
 async def verbose_health(request: web.Request) -> web.StreamResponse:
