@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from commands.demo_seed import FIRST_NAMES_EN, FIRST_NAMES_RU, INBOUND_TEXTS
+from commands.demo_seed import FIRST_NAMES_EN, FIRST_NAMES_RU, INBOUND_TEXTS, latin_username
 
 TELEGRAM_TOKEN = "100001:DEMO-shop-bot"  # noqa: S105 (the emulator's, not a real token)
 ADMIN_TOKEN = "100002:DEMO-admin-bot"  # noqa: S105
@@ -93,6 +93,18 @@ def register_telegram_clients(platforms: Platforms) -> int:
     return count
 
 
+def unsubscribed_telegram_ids() -> set[int]:
+    """The demo shop bot's clients who unsubscribed: the simulated writers leave them silent."""
+    from store.models import Bot, Client
+
+    rows = (
+        Client.select(Client.messenger_id)
+        .join(Bot)
+        .where(Bot.name == "demo_tg", Client.unsubscribed == True)  # noqa: E712 (SQL)
+    )
+    return {int(row.messenger_id) for row in rows}
+
+
 async def simulate_clients(platforms: Platforms, service_url: str, every_s: float) -> None:
     """Forever: one simulated client writes in every ``every_s`` seconds, through a platform."""
     from emulators import whatsapp_payloads as wa
@@ -108,7 +120,9 @@ async def simulate_clients(platforms: Platforms, service_url: str, every_s: floa
             if channel == "whatsapp" and rng.random() < 0.2:
                 # A user with a WhatsApp username: no phone number, only their BSUID.
                 bsuid = f"RU.{rng.randrange(10**17):017d}"
-                person = wa.contact(user_id=bsuid, name=first, username=first.lower())
+                person = wa.contact(
+                    user_id=bsuid, name=first, username=latin_username(first, rng.randrange(1000))
+                )
                 body = wa.envelope(PHONE_NUMBER_ID, messages=[wa.text(None, text)], people=[person])
                 await platforms.graph.post_webhook(f"{service_url}/webhooks/whatsapp/demo_wa", body)
             elif channel == "whatsapp":
@@ -119,13 +133,17 @@ async def simulate_clients(platforms: Platforms, service_url: str, every_s: floa
                 await platforms.graph.post_webhook(f"{service_url}/webhooks/whatsapp/demo_wa", body)
             elif channel == "email" and platforms.imap is not None:
                 mail = EmailMessage()
-                mail["From"] = f"{first} <{first.lower()}{rng.randrange(1000)}@example.com>"
+                address = latin_username(first, rng.randrange(1000))
+                mail["From"] = f"{first} <{address}@example.com>"
                 mail["To"] = "shop@demo.local"
                 mail["Subject"] = "Вопрос по заказу"
                 mail.set_content(text)
                 await asyncio.to_thread(platforms.imap.append, "shop", bytes(mail))
             else:
-                known = list(platforms.telegram.bots[TELEGRAM_TOKEN].users)
+                silent = unsubscribed_telegram_ids()
+                known = [
+                    u for u in platforms.telegram.bots[TELEGRAM_TOKEN].users if u not in silent
+                ]
                 user_id = rng.choice(known) if known and rng.random() < 0.7 else next_user
                 # A known client keeps their name; a newcomer gets one.
                 user = platforms.telegram.user(

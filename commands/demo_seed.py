@@ -32,51 +32,43 @@ from store.models import (
     Variable,
 )
 
-FIRST_NAMES_RU = (
+FEMALE_NAMES_RU = (
     "Ксения",
     "Анна",
     "Мария",
     "Ольга",
-    "Дмитрий",
-    "Иван",
-    "Сергей",
-    "Алексей",
     "Екатерина",
     "Наталья",
-    "Михаил",
     "Татьяна",
     "Юлия",
-    "Павел",
-    "Артём",
 )
+MALE_NAMES_RU = ("Дмитрий", "Иван", "Сергей", "Алексей", "Михаил", "Павел", "Артём")
+FIRST_NAMES_RU = FEMALE_NAMES_RU + MALE_NAMES_RU
+# Masculine forms; a woman's surname adds "а" (Иванов -> Иванова), as these all do.
 LAST_NAMES_RU = (
-    "Иванова",
-    "Смирнова",
-    "Кузнецова",
-    "Попова",
+    "Иванов",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
     "Соколов",
     "Лебедев",
     "Козлов",
-    "Новикова",
-    "Морозова",
+    "Новиков",
+    "Морозов",
     "Петров",
-    "Волкова",
+    "Волков",
     "Соловьёв",
-    "Васильева",
+    "Васильев",
 )
-FIRST_NAMES_EN = (
-    "Emma",
-    "Olivia",
-    "Liam",
-    "Noah",
-    "Ava",
-    "Sophia",
-    "James",
-    "Lucas",
-    "Mia",
-    "Henry",
-    "Grace",
-    "Oscar",
+FEMALE_NAMES_EN = ("Emma", "Olivia", "Ava", "Sophia", "Mia", "Grace")
+FIRST_NAMES_EN = (*FEMALE_NAMES_EN, "Liam", "Noah", "James", "Lucas", "Henry", "Oscar")
+# Telegram usernames are Latin letters, digits and "_": Russian names are transliterated.
+_LATIN = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        "a b v g d e e zh z i y k l m n o p r s t u f kh ts ch sh shch - y - e yu ya".split(),  # noqa: SIM905
+        strict=True,
+    )
 )
 LAST_NAMES_EN = (
     "Smith",
@@ -143,9 +135,17 @@ def messenger_id(kind: str, index: int, first: str, last: str) -> str:
 
 
 def _names(rng: random.Random) -> tuple[str, str]:
+    """A first and last name of one gender (Russian surnames agree with the first name)."""
     if rng.random() < 0.65:
-        return rng.choice(FIRST_NAMES_RU), rng.choice(LAST_NAMES_RU)
+        first, last = rng.choice(FIRST_NAMES_RU), rng.choice(LAST_NAMES_RU)
+        return first, last + "а" if first in FEMALE_NAMES_RU else last
     return rng.choice(FIRST_NAMES_EN), rng.choice(LAST_NAMES_EN)
+
+
+def latin_username(first: str, index: int) -> str:
+    """A valid Telegram username (5–32 of a–z, 0–9, "_", starting with a letter)."""
+    latin = "".join(_LATIN.get(ch, ch) for ch in first.lower()).replace("-", "")
+    return f"{latin}_{index}"
 
 
 def _by_name(model: Any, names: Sequence[str]) -> dict[str, int]:
@@ -185,7 +185,7 @@ def seed(bots: Sequence[DemoBot], clients: int = 300, *, seed: int = 7) -> SeedS
                     "bot": bot_ids[bot.name],
                     "messenger_id": messenger_id(bot.kind, i, first, last),
                     "name": f"{first} {last}",
-                    "username": f"{first.lower()}{i}" if bot.kind == "telegram" else None,
+                    "username": latin_username(first, i) if bot.kind == "telegram" else None,
                     "language": "ru" if first in FIRST_NAMES_RU else "en",
                     "created_at": created,
                     "last_action_at": last_action,
@@ -250,14 +250,19 @@ def _seed_details(
                 {
                     "client": client.id,
                     "block": blocks[name],
-                    "entered_at": client.created_at + dt.timedelta(hours=step),
+                    "entered_at": min(
+                        client.last_action_at, client.created_at + dt.timedelta(hours=step)
+                    ),
                 }
             )
+        # The dialog opens with the client's first message at first contact (created_at) and
+        # ends at last_action_at; an unsubscribed client unsubscribed then and stays silent.
         count = rng.randint(1, 4)
-        span = (client.last_action_at - client.created_at) / count
+        span = (client.last_action_at - client.created_at) / max(count - 1, 1)
         for n in range(count):
             inbound = n % 2 == 0 or (client.unread and n == count - 1)
             pool = INBOUND_TEXTS if inbound else OUTBOUND_TEXTS
+            at = min(client.created_at + span * n, client.last_action_at)  # span rounds
             messages.append(
                 {
                     "client": client.id,
@@ -265,8 +270,8 @@ def _seed_details(
                     "direction": "in" if inbound else "out",
                     "author_kind": "client" if inbound else "operator",
                     "text": rng.choice(pool).format(size=size, city=city),
-                    "created_at": client.created_at + span * (n + 1),
-                    "updated_at": client.created_at + span * (n + 1),
+                    "created_at": at,
+                    "updated_at": at,
                     "status": None if inbound else "delivered",
                     "dedup_key": f"demo:{client.id}:{n}" if inbound else None,
                 }
