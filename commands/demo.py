@@ -26,7 +26,7 @@ from typing import Any
 import click
 import yaml
 
-from commands.cli import CliContext, cli, fail, pass_context
+from commands.cli import cli, fail
 from commands.demo_platforms import (
     ADMIN_TOKEN,
     OPERATORS,
@@ -170,8 +170,10 @@ def guide(options: DemoOptions, config: Path, platforms: Platforms, ops_token: s
     )
     return f"""
 Switchboard demo is running — Ctrl-C stops it.
-  service    {base}   (health {base}/healthz, metrics {base}/metrics)
+  service    {base}   (health {base}/healthz)
   dashboard  {base}/ops?token={ops_token}
+  metrics    curl -H "Authorization: Bearer {ops_token}" {base}/metrics
+             (or, in the browser, {base}/metrics after opening the dashboard: its cookie)
   Telegram   Bot API emulator {platforms.telegram.base_url} (shop bot demo_tg, staff bot)
   WhatsApp   Graph API emulator {platforms.graph.url} (demo_wa)
   flood      the emulators count sends by the {options.flood} model (--flood to change)
@@ -182,6 +184,7 @@ Try, in another terminal (operators: 111 admin, 222 and 333 operators):
   {sb} admin --as 111 "/clients unanswered"
   {sb} admin --as 222 "/clients tab:mine"
   {sb} admin --as 111 "/unread"
+  {sb} demo inbox --as 111
   {sb} clients count "search:ксения"
   {sb} broadcast "list:VIP" --text "Скидка 10% для VIP до пятницы"
   {sb} jobs list
@@ -253,7 +256,7 @@ def _email_available() -> bool:
     return os.geteuid() == 0 and shutil.which("dovecot") is not None
 
 
-@cli.command("demo")
+@cli.group("demo", invoke_without_command=True)
 @click.option(
     "--dir",
     "directory",
@@ -297,9 +300,9 @@ def _email_available() -> bool:
     help="How the emulated platforms count sends: token bucket, strict sliding window, or "
     "window with growing retry_after for repeated 429s.",
 )
-@pass_context
+@click.pass_context
 def demo_command(
-    obj: CliContext,
+    ctx: click.Context,
     directory: Path,
     fresh: bool | None,
     clients: int,
@@ -309,8 +312,11 @@ def demo_command(
     every_s: float,
     flood: str,
 ) -> None:
-    """Run the whole product on emulated platforms with sample data: no tokens needed."""
-    del obj  # the demo writes and uses its own configuration
+    """Run the whole product on emulated platforms with sample data: no tokens needed.
+
+    `demo inbox` shows what the staff bot sent to an operator of the running demo."""
+    if ctx.invoked_subcommand is not None:
+        return  # a subcommand reads the running demo; the demo's options do not apply
     if busy_port(host, port):
         fail(
             f"--port {port}: {host}:{port} is already in use (another demo or server?); "

@@ -21,6 +21,7 @@ from commands.demo_seed import FIRST_NAMES_EN, FIRST_NAMES_RU, INBOUND_TEXTS, la
 
 TELEGRAM_TOKEN = "100001:DEMO-shop-bot"  # noqa: S105 (the emulator's, not a real token)
 ADMIN_TOKEN = "100002:DEMO-admin-bot"  # noqa: S105
+ADMIN_BOT_USERNAME = "demo_staff_bot"
 PHONE_NUMBER_ID = "100000000000001"
 OPERATORS: tuple[tuple[int, str, str], ...] = (  # telegram_id, role, name
     (111, "admin", "Анна"),
@@ -54,7 +55,7 @@ async def start_platforms(email: bool, flood: str = "bucket") -> Platforms:
     telegram = TelegramEmulator(flood=flood)
     await telegram.start()
     telegram.bot(TELEGRAM_TOKEN, username="demo_shop_bot")
-    telegram.bot(ADMIN_TOKEN, username="demo_staff_bot")
+    telegram.bot(ADMIN_TOKEN, username=ADMIN_BOT_USERNAME)
     for telegram_id, _role, name in OPERATORS:
         telegram.user(ADMIN_TOKEN, telegram_id, first_name=name)
     graph = GraphEmulator(app_secret=secrets.token_hex(16), flood=flood)

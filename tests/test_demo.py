@@ -88,6 +88,7 @@ def test_demo_runs_the_product_and_resumes(tmp_path: Path) -> None:
         while _inbound(directory / "demo.db") < before + 3 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _inbound(directory / "demo.db") >= before + 3, "simulated clients stopped writing"
+        _inbox_shows_a_notification(cli, tmp_path)
 
         job = run_cli(
             *cli, "broadcast", "channel:demo_tg", "--text", "Привет из демо", "--yes", cwd=tmp_path
@@ -117,6 +118,23 @@ def test_demo_runs_the_product_and_resumes(tmp_path: Path) -> None:
         assert int(count.stdout) >= 40
     finally:
         _stop(process)
+
+
+def _inbox_shows_a_notification(cli: tuple[str, ...], cwd: Path) -> None:
+    """Clients wrote in: `demo inbox` shows the staff bot's notification to the admin, read from
+    the Bot API emulator, with its buttons and their data."""
+    deadline = time.monotonic() + 30
+    while True:
+        inbox = run_cli(*cli, "demo", "inbox", "--as", "111", cwd=cwd)
+        assert inbox.returncode == 0, inbox.stderr
+        if "→" in inbox.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert inbox.stdout.startswith("The staff bot's messages to 111:"), inbox.stdout
+    assert "newest last" in inbox.stdout and "MSK" in inbox.stdout, inbox.stdout
+    assert "→" in inbox.stdout, inbox.stdout  # a button and its data
+    nobody = run_cli(*cli, "demo", "inbox", "--as", "999", cwd=cwd)
+    assert nobody.stdout.strip() == "The staff bot has sent nothing to 999 yet."
 
 
 def _run_printed_commands(guide: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from emulators.flood import check_model
-from emulators.telegram import business
+from emulators.telegram import business, inspect
 from emulators.telegram.business import BusinessChat, BusinessConnectionState
 from emulators.telegram.delivery import Delivery, Pusher
 from emulators.telegram.files import FileStore
@@ -131,6 +131,7 @@ class TelegramEmulator:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{file_path:.+}", self._download)
+        app.router.add_get(inspect.CHAT_MESSAGES, self._inspect)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -415,6 +416,9 @@ class TelegramEmulator:
             recorded = params.recorded()
             call = Call(token, method, recorded, status, body, time.time(), params.received)
             self.calls.append(call)
+
+    async def _inspect(self, request: web.Request) -> web.Response:
+        return inspect.chat_messages(self, request)
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         bot = self.bots.get(request.match_info["token"])
