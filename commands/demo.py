@@ -29,6 +29,7 @@ import yaml
 from commands.cli import cli, fail
 from commands.demo_platforms import (
     ADMIN_TOKEN,
+    FAULTS_EVERY,
     OPERATORS,
     PHONE_NUMBER_ID,
     TELEGRAM_TOKEN,
@@ -56,6 +57,7 @@ class DemoOptions:
     email: bool
     every_s: float
     flood: str = "bucket"  # how both emulated platforms count sends (emulators.flood)
+    faults_every: int = 0  # every so many sends to clients one fails (0: off; emulators.faults)
 
 
 def demo_bots(email: bool) -> tuple[DemoBot, ...]:
@@ -168,6 +170,12 @@ def guide(options: DemoOptions, config: Path, platforms: Platforms, ops_token: s
         if platforms.imap is not None
         else "off (needs root and Dovecot; --email to install it)"
     )
+    faults = (
+        f"one send to a client in {options.faults_every} fails, per platform: 429, blocked, 5xx, "
+        "chat not found in turn (see the dashboard)"
+        if options.faults_every
+        else "off (--faults: some sends fail, so /ops shows retries and failures)"
+    )
     return f"""
 Switchboard demo is running — Ctrl-C stops it.
   service    {base}   (health {base}/healthz)
@@ -177,6 +185,7 @@ Switchboard demo is running — Ctrl-C stops it.
   Telegram   Bot API emulator {platforms.telegram.base_url} (shop bot demo_tg, staff bot)
   WhatsApp   Graph API emulator {platforms.graph.url} (demo_wa)
   flood      the emulators count sends by the {options.flood} model (--flood to change)
+  faults     {faults}
   email      {mail}
   data       {options.directory}/demo.db   (run again with --resume to keep it)
 
@@ -199,7 +208,7 @@ async def run_demo(options: DemoOptions) -> None:
     from store.migrate import migrate
     from store.runtime import open_store
 
-    platforms = await start_platforms(options.email, options.flood)
+    platforms = await start_platforms(options.email, options.flood, options.faults_every)
     runner: web.AppRunner | None = None
     simulator: asyncio.Task[None] | None = None
     try:
@@ -300,6 +309,19 @@ def _email_available() -> bool:
     help="How the emulated platforms count sends: token bucket, strict sliding window, or "
     "window with growing retry_after for repeated 429s.",
 )
+@click.option(
+    "--faults",
+    is_flag=True,
+    help=f"Make every {FAULTS_EVERY}th send to a client fail (429, blocked, 5xx, chat not "
+    "found in turn), so the dashboard shows retries and failures.",
+)
+@click.option(
+    "--faults-every",
+    type=click.IntRange(2, 1000),
+    default=FAULTS_EVERY,
+    show_default=True,
+    help="With --faults: how many sends to clients, per platform, for one failure.",
+)
 @click.pass_context
 def demo_command(
     ctx: click.Context,
@@ -311,6 +333,8 @@ def demo_command(
     email: bool | None,
     every_s: float,
     flood: str,
+    faults: bool,
+    faults_every: int,
 ) -> None:
     """Run the whole product on emulated platforms with sample data: no tokens needed.
 
@@ -344,6 +368,7 @@ def demo_command(
         _email_available() if email is None else email,
         every_s,
         flood,
+        faults_every if faults else 0,
     )
     asyncio.run(run_demo(options))
     click.echo("Switchboard demo stopped", err=True)

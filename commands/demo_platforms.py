@@ -46,9 +46,13 @@ class Platforms:
                     (server.close if hasattr(server, "close") else server.stop)()
 
 
-async def start_platforms(email: bool, flood: str = "bucket") -> Platforms:
+FAULTS_EVERY = 17  # with --faults, by default every 17th send of a platform fails
+
+
+async def start_platforms(email: bool, flood: str = "bucket", faults_every: int = 0) -> Platforms:
     """Start the emulators; ``flood``: the flood model both count sends by (bucket, window,
-    escalating)."""
+    escalating); ``faults_every``: every so many sends to clients, per platform, one fails
+    (429, blocked, 5xx, chat not found in turn; 0: none; the staff bot's sends never do)."""
     from emulators.telegram import TelegramEmulator
     from emulators.whatsapp import GraphEmulator
 
@@ -59,6 +63,9 @@ async def start_platforms(email: bool, flood: str = "bucket") -> Platforms:
     for telegram_id, _role, name in OPERATORS:
         telegram.user(ADMIN_TOKEN, telegram_id, first_name=name)
     graph = GraphEmulator(app_secret=secrets.token_hex(16), flood=flood)
+    if faults_every:
+        telegram.set_faults(TELEGRAM_TOKEN, faults_every)
+        graph.set_faults(faults_every)
     await graph.start()
     platforms = Platforms(telegram, graph)
     if email:

@@ -51,11 +51,21 @@ import aiohttp
 from aiohttp import web
 
 from emulators import whatsapp_payloads as payloads
+from emulators.faults import FaultCycle
 from emulators.flood import FLOOD_MODELS, FloodGate, Limit, check_model
 
 # Meta signs every webhook body with the app secret. Written here on its own, not imported from
 # the adapter, so that the emulator checks the adapter rather than agreeing with it by construction.
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+
+# emulators.faults kinds as the Cloud API answers them: HTTP status, error code.
+_FAULT_ANSWERS = {
+    "rate_limit": (400, 130429),
+    "server_error": (500, 131000),
+    "blocked": (400, 131026),
+    "not_found": (400, 131026),
+}
 
 
 def sign(body: bytes, app_secret: str) -> str:
@@ -177,6 +187,7 @@ class GraphEmulator:
 
     def __post_init__(self) -> None:
         self._failures: deque[_Failure] = deque()
+        self.faults = FaultCycle()  # every n-th send fails (set_faults; emulators.faults)
         self._gate = FloodGate(check_model(self.flood))
         self._media_ids = itertools.count(1_000_000_000_001)
         self._runner: web.AppRunner | None = None
@@ -223,6 +234,11 @@ class GraphEmulator:
         """Answer the next ``count`` message sends with error ``code`` and HTTP ``status``."""
         for _ in range(count):
             self._failures.append(_Failure(status, code))
+
+    def set_faults(self, every: int) -> None:
+        """Fail every ``every``-th message send, by ``emulators.faults`` kind in turn: 130429,
+        131026 (blocked), 500 (131000), 131026 (no such user); ``every=0``: no more faults."""
+        self.faults = FaultCycle(every)
 
     def add_media(self, data: bytes, mime_type: str, filename: str | None = None) -> str:
         """Store a file as if a user had sent it; returns its media id (for inbound payloads)."""
@@ -312,6 +328,10 @@ class GraphEmulator:
         if self._failures:
             failure = self._failures.popleft()
             return self._record(request, body, failure.status, error_body(failure.code))
+        fault = self.faults.next_fault()
+        if fault is not None:
+            status, code = _FAULT_ANSWERS[fault]
+            return self._record(request, body, status, error_body(code))
         kind = body.get("type", "text")
         # ``to`` (a phone) wins over ``recipient`` (a business-scoped user id), as on Meta
         to = str(body.get("to") or "").lstrip("+") or str(body.get("recipient") or "")

@@ -110,14 +110,43 @@ def test_demo_runs_the_product_and_resumes(tmp_path: Path) -> None:
         out = _stop(process)
     assert "Switchboard demo stopped" in out
 
-    process, guide = _start(directory, "--resume", "--flood", "window")
+    process, guide = _start(
+        directory, "--resume", "--flood", "window", "--faults", "--faults-every", "4"
+    )
     try:
         assert "seeded" not in "".join(guide)  # resumed, not re-seeded
         assert "by the window model" in "".join(guide)
+        assert "one send to a client in 4 fails" in "".join(guide)
         count = run_cli("--config", str(config), "clients", "count", cwd=tmp_path)
         assert int(count.stdout) >= 40
+        _faults_show_retries_and_failures(("--config", str(config)), directory, tmp_path)
     finally:
         _stop(process)
+
+
+def _faults_show_retries_and_failures(cli: tuple[str, ...], directory: Path, cwd: Path) -> None:
+    """With --faults, a broadcast meets 429s and 5xx (retried, then delivered) and blocked or
+    unknown chats (failed for good)."""
+    job = run_cli(*cli, "broadcast", "channel:demo_tg", "--text", "Сбои", "--yes", cwd=cwd)
+    assert job.returncode == 0, job.stderr
+    job_id = int(job.stdout.split("Started job ")[1].split()[0])
+    deadline = time.monotonic() + 90
+    while True:
+        state = json.loads(run_cli(*cli, "jobs", "show", str(job_id), "--json", cwd=cwd).stdout)
+        if state["remaining"] == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert state["remaining"] == 0, state
+    assert state["failed"] >= 1 and state["sent"] >= 1, state
+    with sqlite3.connect(directory / "demo.db") as conn:
+        retried = conn.execute(
+            "SELECT count(*) FROM message WHERE job_id = ? AND attempts > 1 AND status != 'failed'",
+            (job_id,),
+        ).fetchone()[0]
+        failed = conn.execute(
+            "SELECT count(*) FROM message WHERE job_id = ? AND status = 'failed'", (job_id,)
+        ).fetchone()[0]
+    assert retried >= 1 and failed >= 1, (retried, failed)
 
 
 def _inbox_shows_a_notification(cli: tuple[str, ...], cwd: Path) -> None:

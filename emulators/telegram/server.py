@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from emulators.faults import FaultCycle
 from emulators.flood import check_model
 from emulators.telegram import business, inspect
 from emulators.telegram.business import BusinessChat, BusinessConnectionState
@@ -52,6 +53,15 @@ class _Failure:
         return (self.token is None or self.token == token) and (
             self.method is None or self.method == method
         )
+
+
+# emulators.faults kinds as Telegram answers them: status, description, retry_after (s).
+_FAULT_ANSWERS: dict[str, tuple[int, str, int | None]] = {
+    "rate_limit": (429, "Too Many Requests: retry after 2", 2),
+    "server_error": (502, "Bad Gateway", None),
+    "blocked": (403, "Forbidden: bot was blocked by the user", None),
+    "not_found": (400, "Bad Request: chat not found", None),
+}
 
 
 class TelegramEmulator:
@@ -112,6 +122,7 @@ class TelegramEmulator:
         self.base_url = ""
         self._pusher = Pusher(self, redeliver_after_s, webhook_timeout_s)
         self._failures: list[_Failure] = []
+        self.faults: dict[str, FaultCycle] = {}  # token -> its send faults (set_faults)
         self._changed = asyncio.Event()
         self._callback_ids = itertools.count(4_000_000_000_000_000_001)
         self._runner: web.AppRunner | None = None
@@ -253,6 +264,12 @@ class TelegramEmulator:
         )
         self._failures.extend([failure] * times)
 
+    def set_faults(self, token: str, every: int) -> None:
+        """Fail every ``every``-th send (sendMessage/Photo/Document) of bot ``token``, by
+        ``emulators.faults`` kind in turn: 429, 403 blocked, 502, 400 chat not found
+        (``every=0``: no more faults)."""
+        self.faults[token] = FaultCycle(every)
+
     # ---- queries ----------------------------------------------------------------------
     def sent(self, token: str | None = None, chat_id: int | None = None) -> list[SentMessage]:
         """The messages the bot(s) sent, oldest first (deleted ones too: ``deleted``)."""
@@ -386,7 +403,7 @@ class TelegramEmulator:
             handler = METHODS.get(method.lower())
             if handler is None:
                 raise ApiError(404, "Not Found")
-            failure = self._take_failure(token, method.lower())
+            failure = self._take_failure(token, method.lower()) or self._fault(token, method)
             if failure is not None:
                 if failure.network:
                     self._record(token, method, params, 0, {"network": "dropped"})
@@ -408,6 +425,16 @@ class TelegramEmulator:
             if failure.matches(token, method):
                 return self._failures.pop(i)
         return None
+
+    def _fault(self, token: str, method: str) -> _Failure | None:
+        cycle = self.faults.get(token)
+        if cycle is None or method.lower() not in FLOODED_METHODS:
+            return None
+        kind = cycle.next_fault()
+        if kind is None:
+            return None
+        status, description, retry_after = _FAULT_ANSWERS[kind]
+        return _Failure(token, method.lower(), status, description, False, retry_after)
 
     def _record(
         self, token: str, method: str, params: Params, status: int, body: dict[str, Any]
