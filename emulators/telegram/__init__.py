@@ -63,6 +63,7 @@ Python API (all in one event loop)::
         emu.sent("123:ABC", chat_id=42)               # outbound messages, oldest first
         await emu.press("123:ABC", 42, sent[0], "buy:1")  # callback_query on its button
         emu.fail_next("sendMessage", status=502)      # or network=True: connection dropped
+        emu.set_faults("123:ABC", 17)                 # every 17th send fails (emulators.faults)
         emu.calls, emu.calls_of("sendMessage")        # every request (Call)
         emu.set_flood("window")                       # switch the flood model
         max_in_window(emu.accepted_sends(token))      # emulators.flood: most sends in any 1 s
@@ -75,6 +76,9 @@ Python API (all in one event loop)::
 ``deleted``, ``params`` (the request), ``json`` (the Message object). Bot state
 (``emu.bots[token]``): ``webhook``, ``pending`` updates, ``commands``, ``answers`` (to
 callback queries), ``chat_actions``, ``users``.
+
+``GET /_emulator/chats/{chat_id}/messages?bot=<username>`` shows, read-only, what bots sent to
+a chat (``emulators.telegram.inspect``; ``switchboard demo inbox`` reads it).
 
 Updates go to the bot's webhook when one is set (``X-Telegram-Bot-Api-Secret-Token`` with
 its secret, in order, redelivered after ``redeliver_after_s`` while the answer is not 2xx;
