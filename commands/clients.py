@@ -213,12 +213,12 @@ def _plan_text(what: str, plan: BulkPlan) -> str:
     return text + "."
 
 
-def _run(plan: BulkPlan, *, yes: bool, dry_run: bool = False, ask: bool = True) -> None:
-    """Show ``plan``, confirm it (``commands.plan.confirm``; not when ``ask`` is False), do it."""
+def _run(plan: BulkPlan, *, yes: bool, dry_run: bool = False) -> None:
+    """Show ``plan``, confirm it (``commands.confirm.confirm``), do it."""
     from store.clients.bulk import run_bulk
 
     what = plan.audit_action + (f" {plan.argument}" if plan.argument else "")
-    if ask and not confirm(
+    if not confirm(
         _plan_text(what, plan),
         plan.count,
         yes=yes,
@@ -234,14 +234,17 @@ def _run(plan: BulkPlan, *, yes: bool, dry_run: bool = False, ask: bool = True) 
 
 
 @clients_group.command("read-all")
+@yes_option
+@dry_run_option
 @as_option
 @pass_context
-def read_all_command(obj: CliContext, as_id: int | None) -> None:
-    """Mark every client in your scope read; prints how many."""
+def read_all_command(obj: CliContext, as_id: int | None, yes: bool, dry_run: bool) -> None:
+    """Mark every client in your scope read: prints how many (per bot) and asks to confirm on a
+    terminal (--yes: do not ask), like every command that changes many clients."""
     from store.clients.bulk import plan_read_all
 
     settings = open_settings(obj)
-    _run(plan_read_all(viewer_for(settings, as_id)), yes=True, ask=False)
+    _run(plan_read_all(viewer_for(settings, as_id)), yes=yes, dry_run=dry_run)
 
 
 @clients_group.command("purge-unsubscribed")

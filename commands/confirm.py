@@ -1,7 +1,8 @@
 """The shell's rule for every command that sends to or changes many clients (``broadcast``,
-``resend-failed``, ``clients bulk``, ``clients purge-unsubscribed``, ``clients import``):
-print the plan, then ``--dry-run`` stops there; ``--yes`` goes ahead; otherwise a terminal is
-asked, and without one the command refuses in one line and nothing happens.
+``resend-failed``, ``clients bulk``, ``clients read-all``, ``clients purge-unsubscribed``,
+``clients import``): print the plan, then ``--dry-run`` stops there; ``--yes`` goes ahead;
+otherwise a terminal is asked, and without one the command refuses in one line and nothing
+happens.
 """
 
 from __future__ import annotations

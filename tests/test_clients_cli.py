@@ -254,8 +254,14 @@ def test_bulk_prints_the_count_and_acts_only_with_yes(shell: Shell) -> None:
 
 def test_read_all_and_purge_unsubscribed(shell: Shell) -> None:
     seed()
-    assert "read-all: 2 client(s)" in shell("clients", "read-all", "--as", "222").out
-    assert Client.select().where(Client.unread == True).count() == 1  # noqa: E712
+    unread = Client.select().where(Client.unread == True).count  # noqa: E712
+    before = unread()
+    dry_read = shell("clients", "read-all", "--as", "222", "--dry-run")
+    assert "read-all: 2 client(s) would be affected" in dry_read.out and unread() == before
+    assert shell("clients", "read-all", "--as", "222").code == 1  # no terminal, no --yes
+    assert unread() == before
+    assert "read-all: 2 client(s)" in shell("clients", "read-all", "--as", "222", "--yes").out
+    assert unread() == 1
     dry = shell("clients", "purge-unsubscribed", "--dry-run")
     assert "purge-unsubscribed: 2 client(s) would be affected" in dry.out
     assert shell("clients", "purge-unsubscribed").code == 1  # no terminal, no --yes
