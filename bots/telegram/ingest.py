@@ -118,6 +118,15 @@ class Ingest:
                 await work
             except (AiogramError, StoreError, TimeoutError) as exc:
                 log.info("telegram %s: follow-up failed: %s", self.bot_name, type(exc).__name__)
+            except Exception as exc:  # best effort: an id the update carried may be unusable
+                # (a lone surrogate in a callback query id cannot even be encoded); the update
+                # itself is stored, and a task's exception must never go unretrieved.
+                log.warning(
+                    "telegram %s: follow-up failed: %s: %s",
+                    self.bot_name,
+                    type(exc).__name__,
+                    first_line(exc),
+                )
 
     async def _answer(self, query_id: str) -> None:
         await self._bot().answer_callback_query(query_id)
