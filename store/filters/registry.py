@@ -17,7 +17,7 @@ from typing import Any
 
 import peewee as pw
 
-from store.filters import resolve, sql
+from store.filters import resolve, sql, suggest
 from store.filters.errors import FilterError
 from store.filters.syntax import Term, split_unquoted, tokenize, unquote
 from store.models import Block, Bot, Label, MailingList, Operator, SavedFilter
@@ -80,6 +80,8 @@ class FilterSpec:
     flag: bool = False  # written bare (``unanswered``), takes no value
     negatable: bool = False  # ``-key:`` allowed
     aliases: tuple[str, ...] = field(default=())
+    # The known values, for completion (``store.filters.suggest``); None: free text.
+    values: Callable[[Operator], list[str]] | None = None
 
 
 def _nonempty_values(term: Term) -> list[str]:
@@ -196,6 +198,7 @@ SPECS: tuple[FilterSpec, ...] = (
         "currently in any of the funnel blocks",
         _named(Block, "block"),
         lambda v, _n: sql.Client.block.in_(v),
+        values=suggest.block_names,
     ),
     FilterSpec(
         "list",
@@ -204,6 +207,7 @@ SPECS: tuple[FilterSpec, ...] = (
         _named(MailingList, "list"),
         sql.in_lists,
         negatable=True,
+        values=suggest.list_names,
     ),
     FilterSpec(
         "label",
@@ -212,6 +216,7 @@ SPECS: tuple[FilterSpec, ...] = (
         _named(Label, "label"),
         sql.has_labels,
         negatable=True,
+        values=suggest.label_names,
     ),
     FilterSpec(
         "channel",
@@ -219,6 +224,7 @@ SPECS: tuple[FilterSpec, ...] = (
         "clients of any of the bots (by configured name)",
         _named(Bot, "bot"),
         lambda v, _n: sql.Client.bot.in_(v),
+        values=suggest.bot_names,
     ),
     FilterSpec(
         "before",
@@ -248,6 +254,7 @@ SPECS: tuple[FilterSpec, ...] = (
         "at any of the CRM deal stages",
         _stages,
         lambda v, _n: sql.Client.deal_stage.in_(v),
+        values=suggest.stage_names,
     ),
     FilterSpec(
         "responsible",
@@ -255,6 +262,7 @@ SPECS: tuple[FilterSpec, ...] = (
         "bound to any of: me, nobody, an operator (name, email or Telegram id)",
         _responsible,
         lambda v, _n: sql.responsible(v),
+        values=suggest.operator_words,
     ),
     FilterSpec(
         "var",
@@ -262,6 +270,7 @@ SPECS: tuple[FilterSpec, ...] = (
         'has a variable with exactly that name and/or value ("Цена" does not match "цен")',
         _variable,
         lambda v, _n: sql.variable(*v),
+        values=suggest.variable_names,
     ),
     FilterSpec(
         "tab",
@@ -269,6 +278,7 @@ SPECS: tuple[FilterSpec, ...] = (
         "a tab of the client list: everyone, unread, bound to me, to another operator, free",
         _tab,
         lambda v, _n: sql.tab(*v),
+        values=lambda _v: list(TABS),
     ),
     FilterSpec(
         "sort",
@@ -277,6 +287,7 @@ SPECS: tuple[FilterSpec, ...] = (
         "pinned clients always come first",
         _choice(SORTS),
         _no_sql,
+        values=lambda _v: list(SORTS),
     ),
     FilterSpec(
         "saved",
@@ -284,6 +295,7 @@ SPECS: tuple[FilterSpec, ...] = (
         "the conditions of your saved filter NAME",
         lambda t, c: _text(t, c),  # expanded by parse_filter, never turned into SQL itself
         _no_sql,
+        values=suggest.saved_names,
     ),
 )
 
