@@ -1,0 +1,1 @@
+"""Campaigns (issue 18): content, audience, schedule and sending of rich broadcasts."""
