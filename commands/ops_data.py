@@ -9,6 +9,7 @@ and learned rate of each bot and the broker's queues from the broker itself.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from store.clock import utcnow
 from store.models import Bot, Client, Message, UnparsedItem
 from store.unparsed import recent_unparsed
 from workers.engine import Engine
+from workers.history import SCALES, Series
 from workers.queues import DeadLetter, QueueDepths, dead_letters, depths
 from workers.ratelimit import bot_key, configured_rate
 
@@ -118,6 +120,8 @@ class OpsView:
     errors: list[ErrorRow] = field(default_factory=list)
     unparsed: list[UnparsedItem] = field(default_factory=list)  # newest first
     workers: list[WorkerRow] = field(default_factory=list)
+    # bot -> its series on each of ``workers.history.SCALES`` (the charts)
+    history: dict[str, list[Series]] = field(default_factory=dict)
 
 
 def _bot_rows(settings: Settings, engine: Engine) -> list[BotRow]:
@@ -203,6 +207,16 @@ def worker_rows(settings: Settings) -> list[WorkerRow]:
     ]
 
 
+def history(
+    settings: Settings, engine: Engine, now_s: float | None = None
+) -> dict[str, list[Series]]:
+    """Every configured bot's series on every scale (``workers.history``)."""
+    now_s = time.time() if now_s is None else now_s
+    names = [b.name for b in settings.bots]
+    by_scale = [engine.stats.history.series(names, scale, now_s) for scale in SCALES]
+    return {name: [found[name] for found in by_scale] for name in names}
+
+
 def collect(settings: Settings, engine: Engine) -> OpsView:
     """The dashboard's data now. Blocking: store, Redis."""
     recent = jobs.list_jobs(limit=50)
@@ -221,4 +235,5 @@ def collect(settings: Settings, engine: Engine) -> OpsView:
         errors=_error_rows(),
         unparsed=recent_unparsed(UNPARSED_SHOWN),
         workers=worker_rows(settings),
+        history=history(settings, engine),
     )

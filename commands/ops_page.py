@@ -13,6 +13,7 @@ from html import escape
 from urllib.parse import quote
 
 from commands.health import Health
+from commands.ops_charts import charts
 from commands.ops_data import ErrorRow, OpsView
 from commands.ops_health_page import at, render_health, table
 from commands.ops_jobs import JOB_HEADERS, job_row
@@ -26,6 +27,10 @@ h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.1em;margin-top:1.6em}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 th{background:#f3f3f3}.num{text-align:right}.notice{background:#eef7ee;padding:.5em}
 td{overflow-wrap:anywhere}code{white-space:pre-wrap;overflow-wrap:anywhere}
+.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{flex:1 1 300px;margin:0;min-width:0}
+.chart svg{display:block;width:100%;height:120px;border:1px solid #ddd}
+.axis{display:flex;justify-content:space-between;font-size:.85em;color:#555}
+figcaption{font-size:.9em}h3{font-size:1em;margin:1em 0 .3em}
 .bad{color:#a00}.ok{color:#1d6b35}.muted{color:#777}form{margin:0}
 """
 
@@ -192,6 +197,7 @@ def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
         "No unusable inbound items in the last 7 days.",
     )
     return f"""<h2>Bots</h2>{bots}
+<h2>History</h2>{charts(view.history, zone)}
 <h2>Broker queues</h2>{queues}
 <h2>Sending processes</h2>{workers}
 <h2>Outbox by status</h2>{outbox}

@@ -13,6 +13,9 @@ before the first event):
 * ``inbound``: ``store.counters.INBOUND_KINDS`` (counted by ``serve``);
 * ``webhook``: the HTTP status code answered (``WEBHOOK_CODES`` exist from the start).
 
+Every ``record`` of ``sent``, ``failed``, ``retried`` or ``inbound`` also goes into the bot's
+time buckets (``workers.history``), which ``/ops`` draws.
+
 Latency is the time of one platform call (seconds), per bot. A bot is *down* while its latest
 platform call ended in a transient error (unreachable, 5xx, timeout) and not since in a send.
 """
@@ -27,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 import redis
+
+from workers.history import History, MemoryHistory, RedisHistory
 
 LATENCY_BUCKETS_S: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 RATE_WINDOW_S = 10
@@ -55,6 +60,8 @@ class Snapshot:
 
 
 class Stats(Protocol):
+    history: History  # the per-bot time buckets behind /ops' charts (workers.history)
+
     def record(
         self, bot: str, outcome: str, reason: str, latency_s: float | None = None, n: int = 1
     ) -> None:
@@ -84,10 +91,12 @@ class MemoryStats:
         self._lock = threading.Lock()
         self._snap = Snapshot()
         self._per_second: dict[str, dict[int, int]] = defaultdict(dict)
+        self.history: History = MemoryHistory()
 
     def record(
         self, bot: str, outcome: str, reason: str, latency_s: float | None = None, n: int = 1
     ) -> None:
+        self.history.add(bot, outcome, n, time.time())
         with self._lock:
             key = (outcome, bot, reason)
             self._snap.counters[key] = self._snap.counters.get(key, 0) + n
@@ -129,6 +138,8 @@ class RedisStats:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = f"{prefix}:stats"
+        self.redis_history = RedisHistory(client, self.prefix)
+        self.history: History = self.redis_history
 
     def record(
         self, bot: str, outcome: str, reason: str, latency_s: float | None = None, n: int = 1
@@ -141,6 +152,7 @@ class RedisStats:
         up = _reachability(outcome, reason)
         if up is not None:
             pipe.hset(f"{self.prefix}:up", bot, int(up))
+        self.redis_history.add_to(pipe, bot, outcome, n, time.time())
         if outcome == "sent":
             key = f"{self.prefix}:rate:{bot}:{int(time.time())}"
             pipe.incrby(key, n)
