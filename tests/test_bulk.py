@@ -273,4 +273,22 @@ def test_statement_count_does_not_grow_with_the_number_of_clients(
             statements.clear()
             assert bulk(action, arg, f"search:{action}{n}-", admin, yes=True) == n
             counts.append(len(statements))
-        assert counts[0] == counts[1] <= 12, (action, counts)
+        # delete: one statement per table referring to clients (store.clients.targets)
+        assert counts[0] == counts[1] <= 16, (action, counts)
+
+
+def test_run_evaluates_the_filter_once_and_reports_matched_and_changed(
+    admin: Operator, statements: list[str]
+) -> None:
+    for i in range(5):
+        client(f"once-{i}", unread=i < 2)
+    client("other", unread=True)
+    plan = plan_bulk("read", None, parse_filter("search:once-", admin, MOSCOW), admin)
+    statements.clear()
+    result = run_bulk(plan)
+    assert (result.count, result.changed) == (5, 2)
+    searching = [s for s in statements if "client_fts" in s or "ILIKE" in s]
+    assert len(searching) == 1, searching  # the copy into bulk_target; the rest read it
+    assert named(unread=True) == {"other"}
+    # the ids copied for one action are gone with it: the next one starts empty
+    assert bulk("pin", None, "other", admin) == 1 and named(pinned=True) == {"other"}

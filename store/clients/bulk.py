@@ -9,7 +9,10 @@ caller confirms.
 
 Scope: an operator acts only on clients bound to them or free; an admin on every client
 (``store.clients.query.scope``). Deleting a client deletes its messages, variables, block
-history and memberships (``ON DELETE CASCADE``).
+history and memberships (``ON DELETE CASCADE``), batched per table (``store.clients.targets``).
+
+The filter is evaluated once per run, into a temporary table of the matching ids
+(``store.clients.targets``): the statements of the action read it, and its size is the count.
 
 Counts: ``count`` is how many clients matched when the action ran (what it was applied to);
 ``changed`` how many rows it actually changed (``read`` of an already read client, or
@@ -27,6 +30,7 @@ import peewee as pw
 from store.audit import record_audit
 from store.clients.names import ActionError, assignee, ensure_ids, existing_ids, split_names
 from store.clients.query import where_clause
+from store.clients.targets import delete_clients, release_targets, select_targets, target_ids
 from store.db import write_transaction
 from store.filters import ClientFilter
 from store.filters.resolve import nearest
@@ -187,8 +191,10 @@ def run_bulk(plan: BulkPlan, *, confirmed: bool = False) -> BulkResult:
         )
     execute = _EXECUTORS[plan.action]
     with write_transaction():
-        matched = _count(plan.where)
-        changed = execute(plan)
+        # The filter is evaluated once, here: the action's statements read its result.
+        matched, targets = select_targets(plan.where)
+        changed = execute(replace(plan, where=targets))
+        release_targets(targets)
         detail: dict[str, Any] = {"changed": changed}
         if plan.argument is not None:
             detail["argument"] = plan.argument
@@ -197,17 +203,18 @@ def run_bulk(plan: BulkPlan, *, confirmed: bool = False) -> BulkResult:
 
 
 def _count(where: pw.ColumnBase | None) -> int:
-    query = Client.select(CLIENT_ID)
-    return int((query.where(where) if where is not None else query).count())
+    # A bare COUNT(*) over the filter (store.clients.query.count_clients' form).
+    query = Client.select(pw.fn.COUNT(pw.SQL("*")))
+    return int((query.where(where) if where is not None else query).scalar() or 0)
 
 
 def _and(where: pw.ColumnBase | None, extra: pw.ColumnBase) -> pw.ColumnBase:
     return extra if where is None else where & extra
 
 
-def _ids(plan: BulkPlan) -> pw.ModelSelect[Client]:
-    query = Client.select(CLIENT_ID)
-    return query.where(plan.where) if plan.where is not None else query
+def _ids(plan: BulkPlan) -> pw.Select:
+    """The ids of a running plan's clients: straight from ``bulk_target``, or every client."""
+    return target_ids() if plan.where is not None else Client.select(CLIENT_ID)
 
 
 def _model(action: str) -> type[pw.Model]:
@@ -225,8 +232,7 @@ def _set_flag(column: pw.Field, value: bool) -> Callable[[BulkPlan], int]:
 
 
 def _delete(plan: BulkPlan) -> int:
-    query = Client.delete()
-    return int((query.where(plan.where) if plan.where is not None else query).execute())
+    return delete_clients(plan.where)
 
 
 def _assign(plan: BulkPlan) -> int:
@@ -244,7 +250,11 @@ def _add(membership: type[pw.Model], column: str) -> Callable[[BulkPlan], int]:
         fields = [membership._meta.fields["client"], membership._meta.fields[column]]
         added = 0
         for name_id in ensure_ids(_model(plan.action), plan.names):
-            rows = _ids(plan).select(CLIENT_ID, pw.Cast(pw.Value(name_id), "INTEGER"))
+            label = pw.Cast(pw.Value(name_id), "INTEGER")
+            if plan.where is None:
+                rows: pw.Select = Client.select(CLIENT_ID, label)
+            else:
+                rows = target_ids(label)
             added += int(
                 membership.insert_from(rows, fields).on_conflict_ignore().as_rowcount().execute()
             )
