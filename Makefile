@@ -44,6 +44,7 @@ docs: $(STAMP)
 	$(BIN)/python -m store.filters.docs > docs/filters.md
 	$(BIN)/python -m commands.admin.docs > docs/commands.md
 	$(BIN)/python -m config.reference > docs/configuration.md
+	$(BIN)/python -m commands.app.api_docs > docs/app-api.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

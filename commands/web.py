@@ -1,4 +1,4 @@
-"""The HTTP service of ``switchboard serve``: health now; webhooks and ops mount here."""
+"""The HTTP service of ``switchboard serve``: health now; webhooks, ops and the app mount here."""
 
 from __future__ import annotations
 
@@ -86,10 +86,11 @@ def install_channels(app: web.Application, settings: Settings) -> None:
 def serve_installers() -> list[RouteInstaller]:
     """What ``switchboard serve`` (and the demo) mount, in order: the one list to extend."""
     from commands.admin.telegram import install_admin_bot
+    from commands.app.serve import install_app
     from commands.delivery import install_delivery
     from commands.ops import install_ops
 
-    return [install_channels, install_delivery, install_ops, install_admin_bot]
+    return [install_channels, install_delivery, install_ops, install_admin_bot, install_app]
 
 
 def build_app(

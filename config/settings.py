@@ -404,8 +404,27 @@ class AdminBotSettings(StrictModel):
     """More new messages than this for one operator in one round make one digest."""
     progress_interval_s: Annotated[float, Field(gt=0)] = 5.0
     """Job progress messages are edited at most this often."""
+    public_url: str | None = None
+    """The service's public HTTPS address (`https://shop.example`): the bot opens the Mini App
+    at `<public_url>/app/` from its menu button, `/app` and client cards (docs/app.md).
+    """
+    app_init_data_max_age_s: Annotated[int, Field(ge=10, le=86400)] = 3600
+    """The Mini App refuses Telegram's initData older than this (its `auth_date`)."""
+    app_session_s: Annotated[int, Field(ge=30, le=86400)] = 900
+    """How long a Mini App session token lasts; the app renews it with fresh initData."""
 
     _api_base = field_validator("api_base", "webhook_url")(_check_http_url)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        # Telegram opens Web Apps only over HTTPS.
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"must be an https:// URL without query or fragment, got {value!r}")
+        return value.rstrip("/")
 
     @field_validator("webhook_secret")
     @classmethod

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 
 from commands.admin import docs as command_docs
+from commands.app import api_docs as app_api_docs
 from commands.cli import cli
 from config import reference as config_reference
 from config.settings import Settings
@@ -30,6 +31,7 @@ REGENERATE = "stale: run `make docs` and commit the result"
         ("docs/filters.md", filter_docs.render),
         ("docs/commands.md", command_docs.render),
         ("docs/configuration.md", config_reference.render),
+        ("docs/app-api.md", app_api_docs.render),
     ],
 )
 def test_generated_references_equal_their_registries(path: str, render: object) -> None:
@@ -50,6 +52,7 @@ def test_the_generators_run_as_modules() -> None:
         ("store.filters.docs", "docs/filters.md"),
         ("commands.admin.docs", "docs/commands.md"),
         ("config.reference", "docs/configuration.md"),
+        ("commands.app.api_docs", "docs/app-api.md"),
     ):
         done = subprocess.run(
             [sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True, check=True

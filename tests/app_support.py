@@ -1,0 +1,122 @@
+"""Helpers for Mini App tests: initData signed as Telegram signs it, the app served on a
+loopback port, a Chromium page at a phone's size opened with initData in the URL hash.
+
+The hash is how Telegram hands a Mini App its data (``#tgWebAppData=...&tgWebAppThemeParams=
+...``); the vendored ``telegram-web-app.js`` reads it, so a plain browser runs the real app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+from playwright.async_api import BrowserContext, Page
+
+from commands.app.serve import install_app
+from commands.web import RouteInstaller, build_app
+from config import Settings
+
+BOT_TOKEN = "123456:APP-test-token"
+PHONE = {"width": 390, "height": 844}
+LIGHT = {
+    "bg_color": "#ffffff",
+    "text_color": "#000000",
+    "hint_color": "#999999",
+    "link_color": "#2481cc",
+    "button_color": "#2481cc",
+    "button_text_color": "#ffffff",
+    "secondary_bg_color": "#efeff3",
+}
+DARK = {
+    "bg_color": "#212121",
+    "text_color": "#ffffff",
+    "hint_color": "#aaaaaa",
+    "link_color": "#8774e1",
+    "button_color": "#8774e1",
+    "button_text_color": "#ffffff",
+    "secondary_bg_color": "#181818",
+}
+
+
+def init_data_fields(user_id: int, auth_date: int | None = None, **extra: str) -> dict[str, str]:
+    """The fields Telegram puts in initData for ``user_id``, unsigned."""
+    user = {"id": user_id, "first_name": "Test", "username": f"u{user_id}", "language_code": "en"}
+    fields = {
+        "query_id": "AAHdF6IQAAAAAN0XohDhrOrc",
+        "user": json.dumps(user, separators=(",", ":")),
+        "auth_date": str(int(time.time()) if auth_date is None else auth_date),
+    }
+    fields.update(extra)
+    return fields
+
+
+def sign(bot_token: str, fields: dict[str, str]) -> str:
+    """``fields`` as initData with the hash Telegram computes (core.telegram.org/bots/webapps):
+    HMAC-SHA256 of the sorted ``key=value`` lines under HMAC("WebAppData", bot token)."""
+    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    secret = hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
+    digest = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+    return urlencode({**fields, "hash": digest})
+
+
+def signed_init_data(
+    bot_token: str, user_id: int, auth_date: int | None = None, **extra: str
+) -> str:
+    """initData for ``user_id`` signed with ``bot_token``, dated ``auth_date`` (default now)."""
+    return sign(bot_token, init_data_fields(user_id, auth_date, **extra))
+
+
+def app_settings(**overrides: Any) -> Settings:
+    """Settings with an admin bot (the app's key) and ``overrides`` (top-level keys)."""
+    admin = {"token": BOT_TOKEN, "mode": "polling", **overrides.pop("admin_bot", {})}
+    return Settings.model_validate({"admin_bot": admin, **overrides})
+
+
+@asynccontextmanager
+async def serving_app(
+    settings: Settings, installers: list[RouteInstaller] | None = None
+) -> AsyncIterator[str]:
+    """``serve``'s app with the Mini App (and ``installers``) on a free loopback port: its URL."""
+    app = build_app(settings, installers=[*(installers or []), install_app])
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+def app_url(base: str, init_data: str, theme: dict[str, str] | None = None, query: str = "") -> str:
+    """The app's address as Telegram opens it: initData, version, theme in the hash."""
+    hash_params = {
+        "tgWebAppData": init_data,
+        "tgWebAppVersion": "8.0",
+        "tgWebAppPlatform": "unknown",
+        "tgWebAppThemeParams": json.dumps(theme or LIGHT, separators=(",", ":")),
+    }
+    fragment = "&".join(f"{k}={quote(v, safe='')}" for k, v in hash_params.items())
+    return f"{base}/app/{'?' + query if query else ''}#{fragment}"
+
+
+async def open_app(
+    browser: BrowserContext,
+    base: str,
+    init_data: str,
+    theme: dict[str, str] | None = None,
+    query: str = "",
+) -> Page:
+    """A 390×844 page with the app opened and its first screen shown (or refused)."""
+    page = await browser.new_page()
+    await page.set_viewport_size(PHONE)
+    await page.goto(app_url(base, init_data, theme, query))
+    await page.wait_for_selector("body[data-ready]")
+    return page
