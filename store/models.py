@@ -170,6 +170,22 @@ class Variable(BaseModel):
         )
 
 
+class MediaUpload(BaseModel):
+    """A file a platform already holds for one bot: the Telegram ``file_id`` or WhatsApp media
+    id it answered for a content key (``store.media_uploads``), so later recipients get the file
+    by id instead of another upload. ``bot`` is the configured name."""
+
+    id = pw.AutoField()
+    bot = pw.CharField(max_length=64)
+    content_key = pw.CharField(max_length=128)
+    file_id = pw.CharField(max_length=512)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "media_upload"
+        indexes = ((("bot", "content_key"), True),)
+
+
 class Job(BaseModel):
     """A long-running bulk send (broadcast, resend-failed) with progress and cancel."""
 
@@ -423,6 +439,7 @@ ALL_MODELS: Final[list[type[BaseModel]]] = [
     Label,
     LabelMembership,
     Variable,
+    MediaUpload,
     Job,
     Message,
     SavedFilter,

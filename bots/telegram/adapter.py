@@ -4,9 +4,12 @@ Outbound, one ``OutboundMessage`` becomes:
 
 * text only: ``sendMessage`` (text over 4096 characters is split at line breaks into several
   messages; ``reply_markup`` goes on the last one);
-* attachments: one ``sendPhoto`` (kind ``photo``) or ``sendDocument`` (any other kind) each,
-  by ``url``, ``file_id`` or a local ``path`` (uploaded); the text is the caption of the first
-  one when it fits 1024 characters, otherwise it is sent first as its own message.
+* attachments: one ``sendPhoto`` (kind ``photo``), ``sendVideo`` (``video``) or
+  ``sendDocument`` (any other kind) each, by ``url``, ``file_id`` or a local ``path``
+  (uploaded); the text is the caption of the first one when it fits 1024 characters, otherwise
+  it is sent first as its own message. A file sent by path or URL is uploaded once per bot:
+  the ``file_id`` Telegram answers is recorded and sent to the next recipients
+  (``bots.telegram.uploads``).
 
 An outbox row with ``extra["action"]`` ``approve_chat_join_request`` or
 ``decline_chat_join_request`` (``chat_id``, ``user_id``) is that call instead of a message.
@@ -32,7 +35,6 @@ adapter object serves one event loop (the delivery engine builds one per worker 
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any, ClassVar
 
 from aiogram import Bot
@@ -56,6 +58,7 @@ from bots.telegram.errors import classify
 from bots.telegram.ingest import Ingest
 from bots.telegram.polling import Poller
 from bots.telegram.secret import stored_secret
+from bots.telegram.uploads import TelegramUploads
 from bots.telegram.webhook import install
 from bots.webhook import secrets_match, store_call
 from config import Settings, TelegramBotSettings
@@ -132,6 +135,7 @@ class TelegramAdapter:
         self._poller: Poller | None = None
         self._stored_secret: str | None = None
         self._secret_read_at = 0.0
+        self.uploads = TelegramUploads(self.name)
 
     @property
     def token(self) -> str:
@@ -313,18 +317,6 @@ class TelegramAdapter:
         connection_id: str | None = None,
         paid: bool = False,
     ) -> Message:
-        media: str | FSInputFile
-        if attachment.file_id:
-            media = attachment.file_id
-        elif attachment.url:
-            media = attachment.url
-        elif attachment.path:
-            # checked here: aiogram would report an unreadable file as a network error
-            if not await asyncio.to_thread(os.path.isfile, attachment.path):
-                raise PermanentError(f"cannot read the attachment: no file {attachment.path}")
-            media = FSInputFile(attachment.path, filename=attachment.file_name)
-        else:
-            raise PermanentError("an attachment needs a url, a file_id or a path")
         common: dict[str, Any] = {
             "caption": caption,
             "parse_mode": parse_mode,
@@ -333,6 +325,18 @@ class TelegramAdapter:
             "business_connection_id": connection_id,
             "allow_paid_broadcast": paid or None,
         }
-        if attachment.kind == "photo":
-            return await bot.send_photo(chat_id, media, **common)
-        return await bot.send_document(chat_id, media, **common)
+        if attachment.file_id:
+            return await _send_media(bot, chat_id, attachment.kind, attachment.file_id, common)
+        return await self.uploads.send(
+            attachment, lambda media: _send_media(bot, chat_id, attachment.kind, media, common)
+        )
+
+
+async def _send_media(
+    bot: Bot, chat_id: int | str, kind: str, media: str | FSInputFile, common: dict[str, Any]
+) -> Message:
+    if kind == "photo":
+        return await bot.send_photo(chat_id, media, **common)
+    if kind == "video":
+        return await bot.send_video(chat_id, media, **common)
+    return await bot.send_document(chat_id, media, **common)

@@ -8,8 +8,10 @@ What one ``OutboundMessage`` becomes:
 
 * ``template`` set: one template message (name, language code, raw components).
 * attachments: one media message each, by ``url`` (a link), ``file_id`` (a media id) or
-  ``path`` (uploaded first); the text is the caption of the first photo, video or document,
-  or a text message before them when none can carry it (audio).
+  ``path`` (uploaded once per bot and file content: the media id is recorded,
+  ``bots.media_ids``, and sent to the next recipients for 29 days); the text is the caption
+  of the first photo, video or document, or a text message before them when none can carry
+  it (audio).
 * otherwise a text message; ``reply_markup`` buttons become interactive buttons when they
   fit WhatsApp's limits, a numbered list in the text when not (``bots.whatsapp.buttons``).
 
@@ -22,9 +24,11 @@ Errors are classified by ``bots.whatsapp.errors.classify``; ``message.extra["att
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import pathlib
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httpx
 from aiohttp import web
@@ -35,14 +39,23 @@ from pywa_async.types import Button, URLButton
 
 from bots.contract import OutboundAttachment, OutboundMessage, SendResult, Template
 from bots.errors import PermanentError
+from bots.media_ids import MediaIds
 from bots.whatsapp.buttons import render_buttons
 from bots.whatsapp.errors import classify
 from bots.whatsapp.payloads import e164
 from bots.whatsapp.transport import graph_session
 from bots.whatsapp.webhook import WhatsAppWebhook
 from config import Settings, WhatsAppBotSettings
+from store.media_uploads import key_of_file
 
 CAPTIONED = ("photo", "video", "document")
+UPLOAD_TYPES: dict[str, Literal["image", "video", "audio", "document"]] = {
+    "photo": "image",
+    "video": "video",
+    "audio": "audio",
+}
+# Meta keeps an uploaded file 30 days; a recorded media id is used for 29
+MEDIA_ID_MAX_AGE = dt.timedelta(days=29)
 
 
 def _secret(value: Any) -> str:
@@ -85,6 +98,7 @@ class WhatsAppAdapter:
         )
         self._session: httpx.AsyncClient | None = None
         self._client: WhatsApp | None = None
+        self.media_ids = MediaIds(bot.name, MEDIA_ID_MAX_AGE)
 
     def add_routes(self, app: web.Application) -> None:
         self.webhook.add_routes(app)
@@ -181,7 +195,7 @@ class WhatsAppAdapter:
     ) -> Any:
         media: Any = attachment.url or attachment.file_id
         if media is None and attachment.path:
-            media = pathlib.Path(attachment.path)
+            media = await self._uploaded(wa, attachment, attachment.path)
         if media is None:
             raise PermanentError("an attachment needs a url, a file_id or a path")
         common: dict[str, Any] = {"to": to, "reply_to_message_id": reply_to}
@@ -198,12 +212,34 @@ class WhatsAppAdapter:
         else:
             sent = await wa.send_document(
                 document=media,
-                filename=attachment.file_name or _name_of(media),
+                filename=attachment.file_name or _name_of(attachment.path or media),
                 caption=caption,
                 mime_type=attachment.mime_type,
                 **common,
             )
         return sent
+
+    async def _uploaded(self, wa: WhatsApp, attachment: OutboundAttachment, path: str) -> str:
+        """The media id of the file at ``path``: recorded, else uploaded once and recorded."""
+        try:
+            key = await asyncio.to_thread(key_of_file, path)
+        except OSError as exc:
+            raise PermanentError(f"cannot read the attachment {path}: {exc.strerror}") from None
+        known = await self.media_ids.known(key)
+        if known is not None:
+            return known
+        async with self.media_ids.first_upload(key):
+            known = await self.media_ids.known(key)  # the send that held the lock uploaded it
+            if known is not None:
+                return known
+            uploaded = await wa.upload_media(
+                media=pathlib.Path(path),
+                mime_type=attachment.mime_type,
+                filename=attachment.file_name,
+                media_type=UPLOAD_TYPES.get(attachment.kind, "document"),
+            )
+            await self.media_ids.remember(key, str(uploaded.id))
+            return str(uploaded.id)
 
 
 def _name_of(media: Any) -> str | None:

@@ -9,8 +9,8 @@ an urlencoded or a multipart form (files as fields, or ``attach://<field>``); an
 "parameters": {"retry_after": n}}``. Files download from ``GET /file/bot<token>/<file_path>``.
 Methods: getMe, setWebhook (``secret_token``, ``allowed_updates``, ``drop_pending_updates``),
 deleteWebhook, getWebhookInfo, getUpdates (``offset``, ``limit``, ``timeout`` long polling,
-409 while a webhook is set or when another poll starts), sendMessage, sendPhoto, sendDocument
-(upload, URL or file_id), getFile, getUserProfilePhotos, answerCallbackQuery,
+409 while a webhook is set or when another poll starts), sendMessage, sendPhoto, sendVideo,
+sendDocument (upload, URL or file_id), getFile, getUserProfilePhotos, answerCallbackQuery,
 editMessageText, editMessageCaption, editMessageReplyMarkup, deleteMessage, sendChatAction,
 setMyCommands, getMyCommands, deleteMyCommands, getChat, approveChatJoinRequest,
 declineChatJoinRequest (400 ``HIDE_REQUESTER_MISSING`` when there is no pending request),

@@ -16,8 +16,13 @@ import aiohttp
 from emulators.telegram.model import BotState, StoredFile, bad_request
 from emulators.telegram.params import Params, Upload
 
-EXTENSIONS = {"photo": "jpg", "document": "bin"}
-FOLDERS = {"photo": "photos", "document": "documents", "profile": "profile_photos"}
+EXTENSIONS = {"photo": "jpg", "video": "mp4", "document": "bin"}
+FOLDERS = {
+    "photo": "photos",
+    "video": "videos",
+    "document": "documents",
+    "profile": "profile_photos",
+}
 
 
 class FileStore:

@@ -1,4 +1,4 @@
-"""The Bot API's message methods: send (text, photo, document), edit, delete.
+"""The Bot API's message methods: send (text, photo, video, document), edit, delete.
 
 Each handler takes ``(emu, bot, params)`` and returns the ``result`` of the answer or raises
 ``ApiError``. Sends are checked in Telegram's order: parameters (400), the chat (400 chat not
@@ -75,6 +75,13 @@ def message_json(bot: BotState, message: SentMessage, sender: dict[str, Any]) ->
     if message.file is not None:
         if message.kind == "photo":
             data["photo"] = photo_sizes(message.file)
+        elif message.kind == "video":
+            data["video"] = {
+                **document_json(message.file),
+                "width": 1280,
+                "height": 720,
+                "duration": 1,
+            }
         else:
             data["document"] = document_json(message.file)
     if message.edits:
@@ -235,6 +242,10 @@ async def send_photo(emu: TelegramEmulator, bot: BotState, params: Params) -> An
 
 async def send_document(emu: TelegramEmulator, bot: BotState, params: Params) -> Any:
     return await _send_file(emu, bot, params, "document")
+
+
+async def send_video(emu: TelegramEmulator, bot: BotState, params: Params) -> Any:
+    return await _send_file(emu, bot, params, "video")
 
 
 def _editable(bot: BotState, params: Params, what: str = "edit") -> SentMessage:

@@ -269,6 +269,7 @@ METHODS: dict[str, Handler] = {
         "sendMessage": messages.send_message,
         "sendPhoto": messages.send_photo,
         "sendDocument": messages.send_document,
+        "sendVideo": messages.send_video,
         "getFile": get_file,
         "getUserProfilePhotos": get_user_profile_photos,
         "answerCallbackQuery": answer_callback_query,

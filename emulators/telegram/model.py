@@ -78,7 +78,7 @@ class SentMessage:
 
     Mutable: ``editMessageText`` / ``editMessageReplyMarkup`` change ``text`` and
     ``reply_markup`` (earlier versions go to ``edits``); ``deleteMessage`` sets ``deleted``.
-    ``kind`` is ``text``, ``photo`` or ``document``; ``file`` the photo or document.
+    ``kind`` is ``text``, ``photo``, ``video`` or ``document``; ``file`` the file sent.
     """
 
     token: str
