@@ -57,6 +57,16 @@ class PermanentError(ChannelError):
 
 
 class TransientError(ChannelError):
-    """A passing failure (5xx, network, timeout): worth retrying with backoff."""
+    """A passing failure (5xx, network, timeout): worth retrying with backoff.
+
+    ``maybe_delivered``: the request left and no answer came back in time (a timeout), so the
+    platform may have the message; a message sent at most once (a campaign's) is then not
+    sent again but counted "uncertain" (``workers.sender``)."""
 
     retryable = True
+
+    def __init__(
+        self, reason: str, *, code: str | None = None, maybe_delivered: bool = False
+    ) -> None:
+        super().__init__(reason, code=code)
+        self.maybe_delivered = maybe_delivered

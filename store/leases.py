@@ -21,7 +21,7 @@ import peewee
 from store.clock import utcnow
 from store.db import database_proxy, write_transaction
 from store.models import Message, WorkerLease
-from store.outbox import MESSAGE_ID, locked_ids
+from store.outbox import MESSAGE_ID, locked_ids, settle_dead_once
 
 WORKER_ID: Any = WorkerLease.worker_id
 # A lease not renewed for this long is forgotten (its rows were recovered long before).
@@ -90,6 +90,7 @@ def recover(lease_s: float, *, limit: int = 1000, now: dt.datetime | None = None
         ids = locked_ids(
             Message.select(MESSAGE_ID).where(orphans).order_by(MESSAGE_ID).limit(limit)
         )
+        ids = settle_dead_once(ids, now, "its worker's lease ran out mid-send")
         if ids:
             Message.update(
                 status="queued", next_attempt_at=None, updated_at=now, claimed_by=None

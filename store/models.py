@@ -26,6 +26,9 @@ AUTHOR_KINDS: Final = ("client", "bot", "operator", "comment", "system")
 DELIVERY_STATUSES: Final = ("queued", "sending", "sent", "delivered", "read", "failed")
 JOB_KINDS: Final = ("broadcast", "resend_failed")
 JOB_STATES: Final = ("pending", "running", "done", "cancelled", "failed")
+CAMPAIGN_STATUSES: Final = ("draft", "scheduled", "sending", "paused", "done", "cancelled")
+# A recipient's outcome; ``uncertain``: the send timed out and may have arrived (never resent).
+RECIPIENT_STATUSES: Final = ("pending", "queued", "sent", "failed", "uncertain", "skipped")
 # Delivery lanes (``Message.priority``, ``Job.priority``): lower goes first.
 PRIORITY_INTERACTIVE: Final = 0  # an operator's reply, /write_*, F1/F2
 PRIORITY_BULK: Final = 1  # broadcast and resend-failed jobs
@@ -428,6 +431,64 @@ class UnparsedItem(BaseModel):
         table_name = "unparsed_item"
 
 
+class Campaign(BaseModel):
+    """A campaign (issue 18): content (one per A/B variant) to a filter's clients, frozen at
+    launch, sent from ``start_at`` (None: at once) paced over ``spread_s`` seconds.
+
+    ``elapsed_s`` is the campaign's own sending clock: it advances only while the campaign is
+    sending outside quiet hours (``store.campaigns.schedule``), and recipients are due when it
+    passes their ``slot_s``. ``version`` makes each tick a compare-and-set: of any number of
+    processes ticking, one advances the clock and enqueues the due slice.
+    """
+
+    id = pw.AutoField()
+    name = pw.CharField(max_length=200)
+    filter_text = pw.TextField(default="")
+    variants = JSONField(default=list)
+    status = pw.CharField(max_length=16, default="draft", index=True)
+    start_at = pw.DateTimeField(null=True)
+    spread_s = pw.FloatField(default=0.0)
+    live = pw.BooleanField(default=False)
+    created_by = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL")
+    created_by_id: int | None
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+    started_at = pw.DateTimeField(null=True)
+    finished_at = pw.DateTimeField(null=True)
+    elapsed_s = pw.FloatField(default=0.0)
+    ticked_at = pw.DateTimeField(null=True)
+    version = pw.IntegerField(default=0)
+    total = pw.IntegerField(default=0)
+    error = pw.TextField(null=True)
+
+
+class CampaignRecipient(BaseModel):
+    """One client of a campaign's frozen audience: at most one outbox row ever
+    (``message``, dedup key ``campaign:<id>:<client>``); ``slot_s``: when it is due on the
+    campaign's clock; ``reason``: why it was skipped or failed."""
+
+    id = pw.AutoField()
+    campaign = pw.ForeignKeyField(Campaign, on_delete="CASCADE", index=False)
+    campaign_id: int
+    client = pw.ForeignKeyField(Client, on_delete="CASCADE")
+    client_id: int
+    variant = pw.SmallIntegerField(default=0)
+    status = pw.CharField(max_length=16, default="pending")
+    reason = pw.CharField(max_length=64, null=True)
+    slot_s = pw.FloatField(default=0.0)
+    message = pw.ForeignKeyField(Message, null=True, on_delete="SET NULL")
+    message_id: int | None
+    platform_message_id = pw.CharField(max_length=512, null=True)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "campaign_recipient"
+        indexes = (
+            (("campaign", "client"), True),
+            (("campaign", "status", "slot_s"), False),
+        )
+
+
 ALL_MODELS: Final[list[type[BaseModel]]] = [
     Bot,
     Operator,
@@ -452,4 +513,6 @@ ALL_MODELS: Final[list[type[BaseModel]]] = [
     WorkerLease,
     BusinessConnection,
     UnparsedItem,
+    Campaign,
+    CampaignRecipient,
 ]

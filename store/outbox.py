@@ -32,6 +32,9 @@ from store.delivery_status import settle_early_receipts
 from store.models import PRIORITIES, PRIORITY_BULK, PRIORITY_INTERACTIVE, Client, Message
 
 OUT_AUTHORS = ("bot", "operator")
+# Rows whose dedup key starts so are sent at most once (a campaign's): a send that may have
+# arrived (a timeout, a worker dead mid-send) becomes ``uncertain`` instead of being retried.
+AT_MOST_ONCE_PREFIX = "campaign:"
 # Typed as ``int`` on the model for attribute access; here it is the column.
 MESSAGE_ID: Any = Message.id
 # A queued row whose ``updated_at`` is before its ``next_attempt_at`` waits to be handed over.
@@ -101,6 +104,17 @@ def enqueue(
         )
 
 
+def at_most_once(dedup_key: str | None) -> bool:
+    """Whether a row with this dedup key must never be sent twice (``AT_MOST_ONCE_PREFIX``)."""
+    return bool(dedup_key) and str(dedup_key).startswith(AT_MOST_ONCE_PREFIX)
+
+
+def once_condition() -> peewee.ColumnBase:
+    """SQL: the row is sent at most once (its dedup key starts with ``AT_MOST_ONCE_PREFIX``)."""
+    condition: peewee.ColumnBase = Message.dedup_key.startswith(AT_MOST_ONCE_PREFIX)
+    return condition
+
+
 def claim(
     message_id: int, *, worker_id: str | None = None, now: dt.datetime | None = None
 ) -> Message | None:
@@ -165,7 +179,7 @@ def mark_sent(message_id: int, platform_message_id: str, *, now: dt.datetime | N
             Message.error_code: None,
             Message.error_text: None,
         },
-        from_=("sending", "queued"),
+        from_=("sending", "queued", "uncertain"),
     )
     if done:
         settle_early_receipts(platform_message_id)
@@ -186,6 +200,44 @@ def mark_failed(
             Message.next_attempt_at: None,
         },
     )
+
+
+def mark_uncertain(
+    message_id: int, error_code: str, error_text: str, *, now: dt.datetime | None = None
+) -> bool:
+    """``sending`` -> ``uncertain`` for good: the send may have arrived (a timeout) and the row
+    is one that must not be sent twice. A late answer that it was sent still wins
+    (``mark_sent``)."""
+    return _finish(
+        message_id,
+        {
+            Message.status: "uncertain",
+            Message.error_code: error_code[:64],
+            Message.error_text: error_text,
+            Message.updated_at: now or utcnow(),
+            Message.next_attempt_at: None,
+        },
+    )
+
+
+def settle_dead_once(ids: list[int], now: dt.datetime, why: str) -> list[int]:
+    """Of ``sending`` rows ``ids`` whose sender is gone, mark the at-most-once ones
+    ``uncertain`` (their send may have left); returns the others, to be sent again. Inside
+    the caller's write transaction."""
+    if not ids:
+        return ids
+    once: Any = Message.select(Message.id).where(MESSAGE_ID.in_(ids) & once_condition())
+    uncertain = [i for (i,) in once.tuples()]
+    if uncertain:
+        Message.update(
+            status="uncertain",
+            error_code="worker_died",
+            error_text=why,
+            next_attempt_at=None,
+            updated_at=now,
+        ).where(MESSAGE_ID.in_(uncertain) & (Message.status == "sending")).execute()
+    gone = set(uncertain)
+    return [i for i in ids if i not in gone]
 
 
 def retry_later(
@@ -328,6 +380,7 @@ def sweep(stale_after_s: float, *, limit: int = 1000, now: dt.datetime | None = 
             .order_by(Message.id)
             .limit(limit)
         )
+        stuck = settle_dead_once(stuck, now, f"sending for over {stale_after_s:g} s")
         if stuck:
             Message.update(status="queued", next_attempt_at=None, updated_at=now).where(
                 MESSAGE_ID.in_(stuck) & (Message.status == "sending")

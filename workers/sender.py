@@ -271,6 +271,12 @@ class Sender:
             log_failed(row, bot.name, exc.code or "blocked", exc.reason)
             return "failed"
         except ChannelError as exc:
+            if (
+                isinstance(exc, TransientError)
+                and exc.maybe_delivered
+                and outbox.at_most_once(row.dedup_key)
+            ):
+                return self._uncertain(row, bot.name, exc, started)
             if not isinstance(exc, TransientError):
                 code = exc.code or type(exc).__name__
                 outbox.mark_failed(row.id, code, exc.reason)
@@ -290,6 +296,25 @@ class Sender:
         self.stats.record(bot.name, "sent", sent_kind(row), time.perf_counter() - started)
         self.pulse.sent(bot.name)
         return "sent"
+
+    def _uncertain(self, row: Message, bot: str, exc: TransientError, started: float) -> str:
+        """A send that may have arrived, of a row that must not be sent twice: ``uncertain``,
+        never retried."""
+        code = exc.code or "timeout"
+        outbox.mark_uncertain(row.id, code, exc.reason)
+        self.stats.record(bot, "failed", "TransientError", time.perf_counter() - started)
+        log.warning(
+            "bot %s: message %s to client %s: %s %s; it may have arrived and is sent at most "
+            "once, so it is not retried (uncertain)",
+            bot,
+            row.id,
+            row.client_id,
+            code,
+            exc.reason,
+            extra=log_fields(row, bot, code),
+        )
+        self.pulse.error(bot, code, exc.reason)
+        return "uncertain"
 
     def _pause(self, bot: BotConfig, limits: list[Limit], exc: RetryAfter) -> None:
         """A platform pause: the whole bot (and its learned rate cut) or that one chat."""

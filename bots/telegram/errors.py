@@ -62,7 +62,13 @@ def classify(exc: BaseException) -> ChannelError:
     if isinstance(exc, TelegramEntityTooLarge):
         return PermanentError(f"Telegram refused the file: {message}", code="413")
     if isinstance(exc, TelegramNetworkError):
-        return TransientError(f"network error talking to Telegram: {message}", code="network")
+        # aiogram says "Request timeout error" when the request left and no answer came.
+        timed_out = "timeout" in lowered
+        return TransientError(
+            f"network error talking to Telegram: {message}",
+            code="timeout" if timed_out else "network",
+            maybe_delivered=timed_out,
+        )
     if isinstance(exc, TelegramServerError):
         return TransientError(f"Telegram server error: {message}", code="5xx")
     if isinstance(exc, TelegramForbiddenError):

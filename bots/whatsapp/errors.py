@@ -57,7 +57,13 @@ def classify(
     if isinstance(exc, WhatsAppError):
         return _classify_api_error(exc, attempt, seconds_per_recipient)
     if isinstance(exc, httpx.TimeoutException):
-        return TransientError(f"timeout talking to the Graph API: {type(exc).__name__}")
+        # A connect or pool timeout never sent the request; a read or write timeout may have.
+        sent = not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
+        return TransientError(
+            f"timeout talking to the Graph API: {type(exc).__name__}",
+            code="timeout",
+            maybe_delivered=sent,
+        )
     if isinstance(exc, httpx.TransportError):
         return TransientError(
             f"network error talking to the Graph API: {exc or type(exc).__name__}"

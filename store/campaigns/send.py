@@ -1,0 +1,181 @@
+"""Turning due recipients into outbox rows, at most once each, and reading their outcomes back.
+
+``enqueue_due`` takes one slice of a campaign's ``pending`` recipients whose slot has come:
+the ones that cannot be sent now (blocked, unsubscribed, WhatsApp window closed without a
+template — decided again in SQL, since the audience was frozen earlier) become ``skipped``;
+the others get one outbox row each, with the dedup key ``campaign:<id>:<client>``. The outbox
+keeps that key UNIQUE per bot and the insert ignores a conflict, so however often a slice is
+taken (two processes, a restart between the insert and the bookkeeping, a resume) a client
+has at most one row; the recipient is linked to whichever row holds its key.
+
+``settle`` copies the outcome of the campaign's rows onto the recipients in one UPDATE per
+column: ``sent`` (sent, delivered, read), ``failed`` with the platform's code, ``uncertain``
+(a send that timed out and may have arrived: never retried, ``workers.sender``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from typing import Any
+
+import peewee as pw
+
+from store.campaigns.audience import skip_reason, window_bots
+from store.clock import utcnow
+from store.models import PRIORITY_BULK, Bot, Campaign, CampaignRecipient, Client, Message
+from store.outbox import AT_MOST_ONCE_PREFIX, NOT_HANDED_OVER
+
+CR: Any = CampaignRecipient
+DEDUP_PREFIX = AT_MOST_ONCE_PREFIX
+SENT_STATUSES = ("sent", "delivered", "read")
+DONE_STATUSES = (*SENT_STATUSES, "failed", "uncertain")
+
+
+def dedup_key(campaign_id: int, client_id: int) -> str:
+    """The outbox dedup key of a campaign's message to a client."""
+    return f"{DEDUP_PREFIX}{campaign_id}:{client_id}"
+
+
+def render(variant: dict[str, Any], client: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The outbox fields (text, subject, attachments, extra) of ``variant`` for one client
+    (``name``, ``first_name``, ``variables``) of a ``kind`` bot: the content's own renderer
+    (``store.campaigns.content``) when it is there, plain text otherwise."""
+    try:
+        content = importlib.import_module("store.campaigns.content")
+    except ImportError:
+        content = None
+    if content is not None and hasattr(content, "render_outbox"):
+        fields: dict[str, Any] = content.render_outbox(variant, client, kind)
+        return fields
+    return {
+        "text": str(variant.get("text", "")),
+        "subject": variant.get("subject"),
+        "attachments": list(variant.get("attachments") or []),
+        "extra": {},
+    }
+
+
+def _variables(client_ids: list[int]) -> dict[int, dict[str, str]]:
+    """The variables of these clients, one query."""
+    from store.models import Variable
+
+    found: dict[int, dict[str, str]] = {i: {} for i in client_ids}
+    if not client_ids:
+        return found
+    rows: Any = (
+        Variable.select(Variable.client, Variable.name, Variable.value)
+        .where(Variable.client.in_(client_ids))
+        .tuples()
+    )
+    for client_id, name, value in rows:
+        found[client_id][name] = value
+    return found
+
+
+def enqueue_due(
+    campaign: Campaign,
+    horizon_s: float,
+    *,
+    window_since: dt.datetime,
+    batch: int = 2000,
+    now: dt.datetime | None = None,
+) -> int:
+    """Outbox rows for up to ``batch`` pending recipients whose slot is at most
+    ``horizon_s`` on the campaign's clock (skipping those that cannot be sent now); returns
+    how many recipients were handled. Runs inside the caller's write transaction."""
+    now = now or utcnow()
+    reason = skip_reason(window_since, window_bots(campaign.variants))
+    rows: Any = (
+        CR.select(CR.id, CR.client, CR.variant, Client.bot, Bot.kind, Client.name, reason)
+        .join(Client, on=(CR.client == Client.id))
+        .join(Bot, on=(Client.bot == Bot.id))
+        .where((CR.campaign == campaign.id) & (CR.status == "pending") & (CR.slot_s <= horizon_s))
+        .order_by(CR.slot_s, CR.id)
+        .limit(batch)
+        .tuples()
+    )
+    due = list(rows)
+    if not due:
+        return 0
+    skipped: dict[str, list[int]] = {}
+    sendable = [r for r in due if r[6] is None]
+    for r in due:
+        if r[6] is not None:
+            skipped.setdefault(r[6], []).append(r[0])
+    for why, ids in skipped.items():
+        CR.update(status="skipped", reason=why, updated_at=now).where(CR.id.in_(ids)).execute()
+    if sendable:
+        _insert_messages(campaign, sendable, now)
+    return len(due)
+
+
+def _insert_messages(campaign: Campaign, due: list[tuple[Any, ...]], now: dt.datetime) -> None:
+    variables = _variables([r[1] for r in due])
+    messages = []
+    for _, client_id, variant, bot_id, kind, name, _ in due:
+        person = {
+            "name": name or "",
+            "first_name": (name or "").split(" ")[0],
+            "variables": variables.get(client_id, {}),
+        }
+        fields = render(campaign.variants[variant % len(campaign.variants)], person, kind)
+        messages.append(
+            {
+                Message.client: client_id,
+                Message.bot: bot_id,
+                Message.direction: "out",
+                Message.author_kind: "bot",
+                Message.text: fields.get("text") or "",
+                Message.subject: fields.get("subject"),
+                Message.attachments: fields.get("attachments") or [],
+                Message.extra: fields.get("extra") or {},
+                Message.dedup_key: dedup_key(campaign.id, client_id),
+                Message.priority: PRIORITY_BULK,
+                Message.status: "queued",
+                Message.attempts: 0,
+                Message.next_attempt_at: now,
+                Message.created_at: now,
+                Message.updated_at: now - NOT_HANDED_OVER,
+            }
+        )
+    Message.insert_many(messages).on_conflict_ignore().execute()
+    key = pw.Value(DEDUP_PREFIX + f"{campaign.id}:").concat(pw.Cast(CR.client, "TEXT"))
+    holder = Message.select(Message.id).where(
+        (Message.client == CR.client) & (Message.dedup_key == key)
+    )
+    CR.update(status="queued", message=holder, updated_at=now).where(
+        CR.id.in_([r[0] for r in due])
+    ).execute()
+
+
+def settle(campaign_id: int, *, now: dt.datetime | None = None) -> int:
+    """Copy the finished outcomes of the campaign's queued recipients from their outbox rows;
+    returns how many recipients were settled."""
+    now = now or utcnow()
+    outcome = Message.alias("outcome")
+    finished = outcome.select(outcome.id).where(outcome.status.in_(list(DONE_STATUSES)))
+
+    def of_row(column: pw.Node) -> pw.Node:
+        return outcome.select(column).where(outcome.id == CR.message)
+
+    status = pw.Case(None, [(outcome.status.in_(list(SENT_STATUSES)), "sent")], outcome.status)
+    return int(
+        CR.update(
+            status=of_row(status),
+            reason=of_row(outcome.error_code),
+            platform_message_id=of_row(outcome.platform_message_id),
+            updated_at=now,
+        )
+        .where((CR.campaign == campaign_id) & (CR.status == "queued") & CR.message.in_(finished))
+        .execute()
+    )
+
+
+def left(campaign_id: int) -> int:
+    """Recipients still to send: pending or queued."""
+    return (
+        CR.select()
+        .where((CR.campaign == campaign_id) & CR.status.in_(["pending", "queued"]))
+        .count()
+    )
