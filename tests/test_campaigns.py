@@ -223,9 +223,7 @@ def test_ab_variants_split_evenly_at_random(db: peewee.Database) -> None:
     split = [r.variant for r in CampaignRecipient.select()]
     assert sorted(set(split)) == [0, 1] and abs(split.count(0) - split.count(1)) <= 1
     schedule.tick(pacing(), now=T0)
-    texts = {
-        m.client_id: m.text for m in Message.select().where(Message.direction == "out")
-    }
+    texts = {m.client_id: m.text for m in Message.select().where(Message.direction == "out")}
     for r in CampaignRecipient.select().where(CampaignRecipient.campaign == campaign.id):
         assert texts[r.client_id] == f"Variant {r.variant}"
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import peewee as pw
 
+from store.campaigns.content import CampaignContent
 from store.clock import utcnow
 from store.db import write_transaction
 from store.errors import NotFound, StoreError
@@ -51,13 +52,16 @@ def create(
     operator_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> Campaign:
-    """A draft campaign. ``variants``: the content of each A/B variant as JSON (one, or
-    ``MAX_VARIANTS``); ``start_at``: naive UTC, None for at once; ``spread_s``: pace the
-    sends evenly over this many seconds (0: at the bots' limits)."""
+    """A draft campaign. ``variants``: the content of each A/B variant (one, or
+    ``MAX_VARIANTS``), ``CampaignContent`` JSON, checked here; ``start_at``: naive UTC, None
+    for at once; ``spread_s``: pace the sends evenly over this many seconds (0: at the bots'
+    limits)."""
     if not name.strip():
         raise CampaignError("the campaign needs a name")
     if not 1 <= len(variants) <= MAX_VARIANTS:
         raise CampaignError(f"a campaign has 1 to {MAX_VARIANTS} variants, got {len(variants)}")
+    for variant in variants:
+        CampaignContent.from_json(dict(variant))  # ContentError names the first problem
     if spread_s < 0:
         raise CampaignError(f"the spread cannot be negative ({spread_s:g} s)")
     if live and start_at is None:

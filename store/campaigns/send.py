@@ -16,15 +16,18 @@ column: ``sent`` (sent, delivered, read), ``failed`` with the platform's code, `
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from typing import Any
 
 import peewee as pw
 
 from store.campaigns.audience import skip_reason, window_bots
+from store.campaigns.content import CampaignContent, render
+from store.campaigns.personalise import fields_for
+from store.campaigns.placeholders import ClientFields
 from store.clock import utcnow
 from store.models import PRIORITY_BULK, Bot, Campaign, CampaignRecipient, Client, Message
 from store.outbox import AT_MOST_ONCE_PREFIX, NOT_HANDED_OVER
+from store.plan import wrote_since
 
 CR: Any = CampaignRecipient
 DEDUP_PREFIX = AT_MOST_ONCE_PREFIX
@@ -35,42 +38,6 @@ DONE_STATUSES = (*SENT_STATUSES, "failed", "uncertain")
 def dedup_key(campaign_id: int, client_id: int) -> str:
     """The outbox dedup key of a campaign's message to a client."""
     return f"{DEDUP_PREFIX}{campaign_id}:{client_id}"
-
-
-def render(variant: dict[str, Any], client: dict[str, Any], kind: str) -> dict[str, Any]:
-    """The outbox fields (text, subject, attachments, extra) of ``variant`` for one client
-    (``name``, ``first_name``, ``variables``) of a ``kind`` bot: the content's own renderer
-    (``store.campaigns.content``) when it is there, plain text otherwise."""
-    try:
-        content = importlib.import_module("store.campaigns.content")
-    except ImportError:
-        content = None
-    if content is not None and hasattr(content, "render_outbox"):
-        fields: dict[str, Any] = content.render_outbox(variant, client, kind)
-        return fields
-    return {
-        "text": str(variant.get("text", "")),
-        "subject": variant.get("subject"),
-        "attachments": list(variant.get("attachments") or []),
-        "extra": {},
-    }
-
-
-def _variables(client_ids: list[int]) -> dict[int, dict[str, str]]:
-    """The variables of these clients, one query."""
-    from store.models import Variable
-
-    found: dict[int, dict[str, str]] = {i: {} for i in client_ids}
-    if not client_ids:
-        return found
-    rows: Any = (
-        Variable.select(Variable.client, Variable.name, Variable.value)
-        .where(Variable.client.in_(client_ids))
-        .tuples()
-    )
-    for client_id, name, value in rows:
-        found[client_id][name] = value
-    return found
 
 
 def enqueue_due(
@@ -86,8 +53,9 @@ def enqueue_due(
     how many recipients were handled. Runs inside the caller's write transaction."""
     now = now or utcnow()
     reason = skip_reason(window_since, window_bots(campaign.variants))
+    in_window = pw.Case(None, [(wrote_since(window_since), True)], False)
     rows: Any = (
-        CR.select(CR.id, CR.client, CR.variant, Client.bot, Bot.kind, Client.name, reason)
+        CR.select(CR.id, CR.client, CR.variant, Client.bot, Bot.kind, in_window, reason)
         .join(Client, on=(CR.client == Client.id))
         .join(Bot, on=(Client.bot == Bot.id))
         .where((CR.campaign == campaign.id) & (CR.status == "pending") & (CR.slot_s <= horizon_s))
@@ -111,25 +79,27 @@ def enqueue_due(
 
 
 def _insert_messages(campaign: Campaign, due: list[tuple[Any, ...]], now: dt.datetime) -> None:
-    variables = _variables([r[1] for r in due])
+    """One outbox row per recipient of ``due`` (rendered for its client and platform), a row
+    already holding the key left alone; then the recipients point at their rows."""
+    contents = [CampaignContent.from_json(v) for v in campaign.variants]
+    fields: dict[int, ClientFields] = {}
+    for number, content in enumerate(contents):
+        ids = [r[1] for r in due if r[2] % len(contents) == number]
+        fields.update(fields_for(ids, content))
     messages = []
-    for _, client_id, variant, bot_id, kind, name, _ in due:
-        person = {
-            "name": name or "",
-            "first_name": (name or "").split(" ")[0],
-            "variables": variables.get(client_id, {}),
-        }
-        fields = render(campaign.variants[variant % len(campaign.variants)], person, kind)
+    for _, client_id, variant, bot_id, kind, in_window, _ in due:
+        content = contents[variant % len(contents)]
+        row = render(content, fields.get(client_id, ClientFields()), kind, in_window=in_window)
         messages.append(
             {
                 Message.client: client_id,
                 Message.bot: bot_id,
                 Message.direction: "out",
                 Message.author_kind: "bot",
-                Message.text: fields.get("text") or "",
-                Message.subject: fields.get("subject"),
-                Message.attachments: fields.get("attachments") or [],
-                Message.extra: fields.get("extra") or {},
+                Message.text: row.text,
+                Message.subject: row.subject,
+                Message.attachments: list(row.attachments),
+                Message.extra: row.extra,
                 Message.dedup_key: dedup_key(campaign.id, client_id),
                 Message.priority: PRIORITY_BULK,
                 Message.status: "queued",
