@@ -255,7 +255,7 @@ def build_registry(settings: Settings, engine: Engine) -> CollectorRegistry:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    from commands.ops import AUTH_KEY
+    from commands.ops_auth import AUTH_KEY
 
     request.app[AUTH_KEY].guard(request)
     try:

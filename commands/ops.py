@@ -1,23 +1,11 @@
-"""``GET /ops`` (the on-call dashboard), its two actions and ``GET /metrics``, behind the token.
-
-Authentication, as an engineer with a browser expects it: open ``/ops?token=TOKEN`` once; the
-server answers with a cookie and a redirect to ``/ops`` (so the token leaves the address bar
-and the history), and the cookie opens the page from then on. The cookie holds an HMAC of the
-token, never the token; it is ``HttpOnly`` and ``SameSite=Strict``. Scripts and Prometheus
-send ``Authorization: Bearer TOKEN`` instead. Every comparison is constant-time.
-
-The actions (cancel a job, requeue a dead letter) are POST forms carrying a CSRF token (another
-HMAC of the ops token) that a cross-site page cannot know; with ``SameSite=Strict`` the browser
-does not even send the cookie along with a cross-site form. Without ``ops_token`` configured
-every ops route answers 403 saying so.
+"""``GET /ops`` (the on-call dashboard), its job and message actions and ``GET /metrics``,
+behind the ops token (``commands.ops_auth``: cookie or Bearer, CSRF on every form).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import hmac
 
 from aiohttp import web
 
@@ -25,8 +13,9 @@ from bots.webhook import secrets_match, store_call
 from commands.delivery import ENGINE_KEY
 from commands.health import Health, to_json
 from commands.health_check import check
-from commands.ops_data import OpsView, collect
-from commands.ops_jobs import CONFIRM, confirm_page
+from commands.ops_auth import AUTH_KEY, CONFIRM, COOKIE, DISABLED, OpsAuth, checked_form, engine_of
+from commands.ops_data import OpsView, collect, error_filter
+from commands.ops_jobs import confirm_page
 from commands.ops_page import STYLE, login_page, render
 from commands.web import SETTINGS_KEY, VERBOSE_HEALTH_KEY
 from config import Settings
@@ -34,46 +23,8 @@ from store.errors import NotFound, StoreUnavailable
 from store.jobs import Progress, progress
 from workers.engine import Engine
 
-COOKIE = "switchboard_ops"
 COOKIE_MAX_AGE_S = 12 * 3600
 HEALTH_TIMEOUT_S = 20.0  # the store probe waits 2 s for a lock, Redis 2 s; never hang the page
-DISABLED = "ops is disabled: set ops_token in config.yaml (or SWITCHBOARD_OPS_TOKEN) to enable it"
-
-
-class OpsAuth:
-    """The checks derived from ``ops_token`` (None: ops disabled)."""
-
-    def __init__(self, token: str | None) -> None:
-        self.token = token
-        key = (token or "").encode()
-        self.session = hmac.new(key, b"switchboard ops session", hashlib.sha256).hexdigest()
-        self.csrf = hmac.new(key, b"switchboard ops csrf", hashlib.sha256).hexdigest()
-
-    def authorized(self, request: web.Request) -> bool:
-        if self.token is None:
-            return False
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer ") and secrets_match(header[7:].strip(), self.token):
-            return True
-        return secrets_match(request.cookies.get(COOKIE), self.session)
-
-    def guard(self, request: web.Request) -> None:
-        """Raise 403 when ops is disabled, 401 when the request does not authenticate."""
-        if self.token is None:
-            raise web.HTTPForbidden(text=DISABLED)
-        if not self.authorized(request):
-            raise web.HTTPUnauthorized(
-                text="ops: open /ops?token=... or send Authorization: Bearer <ops_token>"
-            )
-
-
-AUTH_KEY = web.AppKey("ops_auth", OpsAuth)
-
-
-def _engine(request: web.Request) -> Engine:
-    engine = request.app[ENGINE_KEY]
-    assert isinstance(engine, Engine)
-    return engine
 
 
 def _refresh(request: web.Request) -> int:
@@ -93,6 +44,12 @@ def _notice(request: web.Request) -> str | None:
         return f"Message {q['retried']} is queued again, due now."
     if q.get("not_failed", "").isdigit():
         return f"Message {q['not_failed']} is no longer failed (retried or sent meanwhile)."
+    if q.get("message_cancelled", "").isdigit():
+        return f"Message {q['message_cancelled']} cancelled: it will not be sent."
+    if q.get("not_queued", "").isdigit():
+        return f"Message {q['not_queued']} is no longer queued (sent, sending or cancelled)."
+    if "deleted" in q:
+        return f"Dead letter deleted; message {q['deleted'] or '?'} will not be sent."
     if "gone" in q:
         return "That dead letter was already requeued or expired."
     return None
@@ -122,11 +79,15 @@ async def ops_page(request: web.Request) -> web.Response:
         html = login_page("Enter the ops token (ops_token in config.yaml).")
         return web.Response(status=401, text=html, content_type="text/html")
     settings = request.app[SETTINGS_KEY]
+    try:
+        wanted = error_filter(request.query, [b.name for b in settings.bots])
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"ops: {exc}") from None
     health = await _health(request)
     view: OpsView | None = None
     if health.service.store_ok:
         try:
-            view = await store_call(collect, settings, _engine(request))
+            view = await store_call(collect, settings, engine_of(request), wanted)
         except StoreUnavailable as exc:
             health.service.problems.append(f"store unreachable while reading the page: {exc}")
     html = render(view, health, settings.zone, auth.csrf, _notice(request), _refresh(request))
@@ -140,7 +101,7 @@ async def ops_page(request: web.Request) -> web.Response:
 
 async def _health(request: web.Request) -> Health:
     """Health now, asked off the loop; bounded by ``HEALTH_TIMEOUT_S``."""
-    check_health = functools.partial(check, request.app[SETTINGS_KEY], _engine(request))
+    check_health = functools.partial(check, request.app[SETTINGS_KEY], engine_of(request))
     try:
         return await asyncio.wait_for(asyncio.to_thread(check_health), HEALTH_TIMEOUT_S)
     except TimeoutError:
@@ -155,15 +116,6 @@ async def verbose_health(request: web.Request) -> web.StreamResponse:
     request.app[AUTH_KEY].guard(request)
     health = await _health(request)
     return web.json_response(to_json(health), status=200 if health.deliverable else 503)
-
-
-async def _checked_form(request: web.Request) -> None:
-    auth = request.app[AUTH_KEY]
-    auth.guard(request)
-    form = await request.post()
-    token = form.get("csrf")
-    if not isinstance(token, str) or not secrets_match(token, auth.csrf):
-        raise web.HTTPForbidden(text="ops: missing or wrong CSRF token; reload /ops and retry")
 
 
 async def _job_progress(request: web.Request) -> Progress:
@@ -185,7 +137,7 @@ async def confirm_cancel(request: web.Request) -> web.Response:
 async def cancel_job(request: web.Request) -> web.Response:
     """POST ``/ops/jobs/N/cancel``: cancels only with ``confirm=yes`` (the confirm page's
     button); without it, sends the browser to that page."""
-    await _checked_form(request)
+    await checked_form(request)
     from store.jobs import cancel
 
     p = await _job_progress(request)
@@ -196,24 +148,24 @@ async def cancel_job(request: web.Request) -> web.Response:
 
 
 async def requeue_dead(request: web.Request) -> web.Response:
-    await _checked_form(request)
+    await checked_form(request)
     from workers.queues import requeue
 
-    outbox_id = await store_call(requeue, _engine(request), request.match_info["key"])
+    outbox_id = await store_call(requeue, engine_of(request), request.match_info["key"])
     if outbox_id is None:
         raise web.HTTPSeeOther("/ops?gone=1")
     raise web.HTTPSeeOther(f"/ops?requeued={outbox_id}")
 
 
 async def retry_message(request: web.Request) -> web.Response:
-    await _checked_form(request)
+    await checked_form(request)
     from workers.queues import retry_now
 
     try:
         message_id = int(request.match_info["message_id"])
     except ValueError:
         raise web.HTTPNotFound(text="ops: a message id is a number") from None
-    if not await store_call(retry_now, _engine(request), message_id):
+    if not await store_call(retry_now, engine_of(request), message_id):
         raise web.HTTPSeeOther(f"/ops?not_failed={message_id}")
     raise web.HTTPSeeOther(f"/ops?retried={message_id}")
 
@@ -221,6 +173,8 @@ async def retry_message(request: web.Request) -> web.Response:
 def install_ops(app: web.Application, settings: Settings) -> None:
     """Mount ``/ops`` and ``/metrics``; needs ``install_delivery`` installed before it."""
     from commands.metrics import REGISTRY_KEY, build_registry, metrics
+    from commands.ops_actions import install_actions
+    from commands.ops_client import install_client_page
 
     if ENGINE_KEY not in app:
         raise RuntimeError("install_ops needs install_delivery first (the engine it shows)")
@@ -234,5 +188,7 @@ def install_ops(app: web.Application, settings: Settings) -> None:
     app.router.add_post(r"/ops/jobs/{job_id}/cancel", cancel_job)
     app.router.add_post(r"/ops/dead/{key}/requeue", requeue_dead)
     app.router.add_post(r"/ops/messages/{message_id}/retry", retry_message)
+    install_actions(app)
+    install_client_page(app)
     app.router.add_get("/metrics", metrics)
     app[VERBOSE_HEALTH_KEY] = verbose_health

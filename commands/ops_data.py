@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,9 @@ FINISHED_JOBS_SHOWN = 5
 ERRORS_SHOWN = 50
 EXCERPT_CHARS = 80  # characters of a message's text shown beside its error
 UNPARSED_SHOWN = 20
+# The error list's time windows: the query parameter's value -> seconds.
+WINDOWS = {"15m": 15 * 60, "1h": 3600, "24h": 24 * 3600, "7d": 7 * 24 * 3600}
+CODE_CHARS = 64  # Message.error_code's column
 # A bot whose next free slot is further away than this is shown as paused (a 429's pause).
 PAUSED_AFTER_S = 1.0
 
@@ -94,6 +98,40 @@ class ErrorRow:
     next_attempt_at: dt.datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ErrorFilter:
+    """What the error list shows: only ``bot``'s, only code ``code``, only the last ``window``
+    (a key of ``WINDOWS``); None: all."""
+
+    bot: str | None = None
+    code: str | None = None
+    window: str | None = None
+
+    def since(self, now: dt.datetime) -> dt.datetime | None:
+        if self.window is None:
+            return None
+        return now - dt.timedelta(seconds=WINDOWS[self.window])
+
+    @property
+    def active(self) -> bool:
+        return any((self.bot, self.code, self.window))
+
+
+def error_filter(query: Mapping[str, str], bots: list[str]) -> ErrorFilter:
+    """The filter of ``/ops?bot=..&code=..&window=..`` (empty values mean all); raises
+    ``ValueError`` with one line naming what was wrong."""
+    bot = query.get("bot", "").strip() or None
+    code = query.get("code", "").strip() or None
+    window = query.get("window", "").strip() or None
+    if bot is not None and bot not in bots:
+        raise ValueError(f"unknown bot {bot!r}: the configured bots are {', '.join(bots)}")
+    if code is not None and len(code) > CODE_CHARS:
+        raise ValueError(f"an error code is at most {CODE_CHARS} characters")
+    if window is not None and window not in WINDOWS:
+        raise ValueError(f"unknown window {window!r}: use one of {', '.join(WINDOWS)}")
+    return ErrorFilter(bot, code, window)
+
+
 @dataclass
 class WorkerRow:
     """A sending process with a live lease (``store.leases``): ``heartbeat_age_s`` since its
@@ -122,6 +160,8 @@ class OpsView:
     workers: list[WorkerRow] = field(default_factory=list)
     # bot -> its series on each of ``workers.history.SCALES`` (the charts)
     history: dict[str, list[Series]] = field(default_factory=dict)
+    error_filter: ErrorFilter = ErrorFilter()
+    error_codes: list[str] = field(default_factory=list)  # every code rows carry, for the form
 
 
 def _bot_rows(settings: Settings, engine: Engine) -> list[BotRow]:
@@ -162,9 +202,15 @@ def _dead_rows(engine: Engine) -> list[DeadRow]:
     return [DeadRow(d, statuses.get(d.outbox_id or 0)) for d in letters]
 
 
-def _error_rows() -> list[ErrorRow]:
+def _error_rows(wanted: ErrorFilter) -> list[ErrorRow]:
     names = {b.id: b.name for b in Bot.select(Bot.id, Bot.name)}
-    rows = outbox.latest_errors(ERRORS_SHOWN)
+    bot_id = None
+    if wanted.bot is not None:
+        bot_id = next((i for i, name in names.items() if name == wanted.bot), None)
+        if bot_id is None:
+            return []  # configured, never synced to the store: it has no rows
+    since = wanted.since(utcnow())
+    rows = outbox.latest_errors(ERRORS_SHOWN, bot_id=bot_id, code=wanted.code, since=since)
     ids = {m.client_id for m in rows}
     clients: Any = Client.select(Client.id, Client.name).where(Client.id.in_(ids)).tuples()
     client_names = dict(clients) if ids else {}
@@ -217,8 +263,8 @@ def history(
     return {name: [found[name] for found in by_scale] for name in names}
 
 
-def collect(settings: Settings, engine: Engine) -> OpsView:
-    """The dashboard's data now. Blocking: store, Redis."""
+def collect(settings: Settings, engine: Engine, wanted: ErrorFilter = ErrorFilter()) -> OpsView:
+    """The dashboard's data now, the errors as ``wanted``. Blocking: store, Redis."""
     recent = jobs.list_jobs(limit=50)
     active = [p for p in recent if p.state in jobs.ACTIVE_STATES]
     finished = [p for p in recent if p.state not in jobs.ACTIVE_STATES][:FINISHED_JOBS_SHOWN]
@@ -232,7 +278,9 @@ def collect(settings: Settings, engine: Engine) -> OpsView:
         active_jobs=active,
         finished_jobs=finished,
         dead=_dead_rows(engine),
-        errors=_error_rows(),
+        errors=_error_rows(wanted),
+        error_filter=wanted,
+        error_codes=outbox.error_codes(),
         unparsed=recent_unparsed(UNPARSED_SHOWN),
         workers=worker_rows(settings),
         history=history(settings, engine),

@@ -14,12 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from html import escape
 
+from commands.ops_auth import CONFIRM
 from commands.ops_health_page import at, table
 from store.jobs import ACTIVE_STATES, Progress
 
 JOB_HEADERS = ["job", "kind", "state", "progress", "total", "sent", "failed", "skipped"]
 JOB_HEADERS += ["cancelled", "remaining", "filter", "created"]
-CONFIRM = "yes"  # the value of the confirm step's ``confirm`` field
 
 
 def _e(value: object) -> str:

@@ -32,6 +32,8 @@ td{overflow-wrap:anywhere}code{white-space:pre-wrap;overflow-wrap:anywhere}
 .axis{display:flex;justify-content:space-between;font-size:.85em;color:#555}
 figcaption{font-size:.9em}h3{font-size:1em;margin:1em 0 .3em}
 .bad{color:#a00}.ok{color:#1d6b35}.muted{color:#777}form{margin:0}
+.filters{margin:.3em 0 .6em}.filters label{margin-right:.6em}
+td form{display:inline-block;margin-right:.3em}
 """
 
 
@@ -60,6 +62,42 @@ def _button(action: str, label: str, csrf: str, name: str, spoken: str) -> str:
     )
 
 
+def _ask_button(action: str, label: str, name: str, spoken: str) -> str:
+    """A GET form leading to the page that asks to confirm a destructive action."""
+    return (
+        f'<form method="get" action="{_e(action)}">'
+        f'<button type="submit" name="{_e(name)}" aria-label="{_e(spoken)}">{_e(label)}'
+        "</button></form>"
+    )
+
+
+def _filter_form(view: OpsView) -> str:
+    """The error list's filter: a GET form, so a filtered view is a link to share."""
+    f = view.error_filter
+
+    def option(value: str, label: str, chosen: str | None) -> str:
+        selected = " selected" if value == (chosen or "") else ""
+        return f'<option value="{_e(value)}"{selected}>{_e(label)}</option>'
+
+    bots = option("", "all", f.bot) + "".join(option(b.name, b.name, f.bot) for b in view.bots)
+    windows = option("", "any time", f.window) + "".join(
+        option(key, label, f.window) for key, label in WINDOW_LABELS.items()
+    )
+    codes = "".join(f'<option value="{_e(c)}"></option>' for c in view.error_codes)
+    clear = ' · <a href="/ops#errors-title" id="clear-filter">show all</a>' if f.active else ""
+    return (
+        '<form id="error-filter" method="get" action="/ops" class="filters">'
+        f'<label>Bot <select name="bot">{bots}</select></label> '
+        f'<label>Code <input name="code" size="10" list="error-codes" value="{_e(f.code or "")}">'
+        f'<datalist id="error-codes">{codes}</datalist></label> '
+        f'<label>When <select name="window">{windows}</select></label> '
+        f'<button type="submit">Show</button>{clear}</form>'
+    )
+
+
+WINDOW_LABELS = {"15m": "last 15 min", "1h": "last hour", "24h": "last 24 h", "7d": "last 7 days"}
+
+
 ERROR_HEADERS = ["when", "message", "bot", "client", "text", "state", "attempts", "next attempt"]
 ERROR_HEADERS += ["code", "error", "action"]
 
@@ -69,6 +107,13 @@ def _error_row(r: ErrorRow, csrf: str, zone: dt.tzinfo) -> list[str]:
     retrying = r.status == "queued"
     client = f"{r.client_name} (#{r.client_id})" if r.client_name else f"#{r.client_id}"
     action = ""
+    if retrying:
+        action = _ask_button(
+            f"/ops/messages/{r.message_id}/cancel",
+            "Cancel",
+            f"cancel-message-{r.message_id}",
+            f"Cancel message {r.message_id}",
+        )
     if r.status == "failed":
         action = _button(
             f"/ops/messages/{r.message_id}/retry",
@@ -81,7 +126,7 @@ def _error_row(r: ErrorRow, csrf: str, zone: dt.tzinfo) -> list[str]:
         _e(at(r.at, zone)),
         _e(r.message_id),
         _e(r.bot),
-        _e(client),
+        f'<a href="/ops/clients/{r.client_id}">{_e(client)}</a>',
         _e(r.excerpt),
         _e("retrying" if retrying else r.status),
         _e(r.attempts),
@@ -167,6 +212,12 @@ def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
                     csrf,
                     f"requeue-{d.letter.key}",
                     f"Requeue dead letter of message {d.letter.outbox_id}",
+                )
+                + _ask_button(
+                    f"/ops/dead/{quote(d.letter.key, safe='')}/delete",
+                    "Delete",
+                    f"delete-{d.letter.key}",
+                    f"Delete dead letter of message {d.letter.outbox_id}",
                 ),
             ]
             for d in view.dead
@@ -178,7 +229,9 @@ def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
         ERROR_HEADERS,
         [_error_row(r, csrf, zone) for r in view.errors],
         "errors",
-        "No failed or retried sends.",
+        "No failed or retried sends match."
+        if view.error_filter.active
+        else "No failed or retried sends.",
     )
     unparsed = _table(
         ["when", "bot", "channel", "reason", "detail", "item (start)"],
@@ -203,7 +256,7 @@ def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
 <h2>Outbox by status</h2>{outbox}
 <h2>Running jobs</h2>{active}
 <h2>Dead letters</h2>{dead}
-<h2>Failed and retried sends (newest first)</h2>{errors}
+<h2 id="errors-title">Failed and retried sends (newest first)</h2>{_filter_form(view)}{errors}
 <h2>Unusable inbound items</h2>{unparsed}
 <h2>Recently finished jobs</h2>{finished}"""
 

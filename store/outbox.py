@@ -415,11 +415,70 @@ def oldest_queued_age_s(now: dt.datetime | None = None) -> float:
     return max(0.0, ((now or utcnow()) - oldest).total_seconds())
 
 
-def latest_errors(limit: int = 20) -> list[Message]:
-    """The most recently failed or retried outbound rows that carry an error, newest first."""
-    return list(
-        Message.select()
+CANCELLED = "cancelled"  # the error code of a row an operator cancelled before it was sent
+
+
+def latest_errors(
+    limit: int = 20,
+    *,
+    bot_id: int | None = None,
+    code: str | None = None,
+    since: dt.datetime | None = None,
+) -> list[Message]:
+    """The most recently failed or retried outbound rows that carry an error, newest first;
+    only ``bot_id``'s, only those with error ``code``, only those whose error is from
+    ``since`` (naive UTC) on, when given."""
+    query = Message.select().where((Message.direction == "out") & Message.error_code.is_null(False))
+    if bot_id is not None:
+        query = query.where(Message.bot == bot_id)
+    if code is not None:
+        query = query.where(Message.error_code == code)
+    if since is not None:
+        query = query.where(Message.updated_at >= since)
+    return list(query.order_by(Message.updated_at.desc(), MESSAGE_ID.desc()).limit(limit))
+
+
+def error_codes(limit: int = 50) -> list[str]:
+    """The error codes outbound rows carry, most frequent first (for the filter's choices)."""
+    rows: Any = (
+        Message.select(Message.error_code, peewee.fn.COUNT(MESSAGE_ID).alias("n"))
         .where((Message.direction == "out") & Message.error_code.is_null(False))
-        .order_by(Message.updated_at.desc(), MESSAGE_ID.desc())
+        .group_by(Message.error_code)
+        .order_by(peewee.SQL("n").desc(), Message.error_code)
         .limit(limit)
+        .tuples()
     )
+    return [code for code, _ in rows]
+
+
+def cancel_queued(
+    message_ids: Iterable[int],
+    *,
+    statuses: tuple[str, ...] = ("queued",),
+    now: dt.datetime | None = None,
+) -> list[int]:
+    """An operator's Cancel: rows in ``statuses`` (``queued``: not being sent now) become
+    ``failed`` with error code ``CANCELLED``, so no worker claims them (a claim needs
+    ``queued``) and the sweep leaves them; Retry now sends one after all. Returns the ids that
+    changed (a row sent or claimed meanwhile does not)."""
+    ids = list(message_ids)
+    if not ids:
+        return []
+    now = now or utcnow()
+    with write_transaction():
+        changed = locked_ids(
+            Message.select(Message.id).where(
+                MESSAGE_ID.in_(ids)
+                & (Message.direction == "out")
+                & Message.status.in_(list(statuses))
+            )
+        )
+        if changed:
+            Message.update(
+                status="failed",
+                error_code=CANCELLED,
+                error_text="cancelled on /ops before it was sent",
+                next_attempt_at=None,
+                updated_at=now,
+            ).where(MESSAGE_ID.in_(changed) & Message.status.in_(list(statuses))).execute()
+    return changed

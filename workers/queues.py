@@ -103,13 +103,10 @@ def dead_letters(engine: Engine, limit: int = 50) -> list[DeadLetter]:
     return [DeadLetter(m.message_id, _outbox_id(m._message), None) for m in reversed(letters)]
 
 
-def requeue(engine: Engine, key: str) -> int | None:
-    """Take dead letter ``key`` out of the dead-letter queue, put its outbox row back to
-    ``queued`` (due now) unless it was sent meanwhile, and hand it to the broker again (its
-    lane's queue). Returns the outbox id, or None when there is no such dead letter (someone
-    was faster)."""
+def _take_letter(engine: Engine, key: str) -> dramatiq.Message[Any] | None:
+    """Remove dead letter ``key`` from its dead-letter queue and return its message; None when
+    there is no such letter (someone was faster)."""
     broker = engine.broker
-    message: dramatiq.Message[Any] | None = None
     if isinstance(broker, RedisBroker):
         client = engine.redis
         assert client is not None
@@ -120,17 +117,25 @@ def requeue(engine: Engine, key: str) -> int | None:
             if body is None or not client.zrem(xq, key):
                 continue
             client.hdel(f"{xq}.msgs", key)
-            message = dramatiq.Message.decode(body)
-            break
-    else:
-        assert isinstance(broker, StubBroker)
-        for queue in QUEUES.values():
-            letters = broker.dead_letters_by_queue[queue]
-            for proxy in list(letters):
-                if proxy.message_id == key:
-                    letters.remove(proxy)
-                    message = proxy._message
-                    break
+            return dramatiq.Message.decode(body)
+        return None
+    assert isinstance(broker, StubBroker)
+    for queue in QUEUES.values():
+        letters = broker.dead_letters_by_queue[queue]
+        for proxy in list(letters):
+            if proxy.message_id == key:
+                letters.remove(proxy)
+                message: dramatiq.Message[Any] = proxy._message
+                return message
+    return None
+
+
+def requeue(engine: Engine, key: str) -> int | None:
+    """Take dead letter ``key`` out of the dead-letter queue, put its outbox row back to
+    ``queued`` (due now) unless it was sent meanwhile, and hand it to the broker again (its
+    lane's queue). Returns the outbox id, or None when there is no such dead letter (someone
+    was faster)."""
+    message = _take_letter(engine, key)
     if message is None:
         return None
     outbox_id = _outbox_id(message)
@@ -138,6 +143,20 @@ def requeue(engine: Engine, key: str) -> int | None:
         for lane, ids in outbox.lanes_of([outbox_id]).items():
             engine.hand_over(ids, lane)
     return outbox_id
+
+
+def delete_dead(engine: Engine, key: str) -> tuple[bool, int | None]:
+    """Delete dead letter ``key`` for good: the letter leaves the broker and its outbox row,
+    unless sent meanwhile, is cancelled (``failed``, code ``cancelled``: the sweep would
+    otherwise send it again; Retry now still can). Returns (whether there was such a letter,
+    the outbox id it carried)."""
+    message = _take_letter(engine, key)
+    if message is None:
+        return False, None
+    outbox_id = _outbox_id(message)
+    if outbox_id is not None:
+        outbox.cancel_queued([outbox_id], statuses=("queued", "sending"))
+    return True, outbox_id
 
 
 def retry_now(engine: Engine, message_id: int) -> bool:
