@@ -260,3 +260,13 @@ def test_bad_content_is_refused_in_one_line(data: object, problem: str) -> None:
 def test_placeholders_of_content_lists_each_once_across_parts() -> None:
     keys = [p.key for p in PHOTO_CAMPAIGN.placeholders()]
     assert keys == ["{first_name}", "{var:Город}", "{name}"]
+
+
+def test_sendable_on_says_where_a_template_only_content_goes() -> None:
+    only_template = CampaignContent(template=WhatsAppTemplate("hello_world"))
+    assert [only_template.sendable_on(p) for p in ("telegram", "whatsapp", "email")] == [
+        False,
+        True,
+        False,
+    ]
+    assert all(PHOTO_CAMPAIGN.sendable_on(p) for p in ("telegram", "whatsapp", "email"))

@@ -165,6 +165,11 @@ class CampaignContent:
             if len(_checked(self.subject, "subject")) > MAX_SUBJECT:
                 raise ContentError(f"subject: over {MAX_SUBJECT} characters")
 
+    def sendable_on(self, platform: str) -> bool:
+        """Whether ``render`` has something to send on ``platform`` (a content that is only a
+        WhatsApp template has nothing for Telegram or email: the plan skips those clients)."""
+        return platform == "whatsapp" or bool(self.text.strip()) or self.media is not None
+
     def placeholders(self) -> list[Placeholder]:
         """Every placeholder of every part, each once, in order of appearance."""
         texts = [self.text, *(b.text for b in self.buttons), *(b.url for b in self.buttons)]
@@ -233,7 +238,7 @@ def render(
     markup = _buttons(content, fields)
     extra: dict[str, Any] = {}
     only_template = not content.text.strip() and content.media is None
-    if only_template and platform != "whatsapp":
+    if not content.sendable_on(platform):
         raise ContentError(f"nothing to send on {platform}: the content is a WhatsApp template")
     if platform == "whatsapp" and content.template is not None and (only_template or not in_window):
         params = [fill(p, fields) for p in content.template.params]
