@@ -105,9 +105,15 @@ def admin_settings(db_url: str, port: int, files: Path, **extra: Any) -> Setting
 
 @asynccontextmanager
 async def running(
-    db_url: str, tmp_path: Path, *, limits: bool = False, commands: CommandSet = ADMIN_COMMANDS
+    db_url: str,
+    tmp_path: Path,
+    *,
+    limits: bool = False,
+    commands: CommandSet = ADMIN_COMMANDS,
+    admin_extra: dict[str, Any] | None = None,
 ) -> AsyncIterator[Env]:
-    """The emulator, our HTTP app with the admin bot's webhook, the bot started on it."""
+    """The emulator, our HTTP app with the admin bot's webhook, the bot started on it;
+    ``admin_extra``: more ``admin_bot`` settings."""
     bootstrap_operators(
         [
             (ANNA, "admin", "Anna", None),
@@ -120,7 +126,8 @@ async def running(
     async with TelegramEmulator(tokens=[TOKEN, CLIENT_TOKEN], limits=limits) as emu:
         for uid in (ANNA, ARTEM, BORIS, STRANGER):
             emu.user(TOKEN, uid)
-        settings = admin_settings(db_url, port, tmp_path / "files", api_base=emu.url)
+        extra = admin_extra or {}
+        settings = admin_settings(db_url, port, tmp_path / "files", api_base=emu.url, **extra)
         app = build_app(settings)
         admin = AdminBot(settings, commands)
         admin.grace_s = 0.0  # notify at once: the tests add messages, then run a round

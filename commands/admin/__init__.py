@@ -23,4 +23,14 @@ __all__ = [
 ]
 
 # The client-list commands of issue 8, registered by import like the modules above.
-from commands.admin import bulk, client, clients, jobs, messaging, outreach, saved  # noqa: F401
+# miniapp: the Mini App's entry points (issue 17), /app and the card's "Open in app".
+from commands.admin import (  # noqa: F401
+    bulk,
+    client,
+    clients,
+    jobs,
+    messaging,
+    miniapp,
+    outreach,
+    saved,
+)

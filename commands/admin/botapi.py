@@ -17,9 +17,9 @@ from typing import Any
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage
-from aiogram.types import BotCommand, BotCommandScopeChat, Message
+from aiogram.types import BotCommand, BotCommandScopeChat, MenuButtonWebApp, Message, WebAppInfo
 
-from commands.admin import forward
+from commands.admin import forward, miniapp
 from commands.admin.registry import CommandSet
 from commands.admin.render import PLACEHOLDER, Method, render
 from commands.admin.reply import Reply
@@ -98,6 +98,19 @@ async def publish_menu(
         except TelegramAPIError as exc:
             log.warning("admin bot: setMyCommands failed: %s", exc.message)
             return
+
+
+async def publish_app_button(bot: Bot, url: str | None) -> None:
+    """The menu button next to every operator's message field opens the Mini App at ``url``
+    (``commands.admin.miniapp``); without a URL the button is left as it is. A failure costs
+    only the button (logged)."""
+    if url is None:
+        return
+    button = MenuButtonWebApp(text=miniapp.MENU_TEXT, web_app=WebAppInfo(url=url))
+    try:
+        await bot.set_chat_menu_button(menu_button=button)
+    except TelegramAPIError as exc:
+        log.warning("admin bot: setChatMenuButton failed: %s", exc.message)
 
 
 async def fetch_attachment(bot: Bot, message: Message, files_dir: str) -> dict[str, Any] | None:

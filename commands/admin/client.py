@@ -18,6 +18,7 @@ from commands.admin.cards import full_card
 from commands.admin.context import CommandContext, CommandError, Refused
 from commands.admin.dialog import dialog_page
 from commands.admin.joins import pending_rows
+from commands.admin.miniapp import open_in_app_row
 from commands.admin.registry import ADMIN_COMMANDS, refusal
 from commands.admin.reply import Button, Reply
 from config import CAPABILITIES
@@ -58,9 +59,10 @@ def open_client(ctx: CommandContext, client: Client, page: int = 1, *, edit: boo
     text = f"{full_card(client.id, ctx)}\n\n{dialog}"
     if not may_act(ctx, client):
         text += "\n\n👁 Another operator's client: you can read, not act."
-        return Reply(text, menu(client, page, pages, read_only=True), edit=edit)
+        rows = menu(client, page, pages, read_only=True) + open_in_app_row(ctx, client.id)
+        return Reply(text, rows, edit=edit)
     rows = pending_rows(client.id) + menu(client, page, pages, allowed=ctx.capabilities)
-    return Reply(text, rows, edit=edit)
+    return Reply(text, rows + open_in_app_row(ctx, client.id), edit=edit)
 
 
 def menu(

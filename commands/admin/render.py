@@ -29,6 +29,7 @@ from aiogram.types import (
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    WebAppInfo,
 )
 
 from commands.admin.reply import CALLBACK_LIMIT, Button, Reply, split_text, utf16_len
@@ -48,6 +49,10 @@ def keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
         for button in row:
             if button.url is not None:
                 buttons.append(InlineKeyboardButton(text=button.text, url=button.url))
+                continue
+            if button.web_app is not None:
+                app = WebAppInfo(url=button.web_app)
+                buttons.append(InlineKeyboardButton(text=button.text, web_app=app))
                 continue
             data = button.data or ""
             assert 0 < len(data.encode()) <= CALLBACK_LIMIT, f"callback data {data!r}"

@@ -15,11 +15,13 @@ CALLBACK_LIMIT = 64  # bytes of callback_data
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """An inline button: ``data`` comes back as a callback (≤ 64 bytes), or ``url`` opens."""
+    """An inline button: ``data`` comes back as a callback (≤ 64 bytes), ``url`` opens a link,
+    ``web_app`` (an HTTPS URL) opens the Mini App inside Telegram."""
 
     text: str
     data: str | None = None
     url: str | None = None
+    web_app: str | None = None
 
     def __post_init__(self) -> None:
         if self.data is not None and len(self.data.encode()) > CALLBACK_LIMIT:
@@ -111,7 +113,9 @@ def render_text(reply: Reply, *, with_data: bool = False) -> str:
     lines = [reply.text]
     for row in reply.buttons:
         if with_data:
-            lines.append("  ".join(f"[{b.text}] --press {b.data or b.url}" for b in row))
+            lines.append(
+                "  ".join(f"[{b.text}] --press {b.data or b.url or b.web_app}" for b in row)
+            )
         else:
             lines.append("  ".join(f"[{b.text}]" for b in row))
     if reply.live and with_data:

@@ -34,7 +34,7 @@ from bots.webhook import (
     store_call,
     unavailable,
 )
-from commands.admin import botapi, forward, gate, notify, progress
+from commands.admin import botapi, forward, gate, miniapp, notify, progress
 from commands.admin.context import CommandContext, CommandError, find_operator
 from commands.admin.registry import ADMIN_COMMANDS, CommandSet
 from commands.admin.reply import Reply
@@ -95,6 +95,7 @@ class AdminBot:
             self._spawn(self._poll())
         admins = await store_call(gate.admin_ids)
         await botapi.publish_menu(self.bot, self.commands, admins, self.settings.permissions)
+        await botapi.publish_app_button(self.bot, miniapp.app_url(self.settings))
         if background:
             self._spawn(self._rounds())
 

@@ -12,7 +12,8 @@ deleteWebhook, getWebhookInfo, getUpdates (``offset``, ``limit``, ``timeout`` lo
 409 while a webhook is set or when another poll starts), sendMessage, sendPhoto, sendVideo,
 sendDocument (upload, URL or file_id), getFile, getUserProfilePhotos, answerCallbackQuery,
 editMessageText, editMessageCaption, editMessageReplyMarkup, deleteMessage, sendChatAction,
-setMyCommands, getMyCommands, deleteMyCommands, getChat, approveChatJoinRequest,
+setMyCommands, getMyCommands, deleteMyCommands, setChatMenuButton,
+getChatMenuButton, getChat, approveChatJoinRequest,
 declineChatJoinRequest (400 ``HIDE_REQUESTER_MISSING`` when there is no pending request),
 getBusinessConnection; sends take ``business_connection_id`` (``emulators.telegram.business``).
 Any update can be pushed as written with ``emu.inject(token, {...})``. A token the emulator

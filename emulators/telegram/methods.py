@@ -229,6 +229,31 @@ async def delete_my_commands(emu: TelegramEmulator, bot: BotState, params: Param
     return True
 
 
+async def set_chat_menu_button(emu: TelegramEmulator, bot: BotState, params: Params) -> Any:
+    """The bot's menu button, for one private chat (``chat_id``) or the default; a ``web_app``
+    button needs a text and an HTTPS URL, as Telegram requires."""
+    button = params.json_("menu_button")
+    if button is None:
+        button = {"type": "default"}
+    if not isinstance(button, dict) or button.get("type") not in ("commands", "web_app", "default"):
+        raise bad_request("can't parse menu button JSON object")
+    if button["type"] == "web_app":
+        url = str((button.get("web_app") or {}).get("url", ""))
+        if not str(button.get("text", "")).strip():
+            raise bad_request("BUTTON_TEXT_INVALID")
+        if not url.startswith("https://"):
+            raise bad_request("BUTTON_URL_INVALID")
+    chat_ref = params.chat_id() if params.values.get("chat_id") not in (None, "") else None
+    bot.menu_buttons[chat_ref if isinstance(chat_ref, int) else None] = dict(button)
+    return True
+
+
+async def get_chat_menu_button(emu: TelegramEmulator, bot: BotState, params: Params) -> Any:
+    chat_ref = params.chat_id() if params.values.get("chat_id") not in (None, "") else None
+    key = chat_ref if isinstance(chat_ref, int) else None
+    return bot.menu_buttons.get(key) or bot.menu_buttons.get(None) or {"type": "commands"}
+
+
 async def get_chat(emu: TelegramEmulator, bot: BotState, params: Params) -> Any:
     chat_ref = params.chat_id()
     chat = bot.chat(chat_ref) if isinstance(chat_ref, int) else None
@@ -281,6 +306,8 @@ METHODS: dict[str, Handler] = {
         "setMyCommands": set_my_commands,
         "getMyCommands": get_my_commands,
         "deleteMyCommands": delete_my_commands,
+        "setChatMenuButton": set_chat_menu_button,
+        "getChatMenuButton": get_chat_menu_button,
         "getChat": get_chat,
         "approveChatJoinRequest": approve_chat_join_request,
         "getBusinessConnection": business.get_business_connection,

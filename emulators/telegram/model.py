@@ -171,6 +171,8 @@ class BotState:
     webhook: Webhook | None = None
     pending: list[dict[str, Any]] = field(default_factory=list)  # updates not yet confirmed
     commands: list[dict[str, Any]] = field(default_factory=list)
+    # setChatMenuButton: by chat id, None for the default of every private chat
+    menu_buttons: dict[int | None, dict[str, Any]] = field(default_factory=dict)
     callback_queries: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     answers: list[dict[str, Any]] = field(default_factory=list)  # answerCallbackQuery params
     chat_actions: list[tuple[int, str]] = field(default_factory=list)
