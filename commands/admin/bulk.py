@@ -37,7 +37,7 @@ PROMPTS = {
 }
 
 
-def _require(ctx: CommandContext, state: dict[str, Any]) -> None:
+def require_capability(ctx: CommandContext, state: dict[str, Any]) -> None:
     """Refuse (one line) unless the operator holds the capability of ``state``'s action."""
     needed = "purge" if state.get("purge") else bulk_capability(state["action"])
     if not ctx.can(needed):
@@ -45,9 +45,10 @@ def _require(ctx: CommandContext, state: dict[str, Any]) -> None:
         raise Refused(refusal(what, needed))
 
 
-def _plan(ctx: CommandContext, state: dict[str, Any]) -> BulkPlan:
-    """The plan of a stored confirmation: the action on the clients of its filter text."""
-    _require(ctx, state)
+def plan_of(ctx: CommandContext, state: dict[str, Any]) -> BulkPlan:
+    """The plan of a stored confirmation: the action on the clients of its filter text
+    (the Mini App's bulk actions take the same path, ``commands.app.client_actions``)."""
+    require_capability(ctx, state)
     if state.get("purge"):
         return plan_purge_unsubscribed(ctx.operator)
     flt = parse(ctx, state["f"])
@@ -59,7 +60,7 @@ def _plan(ctx: CommandContext, state: dict[str, Any]) -> BulkPlan:
 
 def confirmation(ctx: CommandContext, state: dict[str, Any]) -> Reply:
     """Count what the action would touch and ask; nothing is written but the token."""
-    plan = _plan(ctx, state)
+    plan = plan_of(ctx, state)
     if plan.count == 0:
         return Reply("No clients to act on: nothing to do.")
     token = tokens.put(ctx.operator.id, "bulk", state)
@@ -83,7 +84,7 @@ def bulk_button(ctx: CommandContext, payload: str) -> Reply:
         raise CommandError("This action was already confirmed, cancelled or has expired.")
     if answer != "y":
         return Reply("Cancelled: nothing was changed.", edit=True)
-    plan = _plan(ctx, state)
+    plan = plan_of(ctx, state)
     try:
         result = run_bulk(plan, confirmed=True)
     except ActionError as exc:

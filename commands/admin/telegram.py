@@ -67,6 +67,7 @@ class AdminBot:
         self.secret: str | None = None
         self.grace_s = notify.GRACE_S  # seconds a new message waits before it is notified
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the bot runs on
 
     # ---- lifecycle -------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
@@ -76,6 +77,7 @@ class AdminBot:
     async def start(self, *, background: bool = True) -> None:
         """Resolve the secret; register the webhook (when ``webhook_url`` is set) or start
         polling; with ``background`` start the notification rounds."""
+        self._loop = asyncio.get_running_loop()
         configured = self.config.webhook_secret
         self.secret = await store_call(
             gate.stored_secret, configured.get_secret_value() if configured else None
@@ -241,6 +243,14 @@ class AdminBot:
     ) -> list[int]:
         """Show ``reply`` (editing ``message_id`` when it edits); the ids of the messages."""
         return await botapi.show(self.bot, reply, chat_id, message_id)
+
+    def send_from_thread(self, reply: Reply, chat_id: int, timeout_s: float = 120.0) -> list[int]:
+        """``send_reply`` from a worker thread (a store call, such as the Mini App's export):
+        runs on the bot's loop and waits for it; the ids of the messages sent."""
+        if self._loop is None:
+            raise RuntimeError("the admin bot has not started")
+        future = asyncio.run_coroutine_threadsafe(self.send_reply(reply, chat_id), self._loop)
+        return future.result(timeout_s)
 
     async def show(
         self, reply: Reply, operator_id: int, chat_id: int, pressed: int | None = None
