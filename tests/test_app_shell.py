@@ -49,7 +49,9 @@ async def test_shell_signs_in_and_follows_the_theme(
     Client.update(unread=True).execute()  # the admin answers for every unread dialog
     async with serving_app(app_settings()) as url:
         for theme in (LIGHT, DARK):
-            page = await open_app(browser, url, signed_init_data(BOT_TOKEN, ADMIN_ID), theme)
+            # The client list is the first screen (screens/list.js); home is asked for by name.
+            init_data = signed_init_data(BOT_TOKEN, ADMIN_ID)
+            page = await open_app(browser, url, init_data, theme, query="screen=home")
             assert await page.evaluate("document.body.dataset.ready") == "1"
             assert await page.locator("#me-name").inner_text() == "Anna"
             assert await page.locator("#unread").inner_text() == "3"
