@@ -24,7 +24,8 @@ bot Stars for it (not for a business chat, which is answered on the owner's beha
 
 ``reply_markup`` (a Bot API dict: ``inline_keyboard``, ``keyboard``, ``remove_keyboard``,
 ``force_reply``) is passed through; ``reply_to`` answers a message. The text is plain (no
-parse mode) unless ``extra["parse_mode"]`` says ``HTML`` or ``MarkdownV2``. The
+parse mode) unless ``extra["parse_mode"]`` says ``HTML`` or ``MarkdownV2``; the caption and
+split limits of HTML count the text its markup shows, and HTML within them is never cut. The
 ``SendResult`` carries the first message id (``extra["message_ids"]``: all of them). aiogram's
 exceptions become the contract's errors (``bots.telegram.errors.classify``).
 
@@ -63,6 +64,7 @@ from bots.telegram.webhook import install
 from bots.webhook import secrets_match, store_call
 from config import Settings, TelegramBotSettings
 from store.business import connection_of, split_business_key
+from store.campaigns.telegram_html import HtmlError, plain_text, validate_html
 
 MAX_TEXT = 4096
 # ``extra["action"]`` of an outbox row that is a Bot API call instead of a message
@@ -108,6 +110,18 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     if text or not parts:
         parts.append(text)
     return parts
+
+
+def visible_length(text: str, parse_mode: str | None) -> int:
+    """The length Telegram checks: of the text HTML markup shows (the raw length for other
+    parse modes, and for markup that does not parse: Telegram refuses that anyway)."""
+    if (parse_mode or "").upper() != "HTML":
+        return len(text)
+    try:
+        validate_html(text)
+    except HtmlError:
+        return len(text)
+    return len(plain_text(text, links=False))
 
 
 def chat_id_of(messenger_id: str) -> int | str:
@@ -270,10 +284,12 @@ class TelegramAdapter:
             raise PermanentError("nothing to send: no text and no attachment")
         sent: list[Message] = []
         caption: str | None = None
-        if attachments and len(text) <= MAX_CAPTION:
+        shown = visible_length(text, parse_mode)
+        if attachments and shown <= MAX_CAPTION:
             caption = text or None
         elif text.strip():
-            parts = split_text(text)
+            # markup is never cut: Telegram counts its limit on the text the markup shows
+            parts = [text] if shown <= MAX_TEXT else split_text(text)
             for i, part in enumerate(parts):
                 last = i == len(parts) - 1 and not attachments
                 sent.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from emulators.telegram import business
+from emulators.telegram.entities import EntityError, visible_text
 from emulators.telegram.model import (
     BLOCKED,
     CHAT_NOT_FOUND,
@@ -205,9 +206,20 @@ def record_outgoing(
     return message.json
 
 
+def visible(params: Params, text: str) -> str:
+    """``text`` as shown: its markup parsed when ``parse_mode`` is HTML (else as given)."""
+    if (params.str_("parse_mode") or "").upper() != "HTML":
+        return text
+    try:
+        return visible_text(text)
+    except EntityError as exc:
+        raise bad_request(f"can't parse entities: {exc}") from None
+
+
 def _message_text(params: Params, *, too_long: str) -> str:
-    """The ``text`` parameter, refused as Telegram does when empty or over 4,096 characters."""
-    text = params.str_("text") or ""
+    """The ``text`` parameter as shown, refused as Telegram does when empty or over 4,096
+    characters."""
+    text = visible(params, params.str_("text") or "")
     if not text.strip():
         raise bad_request("message text is empty")
     if len(text) > MAX_TEXT:
@@ -225,6 +237,7 @@ async def send_message(emu: TelegramEmulator, bot: BotState, params: Params) -> 
 
 async def _send_file(emu: TelegramEmulator, bot: BotState, params: Params, kind: str) -> Any:
     caption = params.str_("caption")
+    caption = visible(params, caption) if caption is not None else None
     if caption is not None and len(caption) > MAX_CAPTION:
         raise bad_request("message caption is too long")
     if not params.has(kind) and kind not in params.files:

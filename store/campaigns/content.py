@@ -141,7 +141,7 @@ class CampaignContent:
         except HtmlError as exc:
             raise ContentError(f"text: {exc}") from None
         limit = MAX_CAPTION if self.media is not None else MAX_TEXT
-        if len(plain_text(html_text)) > limit:
+        if len(plain_text(html_text, links=False)) > limit:  # Telegram counts what it shows
             what = "a caption" if self.media is not None else "a message"
             raise ContentError(f"text: over {limit} characters, the limit of {what}")
         if self.media is not None:

@@ -141,21 +141,21 @@ def _valid_codepoint(entity: str) -> bool:
     return 0 < value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF
 
 
-def plain_text(text: str) -> str:
+def plain_text(text: str, *, links: bool = True) -> str:
     """``text`` (valid Telegram HTML) as plain text: tags dropped, entities decoded, links as
-    ``text (url)``."""
+    ``text (url)`` (``links=False``: the link's text only, what Telegram shows and counts)."""
     out: list[str] = []
-    links: list[tuple[int, str]] = []  # (where the link's text starts in out, href)
+    opened: list[tuple[int, str]] = []  # (where the link's text starts in out, href)
     at = 0
     for match in TAG.finditer(text):
         out.append(html.unescape(text[at : match.start()]))
         name = match.group("name").lower()
         if name == "a" and not match.group("close"):
-            links.append((len(out), _attrs(match.group("attrs")).get("href", "")))
-        elif name == "a" and links:
-            start, href = links.pop()
+            opened.append((len(out), _attrs(match.group("attrs")).get("href", "")))
+        elif name == "a" and opened:
+            start, href = opened.pop()
             label = "".join(out[start:])
-            if href and label.strip() != href:
+            if links and href and label.strip() != href:
                 out.append(f" ({href})")
         at = match.end()
     out.append(html.unescape(text[at:]))
