@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import peewee
 
 from store.clock import iso_local
 from store.db import database_proxy, is_postgres
+from store.filters.sql import among
 from store.models import Block, BlockHistory, Bot, Client, Variable
 
 BASE_COLUMNS: Final = (
@@ -128,9 +128,7 @@ def _of_batch(column: Any, ids: Sequence[int], *, exact: bool = False) -> peewee
     """
     if not exact and ids[-1] - ids[0] < 2 * len(ids):
         return column.between(ids[0], ids[-1])
-    if is_postgres():
-        return peewee.NodeList((column, peewee.SQL("= ANY(%s)", [list(ids)])))
-    return column.in_(peewee.SQL("(SELECT value FROM json_each(?))", [json.dumps(list(ids))]))
+    return among(column, ids)
 
 
 def variable_names(query: peewee.ModelSelect) -> list[str]:

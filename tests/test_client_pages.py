@@ -1,6 +1,7 @@
-"""A page is the same whichever shape fetches it (collect-then-sort for a small result,
-walking the list-order index for a large one), on SQLite and PostgreSQL; and the counts of
-exclusions, which SQLite runs as NOT IN, match the plain definition."""
+"""A page is the same whichever shape fetches it (the ids the count gathered, sorted, for a
+small result; walking the list-order index for a large one), on SQLite and PostgreSQL; a
+small result's page evaluates the filter once; and the counts of exclusions (correlated
+NOT EXISTS) match the plain definition."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from store.clients.query import count_clients, page_clients
 from store.filters import parse_filter
 from store.models import Client, Operator
 from tests.factories import MOSCOW, client, local, operator
+from tests.sqllog import captured_statements
 
 FILTERS = (
     "",
@@ -108,3 +110,17 @@ def test_exclusions_count_the_clients_in_none_of_them(
         and not ({m.label.name for m in c.labelmembership_set} & labels)
     ]
     assert count_clients(parse_filter(text, admin, MOSCOW), admin) == len(expected)
+
+
+def test_a_small_result_is_searched_once_per_page(people: tuple[Operator, Operator]) -> None:
+    admin, _ = people
+    flt = parse_filter("search:anna list:A", admin, MOSCOW)
+    with captured_statements() as seen:
+        page = page_clients(flt, admin, per_page=5)
+    searching = [s for s in seen if "client_fts" in s or "ILIKE" in s]
+    assert len(searching) == 1, seen  # the count, which also gathers the ids
+    assert page.count.exact and page.total == 8  # odd n, not a multiple of 3
+    assert len(page.clients) == 5 and page.next_cursor is not None
+    rest = page_clients(flt, admin, per_page=5, after=page.next_cursor)
+    names = [c.name for c in page.clients + rest.clients]
+    assert len(set(names)) == 8 and all(n.startswith("Anna") for n in names)

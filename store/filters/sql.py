@@ -10,6 +10,7 @@ registered on every SQLite connection, because SQLite's own ``lower``/``LIKE`` f
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import cast
 
@@ -62,44 +63,42 @@ def id_contains(needles: Sequence[str]) -> Expr:
 
 def in_lists(list_ids: Sequence[int], negated: bool) -> Expr:
     """In any of the lists; negated: in none of them."""
+    if negated:
+        return _none_of(
+            ListMembership.select(pw.SQL("1")).where(
+                (ListMembership.client == CLIENT_ID) & ListMembership.mailing_list.in_(list_ids)
+            )
+        )
     members = ListMembership.select(ListMembership.client).where(
         ListMembership.mailing_list.in_(list_ids)
     )
-    if negated:
-        return _none_of(
-            members,
-            ListMembership.select(pw.SQL("1")).where(
-                (ListMembership.client == CLIENT_ID) & ListMembership.mailing_list.in_(list_ids)
-            ),
-        )
     return CLIENT_ID.in_(members)
 
 
 def has_labels(label_ids: Sequence[int], negated: bool) -> Expr:
     """Having any of the labels; negated: having none of them."""
+    if negated:
+        return _none_of(
+            LabelMembership.select(pw.SQL("1")).where(
+                (LabelMembership.client == CLIENT_ID) & LabelMembership.label.in_(label_ids)
+            )
+        )
     members = LabelMembership.select(LabelMembership.client).where(
         LabelMembership.label.in_(label_ids)
     )
-    if negated:
-        return _none_of(
-            members,
-            LabelMembership.select(pw.SQL("1")).where(
-                (LabelMembership.client == CLIENT_ID) & LabelMembership.label.in_(label_ids)
-            ),
-        )
     return CLIENT_ID.in_(members)
 
 
-def _none_of(members: pw.SelectQuery, correlated: pw.SelectQuery) -> Expr:
-    """The client is not among ``members`` (ids, never NULL: membership keys are NOT NULL).
+def _none_of(correlated: pw.SelectQuery) -> Expr:
+    """The client has no row in ``correlated``: a correlated ``NOT EXISTS``, on both databases.
 
-    SQLite: ``NOT IN`` builds the member set once and probes it per client, 3x faster than a
-    correlated ``NOT EXISTS`` (an index search per client); PostgreSQL turns ``NOT EXISTS``
-    into a hash anti-join, faster than its ``NOT IN`` (which must allow for NULLs).
+    An anti-join that probes the membership index per client, so a page or a capped count
+    stops after the clients it needs (at 1,000,000 clients, 72 % of them outside the lists,
+    a few thousand probes). ``NOT IN`` built the whole member set first (130,000-180,000 ids
+    per exclusion) before the first client could be returned: 3x faster for an exact count
+    of every match, but counts on pages are capped now and exact ones run only for actions.
     """
-    if is_postgres():
-        return ~pw.fn.EXISTS(correlated)
-    return CLIENT_ID.not_in(members)
+    return ~pw.fn.EXISTS(correlated)
 
 
 def variable(name: str | None, value: str | None) -> Expr:
@@ -142,6 +141,15 @@ def created_before(moment: dt.datetime) -> Expr:
 
 def created_since(moment: dt.datetime) -> Expr:
     return Client.created_at >= moment
+
+
+def among(column: pw.ColumnBase, ids: Sequence[int]) -> Expr:
+    """``column`` is one of ``ids``, bound as ONE parameter (an array on PostgreSQL, a JSON
+    array on SQLite): peewee renders a Python list as one parameter per value, which costs
+    more than the query at thousands of ids."""
+    if is_postgres():
+        return pw.NodeList((column, pw.SQL("= ANY(%s)", [list(ids)])))
+    return column.in_(pw.SQL("(SELECT value FROM json_each(?))", [json.dumps(list(ids))]))
 
 
 def _any(parts: Sequence[Expr]) -> Expr:
