@@ -180,6 +180,7 @@ def _one_line(exc: BaseException) -> str:
 # Modules that add their commands to ``cli`` (imported after ``cli`` exists).
 import commands.delivery  # noqa: E402
 import commands.demo  # noqa: E402
+import commands.demo_app  # noqa: E402
 import commands.demo_inbox  # noqa: E402
 import commands.email  # noqa: E402
 import commands.whatsapp  # noqa: E402,F401

@@ -121,6 +121,8 @@ def write_config(options: DemoOptions, platforms: Platforms, ops_token: str) -> 
             "token": ADMIN_TOKEN,
             "mode": "polling",
             "api_base": platforms.telegram.base_url,
+            # The printed app link carries signed initData: let it work for a day of demo.
+            "app_init_data_max_age_s": 86400,
         },
         "operators": [{"telegram_id": i, "role": r, "name": n} for i, r, n in OPERATORS],
         "ops_token": ops_token,
@@ -176,6 +178,7 @@ def guide(options: DemoOptions, config: Path, platforms: Platforms, ops_token: s
         if options.faults_every
         else "off (--faults: some sends fail, so /ops shows retries and failures)"
     )
+    app = _app_link(base, ADMIN_TOKEN, OPERATORS[0])
     return f"""
 Switchboard demo is running — Ctrl-C stops it.
   service    {base}   (health {base}/healthz)
@@ -188,16 +191,27 @@ Switchboard demo is running — Ctrl-C stops it.
   faults     {faults}
   email      {mail}
   data       {options.directory}/demo.db   (run again with --resume to keep it)
+  app        the Mini App as operator 111 in a normal browser (DEMO ONLY: the demo signs
+             Telegram's initData itself; another operator or --dark: demo app-link --as 222):
+             {app}
 
 Try, in another terminal (operators: 111 admin, 222 and 333 operators):
   {sb} admin --as 111 "/clients unanswered"
   {sb} admin --as 222 "/clients tab:mine"
   {sb} admin --as 111 "/unread"
   {sb} demo inbox --as 111
+  {sb} demo app-link --as 222
   {sb} clients count "search:ксения"
   {sb} broadcast "list:VIP" --text "Скидка 10% для VIP до пятницы"
   {sb} jobs list
 """.rstrip()
+
+
+def _app_link(base: str, token: str, operator: tuple[int, str, str]) -> str:
+    from commands.demo_app import app_link, operator_init_data
+
+    telegram_id, _role, name = operator
+    return app_link(base, operator_init_data(token, telegram_id, name))
 
 
 async def run_demo(options: DemoOptions) -> None:

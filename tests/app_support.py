@@ -7,42 +7,24 @@ The hash is how Telegram hands a Mini App its data (``#tgWebAppData=...&tgWebApp
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from playwright.async_api import BrowserContext, Page
 
 from commands.app.serve import install_app
+from commands.demo_app import DARK_THEME, LIGHT_THEME, app_link
+from commands.demo_app import sign_init_data as sign
 from commands.web import RouteInstaller, build_app
 from config import Settings
 
 BOT_TOKEN = "123456:APP-test-token"
 PHONE = {"width": 390, "height": 844}
-LIGHT = {
-    "bg_color": "#ffffff",
-    "text_color": "#000000",
-    "hint_color": "#999999",
-    "link_color": "#2481cc",
-    "button_color": "#2481cc",
-    "button_text_color": "#ffffff",
-    "secondary_bg_color": "#efeff3",
-}
-DARK = {
-    "bg_color": "#212121",
-    "text_color": "#ffffff",
-    "hint_color": "#aaaaaa",
-    "link_color": "#8774e1",
-    "button_color": "#8774e1",
-    "button_text_color": "#ffffff",
-    "secondary_bg_color": "#181818",
-}
+LIGHT, DARK = LIGHT_THEME, DARK_THEME
 
 
 def init_data_fields(user_id: int, auth_date: int | None = None, **extra: str) -> dict[str, str]:
@@ -57,19 +39,11 @@ def init_data_fields(user_id: int, auth_date: int | None = None, **extra: str) -
     return fields
 
 
-def sign(bot_token: str, fields: dict[str, str]) -> str:
-    """``fields`` as initData with the hash Telegram computes (core.telegram.org/bots/webapps):
-    HMAC-SHA256 of the sorted ``key=value`` lines under HMAC("WebAppData", bot token)."""
-    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()))
-    secret = hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
-    digest = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
-    return urlencode({**fields, "hash": digest})
-
-
 def signed_init_data(
     bot_token: str, user_id: int, auth_date: int | None = None, **extra: str
 ) -> str:
-    """initData for ``user_id`` signed with ``bot_token``, dated ``auth_date`` (default now)."""
+    """initData for ``user_id`` signed with ``bot_token``, dated ``auth_date`` (default now);
+    signed by the demo's signer, checked by aiogram's own implementation."""
     return sign(bot_token, init_data_fields(user_id, auth_date, **extra))
 
 
@@ -95,18 +69,6 @@ async def serving_app(
         await runner.cleanup()
 
 
-def app_url(base: str, init_data: str, theme: dict[str, str] | None = None, query: str = "") -> str:
-    """The app's address as Telegram opens it: initData, version, theme in the hash."""
-    hash_params = {
-        "tgWebAppData": init_data,
-        "tgWebAppVersion": "8.0",
-        "tgWebAppPlatform": "unknown",
-        "tgWebAppThemeParams": json.dumps(theme or LIGHT, separators=(",", ":")),
-    }
-    fragment = "&".join(f"{k}={quote(v, safe='')}" for k, v in hash_params.items())
-    return f"{base}/app/{'?' + query if query else ''}#{fragment}"
-
-
 async def open_app(
     browser: BrowserContext,
     base: str,
@@ -117,6 +79,6 @@ async def open_app(
     """A 390×844 page with the app opened and its first screen shown (or refused)."""
     page = await browser.new_page()
     await page.set_viewport_size(PHONE)
-    await page.goto(app_url(base, init_data, theme, query))
+    await page.goto(app_link(base, init_data, dark=theme is DARK, query=query))
     await page.wait_for_selector("body[data-ready]")
     return page

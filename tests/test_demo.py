@@ -13,6 +13,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote
+
+import httpx
 
 from tests.conftest import REPO_ROOT, cli_env, run_cli
 from tests.terminal import on_a_terminal
@@ -75,6 +78,7 @@ def test_demo_runs_the_product_and_resumes(tmp_path: Path) -> None:
         assert f"./switchboard --config {config}" in text and "/ops?token=" in text
         cli = ("--config", str(config))
         _run_printed_commands(text)
+        _app_link_signs_in(text)
         hello = run_cli(*cli, "admin", "--as", "111", "/help", cwd=tmp_path)
         assert hello.stdout.startswith("Hello, Анна (admin). Commands:"), hello.stdout[:80]
 
@@ -147,6 +151,21 @@ def _faults_show_retries_and_failures(cli: tuple[str, ...], directory: Path, cwd
             "SELECT count(*) FROM message WHERE job_id = ? AND status = 'failed'", (job_id,)
         ).fetchone()[0]
     assert retried >= 1 and failed >= 1, (retried, failed)
+
+
+def _app_link_signs_in(guide: str) -> None:
+    """The printed Mini App link serves the app, and its initData opens a session as 111."""
+    link = next(line.strip() for line in guide.splitlines() if "/app/#tgWebAppData=" in line)
+    base, fragment = link.split("/app/#", 1)
+    hash_params = dict(part.split("=", 1) for part in fragment.split("&"))
+    page = httpx.get(f"{base}/app/")
+    assert page.status_code == 200 and "app.js" in page.text
+    init_data = unquote(hash_params["tgWebAppData"])
+    session = httpx.post(f"{base}/app/api/v1/session", json={"init_data": init_data})
+    assert session.status_code == 200, session.text
+    auth = {"Authorization": f"Bearer {session.json()['token']}"}
+    me = httpx.get(f"{base}/app/api/v1/me", headers=auth).json()
+    assert (me["telegram_id"], me["role"]) == (111, "admin")
 
 
 def _inbox_shows_a_notification(cli: tuple[str, ...], cwd: Path) -> None:
