@@ -185,6 +185,7 @@ import commands.demo_inbox  # noqa: E402
 import commands.email  # noqa: E402
 import commands.whatsapp  # noqa: E402,F401
 from commands import admin_cli  # noqa: E402,F401
+from commands import campaign_report as _campaigns_cli  # noqa: E402,F401
 from commands import clients as _clients_cli  # noqa: E402,F401
 from commands import filters_cli as _filters_cli  # noqa: E402,F401
 from commands import jobs as _jobs_cli  # noqa: E402,F401

@@ -43,7 +43,9 @@ def worker_command(
 
 def _register_hooks(engine: object) -> None:
     """Dispatcher tick hooks every dispatching process runs (job progress; unusable inbound
-    items older than 7 days deleted, at most every 10 minutes)."""
+    items older than 7 days deleted, at most every 10 minutes; campaigns started, paced and
+    settled, ``commands.campaigns.tick_hook``)."""
+    from commands.campaigns import tick_hook
     from store.jobs import refresh_running
     from store.unparsed import purge_expired
     from workers.engine import Engine
@@ -51,6 +53,7 @@ def _register_hooks(engine: object) -> None:
     assert isinstance(engine, Engine)
     engine.tick_hooks.append(refresh_running)
     engine.tick_hooks.append(purge_expired)
+    engine.tick_hooks.append(tick_hook(engine.settings))
 
 
 def install_delivery(app: web.Application, settings: Settings) -> None:

@@ -154,7 +154,10 @@ def _plan(
     now: dt.datetime | None,
     *,
     with_templates: bool = False,
+    spread_s: float = 0.0,
 ) -> SendPlan:
+    """``spread_s``: each bot's recipients are paced evenly over that many seconds when that
+    is slower than the bot's limit (a campaign's ``--spread``)."""
     headroom = settings.delivery.rate_headroom
     lines: list[BotPlan] = []
     for reach in reach_by_bot(clients, window_since(now or utcnow())):
@@ -167,7 +170,10 @@ def _plan(
         template = ""
         if with_templates and isinstance(bot, WhatsAppBotSettings):
             template = template_label(bot)
-        lines.append(BotPlan(reach, rate, max(1.0 / rate, interval_s), paid, template))
+        step = max(1.0 / rate, interval_s)
+        if spread_s > 0 and reach.recipients:
+            step = max(step, spread_s / reach.recipients)
+        lines.append(BotPlan(reach, rate, step, paid, template))
     return SendPlan(title, tuple(lines))
 
 
@@ -176,6 +182,19 @@ def broadcast_plan(
 ) -> SendPlan:
     """The plan of a broadcast to ``clients`` (a filter's ``select_clients``)."""
     return _plan(settings, "Broadcast", clients, 0.0, now, with_templates=True)
+
+
+def campaign_plan(
+    settings: Settings,
+    clients: pw.ModelSelect[Client],
+    *,
+    name: str,
+    spread_s: float = 0.0,
+    at: dt.datetime | None = None,
+) -> SendPlan:
+    """The plan of a campaign to ``clients``, paced at the limits or over ``spread_s``; the
+    WhatsApp window is judged at its start ``at`` (naive UTC; None: now)."""
+    return _plan(settings, f"Campaign «{name}»", clients, 0.0, at, spread_s=spread_s)
 
 
 def resend_plan(

@@ -56,16 +56,7 @@ def create(
     ``MAX_VARIANTS``), ``CampaignContent`` JSON, checked here; ``start_at``: naive UTC, None
     for at once; ``spread_s``: pace the sends evenly over this many seconds (0: at the bots'
     limits)."""
-    if not name.strip():
-        raise CampaignError("the campaign needs a name")
-    if not 1 <= len(variants) <= MAX_VARIANTS:
-        raise CampaignError(f"a campaign has 1 to {MAX_VARIANTS} variants, got {len(variants)}")
-    for variant in variants:
-        CampaignContent.from_json(dict(variant))  # ContentError names the first problem
-    if spread_s < 0:
-        raise CampaignError(f"the spread cannot be negative ({spread_s:g} s)")
-    if live and start_at is None:
-        raise CampaignError("--live needs a scheduled start (--at): a campaign sent now is frozen")
+    check(name, variants, spread_s=spread_s, live=live, start_at=start_at)
     now = now or utcnow()
     return Campaign.create(
         name=name.strip()[:200],
@@ -79,6 +70,28 @@ def create(
         created_at=now,
         updated_at=now,
     )
+
+
+def check(
+    name: str,
+    variants: Sequence[dict[str, Any]],
+    *,
+    spread_s: float = 0.0,
+    live: bool = False,
+    start_at: dt.datetime | None = None,
+) -> None:
+    """``CampaignError`` (or the content's ``ContentError``) naming the first thing wrong with
+    a campaign's arguments; nothing is written."""
+    if not name.strip():
+        raise CampaignError("the campaign needs a name")
+    if not 1 <= len(variants) <= MAX_VARIANTS:
+        raise CampaignError(f"a campaign has 1 to {MAX_VARIANTS} variants, got {len(variants)}")
+    for variant in variants:
+        CampaignContent.from_json(dict(variant))  # ContentError names the first problem
+    if spread_s < 0:
+        raise CampaignError(f"the spread cannot be negative ({spread_s:g} s)")
+    if live and start_at is None:
+        raise CampaignError("--live needs a scheduled start (--at): a campaign sent now is frozen")
 
 
 def get(campaign_id: int) -> Campaign:

@@ -18,11 +18,11 @@ instead of sending a backlog in a burst.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from config.settings import parse_quiet_hours
 from store.campaigns.audience import freeze
 from store.campaigns.model import get, move
 from store.campaigns.send import enqueue_due, left, settle
@@ -34,7 +34,6 @@ from store.models import Campaign, Operator
 MAX_STEP_S = 10.0
 # Recipients whose slot is this close are enqueued now (the limiter paces them exactly).
 LOOKAHEAD_S = 1.0
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +46,7 @@ class QuietHours:
     @classmethod
     def parse(cls, text: str) -> QuietHours:
         """``22:00-09:00`` -> QuietHours; ``ValueError`` naming what is wrong."""
-        parts = text.replace(" ", "").split("-")
-        if len(parts) != 2 or not all(_HHMM.match(p) for p in parts):
-            raise ValueError(f"quiet hours {text!r}: expected HH:MM-HH:MM, e.g. 22:00-09:00")
-        start, end = (dt.time.fromisoformat(p.zfill(5)) for p in parts)
-        if start == end:
-            raise ValueError(f"quiet hours {text!r}: start and end are the same")
-        return cls(start, end)
+        return cls(*parse_quiet_hours(text))
 
     def covers(self, moment: dt.datetime, zone: dt.tzinfo) -> bool:
         """Whether ``moment`` (naive UTC) falls in the quiet hours of ``zone``."""
