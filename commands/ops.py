@@ -175,6 +175,7 @@ def install_ops(app: web.Application, settings: Settings) -> None:
     from commands.metrics import REGISTRY_KEY, build_registry, metrics
     from commands.ops_actions import install_actions
     from commands.ops_client import install_client_page
+    from commands.ops_job_page import job_page
 
     if ENGINE_KEY not in app:
         raise RuntimeError("install_ops needs install_delivery first (the engine it shows)")
@@ -189,6 +190,7 @@ def install_ops(app: web.Application, settings: Settings) -> None:
     app.router.add_post(r"/ops/dead/{key}/requeue", requeue_dead)
     app.router.add_post(r"/ops/messages/{message_id}/retry", retry_message)
     install_actions(app)
+    app.router.add_get(r"/ops/jobs/{job_id}", job_page)
     install_client_page(app)
     app.router.add_get("/metrics", metrics)
     app[VERBOSE_HEALTH_KEY] = verbose_health

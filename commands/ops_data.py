@@ -202,7 +202,9 @@ def _dead_rows(engine: Engine) -> list[DeadRow]:
     return [DeadRow(d, statuses.get(d.outbox_id or 0)) for d in letters]
 
 
-def _error_rows(wanted: ErrorFilter) -> list[ErrorRow]:
+def error_rows(wanted: ErrorFilter, job_id: int | None = None) -> list[ErrorRow]:
+    """The newest ``ERRORS_SHOWN`` failed and retried sends as ``wanted`` (of job ``job_id``
+    only, when given), with their bots' and clients' names."""
     names = {b.id: b.name for b in Bot.select(Bot.id, Bot.name)}
     bot_id = None
     if wanted.bot is not None:
@@ -210,7 +212,9 @@ def _error_rows(wanted: ErrorFilter) -> list[ErrorRow]:
         if bot_id is None:
             return []  # configured, never synced to the store: it has no rows
     since = wanted.since(utcnow())
-    rows = outbox.latest_errors(ERRORS_SHOWN, bot_id=bot_id, code=wanted.code, since=since)
+    rows = outbox.latest_errors(
+        ERRORS_SHOWN, bot_id=bot_id, code=wanted.code, since=since, job_id=job_id
+    )
     ids = {m.client_id for m in rows}
     clients: Any = Client.select(Client.id, Client.name).where(Client.id.in_(ids)).tuples()
     client_names = dict(clients) if ids else {}
@@ -278,7 +282,7 @@ def collect(settings: Settings, engine: Engine, wanted: ErrorFilter = ErrorFilte
         active_jobs=active,
         finished_jobs=finished,
         dead=_dead_rows(engine),
-        errors=_error_rows(wanted),
+        errors=error_rows(wanted),
         error_filter=wanted,
         error_codes=outbox.error_codes(),
         unparsed=recent_unparsed(UNPARSED_SHOWN),

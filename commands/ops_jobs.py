@@ -37,7 +37,7 @@ def bar(p: Progress) -> str:
 def job_row(p: Progress, zone: dt.tzinfo, *, cancel: bool) -> list[str]:
     """A job's cells (``JOB_HEADERS``), plus a Cancel that asks first when ``cancel``."""
     figures = (p.total, p.sent, p.failed, p.skipped, p.cancelled, p.remaining)
-    cells = [_e(p.id), _e(p.kind), _e(p.state), bar(p)]
+    cells = [f'<a href="/ops/jobs/{p.id}">{p.id}</a>', _e(p.kind), _e(p.state), bar(p)]
     cells += [f'<span class="num">{n}</span>' for n in figures]
     cells += [_e(p.filter_text or "(all)"), _e(at(p.created_at, zone))]
     if cancel:

@@ -102,7 +102,7 @@ ERROR_HEADERS = ["when", "message", "bot", "client", "text", "state", "attempts"
 ERROR_HEADERS += ["code", "error", "action"]
 
 
-def _error_row(r: ErrorRow, csrf: str, zone: dt.tzinfo) -> list[str]:
+def error_row(r: ErrorRow, csrf: str, zone: dt.tzinfo) -> list[str]:
     """A failed row (with Retry now) or a retried one (``queued`` again, with its next try)."""
     retrying = r.status == "queued"
     client = f"{r.client_name} (#{r.client_id})" if r.client_name else f"#{r.client_id}"
@@ -227,7 +227,7 @@ def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
     )
     errors = _table(
         ERROR_HEADERS,
-        [_error_row(r, csrf, zone) for r in view.errors],
+        [error_row(r, csrf, zone) for r in view.errors],
         "errors",
         "No failed or retried sends match."
         if view.error_filter.active

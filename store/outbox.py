@@ -424,10 +424,11 @@ def latest_errors(
     bot_id: int | None = None,
     code: str | None = None,
     since: dt.datetime | None = None,
+    job_id: int | None = None,
 ) -> list[Message]:
     """The most recently failed or retried outbound rows that carry an error, newest first;
     only ``bot_id``'s, only those with error ``code``, only those whose error is from
-    ``since`` (naive UTC) on, when given."""
+    ``since`` (naive UTC) on, only job ``job_id``'s, when given."""
     query = Message.select().where((Message.direction == "out") & Message.error_code.is_null(False))
     if bot_id is not None:
         query = query.where(Message.bot == bot_id)
@@ -435,6 +436,8 @@ def latest_errors(
         query = query.where(Message.error_code == code)
     if since is not None:
         query = query.where(Message.updated_at >= since)
+    if job_id is not None:
+        query = query.where(Message.job == job_id)
     return list(query.order_by(Message.updated_at.desc(), MESSAGE_ID.desc()).limit(limit))
 
 
