@@ -78,7 +78,10 @@ async def test_a_jobs_page_shows_its_plan_per_bot_and_its_errors(db: peewee.Data
     # A finished job: no Cancel.
     jobs.cancel(job.id)
     with redis_namespace() as ns:
-        async with serving(_settings(ns)) as (url, _), aiohttp.ClientSession() as http:
-            async with http.get(f"{url}/ops/jobs/{job.id}", headers=BEARER) as r:
-                page = await r.text()
+        async with (
+            serving(_settings(ns)) as (url, _),
+            aiohttp.ClientSession() as http,
+            http.get(f"{url}/ops/jobs/{job.id}", headers=BEARER) as r,
+        ):
+            page = await r.text()
     assert "cancelled</h1>" in page and f'aria-label="Cancel job {job.id}"' not in page
