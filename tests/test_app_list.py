@@ -21,6 +21,7 @@ from store.models import AuditLog, Client, Label, LabelMembership, OperatorPrefe
 from store.permissions import set_override
 from tests import factories as f
 from tests.admin_support import make_staff
+from tests.sqllog import captured_statements
 
 
 @pytest.fixture
@@ -92,6 +93,26 @@ def test_keyset_pages_neither_repeat_nor_skip_while_messages_arrive(
     assert third.next_cursor is None
     with pytest.raises(CommandError, match="cursor"):
         list_view(admin, "", after="garbled", per_page=10)
+
+
+def test_a_later_page_given_the_first_count_counts_nothing(
+    staff: dict[str, CommandContext],
+) -> None:
+    t0 = utcnow() - dt.timedelta(hours=1)
+    for n in range(12):
+        f.client(f"c{n:02}", unread=True, last_action_at=t0 - dt.timedelta(minutes=n))
+    admin = staff["admin"]
+    first = list_view(admin, "unanswered", per_page=5)
+    assert first.unread == 12 and first.next_cursor
+    known = (first.value, first.exact)
+    with captured_statements() as fresh:
+        again = list_view(admin, "unanswered", after=first.next_cursor, per_page=5)
+    with captured_statements() as given:
+        second = list_view(admin, "unanswered", after=first.next_cursor, per_page=5, known=known)
+    assert [c.id for c in second.cards] == [c.id for c in again.cards]
+    assert second.unread is None and (second.value, second.exact) == (12, True)
+    assert not [q for q in given if "count" in q.lower()]
+    assert len(given) == len(fresh) - 1  # the capped count, and nothing else, is saved
 
 
 def test_cards_pinned_first_with_unread_marks_and_the_chosen_fields(

@@ -7,7 +7,8 @@ clients.parse``: the one registry), the tab counts and the page are the admin li
 rule), the card's fields are ``commands.admin.cards.field_value`` in the order and choice of
 ``/preview``. A page is a keyset page: the next one is asked for with ``next_cursor``, so new
 messages between two pages neither repeat nor skip a client. Only the first page counts the
-tabs; later pages reuse the count the list showed.
+tabs and reads the unread counter; a later page is given the count the first one showed
+(``known``), which only picks the shape of its query (``page_clients``), so it counts nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from commands.admin.cards import ICONS, CardData, field_value, load_card_data
 from commands.admin.clients import TAB_LABELS, parse, tab_counts, with_tab
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.preferences import PREVIEW_FIELDS, preferences_of
-from store.clients.query import ClientCount, page_clients
+from store.clients.query import COUNT_CAP, ClientCount, page_clients
 from store.clients.unread import unread_count
 from store.filters import FilterError
 from store.filters.registry import TABS
@@ -61,7 +62,8 @@ class Card:
 
 @dataclass(frozen=True, slots=True)
 class ListView:
-    """A page of the list: ``tabs`` only on the first page (later pages keep those counts)."""
+    """A page of the list: ``tabs`` and ``unread`` only on the first page (later pages keep
+    what the first one showed)."""
 
     tab: str
     count: str
@@ -69,7 +71,7 @@ class ListView:
     exact: bool
     cards: list[Card]
     next_cursor: str | None
-    unread: int
+    unread: int | None = None
     tabs: list[Tab] | None = None
 
 
@@ -86,9 +88,11 @@ def list_view(
     *,
     after: str | None = None,
     per_page: int = PER_PAGE,
+    known: tuple[int, bool] | None = None,
 ) -> ListView:
     """The page of ``tab`` of the clients matching ``text`` after ``after`` (a ``next_cursor``
-    of this list; None: the first page, which also counts every tab)."""
+    of this list; None: the first page, which also counts every tab). ``known``: the first
+    page's ``(value, exact)`` for a later page (None: count again)."""
     check_tab(tab)
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise CommandError(f"per_page must be 1 to {MAX_PER_PAGE}")
@@ -98,6 +102,9 @@ def list_view(
         counts = tab_counts(parse(ctx, text), ctx)
         tabs = [Tab(name, TAB_LABELS[name], str(c), c.value, c.exact) for name, c in counts.items()]
         count = counts[tab]
+    elif known is not None:
+        value, exact = known
+        count = ClientCount(max(0, min(value, COUNT_CAP)), exact=exact and value <= COUNT_CAP)
     try:
         page = page_clients(
             parse(ctx, with_tab(text, tab)),
@@ -117,7 +124,7 @@ def list_view(
         exact=page.count.exact,
         cards=cards,
         next_cursor=page.next_cursor,
-        unread=unread_count(ctx.operator),
+        unread=unread_count(ctx.operator) if after is None else None,
         tabs=tabs,
     )
 

@@ -40,6 +40,10 @@ class ClientsIn(ApiModel):
     """`next_cursor` of the previous page; absent for the first page."""
     per_page: int = PER_PAGE
     """Cards per page, 1 to 100."""
+    count: int | None = None
+    """With `after`: the first page's `value`, so the page is not counted again."""
+    exact: bool = True
+    """With `count`: the first page's `exact`."""
 
 
 class TabOut(ApiModel):
@@ -98,8 +102,8 @@ class ClientsOut(ApiModel):
     """The page, pinned first, then the latest activity (or `sort:created`)."""
     next_cursor: str | None
     """Pass as `after` for the next page; null on the last page."""
-    unread: int
-    """The operator's unread counter (F15), for the header."""
+    unread: int | None
+    """The operator's unread counter (F15), for the header; on the first page only."""
     tabs: list[TabOut] | None
     """Every tab with its count, on the first page only."""
 
@@ -112,7 +116,10 @@ class ClientsOut(ApiModel):
     request=ClientsIn,
 )
 def clients(ctx: ApiContext, params: ClientsIn) -> ClientsOut:
-    view = list_view(ctx, params.filter, params.tab, after=params.after, per_page=params.per_page)
+    known = (params.count, params.exact) if params.count is not None else None
+    view = list_view(
+        ctx, params.filter, params.tab, after=params.after, per_page=params.per_page, known=known
+    )
     return ClientsOut.model_validate(view, from_attributes=True)
 
 

@@ -108,13 +108,13 @@ class ClientList {
     const generation = this.generation;
     this.loading = true;
     const query = { filter: this.filter, tab: this.tab, per_page: PER_PAGE };
-    if (!first) query.after = this.cursor;
+    if (!first) Object.assign(query, { after: this.cursor, count: this.count.value, exact: this.count.exact });
     try {
       const page = await api("GET", "/clients", query, { quiet: first });
       if (generation !== this.generation) return;
       if (first) {
         this.error.hidden = true;
-        this.count = { text: page.count, value: page.value };
+        this.count = { text: page.count, value: page.value, exact: page.exact };
         this.drawTabs(page.tabs);
         setUnread(page.unread);
       }
