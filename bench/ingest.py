@@ -42,6 +42,7 @@ import aiohttp
 import psycopg
 from aiohttp import web
 
+from bench.pyspy import sampling, top
 from emulators.telegram import SECRET_HEADER, TelegramEmulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -281,11 +282,13 @@ async def bench_kind(kind: str, args: argparse.Namespace, emu_url: str) -> None:
     async with bare() as bare_url, serving(kind, emu_url) as (serve_url, pid, store):
         await load(bare_url, bodies[:200], k, "warm-up")
         await load(serve_url, bodies[:200], k, "warm-up")
+        profile = Path(f"{args.profile}.{kind}.raw") if args.profile else None
         for r in range(args.rounds):
             chunk = bodies[200 + r * n : 200 + (r + 1) * n]
             bare_run = await load(bare_url, chunk, k, "bare aiohttp")
             cpu_before, pg_before = cpu_s(pid), postgres_cpu_s()
-            served = await load(serve_url, chunk, k, f"serve/{kind}")
+            with sampling(pid, profile, append=r > 0) if profile else contextlib.nullcontext():
+                served = await load(serve_url, chunk, k, f"serve/{kind}")
             cpu = (cpu_s(pid) - cpu_before) / n * 1000
             pg = (postgres_cpu_s() - pg_before) / n * 1000
             ratios.append(served.rate / bare_run.rate)
@@ -297,6 +300,8 @@ async def bench_kind(kind: str, args: argparse.Namespace, emu_url: str) -> None:
             print(describe(bare_run, None), flush=True)
             print(describe(served, bare_run, cost), flush=True)
         total, distinct = count_stored(store)  # every request was answered: all stored
+    if profile is not None:
+        print(f"py-spy profile of serve ({profile}):\n{top(profile)}", flush=True)
     expected = 200 + n * args.rounds
     if total != expected or distinct != expected:
         raise SystemExit(f"{kind}: stored {total} messages ({distinct} distinct) of {expected}")
@@ -326,6 +331,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument(
+        "--profile",
+        metavar="PREFIX",
+        help="record serve with py-spy during the timed rounds into PREFIX.<db>.raw",
+    )
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_server:

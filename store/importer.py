@@ -9,8 +9,9 @@ are created. The bot must be one of the configured bots.
 
 A bad row is reported by its line number (where its record starts; the header is line 1) with
 the reason, and skipped; the valid rows are kept. Rows are written in batches of
-``batch_size`` (default 500), each in one write transaction with a handful of set-based
-statements; if the database refuses a batch, its rows are retried one transaction each, so a
+``batch_size`` (default 5,000), each in one write transaction: staged in temporary tables,
+then a handful of set-based statements (``store.import_batch``); if the database refuses a
+batch, it is halved down to the rows it refuses, each piece its own transaction, so a
 refused row never leaves half of itself behind.
 """
 
@@ -18,20 +19,21 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
 import peewee
-from peewee import EXCLUDED
 
 from store.clock import utcnow
 from store.db import write_transaction
 from store.errors import StoreError
 from store.export import BASE_COLUMNS, HISTORY_SEPARATOR
-from store.models import Block, BlockHistory, Bot, Client, Variable
+from store.import_batch import StagedClient as ParsedRow
+from store.import_batch import write_staged
+from store.models import Bot
 
-DEFAULT_BATCH_SIZE: Final = 500
+DEFAULT_BATCH_SIZE: Final = 5000
 MAX_REPORTED_ERRORS: Final = 1000
 # Column widths of store.models (PostgreSQL enforces them; SQLite would not).
 MAX_NAME: Final = 400
@@ -74,25 +76,6 @@ class ImportReport:
         self.error_count += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(LineError(line, reason))
-
-
-@dataclass(slots=True)
-class ParsedRow:
-    line: int
-    bot_id: int
-    messenger_id: str
-    name: str | None
-    created_at: dt.datetime | None
-    last_action_at: dt.datetime | None
-    avatar_url: str | None
-    block: str | None
-    history: list[str]
-    tag: str | None
-    variables: dict[str, str]
-
-    @property
-    def key(self) -> tuple[int, str]:
-        return (self.bot_id, self.messenger_id)
 
 
 def import_csv(
@@ -140,10 +123,11 @@ def import_csv(
         except RowError as exc:
             report.add_error(line, str(exc))
             continue
-        if row.key in keys:  # the same client twice: the later row updates the earlier one
+        key = (row.bot_id, row.messenger_id)
+        if key in keys:  # the same client twice: the later row updates the earlier one
             flush()
         batch.append(row)
-        keys.add(row.key)
+        keys.add(key)
         if len(batch) >= batch_size:
             flush()
     flush()
@@ -277,152 +261,27 @@ def _parse(
         last_action_at=parse_timestamp(last, zone) if last else None,
         avatar_url=_text(avatar, "avatar_url", 100_000) or None,
         block=block or None,
-        history=history_names,
         tag=_text(tag, "tag", MAX_TAG) or None,
+        history=history_names,
         variables=variables,
     )
 
 
 def _write_batch(rows: list[ParsedRow], report: ImportReport) -> None:
+    """Write ``rows`` in one transaction; if the database refuses it, halve it down to the
+    rows it refuses (each piece its own transaction), so a refused row leaves nothing of
+    itself and every other row is written."""
     try:
         with write_transaction():
-            created, updated = _upsert(rows)
-    except peewee.DatabaseError:
-        # Find the rows the database refuses: each alone, in its own transaction.
-        for row in rows:
-            try:
-                with write_transaction():
-                    created, updated = _upsert([row])
-            except peewee.DatabaseError as exc:
-                message = str(exc).strip().splitlines()[0] if str(exc).strip() else "refused"
-                report.add_error(row.line, f"the database refused the row: {message}")
-            else:
-                report.created += created
-                report.updated += updated
+            created, updated = write_staged(rows, utcnow())
+    except peewee.DatabaseError as exc:
+        if len(rows) == 1:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else "refused"
+            report.add_error(rows[0].line, f"the database refused the row: {message}")
+            return
+        middle = len(rows) // 2
+        _write_batch(rows[:middle], report)
+        _write_batch(rows[middle:], report)
         return
     report.created += created
     report.updated += updated
-
-
-def _client_ids(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, ...]]:
-    """``(bot_id, messenger_id) -> (id, created_at, last_action_at, name, avatar, block, tag)``
-    of the existing clients among ``keys``, one query per bot."""
-    by_bot: dict[int, list[str]] = {}
-    for bot_id, mid in keys:
-        by_bot.setdefault(bot_id, []).append(mid)
-    found: dict[tuple[int, str], tuple[Any, ...]] = {}
-    for bot_id, mids in by_bot.items():
-        query = Client.select(
-            Client.id,
-            Client.messenger_id,
-            Client.name,
-            Client.created_at,
-            Client.last_action_at,
-            Client.avatar_url,
-            Client.block,
-            Client.tag,
-        ).where((Client.bot == bot_id) & Client.messenger_id.in_(mids))
-        for cid, mid, *rest in _tuples(query):
-            found[(bot_id, mid)] = (cid, *rest)
-    return found
-
-
-def _block_ids(names: set[str]) -> dict[str, int]:
-    if not names:
-        return {}
-    Block.insert_many(
-        [(n,) for n in sorted(names)], fields=[Block.name]
-    ).on_conflict_ignore().execute()
-    return dict(_tuples(Block.select(Block.name, Block.id).where(Block.name.in_(list(names)))))
-
-
-def _tuples(query: Any) -> Iterator[tuple[Any, ...]]:
-    return iter(query.tuples())
-
-
-def _upsert(rows: list[ParsedRow]) -> tuple[int, int]:
-    """Write ``rows`` (distinct clients): a few statements whatever their number."""
-    now = utcnow()
-    existing = _client_ids(row.key for row in rows)
-    blocks = _block_ids(
-        {name for row in rows for name in [*(row.history), *([row.block] if row.block else [])]}
-    )
-    values = []
-    for row in rows:
-        old = existing.get(row.key)
-        # Empty cells keep what an existing client has; a new one gets the defaults.
-        _, old_name, old_created, old_last, old_avatar, old_block, old_tag = old or (
-            None,
-            "",
-            now,
-            None,
-            None,
-            None,
-            None,
-        )
-        created = row.created_at or old_created
-        values.append(
-            {
-                "bot": row.bot_id,
-                "messenger_id": row.messenger_id,
-                "name": row.name if row.name is not None else old_name,
-                "created_at": created,
-                "last_action_at": row.last_action_at or old_last or created,
-                "avatar_url": row.avatar_url if row.avatar_url is not None else old_avatar,
-                "block": blocks[row.block] if row.block else old_block,
-                "tag": row.tag if row.tag is not None else old_tag,
-            }
-        )
-    updated_columns: list[peewee.Field] = [
-        Client.name,
-        Client.created_at,
-        Client.last_action_at,
-        Client.avatar_url,
-        Client.block,
-        Client.tag,
-    ]
-    (
-        Client.insert_many(values)
-        .on_conflict(
-            conflict_target=[Client.bot, Client.messenger_id],
-            update={col: getattr(EXCLUDED, col.column_name) for col in updated_columns},
-        )
-        .execute()
-    )
-    ids = {key: found[0] for key, found in _client_ids(row.key for row in rows).items()}
-    with_history = [row for row in rows if row.history]
-    if with_history:
-        BlockHistory.delete().where(
-            BlockHistory.client.in_([ids[row.key] for row in with_history])
-        ).execute()
-        history = []
-        for row in with_history:
-            entered = row.created_at or now
-            for step, name in enumerate(row.history):
-                # Keeps the file's order, which export reads back by entered_at.
-                history.append(
-                    (ids[row.key], blocks[name], entered + dt.timedelta(microseconds=step))
-                )
-        for chunk in _chunks(history, 1000):
-            BlockHistory.insert_many(
-                chunk, fields=[BlockHistory.client, BlockHistory.block, BlockHistory.entered_at]
-            ).execute()
-    variables = [
-        (ids[row.key], name, value) for row in rows for name, value in row.variables.items()
-    ]
-    for chunk in _chunks(variables, 1000):
-        (
-            Variable.insert_many(chunk, fields=[Variable.client, Variable.name, Variable.value])
-            .on_conflict(
-                conflict_target=[Variable.client, Variable.name],
-                update={Variable.value: EXCLUDED.value},
-            )
-            .execute()
-        )
-    updated = sum(1 for row in rows if row.key in existing)
-    return len(rows) - updated, updated
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

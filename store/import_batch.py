@@ -1,0 +1,258 @@
+"""Writing one batch of imported clients (``store.importer``): staged, then set-based SQL.
+
+The batch's rows go into three temporary tables first — ``executemany`` on SQLite, ``COPY``
+on PostgreSQL, no SQL text per row — and a fixed handful of statements moves them into the
+store, whatever the batch's size: new blocks, the existing clients updated (an empty cell
+keeps what the client has), the new clients inserted, their block history replaced and their
+variables upserted. The statements join the staged rows to ``client`` on its unique
+(bot, messenger id) index. The caller runs a batch in one write transaction.
+
+Building a multi-row ``INSERT`` in peewee cost more than the database's whole work on it
+(issue 14: 1,600 rows/s on SQLite, 760 on PostgreSQL with 500 rows a statement).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from store.db import database_proxy, is_postgres
+from store.models import Client
+
+STAGE_ROW: Final = "import_stage_row"
+STAGE_HISTORY: Final = "import_stage_history"
+STAGE_VARIABLE: Final = "import_stage_variable"
+COPY: Final = {
+    STAGE_ROW: "COPY import_stage_row FROM STDIN",
+    STAGE_HISTORY: "COPY import_stage_history FROM STDIN",
+    STAGE_VARIABLE: "COPY import_stage_variable FROM STDIN",
+}
+INSERT: Final = {
+    STAGE_ROW: "INSERT INTO import_stage_row VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    STAGE_HISTORY: "INSERT INTO import_stage_history VALUES (?, ?, ?, ?, ?)",
+    STAGE_VARIABLE: "INSERT INTO import_stage_variable VALUES (?, ?, ?, ?)",
+}
+CLEAR_SQLITE: Final = (
+    "DELETE FROM import_stage_row",
+    "DELETE FROM import_stage_history",
+    "DELETE FROM import_stage_variable",
+)
+
+# Client columns the import writes; the others get their model defaults on insert.
+WRITTEN = frozenset(
+    {"id", "bot_id", "messenger_id", "name", "created_at", "last_action_at", "avatar_url"}
+    | {"block_id", "tag"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StagedClient:
+    """One row of the file as the statements read it (None: the cell was empty)."""
+
+    line: int
+    bot_id: int
+    messenger_id: str
+    name: str | None
+    created_at: dt.datetime | None
+    last_action_at: dt.datetime | None
+    avatar_url: str | None
+    block: str | None
+    tag: str | None
+    history: Sequence[str]
+    variables: dict[str, str]
+
+
+def _tables(pg: bool) -> list[str]:
+    stamp = "timestamp" if pg else "TEXT"
+    # PostgreSQL empties them at each commit; SQLite's are emptied before each batch.
+    keep = " ON COMMIT DELETE ROWS" if pg else ""
+    return [
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_ROW} (line INTEGER, bot_id INTEGER, "
+        f"messenger_id TEXT, name TEXT, created_at {stamp}, last_action_at {stamp}, "
+        f"avatar_url TEXT, block TEXT, tag TEXT, has_history BOOLEAN){keep}",
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_HISTORY} (bot_id INTEGER, messenger_id TEXT, "
+        f"block TEXT, entered_at {stamp}, position INTEGER){keep}",
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_VARIABLE} (bot_id INTEGER, messenger_id TEXT, "
+        f"name TEXT, value TEXT){keep}",
+    ]
+
+
+def _stamp(value: dt.datetime | None, pg: bool) -> Any:
+    # SQLite keeps peewee's text form of a datetime (its sqlite3 adapter's, isoformat(" ")).
+    if value is None or pg:
+        return value
+    return value.isoformat(" ")
+
+
+def _stage(rows: Sequence[StagedClient], now: dt.datetime, pg: bool) -> None:
+    clients = [
+        (
+            row.line,
+            row.bot_id,
+            row.messenger_id,
+            row.name,
+            _stamp(row.created_at, pg),
+            _stamp(row.last_action_at, pg),
+            row.avatar_url,
+            row.block,
+            row.tag,
+            bool(row.history),
+        )
+        for row in rows
+    ]
+    history = []
+    position = 0
+    for row in rows:
+        entered = row.created_at or now
+        for step, name in enumerate(row.history):
+            # Microseconds apart: the file's order is the order export reads back.
+            at = entered + dt.timedelta(microseconds=step)
+            history.append((row.bot_id, row.messenger_id, name, _stamp(at, pg), position))
+            position += 1
+    variables = [
+        (row.bot_id, row.messenger_id, name, value)
+        for row in rows
+        for name, value in row.variables.items()
+    ]
+    for table, values in ((STAGE_ROW, clients), (STAGE_HISTORY, history)):
+        _fill(table, values, pg)
+    _fill(STAGE_VARIABLE, variables, pg)
+
+
+def _fill(table: str, values: list[tuple[Any, ...]], pg: bool) -> None:
+    if not values:
+        return
+    database = database_proxy.obj
+    if pg:
+        with database.cursor() as cursor, cursor.copy(COPY[table]) as copy:
+            for value in values:
+                copy.write_row(value)
+        return
+    database.cursor().executemany(INSERT[table], values)
+
+
+def _defaults(now: dt.datetime, pg: bool) -> tuple[list[str], list[Any]]:
+    """The client columns the import does not write with their model defaults."""
+    columns, values = [], []
+    for model_field in Client._meta.sorted_fields:
+        if model_field.column_name in WRITTEN or model_field.null:
+            continue
+        default = model_field.default
+        value = default() if callable(default) else default
+        if isinstance(value, dt.datetime):
+            value = _stamp(value, pg)
+        columns.append(model_field.column_name)
+        values.append(model_field.db_value(value) if not isinstance(value, str) else value)
+    return columns, values
+
+
+def _execute(sql: str, params: Sequence[Any] = ()) -> int:
+    """Run one statement written with ``?`` placeholders; returns the rows it changed."""
+    if is_postgres():
+        sql = sql.replace("?", "%s")
+    cursor = database_proxy.obj.execute_sql(sql, list(params))
+    return int(cursor.rowcount)
+
+
+# The statements: constant text, every value bound. They match a staged row to its client
+# on the unique (bot_id, messenger_id) index.
+NEW_BLOCKS: Final = (
+    "INSERT INTO block (name) SELECT block FROM ("
+    "SELECT block FROM import_stage_row WHERE block IS NOT NULL "
+    "UNION SELECT block FROM import_stage_history) AS names WHERE true ON CONFLICT DO NOTHING"
+)
+# A name only where it changes: SQLite's search index is rewritten for every row whose name
+# is set, changed or not.
+RENAME: Final = (
+    "UPDATE client SET name = s.name FROM import_stage_row AS s "
+    "WHERE client.bot_id = s.bot_id AND client.messenger_id = s.messenger_id "
+    "AND s.name IS NOT NULL AND client.name <> s.name"
+)
+# An empty cell (NULL) keeps what the client has.
+UPDATE: Final = (
+    "UPDATE client SET "
+    "created_at = COALESCE(s.created_at, client.created_at), "
+    "last_action_at = COALESCE(s.last_action_at, client.last_action_at, "
+    "s.created_at, client.created_at), "
+    "avatar_url = COALESCE(s.avatar_url, client.avatar_url), "
+    "block_id = COALESCE((SELECT block.id FROM block WHERE block.name = s.block), "
+    "client.block_id), "
+    "tag = COALESCE(s.tag, client.tag) "
+    "FROM import_stage_row AS s "
+    "WHERE client.bot_id = s.bot_id AND client.messenger_id = s.messenger_id"
+)
+INSERT_HEAD: Final = (
+    "INSERT INTO client (bot_id, messenger_id, name, created_at, last_action_at, avatar_url, "
+    "block_id, tag"
+)
+INSERT_SELECT: Final = (
+    "SELECT s.bot_id, s.messenger_id, COALESCE(s.name, ''), COALESCE(s.created_at, ?), "
+    "COALESCE(s.last_action_at, s.created_at, ?), s.avatar_url, block.id, s.tag"
+)
+INSERT_TAIL: Final = (
+    " FROM import_stage_row AS s LEFT JOIN block ON block.name = s.block "
+    "WHERE NOT EXISTS (SELECT 1 FROM client "
+    "WHERE client.bot_id = s.bot_id AND client.messenger_id = s.messenger_id) "
+    "ORDER BY s.line ON CONFLICT DO NOTHING"
+)
+FORGET_HISTORY: Final = (
+    "DELETE FROM block_history WHERE client_id IN (SELECT client.id FROM import_stage_row AS s "
+    "JOIN client ON client.bot_id = s.bot_id AND client.messenger_id = s.messenger_id "
+    "WHERE s.has_history)"
+)
+ADD_HISTORY: Final = (
+    "INSERT INTO block_history (client_id, block_id, entered_at) "
+    "SELECT client.id, block.id, s.entered_at FROM import_stage_history AS s "
+    "JOIN client ON client.bot_id = s.bot_id AND client.messenger_id = s.messenger_id "
+    "JOIN block ON block.name = s.block ORDER BY s.position"
+)
+SET_VARIABLES: Final = (
+    "INSERT INTO variable (client_id, name, value) "
+    "SELECT client.id, s.name, s.value FROM import_stage_variable AS s "
+    "JOIN client ON client.bot_id = s.bot_id AND client.messenger_id = s.messenger_id "
+    "WHERE true ON CONFLICT (client_id, name) DO UPDATE SET value = excluded.value"
+)
+
+
+def write_staged(rows: Sequence[StagedClient], now: dt.datetime) -> tuple[int, int]:
+    """Write ``rows`` (distinct clients, at most one per (bot, messenger id)); returns
+    (created, updated). Run inside a write transaction."""
+    if not rows:
+        return 0, 0
+    pg = is_postgres()
+    for statement in _tables(pg):
+        _execute(statement)
+    if not pg:
+        for statement in CLEAR_SQLITE:
+            _execute(statement)
+    _stage(rows, now, pg)
+    if pg:  # a plan for the thousands of rows staged, not for the empty table it last saw
+        _execute("ANALYZE import_stage_row, import_stage_history, import_stage_variable")
+    _execute(NEW_BLOCKS)
+    updated = _update_existing()
+    created = _insert_new(now, pg)
+    if created + updated < len(rows):  # another writer created some meanwhile (PostgreSQL)
+        _update_existing()  # the file's values onto theirs (again onto ours: the same values)
+        updated = len(rows) - created
+    _execute(FORGET_HISTORY)
+    _execute(ADD_HISTORY)
+    _execute(SET_VARIABLES)
+    return created, updated
+
+
+def _update_existing() -> int:
+    """Update the staged clients that exist; returns how many."""
+    _execute(RENAME)
+    return _execute(UPDATE)
+
+
+def _insert_new(now: dt.datetime, pg: bool) -> int:
+    """Insert the staged clients that do not exist yet; returns how many."""
+    columns, values = _defaults(now, pg)
+    # The other columns' names come from the model, their values are bound.
+    head = "".join([INSERT_HEAD, *(f", {column}" for column in columns), ") "])
+    select = INSERT_SELECT + ", ?" * len(values)
+    stamp = _stamp(now, pg)
+    return _execute(head + select + INSERT_TAIL, [stamp, stamp, *values])
