@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext, Page, ViewportSize
 
 from commands.app.serve import install_app
 from commands.demo_app import DARK_THEME, LIGHT_THEME, app_link
@@ -23,7 +23,7 @@ from commands.web import RouteInstaller, build_app
 from config import Settings
 
 BOT_TOKEN = "123456:APP-test-token"
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 LIGHT, DARK = LIGHT_THEME, DARK_THEME
 
 
