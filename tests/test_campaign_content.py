@@ -192,6 +192,7 @@ def test_render_whatsapp_plain_in_window_template_outside() -> None:
     assert inside.text == "Анна, скидка в Казань!"
     assert "parse_mode" not in inside.extra
     assert inside.attachments[0]["kind"] == "photo"
+    assert inside.extra["upload_media"] is True  # the URL's file uploaded once, then by id
     outside = render(PHOTO_CAMPAIGN, ClientFields("", {}), "whatsapp", in_window=False)
     assert outside.text == "" and outside.attachments == ()
     assert outside.extra == {

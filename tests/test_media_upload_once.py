@@ -10,6 +10,7 @@ from pathlib import Path
 
 import peewee
 import pytest
+from aiohttp import web
 
 from bots.contract import OutboundAttachment, OutboundMessage
 from bots.registry import build_adapters
@@ -17,7 +18,9 @@ from bots.telegram.adapter import TelegramAdapter
 from bots.whatsapp.adapter import WhatsAppAdapter
 from emulators.telegram import TelegramEmulator
 from emulators.whatsapp import GraphEmulator
-from store.media_uploads import key_of_file, known_file_id, remember_file_id
+from store.campaigns.content import CampaignContent, Media, render
+from store.campaigns.placeholders import ClientFields
+from store.media_uploads import key_of_file, key_of_url, known_file_id, remember_file_id
 from store.models import MediaUpload
 from tests import telegram_support, whatsapp_support
 
@@ -95,8 +98,6 @@ async def test_telegram_url_is_fetched_once_and_a_stale_id_is_replaced(
         assert sources(telegram) == ["url", "file_id", "file_id"]
         assert {m.kind for m in telegram.bot(telegram_support.TOKEN).outgoing} == {"video"}
         # an id Telegram does not know any more: dropped, the URL sent again, the new id kept
-        from store.media_uploads import key_of_url
-
         remember_file_id("tg", key_of_url(url), "BAACstale")
         await adapter.send(photo_to(CHATS[3], video))
         await adapter.send(photo_to(CHATS[4], video))
@@ -143,3 +144,55 @@ async def test_whatsapp_file_is_uploaded_once_then_sent_by_media_id(
     assert [s.payload["document"]["id"] for s in graph.sent] == [media_id] * 5
     assert {s.to for s in graph.sent} == {n.lstrip("+") for n in numbers}
     assert graph.sent[0].payload["document"]["filename"] == "menu.pdf"
+
+
+async def test_whatsapp_campaign_url_is_fetched_and_uploaded_once(
+    db: peewee.Database, graph: GraphEmulator
+) -> None:
+    fetched: list[str] = []
+
+    async def photo(request: web.Request) -> web.Response:
+        fetched.append(request.path)
+        return web.Response(body=b"\xff\xd8 sale photo", content_type="image/jpeg")
+
+    app = web.Application()
+    app.router.add_get("/sale.jpg", photo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/sale.jpg"
+    content = CampaignContent("Sale, {first_name}!", media=Media("photo", url=url))
+    adapter = build_adapters(whatsapp_support.settings_for(graph.url))["wa"]
+    try:
+        for n in range(4):
+            row = render(content, ClientFields(f"Client{n}"), "whatsapp")
+            await adapter.send(
+                OutboundMessage(
+                    "wa",
+                    f"+1631555119{n}",
+                    row.text,
+                    attachments=tuple(OutboundAttachment(**a) for a in row.attachments),
+                    extra=dict(row.extra),
+                )
+            )
+        # a link that cannot be fetched is sent as a link: Meta may reach what we cannot
+        dead = "http://127.0.0.1:9/gone.jpg"
+        await adapter.send(
+            OutboundMessage(
+                "wa",
+                "+16315551199",
+                "x",
+                attachments=(OutboundAttachment("photo", url=dead),),
+                extra={"upload_media": True},
+            )
+        )
+    finally:
+        await adapter.close()
+        await runner.cleanup()
+    assert fetched == ["/sale.jpg"]
+    (media_id,) = graph.media
+    assert graph.media[media_id].data == b"\xff\xd8 sale photo"
+    images = [s.payload["image"] for s in graph.sent]
+    assert images[:4] == [{"id": media_id, "caption": f"Sale, Client{n}!"} for n in range(4)]
+    assert images[4] == {"link": dead, "caption": "x"}

@@ -11,7 +11,8 @@ What one ``OutboundMessage`` becomes:
   ``path`` (uploaded once per bot and file content: the media id is recorded,
   ``bots.media_ids``, and sent to the next recipients for 29 days); the text is the caption
   of the first photo, video or document, or a text message before them when none can carry
-  it (audio).
+  it (audio). A message marked ``extra["upload_media"]`` (a campaign's) fetches a ``url``'s
+  file and uploads it once too, the link itself being the fallback when that fails.
 * otherwise a text message; ``reply_markup`` buttons become interactive buttons when they
   fit WhatsApp's limits, a numbered list in the text when not (``bots.whatsapp.buttons``).
 
@@ -25,7 +26,9 @@ Errors are classified by ``bots.whatsapp.errors.classify``; ``message.extra["att
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import logging
 import pathlib
 import re
 from typing import Any, ClassVar, Literal
@@ -46,7 +49,9 @@ from bots.whatsapp.payloads import e164
 from bots.whatsapp.transport import graph_session
 from bots.whatsapp.webhook import WhatsAppWebhook
 from config import Settings, WhatsAppBotSettings
-from store.media_uploads import key_of_file
+from store.media_uploads import key_of_file, key_of_url
+
+log = logging.getLogger("switchboard.whatsapp")
 
 CAPTIONED = ("photo", "video", "document")
 UPLOAD_TYPES: dict[str, Literal["image", "video", "audio", "document"]] = {
@@ -165,6 +170,8 @@ class WhatsAppAdapter:
             caption_at = None
         for i, attachment in enumerate(attachments):
             caption = rendered.text if i == caption_at else None
+            if attachment.url and message.extra.get("upload_media"):
+                attachment = await self._url_uploaded(wa, attachment, attachment.url)
             sent_all.append(await self._send_media(wa, to, attachment, caption, reply_to))
         if not sent_all:
             raise PermanentError("nothing to send: no text, attachment or template")
@@ -225,6 +232,24 @@ class WhatsAppAdapter:
             key = await asyncio.to_thread(key_of_file, path)
         except OSError as exc:
             raise PermanentError(f"cannot read the attachment {path}: {exc.strerror}") from None
+        return await self._media_id(wa, attachment, key, pathlib.Path(path))
+
+    async def _url_uploaded(
+        self, wa: WhatsApp, attachment: OutboundAttachment, url: str
+    ) -> OutboundAttachment:
+        """The attachment by the media id of the file at ``url`` (fetched and uploaded once);
+        as it was (a link Meta fetches) when the file cannot be fetched or uploaded."""
+        try:
+            media_id = await self._media_id(wa, attachment, key_of_url(url), url)
+        except (WhatsAppError, httpx.HTTPError, ValueError) as exc:
+            log.info("bot %s: cannot upload %s (%s); sending the link", self.name, url, exc)
+            return attachment
+        name = attachment.file_name or _name_of(url)
+        return dataclasses.replace(attachment, url=None, file_id=media_id, file_name=name)
+
+    async def _media_id(
+        self, wa: WhatsApp, attachment: OutboundAttachment, key: str, source: pathlib.Path | str
+    ) -> str:
         known = await self.media_ids.known(key)
         if known is not None:
             return known
@@ -233,10 +258,11 @@ class WhatsAppAdapter:
             if known is not None:
                 return known
             uploaded = await wa.upload_media(
-                media=pathlib.Path(path),
+                media=source,
                 mime_type=attachment.mime_type,
                 filename=attachment.file_name,
                 media_type=UPLOAD_TYPES.get(attachment.kind, "document"),
+                dl_session=self._session,
             )
             await self.media_ids.remember(key, str(uploaded.id))
             return str(uploaded.id)

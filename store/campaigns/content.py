@@ -12,7 +12,8 @@ subject; any text part may hold placeholders (``store.campaigns.placeholders``).
 * telegram: the HTML text with ``parse_mode=HTML``, the values HTML-escaped; the buttons as
   an ``inline_keyboard`` (one per row); the media as the attachment (its text the caption);
 * whatsapp: the plain-text fallback, the buttons as ``reply_markup`` (the adapter makes one
-  a call-to-action button, several a list of links, ``bots.whatsapp.buttons``); with a
+  a call-to-action button, several a list of links, ``bots.whatsapp.buttons``), a media URL
+  marked ``upload_media`` (fetched and uploaded once, then sent by media id); with a
   template and ``in_window=False`` (the client has not written in 24 hours) the template
   instead, its parameters filled;
 * email: the plain-text fallback, the subject, the buttons as links under the text.
@@ -260,6 +261,8 @@ def render(
         if content.text:
             extra["parse_mode"] = "HTML"
         return OutboxFields(text, None, attachments, extra)
+    if platform == "whatsapp" and content.media is not None and content.media.url:
+        extra["upload_media"] = True  # one upload, then the media id (bots.whatsapp.adapter)
     text = plain_text(fill(content.text, fields, lambda v: html.escape(v, quote=True)))
     subject = fill(content.subject, fields) if platform == "email" and content.subject else None
     return OutboxFields(text, subject, attachments, extra)
