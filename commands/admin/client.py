@@ -49,12 +49,19 @@ def audit(ctx: CommandContext, action: str, client_id: int, **detail: Any) -> No
     )
 
 
+def mark_read_on_open(ctx: CommandContext, client: Client) -> None:
+    """Opening a dialog clears its unread mark (F10: any operator's opening clears Unanswered),
+    except another operator's client shown read-only. The admin bot and the Mini App both ask."""
+    if client.unread and may_act(ctx, client):
+        Client.update(unread=False).where(Client.id == client.id).execute()
+        client.unread = False
+
+
 def open_client(ctx: CommandContext, client: Client, page: int = 1, *, edit: bool = False) -> Reply:
     """The card, the dialog page and the menu; marks the dialog read (F10: any operator's
     opening clears Unanswered) unless it is another operator's client, shown read-only."""
-    if client.unread and page == 1 and may_act(ctx, client):
-        Client.update(unread=False).where(Client.id == client.id).execute()
-        client.unread = False
+    if page == 1:
+        mark_read_on_open(ctx, client)
     dialog, pages = dialog_page(client, ctx, page)
     text = f"{full_card(client.id, ctx)}\n\n{dialog}"
     if not may_act(ctx, client):

@@ -98,15 +98,20 @@ def broadcast_button(ctx: CommandContext, payload: str) -> Reply:
         raise CommandError("This broadcast was already sent, cancelled or has expired.")
     if action != "y":
         return Reply("Broadcast cancelled: nothing was sent.", edit=True)
+    return started(broadcast_confirmed(ctx, state).id, edit=True)
+
+
+def broadcast_confirmed(ctx: CommandContext, state: dict[str, Any]) -> Job:
+    """Start the broadcast a plan showed (``state``: its filter ``f`` and ``text``), filtered
+    again now; the admin bot's Send and the Mini App's both come here."""
     flt = parse(ctx, state["f"])
-    job = start_broadcast(
+    return start_broadcast(
         ctx.settings,
         select_clients(flt, ctx.operator),
         state["text"],
         filter_text=state["f"],
         operator_id=ctx.operator.id,
     )
-    return started(job.id, edit=True)
 
 
 @ADMIN_COMMANDS.command(
@@ -117,7 +122,7 @@ def broadcast_button(ctx: CommandContext, payload: str) -> Reply:
     capability="broadcast",
 )
 def resendfailed_command(ctx: CommandContext, args: str) -> Reply:
-    resend = _resend(ctx, args)
+    resend = resend_arguments(ctx, args)
     plan = resend_plan(ctx.settings, **resend)
     if not plan.matched:
         return Reply("No client's last message failed: nothing to resend.")
@@ -138,19 +143,28 @@ def resendfailed_button(ctx: CommandContext, payload: str) -> Reply:
         raise CommandError("This resend was already started, cancelled or has expired.")
     if action != "y":
         return Reply("Resend cancelled: nothing was sent.", edit=True)
-    job = jobs.create_resend_failed(
-        **_resend(ctx, state["args"]),
-        steps=steps(ctx.settings),
-        filter_text=state["args"],
-        operator_id=ctx.operator.id,
-    )
-    if job.total == job.skipped:  # they were resent or answered since the plan
-        Job.delete().where(Job.id == job.id).execute()  # an empty job would only clutter /jobs
+    job = resend_confirmed(ctx, state["args"])
+    if job is None:
         return Reply("Nothing is left to resend: nothing was sent.", edit=True)
     return started(job.id, edit=True)
 
 
-def _resend(ctx: CommandContext, args: str) -> dict[str, Any]:
+def resend_confirmed(ctx: CommandContext, args: str) -> Job | None:
+    """Start the resend a plan showed (its arguments ``args``); None when nothing is left to
+    resend. The admin bot's Resend and the Mini App's both come here."""
+    job = jobs.create_resend_failed(
+        **resend_arguments(ctx, args),
+        steps=steps(ctx.settings),
+        filter_text=args,
+        operator_id=ctx.operator.id,
+    )
+    if job.total == job.skipped:  # they were resent or answered since the plan
+        Job.delete().where(Job.id == job.id).execute()  # an empty job would only clutter /jobs
+        return None
+    return job
+
+
+def resend_arguments(ctx: CommandContext, args: str) -> dict[str, Any]:
     """/resendfailed's arguments as ``create_resend_failed`` and ``resend_plan`` take them:
     ``clients``, ``since``, ``bot_ids``, ``interval_s``; ``CommandError`` for a bad one."""
     options, rest = _split_options(args, ("since", "channel", "interval"))
