@@ -16,6 +16,7 @@ from commands.admin.context import CommandError, Refused
 from commands.app import client_card, dialog, outreach, uploads
 from store import outbox
 from store.clock import utcnow
+from store.errors import NotFound
 from store.models import AuditLog, Client, Job, LabelMembership, Message, OperatorPreference
 from store.permissions import set_override
 from tests import factories as f
@@ -223,9 +224,9 @@ def test_broadcast_plan_token_once_progress_and_cancel(staff: dict[str, CommandC
     with pytest.raises(CommandError, match="already sent"):
         outreach.start_broadcast(admin, plan["token"])  # a double tap sends once
     assert Job.select().count() == 1
-    with pytest.raises(CommandError, match="among yours"):
+    with pytest.raises(NotFound, match="among yours"):
         outreach.job_json(boris, started["id"])  # operators see their own jobs
-    with pytest.raises(CommandError, match="among yours"):
+    with pytest.raises(NotFound, match="among yours"):
         outreach.cancel(boris, started["id"])
     done = outreach.cancel(admin, started["id"])["job"]
     assert done["state"] == "cancelled" and done["cancelled"] == 3 and not done["active"]

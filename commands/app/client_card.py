@@ -24,6 +24,7 @@ from commands.admin.client import ACTION_CAPABILITY, add_to_named, mark_read_on_
 from commands.admin.context import CommandContext, CommandError, Refused
 from commands.admin.preferences import PREVIEW_FIELDS
 from commands.admin.registry import ADMIN_COMMANDS
+from commands.app.uploads import DOCUMENT_TYPES, SIZE_LIMITS
 from store.business import PREFIX as BUSINESS_PREFIX
 from store.models import Client, Label, LabelMembership, ListMembership, MailingList, Operator
 from store.permissions import refusal
@@ -113,6 +114,8 @@ def card(ctx: CommandContext, client_id: int, *, opening: bool = False) -> dict[
         "labels": d.labels,
         "read_only": not may_act(ctx, client),
         "actions": offered_actions(ctx, client),
+        "upload_limits": SIZE_LIMITS.get(d.messenger, SIZE_LIMITS["email"]),
+        "document_types": sorted(DOCUMENT_TYPES),
     }
 
 

@@ -28,6 +28,7 @@ from commands.admin.registry import ADMIN_COMMANDS
 from commands.plan import SendPlan, broadcast_plan, duration, render, resend_plan
 from store import jobs
 from store.clients.query import select_clients
+from store.errors import NotFound
 from store.models import Job
 
 MAX_TEXT: Final = 4096  # characters of a broadcast, as the admin bot's /broadcast
@@ -101,7 +102,7 @@ def start_resend(ctx: CommandContext, token: str) -> dict[str, Any]:
 def _visible_job(ctx: CommandContext, job_id: int) -> Job:
     job = Job.get_or_none(Job.id == job_id)
     if job is None or not (ctx.is_admin or job.created_by_id == ctx.operator.id):
-        raise CommandError(f"No job {job_id} among yours.")
+        raise NotFound(f"No job {job_id} among yours.")
     return job
 
 
