@@ -33,16 +33,19 @@ CHANGE_LIMIT: Final = 200  # messages one poll returns at most; the next poll ta
 def message_json(message: Message, data: CardData, ctx: CommandContext) -> dict[str, Any]:
     """One message as the dialog shows it: the author's label as F14 names it, the time in
     the project's zone, the delivery status and its mark, the files by kind and name."""
+    files = message.attachments or []
+    # The dialog names the author (F14's "Attachment" label is for previews): label the
+    # message as if it had text; its files are listed apart.
+    message.attachments = []
     label = message_label(message, data, ctx)
-    if label == "Attachment":  # the dialog names the author; the files are listed apart
-        label = "Client" if message.direction == "in" else "Bot"
+    message.attachments = files
     if message.author_kind == "comment" and message.operator_id is not None:
         author = data.operators.get(message.operator_id)
         mine = message.operator_id == ctx.operator.id
         label += " (you)" if mine else f" ({author.name})" if author is not None else ""
-    files = [
+    shown_files = [
         {"kind": str(a.get("kind", "file")), "name": a.get("file_name") or a.get("url") or ""}
-        for a in message.attachments or []
+        for a in files
     ]
     return {
         "id": message.id,
@@ -53,7 +56,7 @@ def message_json(message: Message, data: CardData, ctx: CommandContext) -> dict[
         "at": iso_local(message.created_at, ctx.settings.zone),
         "text": message.text or "",
         "subject": message.subject,
-        "files": files,
+        "files": shown_files,
         "status": message.status,
         "status_mark": STATUS_MARKS.get(message.status or "", message.status or ""),
         "error": message.error_text if message.status == "failed" else None,

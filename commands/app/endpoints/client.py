@@ -182,7 +182,9 @@ class NamedIn(ApiModel):
 )
 def post_named(ctx: ApiContext, params: NamedIn) -> ActionOut:
     client_in_scope(ctx, params.client_id)
-    notice = client_card.add_named(ctx, params.client_id, params.name, is_list=params.kind == "list")
+    notice = client_card.add_named(
+        ctx, params.client_id, params.name, is_list=params.kind == "list"
+    )
     return ActionOut(
         notice=notice, card=CardOut.model_validate(client_card.card(ctx, params.client_id))
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from pydantic import Field
 
 from bots.webhook import store_call
@@ -185,7 +185,7 @@ async def post_upload(ctx: ApiContext, params: UploadIn, request: web.Request) -
     files: list[uploads.Upload] = []
     reader = await request.multipart()
     async for part in reader:
-        if not isinstance(part, web.BodyPartReader):
+        if not isinstance(part, BodyPartReader):
             raise ApiError(400, "nested multipart bodies are not taken")
         if part.name == "text":
             text = (await _read(part, TEXT_FIELD_BYTES, "the text")).decode("utf-8", "replace")
@@ -209,7 +209,7 @@ async def post_upload(ctx: ApiContext, params: UploadIn, request: web.Request) -
     return web.json_response(SentOut(notice=notice).model_dump(mode="json"))
 
 
-async def _read(part: web.BodyPartReader, limit: int, what: str) -> bytes:
+async def _read(part: BodyPartReader, limit: int, what: str) -> bytes:
     """The part's bytes; 413 as soon as it passes ``limit`` (the rest is never read)."""
     data = bytearray()
     while chunk := await part.read_chunk(64 * 1024):
@@ -251,4 +251,6 @@ class ToggleIn(ApiModel):
     request=ToggleIn,
 )
 def post_chat_view(ctx: ApiContext, params: ToggleIn) -> ChatViewOut:
-    return ChatViewOut(kinds=[ChatKind.model_validate(k) for k in dialog.toggle_kind(ctx, params.kind)])
+    return ChatViewOut(
+        kinds=[ChatKind.model_validate(k) for k in dialog.toggle_kind(ctx, params.kind)]
+    )

@@ -134,9 +134,10 @@ registerScreen("client", {
     }
     draw(card);
     const dialog = el("section", { class: "section dialog", id: "dialog" });
-    root.append(dialog,
-      el("div", { class: "pad" }, el("button", { class: "plain", id: "open-chatview",
-        onclick: () => { haptic.selection(); navigate("chatview"); } }, "Dialog view…")));
+    root.append(
+      el("div", { class: "dialog-bar" }, el("button", { class: "plain small", id: "open-chatview",
+        onclick: () => { haptic.selection(); navigate("chatview"); } }, "Dialog view…")),
+      dialog);
     live = mountDialog(dialog, id);
     await live.ready;
     if (!card.read_only) mountComposer(root, card, () => live.pollNow());
