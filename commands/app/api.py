@@ -232,7 +232,7 @@ async def _serve(endpoint: Endpoint, request: web.Request) -> web.StreamResponse
 async def _raw_params(endpoint: Endpoint, request: web.Request) -> dict[str, Any]:
     """Path parts plus the query string (GET, DELETE) or the JSON object body."""
     raw: dict[str, Any] = {}
-    if endpoint.method in BODY_METHODS:
+    if endpoint.method in BODY_METHODS and endpoint.stream is None:  # a stream reads its own
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             raise ApiError(413, f"body over {MAX_BODY_BYTES} bytes")
         text = await request.text()
