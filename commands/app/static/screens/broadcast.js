@@ -25,6 +25,7 @@ function planView(plan) {
 }
 
 registerScreen("broadcast", {
+  start: -1, // never the first screen by itself: opened from others or by a link
   title: "Broadcast",
   menu: "📣 Broadcast or resend failed",
   render(root, params) {
@@ -104,6 +105,7 @@ function progressView(job) {
 }
 
 registerScreen("job", {
+  start: -1, // never the first screen by itself: opened from others or by a link
   title: (params) => `Job #${params.id}`,
   async render(root, params) {
     const box = el("div", {});
@@ -150,6 +152,7 @@ registerScreen("job", {
 });
 
 registerScreen("jobs", {
+  start: -1, // never the first screen by itself: opened from others or by a link
   title: "Jobs",
   menu: "📊 Jobs",
   async render(root) {

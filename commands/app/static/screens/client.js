@@ -100,6 +100,7 @@ async function picker(card, kind, after) {
 }
 
 registerScreen("client", {
+  start: -1, // never the first screen by itself: opened from others or by a link
   title: (params) => `Client #${params.id}`,
   async render(root, params) {
     const id = Number(params.id);

@@ -220,6 +220,7 @@ export function mountComposer(container, card, onSent) {
 }
 
 registerScreen("chatview", {
+  start: -1, // never the first screen by itself: opened from others or by a link
   title: "Dialog view",
   async render(root) {
     const section = el("section", { class: "section", id: "chatview" },
