@@ -23,6 +23,7 @@ from bench.clients import PG_ADMIN, _timed, build, fresh_database, percentile
 from commands.admin import ADMIN_COMMANDS, CommandContext, Reply
 from config import Settings
 from store.db import database_proxy, open_database
+from store.migrate import migrate
 from store.models import Client, Operator
 
 ADMIN_TID, OPERATOR_TID = 5_000_001, 5_000_002  # operators 1 (admin) and 2 of clientgen
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
         try:
             if not args.reuse:
                 build(db, args)
+            else:
+                migrate(db)  # a kept database gets the migrations added since it was built
             run_commands(args.repeat)
         finally:
             db.close()

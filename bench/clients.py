@@ -214,6 +214,8 @@ def bench_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     try:
         if not args.reuse:
             build(db, args)
+        else:
+            migrate(db)  # a kept database gets the migrations added since it was built
         phases = set(args.phases.split(","))
         pg = kind == "postgres"
         if "queries" in phases:

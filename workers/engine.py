@@ -29,6 +29,7 @@ from dramatiq.middleware import Middleware
 
 from config import Settings
 from store import leases, outbox
+from store.clients import search_index
 from store.db import database_proxy
 from store.models import PRIORITIES, PRIORITY_BULK, PRIORITY_INTERACTIVE
 from workers.broker import is_memory
@@ -158,6 +159,8 @@ class Engine:
         if now - self._forgot_at > 3600:
             self._forgot_at = now
             leases.forget_old()
+        # Deleted clients' search entries (SQLite), a batch per tick, off the operator's path.
+        search_index.purge_stale()
         for hook in self.tick_hooks:
             hook()
         return handed
