@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import peewee
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store.clients.saved import save_filter
@@ -95,3 +95,23 @@ def test_term_bounds_hold_the_cursor_and_no_unquoted_space(text: str, cursor: in
     assert 0 <= start <= at <= end <= len(text)
     if start > 0:
         assert text[start - 1].isspace()
+
+
+TYPED = st.text(alphabet='lab:ist-"\\, ОпЖдvViP=', max_size=14)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(TYPED, st.integers(min_value=0, max_value=16))
+def test_any_text_completes_without_error_and_each_term_parses(
+    viewer: Operator, text: str, cursor: int
+) -> None:
+    """Half-typed quotes, commas and minus signs never break completion (the endpoint answers
+    200 to anything), and a value suggestion written alone is a filter the parser accepts
+    (after a comma the earlier values are the operator's, right or wrong)."""
+    done = complete(text, cursor, viewer)
+    assert 0 <= done.start <= min(cursor, len(text)) <= done.end <= len(text)
+    for suggestion in done.suggestions:
+        if suggestion.final and ":" in suggestion.text and "," not in text:
+            parse_filter(suggestion.text, viewer, MOSCOW)
