@@ -8,6 +8,7 @@ import functools
 import gzip
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import peewee
@@ -186,3 +187,24 @@ def test_the_vendored_script_is_the_recorded_one() -> None:
     assert recorded is not None
     body = (STATIC_DIR / "vendor" / "telegram-web-app.js").read_bytes()
     assert hashlib.sha256(body).hexdigest() == recorded.group(1)
+
+
+def test_every_static_file_is_packaged() -> None:
+    """pyproject's package-data globs take every file the app serves (no build step: a file
+    left out would be missing from an installed service)."""
+    import glob
+    import tomllib
+
+    from commands.app.assets import STATIC_DIR
+
+    project = tomllib.loads((STATIC_DIR.parents[2] / "pyproject.toml").read_text("utf-8"))
+    patterns = project["tool"]["setuptools"]["package-data"]["commands.app"]
+    root = STATIC_DIR.parent
+    packaged = {
+        Path(found)
+        for pattern in patterns
+        for found in glob.glob(pattern, root_dir=root, recursive=True)
+        if (root / found).is_file()
+    }
+    served = {p.relative_to(root) for p in STATIC_DIR.rglob("*") if p.is_file()}
+    assert served and served <= packaged, sorted(map(str, served - packaged))
