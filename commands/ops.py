@@ -27,13 +27,6 @@ COOKIE_MAX_AGE_S = 12 * 3600
 HEALTH_TIMEOUT_S = 20.0  # the store probe waits 2 s for a lock, Redis 2 s; never hang the page
 
 
-def _refresh(request: web.Request) -> int:
-    try:
-        return max(0, min(3600, int(request.query.get("refresh", "0"))))
-    except ValueError:
-        return 0
-
-
 def _notice(request: web.Request) -> str | None:
     q = request.query
     if q.get("cancelled", "").isdigit():
@@ -90,7 +83,8 @@ async def ops_page(request: web.Request) -> web.Response:
             view = await store_call(collect, settings, engine_of(request), wanted)
         except StoreUnavailable as exc:
             health.service.problems.append(f"store unreachable while reading the page: {exc}")
-    html = render(view, health, settings.zone, auth.csrf, _notice(request), _refresh(request))
+    live = request.query.get("live") == "1"
+    html = render(view, health, settings.zone, auth.csrf, _notice(request), fragment=live)
     return web.Response(
         text=html,
         content_type="text/html",

@@ -1,8 +1,9 @@
-"""The ops dashboard as one server-rendered HTML page (no scripts, no build step).
+"""The ops dashboard as one server-rendered HTML page (no build step, no library).
 
 Every value from the store or the broker is escaped. Buttons are POST forms that carry the
-CSRF token; ``refresh_s`` > 0 adds a meta refresh (``/ops?refresh=10``). Health comes first
-and turns the header red when any part fails; times are in the project's zone with its
+CSRF token (or GET forms to a page that asks first), so everything works without scripts;
+a few lines of script make the page update itself (``commands.ops_live``). Health comes
+first and turns the header red when any part fails; times are in the project's zone with its
 offset; the page reads at 375 px (wide tables scroll inside their own box).
 """
 
@@ -17,6 +18,7 @@ from commands.ops_charts import charts
 from commands.ops_data import ErrorRow, OpsView
 from commands.ops_health_page import at, render_health, table
 from commands.ops_jobs import JOB_HEADERS, job_row
+from commands.ops_live import LIVE_EVERY_S, NOSCRIPT_EVERY_S, SCRIPT
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222}
@@ -267,26 +269,33 @@ def render(
     zone: dt.tzinfo,
     csrf: str,
     notice: str | None = None,
-    refresh_s: int = 0,
+    *,
+    fragment: bool = False,
 ) -> str:
-    """The page; ``view`` None (the store could not be read) shows the health part only."""
-    refresh = f'<meta http-equiv="refresh" content="{refresh_s}">' if refresh_s > 0 else ""
+    """The page; ``view`` None (the store could not be read) shows the health part only.
+    ``fragment``: only ``<header>`` and ``<main>``, what the page's live updates fetch
+    (``commands.ops_live``)."""
     banner = f'<p class="notice" id="notice" role="status">{_e(notice)}</p>' if notice else ""
     body = _sections(view, csrf, zone) if view is not None else ""
     state = "" if health.ok else ' class="failing"'
     word = "healthy" if health.ok else health.status
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">{refresh}
-<title>Switchboard ops</title><style>{STYLE}</style></head>
-<body><header id="header"{state}><h1>Switchboard ops</h1>
+    parts = f"""<header id="header"{state}><h1>Switchboard ops</h1>
 <p id="status">Status: <strong>{_e(word)}</strong> · generated {_e(at(health.generated_at, zone))}
-· <a href="/ops">refresh</a> · <a href="/ops?refresh=5">auto-refresh 5 s</a> ·
+· <span id="live">live, every {LIVE_EVERY_S} s</span> · <a href="/ops">reload</a> ·
 <a href="/metrics">metrics</a></p></header>
 <main>{banner}
 {render_health(health, zone)}
 {body}
-</main></body></html>
+</main>"""
+    if fragment:
+        return parts
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<noscript><meta http-equiv="refresh" content="{NOSCRIPT_EVERY_S}"></noscript>
+<title>Switchboard ops</title><style>{STYLE}</style></head>
+<body>{parts}
+{SCRIPT}</body></html>
 """
 
 
