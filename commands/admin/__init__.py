@@ -26,6 +26,7 @@ __all__ = [
 # miniapp: the Mini App's entry points (issue 17), /app and the card's "Open in app".
 from commands.admin import (  # noqa: F401
     bulk,
+    campaigns,
     client,
     clients,
     jobs,
