@@ -14,6 +14,7 @@ from typing import Any, cast
 import peewee
 
 from store.assignment import assign_round_robin, autoassign_enabled
+from store.bulk_rows import insert_rows
 from store.clock import utcnow
 from store.counters import inbound_kind, inbound_stored
 from store.db import database_proxy, is_postgres, write_transaction
@@ -370,8 +371,9 @@ def _insert_messages(
     (a row a concurrent writer inserted first is skipped by ``ON CONFLICT DO NOTHING``)."""
     if not fresh:
         return {}
-    # Tuples with a field list: peewee builds the statement faster than from dicts.
-    fields = [
+    # One bound parameter per column (store.bulk_rows): peewee rendering each value into
+    # the statement was the biggest cost of serving a webhook (docs/benchmarks.md).
+    fields: list[peewee.Field] = [
         Message.client,
         Message.bot,
         Message.direction,
@@ -402,13 +404,14 @@ def _insert_messages(
         )
         for _, event in fresh
     ]
-    query = (
-        Message.insert_many(rows, fields=fields)
-        .on_conflict_ignore()
-        .returning(Message.dedup_key, Message.id)
-        .tuples()
+    inserted = insert_rows(
+        Message,
+        fields,
+        rows,
+        returning=[Message.dedup_key, Message.id],
+        ignore_conflicts=True,
     )
-    return dict(cast(Iterable[tuple[str, int]], query.execute()))
+    return dict(cast(Iterable[tuple[str, int]], inserted))
 
 
 def set_variable(client_id: int, name: str, value: str) -> None:

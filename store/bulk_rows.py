@@ -1,0 +1,176 @@
+"""Multi-row inserts whose statement text does not grow with the rows.
+
+``Model.insert_many`` renders every value into the SQL (peewee spends ~1 us a value in
+``Context.value``): for a batch of hundreds of messages the statement costs more to build
+than the database spends on it (``docs/benchmarks.md``, the ingest profile). Here the rows
+travel as ONE bound parameter per column, the statement is a fixed ``INSERT ... SELECT``:
+
+* PostgreSQL: ``SELECT * FROM unnest(%s::integer[], %s::text[], ...)``, one array per column
+  (the statement text is the same for any number of rows, so the server's plan is reused);
+* SQLite: ``SELECT json_extract(value, '$[0]'), ... FROM json_each(?)`` over one JSON array of
+  the rows (SQLite has no arrays; its JSON functions are C).
+
+Columns of the model not given get their model default, bound once. Values go through the
+fields' ``db_value`` only where a field converts (JSON text, timestamps and booleans on SQLite).
+peewee renders each shape of statement once per process; later calls only bind values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import peewee
+
+from store.db import database_proxy, is_postgres
+from store.fields import JSONField
+
+Converter = Callable[[Any], Any]
+
+PG_ARRAY_TYPES = {
+    "AUTO": "integer",
+    "BIGAUTO": "bigint",
+    "INT": "integer",
+    "BIGINT": "bigint",
+    "SMALLINT": "smallint",
+    "BOOL": "boolean",
+    "DATETIME": "timestamp",
+    "VARCHAR": "text",
+    "TEXT": "text",
+    "FLOAT": "double precision",
+    "DOUBLE": "double precision",
+}
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _sqlite_stamp(value: Any) -> Any:
+    # peewee stores a datetime on SQLite as the sqlite3 adapter's text, isoformat(" ").
+    return value.isoformat(" ") if isinstance(value, dt.datetime) else value
+
+
+def _converter(model_field: peewee.Field, pg: bool) -> Converter | None:
+    """What a value of ``model_field`` needs before it is bound, or None (nothing: ids,
+    numbers and text are bound as they are)."""
+    if isinstance(model_field, JSONField):
+        return model_field.db_value
+    if pg:
+        return None
+    if isinstance(model_field, peewee.DateTimeField):
+        return _sqlite_stamp
+    if isinstance(model_field, peewee.BooleanField):
+        return _sqlite_bool
+    return None
+
+
+def _sqlite_bool(value: Any) -> Any:
+    return None if value is None else int(bool(value))
+
+
+def _defaults(model: type[peewee.Model], given: Sequence[peewee.Field]) -> list[peewee.Field]:
+    names = {f.name for f in given}
+    return [
+        f
+        for f in model._meta.sorted_fields
+        if f.name not in names and not isinstance(f, peewee.AutoField) and f.default is not None
+    ]
+
+
+class _Slot:
+    """Stands for a value bound per call while a statement is rendered once."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    sql: str
+    params: list[Any]  # constants, with a _Slot where each call binds its own value
+    slots: list[tuple[int, int]]  # (position in params, index of the call's value)
+
+
+_STATEMENTS: dict[tuple[Any, ...], _Statement] = {}
+
+
+def _statement(
+    model: type[peewee.Model],
+    fields: Sequence[peewee.Field],
+    defaults: Sequence[peewee.Field],
+    returning: Sequence[peewee.Field],
+    ignore_conflicts: bool,
+    pg: bool,
+) -> _Statement:
+    """The statement for this shape of insert, rendered by peewee once per process."""
+    key = (model, *fields, None, *returning, ignore_conflicts, pg)
+    found = _STATEMENTS.get(key)
+    if found is not None:
+        return found
+    slots = [
+        peewee.Value(_Slot(k), converter=_as_is, unpack=False)
+        for k in range(len(fields) + len(defaults))
+    ]
+    columns, constants = slots[: len(fields)], slots[len(fields) :]
+    if pg:
+        arrays = [
+            peewee.Cast(column, f"{PG_ARRAY_TYPES[f.field_type]}[]")
+            for f, column in zip(fields, columns, strict=True)
+        ]
+        source = peewee.Select([peewee.fn.unnest(*arrays)], [peewee.SQL("*"), *constants])
+    else:  # one JSON array of the rows: columns[0] stands for it, the others are unused
+        picks = [peewee.fn.json_extract(peewee.SQL("value"), f"$[{k}]") for k in range(len(fields))]
+        source = peewee.Select([peewee.fn.json_each(columns[0])], [*picks, *constants]).where(
+            peewee.SQL("true")
+        )
+    query = model.insert_from(source, [*fields, *defaults])
+    if ignore_conflicts:
+        query = query.on_conflict_ignore()
+    if returning:
+        query = query.returning(*returning)
+    sql, params = query.sql()
+    positions = [(at, p.index) for at, p in enumerate(params) if isinstance(p, _Slot)]
+    found = _STATEMENTS[key] = _Statement(sql, list(params), positions)
+    return found
+
+
+def insert_rows(
+    model: type[peewee.Model],
+    fields: Sequence[peewee.Field],
+    rows: Sequence[Sequence[Any]],
+    *,
+    returning: Sequence[peewee.Field] = (),
+    ignore_conflicts: bool = False,
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` (tuples in ``fields`` order; foreign keys as ids) into ``model``'s
+    table in one statement; returns the ``returning`` columns of the rows inserted as the
+    database gives them (those a conflict skipped are not among them, with
+    ``ignore_conflicts``)."""
+    if not rows:
+        return []
+    pg = is_postgres()
+    defaults = _defaults(model, fields)
+    statement = _statement(model, fields, defaults, returning, ignore_conflicts, pg)
+    columns: list[Any] = list(zip(*rows, strict=True))
+    for k, model_field in enumerate(fields):
+        convert = _converter(model_field, pg)
+        if convert is not None:
+            columns[k] = [None if v is None else convert(v) for v in columns[k]]
+    if pg:
+        values: list[Any] = [list(column) for column in columns]
+    else:
+        values = [json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False)]
+        values += [None] * (len(fields) - 1)
+    for model_field in defaults:
+        value = model_field.default() if callable(model_field.default) else model_field.default
+        convert = _converter(model_field, pg)
+        values.append(convert(value) if convert is not None else value)
+    params = list(statement.params)
+    for at, index in statement.slots:
+        params[at] = values[index]
+    cursor = database_proxy.obj.execute_sql(statement.sql, params)
+    return [tuple(row) for row in cursor.fetchall()] if returning else []

@@ -1,0 +1,99 @@
+"""store.bulk_rows: many rows in one statement of fixed text, on SQLite and PostgreSQL, read
+back through the models exactly as peewee's own insert would have written them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import peewee
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from store.bulk_rows import insert_rows
+from store.models import Bot, Client, Message
+from store.sanitize import clean_text
+
+FIELDS: list[peewee.Field] = [
+    Message.client,
+    Message.bot,
+    Message.direction,
+    Message.author_kind,
+    Message.text,
+    Message.attachments,
+    Message.extra,
+    Message.dedup_key,
+    Message.created_at,
+    Message.updated_at,
+]
+
+
+def a_client() -> Client:
+    bot = Bot.create(name="shop_tg", kind="telegram")
+    return Client.create(bot=bot, messenger_id="1", name="Анна")
+
+
+def test_rows_defaults_and_conflicts(db: peewee.Database) -> None:
+    client = a_client()
+    at = dt.datetime(2026, 12, 6, 8, 30, 1, 123456)
+    rows: list[tuple[Any, ...]] = [
+        (
+            client.id,
+            client.bot_id,
+            "in",
+            "client",
+            "привет 👋",
+            [{"kind": "photo"}],
+            {},
+            "k1",
+            at,
+            at,
+        ),
+        (client.id, client.bot_id, "in", "client", "", [], {"b": [1, "x"]}, "k2", at, at),
+    ]
+    got = insert_rows(
+        Message, FIELDS, rows, returning=[Message.dedup_key, Message.id], ignore_conflicts=True
+    )
+    assert [key for key, _ in got] == ["k1", "k2"]
+    first, second = (Message.get_by_id(message_id) for _, message_id in got)
+    assert (first.text, first.attachments, first.created_at) == (
+        "привет 👋",
+        [{"kind": "photo"}],
+        at,
+    )
+    assert (second.extra, second.text, second.status, second.attempts) == (
+        {"b": [1, "x"]},
+        "",
+        None,
+        0,
+    )
+    assert second.priority == Message.priority.default
+    # The same key again: skipped, and only the new row comes back.
+    again = insert_rows(
+        Message,
+        FIELDS,
+        [(*rows[0][:7], "k1", at, at), (*rows[0][:7], "k3", at, at)],
+        returning=[Message.dedup_key],
+        ignore_conflicts=True,
+    )
+    assert again == [("k3",)]
+    assert Message.select().count() == 3
+    assert insert_rows(Message, FIELDS, []) == []
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(texts=st.lists(st.text(max_size=40), min_size=1, max_size=8))
+def test_any_text_reads_back_as_written(db: peewee.Database, texts: list[str]) -> None:
+    Message.delete().execute()
+    client = Client.get_or_none() or a_client()
+    at = dt.datetime(2026, 1, 1)
+    cleaned = [clean_text(text) for text in texts]  # what ingest stores: store.sanitize's text
+    rows: list[tuple[Any, ...]] = [
+        (client.id, client.bot_id, "in", "client", text, [], {"t": text}, f"k{k}", at, at)
+        for k, text in enumerate(cleaned)
+    ]
+    insert_rows(Message, FIELDS, rows)
+    stored = [(m.text, m.extra["t"]) for m in Message.select().order_by(Message.id)]
+    assert stored == [(text, text) for text in cleaned]
