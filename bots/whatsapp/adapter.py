@@ -159,20 +159,23 @@ class WhatsAppAdapter:
         sent_all: list[Any] = []
         attachments = list(message.attachments)
         caption_at = next((i for i, a in enumerate(attachments) if a.kind in CAPTIONED), None)
-        if rendered.text and (caption_at is None or rendered.reply or rendered.link):
-            buttons: Any = list(_pywa_buttons(rendered)) or None
-            if rendered.link is not None:
-                buttons = URLButton(title=rendered.link.title, url=rendered.link.url)
+        buttons: Any = list(_pywa_buttons(rendered)) or None
+        if rendered.link is not None:
+            buttons = URLButton(title=rendered.link.title, url=rendered.link.url)
+        if rendered.text and caption_at is None:
             sent = await wa.send_message(
                 to=to, text=rendered.text, buttons=buttons, reply_to_message_id=reply_to
             )
             sent_all.append(sent)
-            caption_at = None
         for i, attachment in enumerate(attachments):
-            caption = rendered.text if i == caption_at else None
+            # Text and buttons ride on the captioned medium (an interactive message with the
+            # medium as its header): one request, so a refusal cannot leave half of it sent.
+            caption, markup = (rendered.text, buttons) if i == caption_at else (None, None)
             if attachment.url and message.extra.get("upload_media"):
                 attachment = await self._url_uploaded(wa, attachment, attachment.url)
-            sent_all.append(await self._send_media(wa, to, attachment, caption, reply_to))
+            sent_all.append(
+                await self._send_media(wa, to, attachment, caption, reply_to, buttons=markup)
+            )
         if not sent_all:
             raise PermanentError("nothing to send: no text, attachment or template")
         return sent_all
@@ -199,6 +202,8 @@ class WhatsAppAdapter:
         attachment: OutboundAttachment,
         caption: str | None,
         reply_to: str | None,
+        *,
+        buttons: Any = None,
     ) -> Any:
         media: Any = attachment.url or attachment.file_id
         if media is None and attachment.path:
@@ -208,11 +213,19 @@ class WhatsAppAdapter:
         common: dict[str, Any] = {"to": to, "reply_to_message_id": reply_to}
         if attachment.kind == "photo":
             sent: Any = await wa.send_image(
-                image=media, caption=caption, mime_type=attachment.mime_type, **common
+                image=media,
+                caption=caption,
+                buttons=buttons,
+                mime_type=attachment.mime_type,
+                **common,
             )
         elif attachment.kind == "video":
             sent = await wa.send_video(
-                video=media, caption=caption, mime_type=attachment.mime_type, **common
+                video=media,
+                caption=caption,
+                buttons=buttons,
+                mime_type=attachment.mime_type,
+                **common,
             )
         elif attachment.kind == "audio":
             sent = await wa.send_audio(audio=media, mime_type=attachment.mime_type, **common)
@@ -221,6 +234,7 @@ class WhatsAppAdapter:
                 document=media,
                 filename=attachment.file_name or _name_of(attachment.path or media),
                 caption=caption,
+                buttons=buttons,
                 mime_type=attachment.mime_type,
                 **common,
             )
