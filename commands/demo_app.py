@@ -62,13 +62,17 @@ def operator_init_data(
     return sign_init_data(bot_token, fields)
 
 
-def app_link(base: str, init_data: str, *, dark: bool = False, query: str = "") -> str:
-    """The app at ``base`` opened as Telegram opens it: initData and theme in the hash."""
+def app_link(
+    base: str, init_data: str, *, dark: bool = False, query: str = "", platform: str = "unknown"
+) -> str:
+    """The app at ``base`` opened as Telegram opens it: initData and theme in the hash.
+    ``platform`` ``unknown`` is a plain browser (the app draws its own Back and main buttons);
+    ``android``, ``ios``... make it use Telegram's."""
     theme = DARK_THEME if dark else LIGHT_THEME
     params = {
         "tgWebAppData": init_data,
         "tgWebAppVersion": "8.0",
-        "tgWebAppPlatform": "unknown",
+        "tgWebAppPlatform": platform,
         "tgWebAppThemeParams": json.dumps(theme, separators=(",", ":")),
     }
     fragment = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())

@@ -75,10 +75,11 @@ async def open_app(
     init_data: str,
     theme: dict[str, str] | None = None,
     query: str = "",
+    platform: str = "unknown",
 ) -> Page:
     """A 390×844 page with the app opened and its first screen shown (or refused)."""
     page = await browser.new_page()
     await page.set_viewport_size(PHONE)
-    await page.goto(app_link(base, init_data, dark=theme is DARK, query=query))
+    await page.goto(app_link(base, init_data, dark=theme is DARK, query=query, platform=platform))
     await page.wait_for_selector("body[data-ready]")
     return page
