@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from commands.ops_campaigns import CampaignLine, campaign_lines
 from config import Settings
 from store import jobs, leases, outbox
 from store.clock import utcnow
@@ -162,6 +163,7 @@ class OpsView:
     history: dict[str, list[Series]] = field(default_factory=dict)
     error_filter: ErrorFilter = ErrorFilter()
     error_codes: list[str] = field(default_factory=list)  # every code rows carry, for the form
+    campaigns: list[CampaignLine] = field(default_factory=list)  # the latest, newest first
 
 
 def _bot_rows(settings: Settings, engine: Engine) -> list[BotRow]:
@@ -288,4 +290,5 @@ def collect(settings: Settings, engine: Engine, wanted: ErrorFilter = ErrorFilte
         unparsed=recent_unparsed(UNPARSED_SHOWN),
         workers=worker_rows(settings),
         history=history(settings, engine),
+        campaigns=campaign_lines(),
     )

@@ -14,6 +14,7 @@ from html import escape
 from urllib.parse import quote
 
 from commands.health import Health
+from commands.ops_campaigns import campaigns_table
 from commands.ops_charts import charts
 from commands.ops_data import ErrorRow, OpsView
 from commands.ops_health_page import at, render_health, table
@@ -257,6 +258,7 @@ def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
 <h2>Sending processes</h2>{workers}
 <h2>Outbox by status</h2>{outbox}
 <h2>Running jobs</h2>{active}
+<h2>Campaigns</h2>{campaigns_table(view.campaigns, zone)}
 <h2>Dead letters</h2>{dead}
 <h2 id="errors-title">Failed and retried sends (newest first)</h2>{_filter_form(view)}{errors}
 <h2>Unusable inbound items</h2>{unparsed}
