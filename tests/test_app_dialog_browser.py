@@ -4,7 +4,7 @@ menu action reaching the store, a reply (with a photo) reaching the emulator, a 
 message appearing live, also after the phone lost its connection, and a broadcast's plan,
 start and cancel.
 
-``APP_SCREENSHOTS_DIR=docs/app`` also saves each screen there (docs/app.md shows them).
+``APP_SCREENSHOTS=docs/app`` also saves each screen there (docs/app.md shows them).
 """
 
 from __future__ import annotations
@@ -91,10 +91,10 @@ async def until(probe: Any, timeout_s: float = 20.0) -> Any:
 
 
 async def screenshot(page: Page, name: str) -> None:
-    """Take the screen (a real PNG); save it as ``name``.png in APP_SCREENSHOTS_DIR when set."""
+    """Take the screen (a real PNG); save it as ``name``.png in APP_SCREENSHOTS when set."""
     image = await page.screenshot(full_page=False)
     assert image.startswith(b"\x89PNG\r\n\x1a\n")
-    target = os.environ.get("APP_SCREENSHOTS_DIR")
+    target = os.environ.get("APP_SCREENSHOTS")
     if target:
         await asyncio.to_thread(save, Path(target) / f"{name}.png", image)
 

@@ -38,7 +38,7 @@ export function confirmSheet(text, ok = "OK", { destructive = true } = {}) {
       el("p", { class: "sheet-text" }, text),
       el("div", { class: "sheet-buttons" },
         el("button", { class: "plain", id: "confirm-no", onclick: answer(false) }, "Cancel"),
-        el("button", { class: destructive ? "danger" : "", id: "confirm-yes", onclick: answer(true) },
+        el("button", { class: destructive ? "confirm-danger" : "", id: "confirm-yes", onclick: answer(true) },
           ok)));
   });
 }

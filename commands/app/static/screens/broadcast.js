@@ -95,7 +95,7 @@ function progressView(job) {
     el("div", { class: "row" }, el("strong", { class: "grow" }, `${job.name} #${job.id}`),
       el("span", { id: "job-state" }, job.state)),
     el("div", { class: "pad" },
-      el("div", { class: "progress" }, el("div", { class: "bar", style: `width: ${job.percent}%` })),
+      el("div", { class: "job-progress" }, el("div", { class: "job-bar", style: `width: ${job.percent}%` })),
       el("div", { class: "muted small", id: "job-ratio" }, `${job.ratio} done`)),
     ...[["Sent", job.sent], ["Failed", job.failed], ["Left", job.remaining],
       ["Skipped (blocked or unsubscribed)", job.skipped], ["Cancelled (not sent)", job.cancelled]]

@@ -23,8 +23,8 @@ function badges(card) {
   const marks = [];
   if (card.pinned) marks.push(el("span", { class: "tag", id: "pinned" }, "📌 pinned"));
   if (card.unread) marks.push(el("span", { class: "tag" }, "🔵 unread"));
-  if (card.blocked) marks.push(el("span", { class: "tag danger", id: "blocked" }, "blocked"));
-  if (card.unsubscribed) marks.push(el("span", { class: "tag danger" }, "unsubscribed"));
+  if (card.blocked) marks.push(el("span", { class: "tag tag-danger", id: "blocked" }, "blocked"));
+  if (card.unsubscribed) marks.push(el("span", { class: "tag tag-danger" }, "unsubscribed"));
   if (card.paused) marks.push(el("span", { class: "tag" }, "paused"));
   return marks;
 }
@@ -36,15 +36,15 @@ function cardView(card, act) {
     : el("span", { class: "avatar" }, card.icon);
   const details = el("details", { class: "details", id: "card-details" },
     el("summary", {}, "Client data"),
-    ...card.fields.map((field) => el("div", { class: "field", dataset: { key: field.key } },
+    ...card.fields.map((field) => el("div", { class: "card-field", dataset: { key: field.key } },
       el("span", { class: "muted" }, field.label), el("span", {}, field.value))),
-    ...Object.entries(card.variables).map(([name, value]) => el("div", { class: "field" },
+    ...Object.entries(card.variables).map(([name, value]) => el("div", { class: "card-field" },
       el("span", { class: "muted" }, name), el("span", {}, value))),
     card.business ? el("p", { class: "muted small" }, card.business) : null);
   const menu = card.actions.filter((name) => ACTION_LABELS[name]).map((name) =>
-    el("button", { class: name === "delete" ? "chip danger" : "chip", dataset: { action: name },
+    el("button", { class: name === "delete" ? "chip chip-danger" : "chip", dataset: { action: name },
       onclick: () => { haptic.selection(); act(name); } }, ACTION_LABELS[name]));
-  return el("section", { class: "section card", id: "card", dataset: { client: card.id } },
+  return el("section", { class: "section client-card", id: "card", dataset: { client: card.id } },
     el("div", { class: "row" }, avatar,
       el("div", { class: "grow" },
         el("div", { class: "card-name" }, el("strong", {}, card.name), ` #${card.id}`),
