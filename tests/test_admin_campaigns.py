@@ -109,6 +109,11 @@ def test_campaigns_list_show_pause_resume_cancel(staff: dict[str, CommandContext
     assert f"#{campaign.id} «Sale» scheduled, 4 clients" in listing.text
     shown = press(admin, listing, f"#{campaign.id}")
     assert "clients 4" in shown.text
+    assert shown.live is None  # scheduled: nothing moves until it starts
+    Campaign.update(status="sending").where(Campaign.id == campaign.id).execute()
+    sending = ADMIN_COMMANDS.handle_text(admin, f"/campaigns {campaign.id}")
+    assert sending.live == f"cs:{campaign.id}:v"  # the admin bot refreshes it while it sends
+    Campaign.update(status="scheduled").where(Campaign.id == campaign.id).execute()
     paused = press(admin, shown, "⏸")
     assert Campaign.get().status == "paused" and paused.edit
     resumed = press(admin, paused, "▶")

@@ -239,8 +239,10 @@ def _visible(ctx: CommandContext, campaign_id: int) -> Campaign:
 
 
 def show(ctx: CommandContext, campaign: Campaign, *, edit: bool = False) -> Reply:
+    """The campaign's results; while it sends, the admin bot refreshes them (``live``)."""
     text = "\n".join(report(campaign, ctx.settings.zone))
-    return Reply(text, _manage_buttons(campaign), edit=edit)
+    live = f"cs:{campaign.id}:v" if campaign.status == "sending" else None
+    return Reply(text, _manage_buttons(campaign), edit=edit, live=live)
 
 
 @ADMIN_COMMANDS.command(
