@@ -13,6 +13,7 @@ import aiohttp
 import peewee
 import pytest
 
+from store import outbox
 from store.models import Client, Job, Message, Operator
 from store.outbox import PRIORITY_INTERACTIVE
 from store.permissions import set_override
@@ -235,3 +236,21 @@ async def test_broadcast_plan_start_once_progress_and_cancel(
     assert Job.select().count() == 1 and Message.select().count() == 0
     status, body = await admin.post("/broadcast/plan", {"filter": "list:", "text": "x"})
     assert status == 400 and "Filter" in _one_line(body)
+
+
+async def test_resend_failed_plan_and_start(service: str, http: aiohttp.ClientSession) -> None:
+    c = f.client("Failed once")
+    row = outbox.enqueue(c, "promo", author_kind="bot")
+    outbox.claim(row.id)
+    outbox.mark_failed(row.id, "500", "boom")
+    admin = await login(http, service, ADMIN_ID)
+    status, body = await admin.post("/resend/plan", {"args": "interval:-1"})
+    assert status == 400 and "interval" in _one_line(body)
+    status, plan = await admin.post("/resend/plan", {"args": "interval:2"})
+    assert status == 200 and plan["recipients"] == 1 and plan["token"]
+    status, started = await admin.post("/resend/start", {"token": plan["token"]})
+    assert status == 200 and started["job"]["kind"] == "resend_failed"
+    resent = Message.get(Message.job == started["job"]["id"])
+    assert (resent.text, resent.status) == ("promo", "queued")
+    status, again = await admin.post("/resend/start", {"token": plan["token"]})
+    assert status == 400 and "already started" in _one_line(again)

@@ -24,7 +24,7 @@ from commands.delivery import install_delivery
 from commands.web import install_channels
 from config import Settings
 from emulators.telegram import TelegramEmulator
-from store.models import Client, Job, LabelMembership, Message
+from store.models import Client, Job, LabelMembership, Message, Operator
 from store.setup import sync_bots
 from tests import factories as f
 from tests.admin_support import ADMIN_ID, OPERATOR_ID, make_staff
@@ -106,11 +106,14 @@ def save(path: Path, image: bytes) -> None:
 
 async def test_card_menu_reply_and_live_arrival(world: World, tmp_path: Path) -> None:
     client = await client_writes(world, "Hello, is the blue one in stock?")
+    boris = Operator.get(Operator.telegram_id == OPERATOR_ID)
+    Client.update(responsible=boris.id).where(Client.id == client.id).execute()  # F15 counts it
     init_data = signed_init_data(BOT_TOKEN, OPERATOR_ID)
     async with chromium(tmp_path) as browser:
         page = await open_app(browser, world.base, init_data, query=f"screen=client&id={client.id}")
         await page.wait_for_selector(".msg.in >> text=blue one in stock", timeout=WAIT_MS)
         assert not Client.get_by_id(client.id).unread  # opening the card read it
+        await page.wait_for_selector("#unread", state="hidden", timeout=WAIT_MS)  # F15: 1 -> 0
 
         await page.click("[data-action=pin]")
         await page.wait_for_selector("#pinned", timeout=WAIT_MS)

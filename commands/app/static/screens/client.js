@@ -3,7 +3,7 @@
  * and the reply box (screens/dialog.js). Opening it marks the dialog read, as the admin bot's
  * /client does. Every menu action is the admin bot's own button on the server.
  */
-import { api, el, goBack, haptic, navigate, registerScreen, toast } from "../app.js";
+import { api, el, goBack, haptic, navigate, registerScreen, setUnread, toast } from "../app.js";
 import { confirmSheet, openSheet } from "../sheet.js";
 import { mountComposer, mountDialog } from "./dialog.js";
 
@@ -109,6 +109,8 @@ registerScreen("client", {
       return undefined;
     }
     let card = await api("GET", `/clients/${id}/card`, { open: true });
+    // Opening may have read the dialog: the header's unread counter (F15) follows.
+    api("GET", "/me", undefined, { quiet: true }).then((me) => setUnread(me.unread), () => {});
     document.getElementById("title").textContent = card.name;
     const top = el("div", {});
     root.append(top);
