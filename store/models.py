@@ -91,7 +91,7 @@ class Client(BaseModel):
     unsubscribed = pw.BooleanField(default=False)
     paused = pw.BooleanField(default=False)
     pinned = pw.BooleanField(default=False)
-    unread = pw.BooleanField(default=False, index=True)
+    unread = pw.BooleanField(default=False)  # indexed with responsible (migration 1411)
     # WhatsApp's business-scoped user id, when known (the messenger id is the phone if known)
     bsuid = pw.CharField(max_length=160, null=True)
 
@@ -101,6 +101,7 @@ class Client(BaseModel):
             (("bot", "bsuid"), True),
             (("pinned", "last_action_at"), False),
             (("pinned", "created_at"), False),
+            (("unread", "responsible"), False),  # migration 1411
         )
 
 

@@ -30,6 +30,7 @@ from store.clients.query import (
     compile_filter,
     count_clients,
     page_clients,
+    scope,
     select_clients,
 )
 from store.filters import ClientFilter, FilterError
@@ -65,11 +66,17 @@ def tab_counts(flt: ClientFilter, ctx: CommandContext) -> dict[str, ClientCount]
     ``view_others``). Each tab's count reads at most ``COUNT_CAP + 1`` rows."""
     view = ctx.can("view_others")
     queries = {}
+    # An operator who may not see other operators' clients has none in Others: not a query
+    # (the database would read every unread or matching client to find none).
+    empty = {"others"} if scope(ctx.operator, view_others=view) is not None else set()
     for name in TABS:
+        if name in empty:
+            continue
         query = select_clients(flt, ctx.operator, pw.SQL("1"), view_others=view)
         cond = tab(name, ctx.operator.id)
         queries[name] = query if cond is None else query.where(cond)
-    return capped_counts(queries)
+    counts = capped_counts(queries)
+    return {name: counts.get(name, ClientCount(0)) for name in TABS}
 
 
 def selection_text(state: dict[str, Any]) -> str:
