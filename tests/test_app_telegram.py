@@ -16,6 +16,9 @@ import peewee
 import pytest
 from playwright.async_api import Page
 
+from store.inbound import get_or_create_client
+from store.models import Bot, Client
+from store.setup import sync_bots
 from tests.admin_support import ADMIN_ID, make_staff
 from tests.app_support import BOT_TOKEN, app_settings, open_app, serving_app, signed_init_data
 from tests.browser import chromium
@@ -76,6 +79,15 @@ async def test_telegram_buttons_session_renewal_and_errors(
             "const me = await app.api('GET', '/me'); return [me.name, app.state.token]; })"
         )
         assert me[0] == "Anna" and me[1].startswith("v1.") and me[1] != "v1.1.1.forged"
+
+        # The header's unread count follows the store when the app becomes visible again.
+        assert await page.locator("#unread").is_hidden()  # nothing unread yet
+        sync_bots([("shop_tg", "telegram")])
+        get_or_create_client(Bot.get(Bot.name == "shop_tg"), "701")
+        Client.update(unread=True).execute()
+        await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        await page.wait_for_selector("#unread:not([hidden])")
+        assert await page.locator("#unread").inner_text() == "1"
 
         # An error: the server's one line in a toast, an error haptic, the call rejects.
         status = await page.evaluate(

@@ -22,7 +22,8 @@
  * - api(method, path, body) -> Promise of the JSON answer; `path` is below /app/api/v1. It sends
  *   the session token, renews the session once with initData on 401, and on any error shows the
  *   server's one line as a toast and rejects with ApiError (pass {quiet: true} to skip the toast).
- * - state.me is GET /me's answer; can(capability) asks it. setUnread(n) sets the header badge.
+ * - state.me is GET /me's answer; can(capability) asks it. setUnread(n) sets the header badge;
+ *   the shell also refreshes it from /me every 30 s while visible (refreshMe() does it now).
  * - mainButton.show(text, onClick) / hide(): Telegram's MainButton (a bottom button in a plain
  *   browser). el(tag, attrs, ...children) builds DOM without innerHTML (no markup injection).
  */
@@ -155,6 +156,34 @@ export function can(capability) {
   return Boolean(state.me && state.me.capabilities.includes(capability));
 }
 
+// The header's unread count (F15) stays current on any screen: /me again every
+// UNREAD_EVERY_MS while the app is visible, and at once when it becomes visible again.
+const UNREAD_EVERY_MS = 30000;
+let unreadTimer = null;
+
+export async function refreshMe() {
+  try {
+    state.me = await api("GET", "/me", undefined, { quiet: true });
+    setUnread(state.me.unread);
+  } catch (err) {
+    // Offline or signed out: the next visible tick tries again; the screens show errors.
+  }
+}
+
+function keepUnreadCurrent() {
+  const tick = () => {
+    clearTimeout(unreadTimer);
+    unreadTimer = setTimeout(async () => {
+      if (document.visibilityState === "visible") await refreshMe();
+      tick();
+    }, UNREAD_EVERY_MS);
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") { refreshMe(); tick(); }
+  });
+  tick();
+}
+
 export function setUnread(count) {
   const badge = document.getElementById("unread");
   badge.textContent = String(count);
@@ -256,6 +285,7 @@ async function start() {
     return;
   }
   setUnread(state.me.unread);
+  keepUnreadCurrent();
   const first = firstScreen();
   if (first.name) await navigate(first.name, first.params);
   // The first screen is interactive: bench/app.py reads this mark.
