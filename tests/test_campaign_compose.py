@@ -101,3 +101,52 @@ def test_describe_then_compose_gives_the_content_back(
     if PART.match(text.splitlines()[-1].strip()):
         return  # a last text line that reads as a part line is a part line, by the rule
     assert compose(describe(content)) == content
+
+
+PART_LINE = st.sampled_from(
+    ["photo: ", "video:", "button: ", "subject:", "template: ", "document: ", "Button:"]
+)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=40),
+            PART_LINE.flatmap(lambda p: st.text(max_size=30).map(lambda t: p + t)),
+        ),
+        max_size=6,
+    )
+)
+def test_any_message_is_read_or_refused_in_one_line(lines: list[str]) -> None:
+    try:
+        content = compose("\n".join(lines))
+    except ContentError as exc:
+        assert "\n" not in str(exc) and str(exc)
+        return
+    content.validate()  # what compose returns is always valid
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+FIELDS = st.sampled_from(["text", "media", "buttons", "template", "subject"])
+
+
+PART_KEYS = st.sampled_from(["kind", "url", "path", "text", "name", "language", "params", "x"])
+SHAPED = st.one_of(
+    JSON,
+    st.dictionaries(PART_KEYS, JSON, max_size=4),
+    st.lists(st.dictionaries(PART_KEYS, JSON, max_size=3), max_size=3),
+)
+
+
+@given(st.dictionaries(FIELDS, SHAPED, max_size=5))
+def test_any_json_content_is_read_or_refused_in_one_line(data: dict[str, object]) -> None:
+    try:
+        CampaignContent.from_json(data)
+    except ContentError as exc:
+        assert "\n" not in str(exc) and str(exc)

@@ -108,27 +108,7 @@ class CampaignContent:
             raise ContentError(f"content is not JSON: {exc}") from None
         if not isinstance(data, dict):
             raise ContentError("content must be a JSON object")
-        unknown = set(data) - {"text", "media", "buttons", "template", "subject"}
-        if unknown:
-            raise ContentError(f"content has an unknown field {sorted(unknown)[0]!r}")
-        try:
-            media = data.get("media")
-            template = data.get("template")
-            content = cls(
-                text=str(data.get("text") or ""),
-                media=Media(**media) if media else None,
-                buttons=tuple(UrlButton(**b) for b in data.get("buttons") or ()),
-                template=WhatsAppTemplate(
-                    str(template["name"]),
-                    str(template.get("language") or "en_US"),
-                    tuple(str(p) for p in template.get("params") or ()),
-                )
-                if template
-                else None,
-                subject=data.get("subject"),
-            )
-        except (TypeError, KeyError, AttributeError) as exc:
-            raise ContentError(f"content has a malformed part: {exc}") from None
+        content = _read(data)
         content.validate()
         return content
 
@@ -181,6 +161,72 @@ class CampaignContent:
                 if isinstance(part, Placeholder):
                     seen.setdefault(part)
         return list(seen)
+
+
+def _fields(data: Any, allowed: set[str], where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ContentError(f"{where} must be a JSON object")
+    unknown = set(data) - allowed
+    if unknown:
+        raise ContentError(f"{where} has an unknown field {sorted(map(str, unknown))[0]!r}")
+    return data
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ContentError(f"{where} must be a string")
+    return value
+
+
+def _optional(value: Any, where: str) -> str | None:
+    return None if value is None else _string(value, where)
+
+
+def _items(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ContentError(f"{where} must be a list")
+    return value
+
+
+def _read(raw: Any) -> CampaignContent:
+    """The content of a decoded JSON object; ``ContentError`` naming a part of the wrong shape."""
+    data = _fields(raw, {"text", "media", "buttons", "template", "subject"}, "content")
+    media = None
+    if data.get("media") is not None:
+        m = _fields(data["media"], {"kind", "url", "path", "file_name", "mime_type"}, "media")
+        media = Media(
+            _string(m.get("kind"), "media.kind"),  # type: ignore[arg-type]  # checked later
+            url=_optional(m.get("url"), "media.url"),
+            path=_optional(m.get("path"), "media.path"),
+            file_name=_optional(m.get("file_name"), "media.file_name"),
+            mime_type=_optional(m.get("mime_type"), "media.mime_type"),
+        )
+    buttons = []
+    for n, item in enumerate(_items(data.get("buttons"), "buttons"), 1):
+        b = _fields(item, {"text", "url"}, f"button {n}")
+        buttons.append(
+            UrlButton(
+                _string(b.get("text"), f"button {n} text"), _string(b.get("url"), f"button {n} url")
+            )
+        )
+    template = None
+    if data.get("template") is not None:
+        t = _fields(data["template"], {"name", "language", "params"}, "template")
+        params = _items(t.get("params"), "template.params")
+        template = WhatsAppTemplate(
+            _string(t.get("name"), "template.name"),
+            _optional(t.get("language"), "template.language") or "en_US",
+            tuple(_string(p, f"template parameter {n}") for n, p in enumerate(params, 1)),
+        )
+    return CampaignContent(
+        text=_optional(data.get("text"), "text") or "",
+        media=media,
+        buttons=tuple(buttons),
+        template=template,
+        subject=_optional(data.get("subject"), "subject"),
+    )
 
 
 def _parts(text: str, where: str) -> list[Part]:
