@@ -24,6 +24,9 @@ from workers.pulse import BotPulse, DispatcherPulse
 PAUSED_AFTER_S = 1.0
 # A dispatcher silent for longer than this while it should tick has stopped (seconds).
 TICK_STALE_S = 60.0
+# A queued row handed to the broker this long ago must be in it (seconds): it takes
+# milliseconds to get there, so only a broker that lost its data does not hold it.
+LOST_AFTER_S = 10.0
 # Codes about one recipient (blocked, bad chat, pair rate limit, window closed), not the bot.
 RECIPIENT_CODES = frozenset({"400", "403", "blocked", "131056", "131047", "131026", "470"})
 
@@ -77,6 +80,9 @@ class ServiceHealth:
     workers: list[WorkerSeen]
     oldest_queued_s: float | None
     problems: list[str] = field(default_factory=list)
+    # ``redis://``: queued rows handed to the broker over ``LOST_AFTER_S`` ago that it does
+    # not hold (its data was lost); None: not checked (memory mode, store or broker down).
+    broker_lost: int | None = None
 
     @property
     def dispatcher_last_tick_at(self) -> dt.datetime | None:
@@ -143,6 +149,11 @@ def to_json(h: Health) -> dict[str, Any]:
                 for w in s.workers
             ],
             "oldest_queued_s": s.oldest_queued_s,
+            "broker_lost": s.broker_lost,
+            "last_sweep": {
+                "at": _ts(s.dispatcher.last_sweep_at),
+                "rows": s.dispatcher.last_sweep_rows,
+            },
             "problems": s.problems,
         },
         "bots": [_bot_json(b) for b in h.bots],

@@ -13,6 +13,7 @@ import peewee
 import redis
 
 from commands.health import (
+    LOST_AFTER_S,
     PAUSED_AFTER_S,
     RECIPIENT_CODES,
     TICK_STALE_S,
@@ -27,13 +28,15 @@ from store.errors import StoreError
 from store.ingest_state import read_states
 from store.leases import live_workers
 from store.outbox import oldest_queued_age_s
-from store.probe import has_queued, write_probe
+from store.probe import handed_over_queued, has_queued, write_probe
 from workers.broker import broker_state, is_memory
 from workers.engine import Engine
 from workers.pulse import BotPulse, DispatcherPulse
+from workers.queues import depths
 from workers.ratelimit import bot_key, configured_rate
 
 STORE_ERRORS = (StoreError, peewee.PeeweeException)
+LOST_COUNTED = 10_000  # rows counted beyond what the broker holds: enough to say "lost N"
 
 
 def _store() -> tuple[bool, str, float | None]:
@@ -57,6 +60,19 @@ def _oldest(now: dt.datetime) -> float | None:
         return oldest_queued_age_s(now) if has_queued() else None
     except STORE_ERRORS:
         return None
+
+
+def _broker_lost(engine: Engine, now: dt.datetime) -> int | None:
+    """Queued rows handed to the broker over ``LOST_AFTER_S`` ago beyond what it holds (ready,
+    fetched, delayed or dead): what it lost. None when either side cannot be asked."""
+    try:
+        q = depths(engine)
+        held = q.ready + q.in_flight + q.delayed + q.dead
+        before = now - dt.timedelta(seconds=LOST_AFTER_S)
+        handed = handed_over_queued(before, limit=held + LOST_COUNTED)
+    except (redis.RedisError, *STORE_ERRORS):
+        return None
+    return max(0, handed - held)
 
 
 def _service(settings: Settings, engine: Engine | None, now: dt.datetime) -> ServiceHealth:
@@ -92,6 +108,15 @@ def _service(settings: Settings, engine: Engine | None, now: dt.datetime) -> Ser
         p.append(f"dispatcher silent since {shown(tick, settings.zone, seconds=True)}")
     if store_ok and not workers:
         p.append("no worker process alive" if not memory else "no worker threads running")
+    if engine is not None and not memory and store_ok and broker_ok:
+        service.broker_lost = _broker_lost(engine, now)
+    if service.broker_lost:
+        sweep_s = settings.delivery.stale_after_s
+        p.append(
+            f"broker lost {service.broker_lost} queued messages (in the store, handed to it, "
+            f"not in it: its data was flushed?); the sweep re-enqueues them {sweep_s:g} s after "
+            "their hand-over"
+        )
     return service
 
 

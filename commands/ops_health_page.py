@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from html import escape
 
-from commands.health import BotHealth, Health
+from commands.health import BotHealth, Health, ServiceHealth
 from store.clock import from_timestamp, shown
 
 
@@ -79,6 +79,13 @@ def _bot_row(b: BotHealth, zone: dt.tzinfo) -> list[str]:
     ]
 
 
+def _broker(s: ServiceHealth) -> str:
+    text = f"{s.broker_mode}: {s.broker_state}"
+    if s.broker_lost:
+        text += f"; lost {s.broker_lost} queued messages"
+    return text
+
+
 def render_health(h: Health, zone: dt.tzinfo) -> str:
     """The verdict line, the service table, the workers table and the bots table."""
     s = h.service
@@ -95,14 +102,19 @@ def render_health(h: Health, zone: dt.tzinfo) -> str:
         dispatcher += f"; last error {at(error_at, zone)}: {d.last_error}"
     write = f"write {s.write_ms:g} ms" if s.write_ms is not None else "write failed"
     oldest = "nothing queued" if s.oldest_queued_s is None else f"{s.oldest_queued_s:.0f} s"
+    sweep = "has re-enqueued nothing since its records began"
+    if d.last_sweep_at is not None:
+        swept_at = at(from_timestamp(d.last_sweep_at), zone)
+        sweep = f"re-enqueued {d.last_sweep_rows} stuck or lost messages at {swept_at}"
     service = table(
         ["part", "state"],
         [
             ["store", _ok(s.store_ok, f"{s.store_state}, {write}")],
-            ["broker", _ok(s.broker_ok, f"{s.broker_mode}: {s.broker_state}")],
+            ["broker", _ok(s.broker_ok and not s.broker_lost, _broker(s))],
             ["dispatcher", _ok(not d.failing, dispatcher)],
             ["workers alive", _ok(bool(s.workers), str(len(s.workers)))],
             ["oldest queued message", _e(oldest)],
+            ["sweep", _e(sweep)],
         ],
         "service",
         "",

@@ -182,7 +182,7 @@ def _sections(view: OpsView, csrf: str, zone: dt.tzinfo) -> str:
             ]
             for w in view.workers
         ],
-        "workers",
+        "sending-processes",
         "No worker process has a live lease.",
     )
     statuses = sorted(view.outbox.items())

@@ -8,6 +8,7 @@ instead of hanging the health page.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import peewee
@@ -53,3 +54,21 @@ def has_queued() -> bool:
         (Message.status == "queued") & (Message.direction == "out")
     )
     return bool(query.exists())
+
+
+def handed_over_queued(before: dt.datetime, *, limit: int) -> int:
+    """Outbound rows ``queued`` and handed to the broker before ``before`` (``updated_at``
+    stamped at or after their due time, or due at once), counted up to ``limit``: what the
+    broker must still hold, unless it lost them (``commands.health_check``)."""
+    handed = Message.next_attempt_at.is_null() | (Message.updated_at >= Message.next_attempt_at)
+    rows = (
+        Message.select(Message.id)
+        .where(
+            (Message.status == "queued")
+            & (Message.direction == "out")
+            & (Message.updated_at < before)
+            & handed
+        )
+        .limit(limit)
+    )
+    return int(rows.count())

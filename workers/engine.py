@@ -154,6 +154,8 @@ class Engine:
         stuck = outbox.sweep(delivery.stale_after_s, limit=limit)
         for lane, ids in sorted(outbox.lanes_of(stuck).items()):
             self.hand_over(ids, lane)
+        if stuck:  # /ops says the broker lost them (or a worker hung) and they went again
+            self.pulse.swept(len(stuck))
         handed += len(orphans) + len(stuck)
         now = time.monotonic()
         if now - self._forgot_at > 3600:

@@ -2,11 +2,12 @@
 
 Per bot: when its last send succeeded, its last send error (platform code and text) and how
 many errors of each code it had in the last ``RECENT_S`` (15 min); for the dispatcher: its last
-tick and last error. In ``redis://`` mode these live in Redis (``<namespace>:pulse:*``) so the
-web process sees what every worker process did, the dispatcher's error included when the store
-is what fails; in ``memory://`` mode in this process. Times are Unix seconds. Successful sends
-and ticks are written at most once a second per bot per process; errors every time (they are
-what an engineer looks for). A Redis that cannot take a write costs the pulse, never a send.
+tick and last error, and its latest sweep that handed rows back to the broker. In ``redis://``
+mode these live in Redis (``<namespace>:pulse:*``) so the web process sees what every worker
+process did, the dispatcher's error included when the store is what fails; in ``memory://``
+mode in this process. Times are Unix seconds. Successful sends and ticks are written at most
+once a second per bot per process; errors every time (they are what an engineer looks for).
+A Redis that cannot take a write costs the pulse, never a send.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import redis
@@ -53,6 +54,9 @@ class DispatcherPulse:
     last_tick_at: float | None = None
     last_error: str = ""
     last_error_at: float | None = None
+    # The latest sweep that handed rows back to the broker (lost by it, or stuck): when, how many.
+    last_sweep_at: float | None = None
+    last_sweep_rows: int = 0
 
     @property
     def failing(self) -> bool:
@@ -70,6 +74,9 @@ class Pulse(Protocol):
 
     def tick(self, error: str | None = None) -> None:
         """A dispatcher tick finished (``error``: it failed, one line)."""
+
+    def swept(self, rows: int) -> None:
+        """The dispatcher's sweep handed ``rows`` stuck or lost rows to the broker again."""
 
     def bot(self, name: str) -> BotPulse: ...
 
@@ -110,9 +117,15 @@ class MemoryPulse:
         with self._lock:
             d = self._dispatcher
             if error is None:
-                self._dispatcher = DispatcherPulse(now, d.last_error, d.last_error_at)
+                self._dispatcher = replace(d, last_tick_at=now)
             else:
-                self._dispatcher = DispatcherPulse(d.last_tick_at, error[:TEXT_CHARS], now)
+                self._dispatcher = replace(d, last_error=error[:TEXT_CHARS], last_error_at=now)
+
+    def swept(self, rows: int) -> None:
+        with self._lock:
+            self._dispatcher = replace(
+                self._dispatcher, last_sweep_at=time.time(), last_sweep_rows=rows
+            )
 
     def bot(self, name: str) -> BotPulse:
         cutoff = time.time() - RECENT_S
@@ -186,6 +199,10 @@ class RedisPulse:
             fields = {"error": error[:TEXT_CHARS], "error_at": time.time()}
             self._write(lambda p: p.hset(key, mapping=fields))
 
+    def swept(self, rows: int) -> None:
+        fields = {"swept_at": time.time(), "swept": rows}
+        self._write(lambda p: p.hset(f"{self.prefix}:dispatcher", mapping=fields))
+
     def _write(self, fill: object) -> None:
         try:
             pipe = self.client.pipeline(transaction=False)
@@ -208,8 +225,11 @@ class RedisPulse:
     def dispatcher(self) -> DispatcherPulse:
         raw: dict[bytes, bytes] = self.client.hgetall(f"{self.prefix}:dispatcher")  # type: ignore[assignment]
         tick, error_at = raw.get(b"tick"), raw.get(b"error_at")
+        swept_at, swept = raw.get(b"swept_at"), raw.get(b"swept")
         return DispatcherPulse(
             last_tick_at=float(tick) if tick else None,
             last_error=_text(raw.get(b"error")),
             last_error_at=float(error_at) if error_at else None,
+            last_sweep_at=float(swept_at) if swept_at else None,
+            last_sweep_rows=int(swept) if swept else 0,
         )
