@@ -126,6 +126,15 @@ def write_transaction() -> Iterator[None]:
     WRITES.succeeded()
 
 
+def without_jit() -> None:
+    """PostgreSQL: no JIT compilation for the rest of the current transaction. The planner
+    compiles big set-based statements (a correlated ``EXISTS`` per client lifts the estimated
+    cost past ``jit_above_cost``) and the compiling took longer than the running (a campaign's
+    audience freeze: 2 s of 12, docs/benchmarks.md). SQLite: nothing."""
+    if is_postgres():
+        database_proxy.execute_sql("SET LOCAL jit = off")
+
+
 def is_postgres(database: peewee.Database | None = None) -> bool:
     db = database if database is not None else database_proxy.obj
     return isinstance(db, peewee.PostgresqlDatabase)

@@ -3,7 +3,8 @@
 Recipients pick the platform's answer: ``retry-N`` (429 with retry_after N once), ``pair-N``
 (a per-recipient limit: retry after N, this chat only, once), ``flaky-K``
 (K transient failures then success), ``blocked``, ``gone``, ``refused``, ``down`` (always
-transient); anything else is accepted. Every call is recorded with its time.
+transient), ``late`` (delivered, then the answer times out: a transient error that may have
+arrived); anything else is accepted. Every call is recorded with its time.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class ScriptedPlatform:
             raise TransientError("502 Bad Gateway", code="502")
         if to == "down":
             raise TransientError("timeout", code="timeout")
+        if to == "late":
+            with self.lock:
+                self.delivered[message.outbox_id or 0] += 1
+            raise TransientError("Request timeout error", code="timeout", maybe_delivered=True)
         if to == "blocked":
             raise Blocked("Forbidden: bot was blocked by the user", code="403")
         if to == "gone":

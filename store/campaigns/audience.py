@@ -9,10 +9,10 @@ Each matching client gets a row: ``pending`` with its slot on the campaign's clo
   the content has no WhatsApp template (free text would be refused).
 
 Slots: within each bot, the reachable recipients in client order, one bot step apart (its
-rate limit), or spread evenly over ``spread_s`` when that is slower. A/B variants are dealt
-in a random order, alternately, so the split is random and even. UNIQUE(campaign, client)
-and ``ON CONFLICT DO NOTHING`` make a second freeze (a ``--live`` campaign adding later
-matches at its start) add only the clients not there yet.
+rate limit), or spread evenly over ``spread_s`` when that is slower. A/B variants are drawn
+at random per recipient. UNIQUE(campaign, client) and ``ON CONFLICT DO NOTHING`` make a second
+freeze (a ``--live`` campaign adding later matches at its start) add only the clients not
+there yet.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import peewee as pw
 
 from store.campaigns.model import CampaignError, get, move
 from store.clock import utcnow
-from store.db import write_transaction
+from store.db import is_postgres, without_jit, write_transaction
 from store.models import Bot, Campaign, CampaignRecipient, Client
 from store.plan import wrote_since
 
@@ -53,26 +53,27 @@ def skip_reason(window_since: dt.datetime, needs_window: Collection[int]) -> pw.
     return pw.Case(None, cases, None)
 
 
-def _slot(steps: dict[int, float], spread_s: float, reachable: pw.Node) -> pw.Node:
-    """SQL: a recipient's slot in seconds — its place among its bot's reachable recipients
-    times the bot's step, or the spread's share when that is longer."""
-    group = [Client.bot, reachable]
-    place = pw.fn.ROW_NUMBER().over(partition_by=group, order_by=[CLIENT_ID]) - 1
+def _slot(steps: dict[int, float], spread_s: float, bot: Any, place: Any, size: Any) -> pw.Node:
+    """SQL: a recipient's slot in seconds — its ``place`` (from 0) among the ``size``
+    reachable recipients of its ``bot`` times the bot's step, or the spread's share when that
+    is longer."""
     step: pw.Node = pw.Value(0.0)
     if steps:
-        step = pw.Case(Client.bot, [(b, float(s)) for b, s in steps.items()], 0.0)
+        step = pw.Case(bot, [(b, float(s)) for b, s in steps.items()], 0.0)
     if spread_s > 0:
-        share = pw.Value(float(spread_s)) / pw.fn.COUNT(CLIENT_ID).over(partition_by=group)
+        share = pw.Value(float(spread_s)) / size
         step = pw.Case(None, [(share > step, share)], step)
     return place * step
 
 
 def _variant(variants: int) -> pw.Node:
-    """SQL: the variant, dealt alternately in a random order (an even, random split)."""
+    """SQL: a variant drawn at random per recipient (0 .. ``variants`` - 1)."""
     if variants <= 1:
         return pw.Value(0)
-    dealt = pw.fn.ROW_NUMBER().over(order_by=[pw.fn.RANDOM()])
-    return dealt - (dealt / variants) * variants  # the remainder, in integer arithmetic
+    if is_postgres():
+        return pw.fn.FLOOR(pw.fn.RANDOM() * variants)
+    # SQLite's RANDOM() is a 64-bit integer; peewee's ``%`` would be GLOB, so spell it out.
+    return pw.NodeList((pw.fn.ABS(pw.fn.RANDOM()), pw.SQL("%"), pw.Value(variants)))
 
 
 def freeze(
@@ -85,21 +86,35 @@ def freeze(
 ) -> int:
     """Store the clients of ``clients`` (a filter's ``select_clients``) as the campaign's
     recipients, those already there left alone; returns how many were added. Runs inside the
-    caller's transaction."""
+    caller's transaction (on PostgreSQL without JIT for its remainder: compiling this
+    statement took longer than running it).
+
+    The skip reason is computed once per client in a materialized CTE (it holds the WhatsApp
+    window's correlated ``EXISTS``); the outer ``SELECT`` numbers each bot's reachable
+    recipients for their slots."""
     now = now or utcnow()
+    without_jit()
     reason = skip_reason(window_since, window_bots(campaign.variants))
-    reachable = pw.Case(None, [(reason.is_null(), 1)], 0)
-    query = Client.select(
+    matched = (
+        Client.select(CLIENT_ID.alias("client_id"), Client.bot.alias("bot_id"), reason.alias("why"))
+        .where(CLIENT_ID.in_(clients.select(CLIENT_ID)))
+        .cte("audience", materialized=True)
+    )
+    why = matched.c.why
+    group = [matched.c.bot_id, why.is_null()]
+    place = pw.fn.ROW_NUMBER().over(partition_by=group, order_by=[matched.c.client_id]) - 1
+    size = pw.fn.COUNT(matched.c.client_id).over(partition_by=group)
+    query = matched.select_from(
         pw.Value(campaign.id),
-        CLIENT_ID,
+        matched.c.client_id,
         _variant(len(campaign.variants)),
-        pw.Case(None, [(reason.is_null(), "pending")], "skipped"),
-        reason,
-        _slot(steps, campaign.spread_s, reachable),
+        pw.Case(None, [(why.is_null(), "pending")], "skipped"),
+        why,
+        _slot(steps, campaign.spread_s, matched.c.bot_id, place, size),
         pw.Value(now),
-    ).where(CLIENT_ID.in_(clients.select(CLIENT_ID)))
+    )
     fields = [
-        CampaignRecipient.campaign,
+        CampaignRecipient.campaign_id,
         CampaignRecipient.client,
         CampaignRecipient.variant,
         CampaignRecipient.status,

@@ -134,9 +134,9 @@ def withdraw_queued(campaign_id: int) -> int:
     to ``pending``, with no row); returns how many. Call inside a write transaction."""
     queued = (
         Message.select(Message.id)
-        .join(CampaignRecipient, on=(CampaignRecipient.message == Message.id))
+        .join(CampaignRecipient, on=(CampaignRecipient.message_id == Message.id))
         .where(
-            (CampaignRecipient.campaign == campaign_id)
+            (CampaignRecipient.campaign_id == campaign_id)
             & (CampaignRecipient.status == "queued")
             & (Message.status == "queued")
         )
@@ -144,8 +144,8 @@ def withdraw_queued(campaign_id: int) -> int:
     ids = locked_ids(queued)
     if not ids:
         return 0
-    CampaignRecipient.update(status="pending", message=None, updated_at=utcnow()).where(
-        (CampaignRecipient.campaign == campaign_id) & CampaignRecipient.message.in_(ids)
+    CampaignRecipient.update(status="pending", message_id=None, updated_at=utcnow()).where(
+        (CampaignRecipient.campaign_id == campaign_id) & CampaignRecipient.message_id.in_(ids)
     ).execute()
     Message.delete().where(Message.id.in_(ids) & (Message.status == "queued")).execute()
     return len(ids)

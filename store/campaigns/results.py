@@ -90,14 +90,14 @@ def results(campaign_id: int) -> list[VariantResult]:
             CR.reason,
             sent_row.status,
             Bot.kind,
-            pw.fn.COUNT(CR.id),
+            pw.fn.COUNT(CR.client),
             count_expr(was_sent & replied),
             count_expr(was_sent & blocked),
         )
         .join(Client, on=(CR.client == Client.id))
         .join(Bot, on=(Client.bot == Bot.id))
-        .join(sent_row, pw.JOIN.LEFT_OUTER, on=(sent_row.id == CR.message))
-        .where(CR.campaign == campaign_id)
+        .join(sent_row, pw.JOIN.LEFT_OUTER, on=(sent_row.id == CR.message_id))
+        .where(CR.campaign_id == campaign_id)
         .group_by(CR.variant, CR.status, CR.reason, sent_row.status, Bot.kind)
         .tuples()
     )

@@ -55,11 +55,13 @@ def enqueue_due(
     reason = skip_reason(window_since, window_bots(campaign.variants))
     in_window = pw.Case(None, [(wrote_since(window_since), True)], False)
     rows: Any = (
-        CR.select(CR.id, CR.client, CR.variant, Client.bot, Bot.kind, in_window, reason)
+        CR.select(CR.client, CR.client, CR.variant, Client.bot, Bot.kind, in_window, reason)
         .join(Client, on=(CR.client == Client.id))
         .join(Bot, on=(Client.bot == Bot.id))
-        .where((CR.campaign == campaign.id) & (CR.status == "pending") & (CR.slot_s <= horizon_s))
-        .order_by(CR.slot_s, CR.id)
+        .where(
+            (CR.campaign_id == campaign.id) & (CR.status == "pending") & (CR.slot_s <= horizon_s)
+        )
+        .order_by(CR.slot_s, CR.client)
         .limit(batch)
         .tuples()
     )
@@ -72,7 +74,9 @@ def enqueue_due(
         if r[6] is not None:
             skipped.setdefault(r[6], []).append(r[0])
     for why, ids in skipped.items():
-        CR.update(status="skipped", reason=why, updated_at=now).where(CR.id.in_(ids)).execute()
+        CR.update(status="skipped", reason=why, updated_at=now).where(
+            (CR.campaign_id == campaign.id) & CR.client.in_(ids)
+        ).execute()
     if sendable:
         _insert_messages(campaign, sendable, now)
     return len(due)
@@ -114,8 +118,8 @@ def _insert_messages(campaign: Campaign, due: list[tuple[Any, ...]], now: dt.dat
     holder = Message.select(Message.id).where(
         (Message.client == CR.client) & (Message.dedup_key == key)
     )
-    CR.update(status="queued", message=holder, updated_at=now).where(
-        CR.id.in_([r[0] for r in due])
+    CR.update(status="queued", message_id=holder, updated_at=now).where(
+        (CR.campaign_id == campaign.id) & CR.client.in_([r[0] for r in due])
     ).execute()
 
 
@@ -127,7 +131,7 @@ def settle(campaign_id: int, *, now: dt.datetime | None = None) -> int:
     finished = outcome.select(outcome.id).where(outcome.status.in_(list(DONE_STATUSES)))
 
     def of_row(column: pw.Node) -> pw.Node:
-        return outcome.select(column).where(outcome.id == CR.message)
+        return outcome.select(column).where(outcome.id == CR.message_id)
 
     status = pw.Case(None, [(outcome.status.in_(list(SENT_STATUSES)), "sent")], outcome.status)
     return int(
@@ -137,7 +141,9 @@ def settle(campaign_id: int, *, now: dt.datetime | None = None) -> int:
             platform_message_id=of_row(outcome.platform_message_id),
             updated_at=now,
         )
-        .where((CR.campaign == campaign_id) & (CR.status == "queued") & CR.message.in_(finished))
+        .where(
+            (CR.campaign_id == campaign_id) & (CR.status == "queued") & CR.message_id.in_(finished)
+        )
         .execute()
     )
 
@@ -146,6 +152,6 @@ def left(campaign_id: int) -> int:
     """Recipients still to send: pending or queued."""
     return (
         CR.select()
-        .where((CR.campaign == campaign_id) & CR.status.in_(["pending", "queued"]))
+        .where((CR.campaign_id == campaign_id) & CR.status.in_(["pending", "queued"]))
         .count()
     )
