@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.clients import PG_ADMIN, _timed, build, fresh_database, percentile
+from bench.pgsettings import describe
 from commands.admin import ADMIN_COMMANDS, CommandContext, Reply
 from config import Settings
 from store.db import database_proxy, open_database
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
                 build(db, args)
             else:
                 migrate(db)  # a kept database gets the migrations added since it was built
+            if kind == "postgres":
+                print(f"  {describe(db)}")
             run_commands(args.repeat)
         finally:
             db.close()

@@ -33,6 +33,7 @@ from playhouse.migrations import Runner
 from bench import clientbulk
 from bench.clientgen import load
 from bench.clientqueries import CASES, PER_PAGE, ZONE, Case, hand_sql
+from bench.pgsettings import describe, with_session_settings
 from store.clients.query import COUNT_CAP, compile_filter, count_clients, page_clients
 from store.db import database_proxy, open_database
 from store.migrate import MIGRATIONS_DIR, migrate
@@ -80,7 +81,8 @@ def fresh_database(kind: str, args: argparse.Namespace) -> str:
         with psycopg.connect(args.pg_admin, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{name}"')
-    return f"{args.pg_admin.rsplit('/', 1)[0]}/{name}"
+    # The deploy file's settings for this session (the server is shared): stated in the output.
+    return with_session_settings(f"{args.pg_admin.rsplit('/', 1)[0]}/{name}")
 
 
 def build(db: pw.Database, args: argparse.Namespace) -> None:
@@ -218,6 +220,9 @@ def bench_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             migrate(db)  # a kept database gets the migrations added since it was built
         phases = set(args.phases.split(","))
         pg = kind == "postgres"
+        if pg:
+            report["settings"] = describe(db)
+            print(f"  {report['settings']}")
         if "queries" in phases:
             report["queries"] = run_queries(db, pg, args.repeat)
         if "export" in phases:

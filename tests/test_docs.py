@@ -14,6 +14,7 @@ import yaml
 from click.testing import CliRunner
 from pydantic import BaseModel
 
+from bench.pgsettings import deploy_settings
 from commands.admin import docs as command_docs
 from commands.app import api_docs as app_api_docs
 from commands.cli import cli
@@ -140,3 +141,12 @@ def test_relative_links_lead_to_files(doc: str) -> None:
         if "://" in target or target.startswith("mailto:"):
             continue
         assert (base / target).exists(), f"{doc} links to missing {target}"
+
+
+def test_compose_runs_postgresql_with_the_deploy_settings() -> None:
+    compose = yaml.safe_load((ROOT / "deploy/docker-compose.yml").read_text(encoding="utf-8"))
+    command = compose["services"]["postgres"]["command"]
+    flags = dict(arg.split("=", 1) for arg in command[2::2])
+    assert command[0] == "postgres" and set(command[1::2]) == {"-c"}
+    assert flags == deploy_settings()
+    assert {"shared_buffers", "work_mem", "random_page_cost"} <= set(flags)
