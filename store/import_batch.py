@@ -47,7 +47,10 @@ WRITTEN = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+STEPS: Final = [dt.timedelta(microseconds=step) for step in range(64)]
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~2 us a row
 class StagedClient:
     """One row of the file as the statements read it (None: the cell was empty)."""
 
@@ -105,10 +108,12 @@ def _stage(rows: Sequence[StagedClient], now: dt.datetime, pg: bool) -> None:
     history = []
     position = 0
     for row in rows:
+        if not row.history:
+            continue
         entered = row.created_at or now
         for step, name in enumerate(row.history):
             # Microseconds apart: the file's order is the order export reads back.
-            at = entered + dt.timedelta(microseconds=step)
+            at = entered + STEPS[step] if step < len(STEPS) else entered + dt.timedelta(0, 0, step)
             history.append((row.bot_id, row.messenger_id, name, _stamp(at, pg), position))
             position += 1
     variables = [
@@ -202,6 +207,7 @@ FORGET_HISTORY: Final = (
     "JOIN client ON client.bot_id = s.bot_id AND client.messenger_id = s.messenger_id "
     "WHERE s.has_history)"
 )
+CLIENT_ROWS: Final = "SELECT reltuples FROM pg_class WHERE oid = 'client'::regclass"
 ADD_HISTORY: Final = (
     "INSERT INTO block_history (client_id, block_id, entered_at) "
     "SELECT client.id, block.id, s.entered_at FROM import_stage_history AS s "
@@ -216,9 +222,12 @@ SET_VARIABLES: Final = (
 )
 
 
-def write_staged(rows: Sequence[StagedClient], now: dt.datetime) -> tuple[int, int]:
+def write_staged(
+    rows: Sequence[StagedClient], now: dt.datetime, statistics: Statistics | None = None
+) -> tuple[int, int]:
     """Write ``rows`` (distinct clients, at most one per (bot, messenger id)); returns
-    (created, updated). Run inside a write transaction."""
+    (created, updated). Run inside a write transaction; one ``statistics`` for every batch
+    of an import."""
     if not rows:
         return 0, 0
     pg = is_postgres()
@@ -228,18 +237,46 @@ def write_staged(rows: Sequence[StagedClient], now: dt.datetime) -> tuple[int, i
         for statement in CLEAR_SQLITE:
             _execute(statement)
     _stage(rows, now, pg)
-    if pg:  # a plan for the thousands of rows staged, not for the empty table it last saw
-        _execute("ANALYZE import_stage_row, import_stage_history, import_stage_variable")
+    if pg:
+        # Each staged row finds its client through the unique (bot, messenger id) index: a
+        # hash join would scan the whole client table once per statement.
+        _execute("SET LOCAL enable_hashjoin = off")
+        _execute("SET LOCAL enable_mergejoin = off")
+        if statistics is not None:
+            statistics.refresh()
     _execute(NEW_BLOCKS)
     updated = _update_existing()
+    _execute(FORGET_HISTORY)  # before the new clients exist: only existing ones have any
     created = _insert_new(now, pg)
     if created + updated < len(rows):  # another writer created some meanwhile (PostgreSQL)
         _update_existing()  # the file's values onto theirs (again onto ours: the same values)
+        _execute(FORGET_HISTORY)
         updated = len(rows) - created
-    _execute(FORGET_HISTORY)
+    if statistics is not None:
+        statistics.written += created + updated
     _execute(ADD_HISTORY)
     _execute(SET_VARIABLES)
     return created, updated
+
+
+class Statistics:
+    """Keeps the planner's picture of the client table current during one import
+    (PostgreSQL): ANALYZE once the import has written more rows than the table had when last
+    analyzed (and 10,000 at least), a few times in a million rows. Autovacuum lags a minute
+    behind; on statistics of a table thought tiny the planner took the (bot, bsuid) index for
+    a (bot, messenger id) match: a scan of all the bot's clients per staged row."""
+
+    def __init__(self) -> None:
+        self.rows: float | None = None  # what the statistics say the table holds
+        self.written = 0  # rows this import wrote since
+
+    def refresh(self) -> None:
+        if self.rows is None:
+            self.rows = float(database_proxy.obj.execute_sql(CLIENT_ROWS).fetchone()[0])
+        if self.written > max(self.rows, 0) + 10_000:
+            _execute("ANALYZE client")
+            self.rows = float(database_proxy.obj.execute_sql(CLIENT_ROWS).fetchone()[0])
+            self.written = 0
 
 
 def _update_existing() -> int:

@@ -9,7 +9,7 @@ are created. The bot must be one of the configured bots.
 
 A bad row is reported by its line number (where its record starts; the header is line 1) with
 the reason, and skipped; the valid rows are kept. Rows are written in batches of
-``batch_size`` (default 5,000), each in one write transaction: staged in temporary tables,
+``batch_size`` (default 20,000), each in one write transaction: staged in temporary tables,
 then a handful of set-based statements (``store.import_batch``); if the database refuses a
 batch, it is halved down to the rows it refuses, each piece its own transaction, so a
 refused row never leaves half of itself behind.
@@ -30,10 +30,10 @@ from store.db import write_transaction
 from store.errors import StoreError
 from store.export import BASE_COLUMNS, HISTORY_SEPARATOR
 from store.import_batch import StagedClient as ParsedRow
-from store.import_batch import write_staged
+from store.import_batch import Statistics, write_staged
 from store.models import Bot
 
-DEFAULT_BATCH_SIZE: Final = 5000
+DEFAULT_BATCH_SIZE: Final = 20_000
 MAX_REPORTED_ERRORS: Final = 1000
 # Column widths of store.models (PostgreSQL enforces them; SQLite would not).
 MAX_NAME: Final = 400
@@ -41,6 +41,7 @@ MAX_MESSENGER_ID: Final = 320
 MAX_TAG: Final = 200
 MAX_BLOCK: Final = 200
 MAX_VARIABLE_NAME: Final = 200
+MAX_SHORTEST: Final = min(MAX_NAME, MAX_MESSENGER_ID, MAX_TAG, MAX_BLOCK)
 
 Progress = Callable[[int], None]
 """Called after each batch with the number of data rows it covered (good and bad)."""
@@ -102,6 +103,7 @@ def import_csv(
     var_names = _check_header(header)
     known = _known_bots(bots)
     report = ImportReport()
+    statistics = Statistics()
     batch: list[ParsedRow] = []
     keys: set[tuple[int, str]] = set()
     seen_rows = 0
@@ -109,7 +111,7 @@ def import_csv(
     def flush() -> None:
         nonlocal seen_rows
         if batch:
-            _write_batch(batch, report)
+            _write_batch(batch, report, statistics)
         if progress is not None and seen_rows:
             progress(seen_rows)
         batch.clear()
@@ -206,8 +208,9 @@ def parse_timestamp(text: str, zone: dt.tzinfo) -> dt.datetime:
         raise RowError(f"{text!r} is not an ISO 8601 date and time") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
-    try:
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    offset = value.utcoffset() or dt.timedelta(0)
+    try:  # what astimezone(UTC) computes, at a third of its cost
+        return value.replace(tzinfo=None) - offset
     except OverflowError:  # 9999-12-31T23:59:59-05:00 is in year 10000 in UTC
         raise RowError(f"{text!r} is outside the years 1-9999 in UTC") from None
 
@@ -244,6 +247,26 @@ def _parse(
     if not mid.strip():
         raise RowError("messenger_id is empty")
     history_names = history.split(HISTORY_SEPARATOR) if history else []
+    if "\x00" not in "".join(cells) and max(map(len, cells)) <= MAX_SHORTEST:
+        # The usual row: no NUL and no cell beyond the smallest limit, so no check can fail
+        # (one pass in C instead of a check per cell).
+        if "" in history_names:
+            raise RowError("block_history: an empty block name")
+        return ParsedRow(
+            line=line,
+            bot_id=bot_id,
+            messenger_id=mid,
+            name=name or None,
+            created_at=parse_timestamp(created, zone) if created else None,
+            last_action_at=parse_timestamp(last, zone) if last else None,
+            avatar_url=avatar or None,
+            block=block or None,
+            tag=tag or None,
+            history=history_names,
+            variables={
+                n: v for n, v in zip(var_names, cells[len(BASE_COLUMNS) :], strict=True) if v
+            },
+        )
     for block_name in [block, *history_names]:
         _text(block_name, "block", MAX_BLOCK)
     if any(not n for n in history_names):
@@ -267,21 +290,21 @@ def _parse(
     )
 
 
-def _write_batch(rows: list[ParsedRow], report: ImportReport) -> None:
+def _write_batch(rows: list[ParsedRow], report: ImportReport, statistics: Statistics) -> None:
     """Write ``rows`` in one transaction; if the database refuses it, halve it down to the
     rows it refuses (each piece its own transaction), so a refused row leaves nothing of
     itself and every other row is written."""
     try:
         with write_transaction():
-            created, updated = write_staged(rows, utcnow())
+            created, updated = write_staged(rows, utcnow(), statistics)
     except peewee.DatabaseError as exc:
         if len(rows) == 1:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else "refused"
             report.add_error(rows[0].line, f"the database refused the row: {message}")
             return
         middle = len(rows) // 2
-        _write_batch(rows[:middle], report)
-        _write_batch(rows[middle:], report)
+        _write_batch(rows[:middle], report, statistics)
+        _write_batch(rows[middle:], report, statistics)
         return
     report.created += created
     report.updated += updated
