@@ -15,14 +15,16 @@ these URLs: Telegram's own file URLs contain the token).
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from aiogram.exceptions import AiogramError, TelegramBadRequest
 from aiohttp import web
 
 from bots.ingest_health import note
 from bots.telegram.client import file_url
+from bots.telegram.ingest import Outcome
 from bots.telegram.updates import UpdateError
 from bots.webhook import error_response, parse_json_object, read_body, unavailable
 from store.errors import NotFound, StoreUnavailable
@@ -34,6 +36,10 @@ log = logging.getLogger("switchboard.telegram")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 ADAPTERS = web.AppKey("telegram_adapters", dict)
+# The 200 answers, encoded once (one per outcome) rather than per request.
+ANSWERS = {
+    outcome: json.dumps({"ok": True, "result": outcome}).encode() for outcome in get_args(Outcome)
+}
 
 
 def webhook_path(bot_name: str) -> str:
@@ -77,7 +83,7 @@ async def receive(request: web.Request) -> web.Response:
         log.error("telegram %s: %s", name, exc)
         return error_response(503, str(exc))
     await note(name, "webhook", inbound=True)
-    return web.json_response({"ok": True, "result": outcome})
+    return web.Response(body=ANSWERS[outcome], content_type="application/json")
 
 
 async def media(request: web.Request) -> web.StreamResponse:
