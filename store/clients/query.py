@@ -236,8 +236,16 @@ def cursor_of(client: Client, sort: str) -> Cursor:
 
 def after_cursor(cursor: Cursor) -> pw.ColumnBase:
     """The clients strictly after ``cursor`` in list order. Every key descends, so it is one
-    row-value comparison, which both databases answer from the list-order index."""
+    row-value comparison, which both databases answer from the list-order index.
+
+    Past the pinned clients it is written ``NOT pinned AND (moment, id) < (...)``: PostgreSQL
+    estimates a row comparison by its first column, and ``pinned < false`` matches nothing, so
+    it planned a page after an unpinned cursor for one row — a scan and sort of the whole table
+    (4 s at a million clients with ``-list:``). The two forms select the same clients."""
     moment = Client.created_at if cursor.sort == "created" else Client.last_action_at
+    if not cursor.pinned:
+        rest = pw.Tuple(moment, CLIENT_ID) < pw.Tuple(cursor.moment, cursor.client_id)
+        return (Client.pinned == False) & rest  # noqa: E712
     return pw.Tuple(Client.pinned, moment, CLIENT_ID) < pw.Tuple(
         cursor.pinned, cursor.moment, cursor.client_id
     )
