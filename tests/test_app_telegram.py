@@ -4,8 +4,9 @@ test records; Telegram's answers are fed back with ``Telegram.WebView.receiveEve
 
 Checked: ready and expand at start; the BackButton shown on a second screen and its press going
 back; the MainButton set up with its text and its press running the handler with haptic
-feedback; a session that the server refuses renewed once with initData; an API error shown as
-the server's one line in a toast."""
+feedback; a session that the server refuses renewed once with initData; the header's unread
+count refreshed when the app becomes visible; an API error shown as the server's one line in a
+toast."""
 
 from __future__ import annotations
 
