@@ -150,3 +150,32 @@ def test_without_broadcast_permission_nothing_starts(staff: dict[str, CommandCon
         refused = ADMIN_COMMANDS.handle_text(ctx, command)
         assert refused.error and "needs the 'broadcast' permission" in refused.text
     assert "needs the 'broadcast'" in ADMIN_COMMANDS.handle_button(ctx, "cs:1:v").text
+
+
+def test_variant_b_makes_an_ab_campaign(staff: dict[str, CommandContext]) -> None:
+    admin = staff["admin"]
+    ADMIN_COMMANDS.handle_text(admin, "/campaign A/B sale")
+    ADMIN_COMMANDS.handle_text(admin, "Sale today, {first_name|friend}!")
+    plan = ADMIN_COMMANDS.handle_text(admin, "tab:all")
+    asked = press(admin, plan, "➕ Variant B")
+    assert "variant B" in asked.text
+    assert "Variant B: " in ADMIN_COMMANDS.handle_text(admin, "<i>oops").text  # stays open
+    both = ADMIN_COMMANDS.handle_text(
+        admin, "<b>Last day</b> of the sale\nbutton: Shop | https://s.example"
+    )
+    assert "A/B: the recipients are split at random" in both.text
+    dropped = press(admin, both, "✖ Drop variant B")
+    assert "split at random" not in dropped.text
+    press(admin, dropped, "➕ Variant B")
+    both = ADMIN_COMMANDS.handle_text(admin, "<b>Last day</b> of the sale")
+    tested = press(admin, both, "🧪")
+    assert len(Message.select().where(Message.direction == "out")) == 2  # one per variant
+    assert "Test sent" in tested.text
+    press(admin, both, "🚀")
+    campaign = Campaign.get()
+    assert [v["text"] for v in campaign.variants] == [
+        "Sale today, {first_name|friend}!",
+        "<b>Last day</b> of the sale",
+    ]
+    variants = {r.variant for r in CampaignRecipient.select()}
+    assert variants <= {0, 1} and CampaignRecipient.select().count() == 4

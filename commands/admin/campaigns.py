@@ -5,7 +5,8 @@ results, Pause / Resume / Cancel) — issue 18.
 HTML with placeholders, then ``photo:``, ``button:``... lines), then the audience (any filter,
 ``saved:NAME`` included), then shows the plan (``commands.campaigns.plan_lines``, as the CLI
 prints it) under buttons: a test to the operator's own chat, the start (now, or a time typed
-in project time), the spread (none, 2 h, 8 h), Launch and Cancel. The choices live behind a
+in project time), the spread (none, 2 h, 8 h), a variant B (an A/B test, split at random),
+Launch and Cancel. The choices live behind a
 token (``commands.admin.tokens``); Launch takes it, so a double tap launches once. Launching
 freezes the audience (``store.campaigns.audience.launch``) exactly as the CLI does.
 """
@@ -29,6 +30,7 @@ from commands.plan import campaign_plan, steps, window_since
 from store.campaigns import audience, model
 from store.campaigns.compose import PART_NAMES, compose, describe
 from store.campaigns.content import ContentError, render
+from store.campaigns.model import MAX_VARIANTS
 from store.campaigns.placeholders import ClientFields
 from store.clients.query import count_clients, select_clients
 from store.clock import utcnow
@@ -87,7 +89,13 @@ def campaign_audience(ctx: CommandContext, text: str, data: dict[str, Any]) -> R
     if count_clients(flt, ctx.operator) == 0:
         raise CommandError("No clients match this filter.")
     pending.clear(ctx.operator.id)
-    state = {"name": data["name"], "content": data["content"], "f": text, "at": None, "spread": 0}
+    state = {
+        "name": data["name"],
+        "variants": [data["content"]],
+        "f": text,
+        "at": None,
+        "spread": 0,
+    }
     return plan_reply(ctx, tokens.put(ctx.operator.id, KIND, state), state)
 
 
@@ -102,7 +110,7 @@ def plan_reply(
     clients = select_clients(parse(ctx, state["f"]), ctx.operator)
     at, spread = _at(state), float(state["spread"])
     plan = campaign_plan(ctx.settings, clients, name=state["name"], spread_s=spread, at=at)
-    variants = [json.loads(state["content"])]
+    variants = _variants(state)
     text, count = plan_lines(
         ctx.settings, plan, variants, clients.select(Client.id), at=at, spread_s=spread
     )
@@ -117,6 +125,11 @@ def plan_reply(
             Button(mark(at is not None, "⏰ At a time…"), data=f"cg:{token}:at"),
         ],
         [Button(mark(spread == s, label), data=f"cg:{token}:s{s}") for s, label in SPREADS],
+        [
+            Button("➕ Variant B (A/B test)", data=f"cg:{token}:b")
+            if len(variants) < MAX_VARIANTS
+            else Button("✖ Drop variant B", data=f"cg:{token}:a")
+        ],
         [Button("Cancel", data=f"cg:{token}:n")],
     ]
     if count:
@@ -148,8 +161,17 @@ def campaign_button(ctx: CommandContext, payload: str) -> Reply:
             "Send the start time in project time, e.g. 2026-12-24 10:00, or /cancel.",
             force_reply=True,
         )
+    if action == "b":
+        pending.wait_for(ctx.operator.id, "campaign_variant", {"token": token})
+        return Reply(
+            "Send variant B's message, written like the first; the recipients are split at "
+            "random, half each, and the results compare them. Or /cancel.",
+            force_reply=True,
+        )
     if action == "now":
         state["at"] = None
+    elif action == "a":
+        state["variants"] = state["variants"][:1]
     elif action.startswith("s") and action[1:].isdigit():
         if int(action[1:]) not in {s for s, _ in SPREADS}:
             raise CommandError("Unknown spread.")
@@ -176,9 +198,29 @@ def campaign_at(ctx: CommandContext, text: str, data: dict[str, Any]) -> Reply:
     return plan_reply(ctx, data["token"], state)
 
 
+@ADMIN_COMMANDS.awaiting("campaign_variant", capability="broadcast")
+def campaign_variant(ctx: CommandContext, text: str, data: dict[str, Any]) -> Reply:
+    state = tokens.get(data["token"], ctx.operator.id, KIND)
+    if state is None:
+        pending.clear(ctx.operator.id)
+        return Reply("This campaign was already launched, cancelled or has expired.", error=True)
+    try:
+        content = compose(text)
+    except ContentError as exc:
+        raise CommandError(f"Variant B: {exc} (part lines: {PART_NAMES})") from None
+    pending.clear(ctx.operator.id)
+    state["variants"] = [*state["variants"][:1], content.to_json()]
+    tokens.update(data["token"], state)
+    return plan_reply(ctx, data["token"], state)
+
+
+def _variants(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return [json.loads(v) for v in state["variants"]]
+
+
 def _test(ctx: CommandContext, state: dict[str, Any]) -> Reply:
     try:
-        ids = test_send(ctx.settings, [json.loads(state["content"])], ctx.operator.telegram_id)
+        ids = test_send(ctx.settings, _variants(state), ctx.operator.telegram_id)
     except click.ClickException as exc:
         raise CommandError(exc.message.replace("--test-to ", "Test to ")) from None
     note = "Test sent to your chat with the bot"
@@ -192,7 +234,7 @@ def _launch(ctx: CommandContext, state: dict[str, Any]) -> Reply:
     try:
         draft = model.create(
             state["name"],
-            [json.loads(state["content"])],
+            _variants(state),
             filter_text=state["f"],
             start_at=at,
             spread_s=float(state["spread"]),
