@@ -16,6 +16,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -70,6 +71,34 @@ def run_commands(repeat: int) -> list[dict[str, Any]]:
     return results
 
 
+def _press(ctx: CommandContext, reply: Reply, starts: str) -> Reply:
+    """Press the button of ``reply`` whose text starts with ``starts``."""
+    [data] = [b.data for row in reply.buttons for b in row if b.text.startswith(starts)]
+    return ADMIN_COMMANDS.handle_button(ctx, data or "")
+
+
+def select_all_then_bulk(action: str = "read") -> dict[str, float]:
+    """The admin's path from ``/clients`` to a bulk action on every client (issue 14 item 4):
+    the list, Select clients, Select all N matching, Actions, ACTION, Confirm. Once (it
+    changes the store); milliseconds per step and in all."""
+    admin = Operator.get(Operator.telegram_id == ADMIN_TID)
+    ctx = CommandContext(operator=admin, settings=Settings())
+    steps: dict[str, float] = {}
+    reply: Reply | None = None
+    for button in ("/clients", "☑️ Select", "Select all", "Actions", action, "✅ Confirm"):
+        start = time.perf_counter()
+        if reply is None:
+            reply = ADMIN_COMMANDS.handle_text(ctx, "/clients")
+        else:
+            reply = _press(ctx, reply, button)
+        steps[button] = (time.perf_counter() - start) * 1000
+    assert reply is not None and reply.text.startswith("Done"), reply
+    steps["total"] = sum(steps.values())
+    figures = ", ".join(f"{k} {v:.0f}" for k, v in steps.items())
+    print(f"  select all, then {action} (ms): {figures}\n  ({reply.text})")
+    return steps
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=200_000, help="N (default 200,000)")
@@ -82,6 +111,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pg-admin", default=PG_ADMIN, help="DSN allowed to create databases")
     parser.add_argument("--pg-name", default="sb_bench_admin", help="the bench database")
     parser.add_argument("--reuse", action="store_true", help="keep and reuse the bench database")
+    parser.add_argument(
+        "--no-commands", dest="commands", action="store_false", help="skip the command timings"
+    )
+    parser.add_argument(
+        "--select-all",
+        action="store_true",
+        help="then select every client in /clients and mark them read, once (changes the store)",
+    )
     args = parser.parse_args(argv)
     for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
         print(f"\n== {kind}: {args.clients:,} clients ==")
@@ -94,7 +131,10 @@ def main(argv: list[str] | None = None) -> None:
                 migrate(db)  # a kept database gets the migrations added since it was built
             if kind == "postgres":
                 print(f"  {describe(db)}")
-            run_commands(args.repeat)
+            if args.commands:
+                run_commands(args.repeat)
+            if args.select_all:
+                select_all_then_bulk()
         finally:
             db.close()
             database_proxy.initialize(None)
