@@ -24,6 +24,7 @@ from tests.app_support import BOT_TOKEN, app_settings, serving_app, signed_init_
 API = "/app/api/v1"
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 256
 PDF = b"%PDF-1.7\n" + b"0" * 256
+MB = 1024 * 1024
 
 
 class Caller:
@@ -200,6 +201,7 @@ async def test_files_are_checked_kept_and_queued(
         ([("photo", "bill.jpg", PDF)], 415, "not a JPEG or PNG"),
         ([("document", "tool.exe", b"MZ\x90\x00")], 415, "cannot be sent"),
         ([("video", "clip.mp4", b"x")], 400, "unknown part"),
+        ([("document", "a.pdf", PDF + b"0" * 60 * MB)] * 2, 413, "files of one message together"),
     ]
     for files, code, words in refused:
         status, body = await boris.upload(f"/clients/{wa.id}/upload", files)

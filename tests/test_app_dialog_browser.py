@@ -151,9 +151,8 @@ async def test_live_arrival_survives_a_dropped_connection(world: World, tmp_path
     client = await client_writes(world, "first")
     init_data = signed_init_data(BOT_TOKEN, OPERATOR_ID)
     async with chromium(tmp_path) as browser:
-        page = await open_app(
-            browser, world.base, init_data, DARK, query=f"screen=client&id={client.id}"
-        )
+        page = await open_app(browser, world.base, init_data, DARK)  # the list first
+        await page.click(f"li.card[data-id='{client.id}']")  # tapping a client opens its dialog
         await page.wait_for_selector(".msg.in >> text=first", timeout=WAIT_MS)
         await browser.set_offline(True)
         await page.wait_for_selector("#reconnecting", state="visible", timeout=WAIT_MS)

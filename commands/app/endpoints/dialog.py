@@ -183,6 +183,9 @@ async def post_upload(ctx: ApiContext, params: UploadIn, request: web.Request) -
         raise ApiError(415, "send the files as multipart/form-data")
     text = ""
     files: list[uploads.Upload] = []
+    # All the files of one message together: at most the largest one file may have, so a
+    # request holds at most that much in memory however many parts it has.
+    left = max(limits.values())
     reader = await request.multipart()
     async for part in reader:
         if not isinstance(part, BodyPartReader):
@@ -195,9 +198,12 @@ async def post_upload(ctx: ApiContext, params: UploadIn, request: web.Request) -
         if len(files) >= uploads.FILES_PER_MESSAGE:
             raise ApiError(400, f"at most {uploads.FILES_PER_MESSAGE} files per message")
         name = part.filename or part.name
-        limit = limits[part.name]
+        limit = min(limits[part.name], left)
         what = f"{uploads.safe_name(name, part.name)}: a {part.name} to {messenger}"
+        if limit < limits[part.name]:
+            what = f"{uploads.safe_name(name, part.name)}: the files of one message together"
         content = await _read(part, limit, what)
+        left -= len(content)
         files.append(uploads.Upload(part.name, name, content))
     files_dir = ctx.settings.admin_bot.files_dir if ctx.settings.admin_bot else "files"
     try:
