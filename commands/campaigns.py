@@ -244,6 +244,7 @@ def campaigns_create(obj: CliContext, filter_words: tuple[str, ...], **options: 
     a terminal, then freezes the audience and schedules it (sent from --at, or now)."""
     from store.campaigns import audience, model
     from store.clients.query import select_clients
+    from store.db import database_proxy, without_jit
     from store.filters import parse_filter
     from store.models import Client
 
@@ -277,10 +278,12 @@ def campaigns_create(obj: CliContext, filter_words: tuple[str, ...], **options: 
     with one_line_errors():
         flt = parse_filter(filter_text, viewer, settings.zone)
     clients = select_clients(flt, viewer)
-    plan = campaign_plan(settings, clients, name=options["name"], spread_s=spread_s, at=at)
-    text, count = plan_lines(
-        settings, plan, variants, clients.select(Client.id), at=at, spread_s=spread_s
-    )
+    with database_proxy.atomic():  # read-only, short: closed before anyone is asked
+        without_jit()
+        plan = campaign_plan(settings, clients, name=options["name"], spread_s=spread_s, at=at)
+        text, count = plan_lines(
+            settings, plan, variants, clients.select(Client.id), at=at, spread_s=spread_s
+        )
     go = confirm(
         text,
         count,

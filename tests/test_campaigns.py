@@ -108,14 +108,14 @@ def test_a_scheduled_campaign_starts_at_its_time_and_paces_over_its_spread(
     assert model.get(campaign.id).status == "scheduled" and not rows_per_client()
     schedule.tick(pacing(), now=start)
     assert model.get(campaign.id).status == "sending"
-    assert len(rows_per_client()) == 1  # slot 0 only: the others are 12 s apart
+    assert len(rows_per_client()) == 1  # slot 0 only: the others are 13.3 s apart
     moment = start
     for _ in range(12):  # ticks every 10 s of the campaign's clock
         moment += dt.timedelta(seconds=10)
         schedule.tick(pacing(), now=moment)
     assert sorted(rows_per_client().values()) == [1] * 10
     slots = sorted(r.slot_s for r in CampaignRecipient.select())
-    assert slots == pytest.approx([12.0 * i for i in range(10)])
+    assert slots == pytest.approx([120.0 * i / 9 for i in range(10)])  # the last at 2 min
 
 
 def test_the_clock_stands_still_in_quiet_hours_and_while_nobody_ticks(
@@ -133,8 +133,8 @@ def test_the_clock_stands_still_in_quiet_hours_and_while_nobody_ticks(
     morning = dt.datetime(2026, 12, 25, 6, 0)  # 09:00 in Moscow, hours later
     schedule.tick(quiet, now=morning)
     schedule.tick(quiet, now=morning + dt.timedelta(seconds=3))
-    # The night counts at most one step (MAX_STEP_S), then 3 s: slots 0 and 7.5 are due,
-    # 15 is not (the lookahead is 1 s).
+    # The night counts at most one step (MAX_STEP_S), then 3 s: slots 0 and 10 are due,
+    # 20 is not (the lookahead is 1 s).
     assert model.get(campaign.id).elapsed_s == pytest.approx(schedule.MAX_STEP_S + 3.0)
     assert len(rows_per_client()) == 2
 

@@ -9,7 +9,8 @@ Each matching client gets a row: ``pending`` with its slot on the campaign's clo
   the content has no WhatsApp template (free text would be refused).
 
 Slots: within each bot, the reachable recipients in client order, one bot step apart (its
-rate limit), or spread evenly over ``spread_s`` when that is slower. A/B variants are drawn
+rate limit), or spread evenly over ``spread_s`` (first at 0, last at its end) when that is
+slower. A/B variants are drawn
 at random per recipient. UNIQUE(campaign, client) and ``ON CONFLICT DO NOTHING`` make a second
 freeze (a ``--live`` campaign adding later matches at its start) add only the clients not
 there yet.
@@ -53,17 +54,20 @@ def skip_reason(window_since: dt.datetime, needs_window: Collection[int]) -> pw.
     return pw.Case(None, cases, None)
 
 
-def _slot(steps: dict[int, float], spread_s: float, bot: Any, place: Any, size: Any) -> pw.Node:
-    """SQL: a recipient's slot in seconds — its ``place`` (from 0) among the ``size``
-    reachable recipients of its ``bot`` times the bot's step, or the spread's share when that
-    is longer."""
+def _slot(steps: dict[int, float], spread_s: float, bot: Any, window: dict[str, Any]) -> pw.Node:
+    """SQL: a recipient's slot in seconds — its place among its bot's reachable recipients
+    (``window``: partitioned by bot and reachability, in client order) times the bot's step,
+    or its share of the spread when that is later (the last one at the spread's end). One
+    window, so one sort."""
+    place = pw.fn.ROW_NUMBER().over(**window) - 1
     step: pw.Node = pw.Value(0.0)
     if steps:
         step = pw.Case(bot, [(b, float(s)) for b, s in steps.items()], 0.0)
-    if spread_s > 0:
-        share = pw.Value(float(spread_s)) / size
-        step = pw.Case(None, [(share > step, share)], step)
-    return place * step
+    at_limit = place * step
+    if spread_s <= 0:
+        return at_limit
+    spread = pw.fn.PERCENT_RANK().over(**window) * float(spread_s)
+    return pw.Case(None, [(spread > at_limit, spread)], at_limit)
 
 
 def _variant(variants: int) -> pw.Node:
@@ -101,16 +105,17 @@ def freeze(
         .cte("audience", materialized=True)
     )
     why = matched.c.why
-    group = [matched.c.bot_id, why.is_null()]
-    place = pw.fn.ROW_NUMBER().over(partition_by=group, order_by=[matched.c.client_id]) - 1
-    size = pw.fn.COUNT(matched.c.client_id).over(partition_by=group)
+    window = {
+        "partition_by": [matched.c.bot_id, why.is_null()],
+        "order_by": [matched.c.client_id],
+    }
     query = matched.select_from(
         pw.Value(campaign.id),
         matched.c.client_id,
         _variant(len(campaign.variants)),
         pw.Case(None, [(why.is_null(), "pending")], "skipped"),
         why,
-        _slot(steps, campaign.spread_s, matched.c.bot_id, place, size),
+        _slot(steps, campaign.spread_s, matched.c.bot_id, window),
         pw.Value(now),
     )
     fields = [
