@@ -73,7 +73,7 @@ async def test_telegram_photo_by_path_is_uploaded_once_for_n_recipients(
     outgoing = telegram.bot(telegram_support.TOKEN).outgoing
     assert sources(telegram)[-1] == "file_id"
     assert len({m.file.file_id for m in outgoing if m.file}) == 1  # one file on Telegram's side
-    assert known_file_id("tg", key_of_file(str(path))) == outgoing[0].file.file_id  # type: ignore[union-attr]
+    assert known_file_id("tg", f"photo:{key_of_file(str(path))}") == outgoing[0].file.file_id  # type: ignore[union-attr]
     # the same bytes under another name are the same content; changed bytes are a new upload
     path.write_bytes(b"\xff\xd8 another jpeg")
     third = telegram_adapter(telegram)
@@ -98,13 +98,21 @@ async def test_telegram_url_is_fetched_once_and_a_stale_id_is_replaced(
         assert sources(telegram) == ["url", "file_id", "file_id"]
         assert {m.kind for m in telegram.bot(telegram_support.TOKEN).outgoing} == {"video"}
         # an id Telegram does not know any more: dropped, the URL sent again, the new id kept
-        remember_file_id("tg", key_of_url(url), "BAACstale")
+        remember_file_id("tg", f"video:{key_of_url(url)}", "BAACstale")
         await adapter.send(photo_to(CHATS[3], video))
         await adapter.send(photo_to(CHATS[4], video))
     finally:
         await adapter.close()
     assert sources(telegram)[3:] == ["url", "file_id"]
-    assert known_file_id("tg", key_of_url(url)) not in (None, "BAACstale")
+    assert known_file_id("tg", f"video:{key_of_url(url)}") not in (None, "BAACstale")
+    # the same URL as a document is another file on Telegram's side: its own upload
+    document = OutboundAttachment("document", url=url)
+    again = telegram_adapter(telegram)
+    try:
+        await again.send(photo_to(CHATS[5], document))
+    finally:
+        await again.close()
+    assert sources(telegram)[-1] == "url"
 
 
 @pytest.fixture

@@ -47,7 +47,9 @@ class TelegramUploads:
     async def send(self, attachment: OutboundAttachment, send: SendMedia) -> Message:
         """``send`` the attachment: by a recorded ``file_id`` when there is one, else from
         its source (recording the ``file_id`` Telegram answers)."""
-        source, key = await _source_and_key(attachment)
+        source, content_key = await _source_and_key(attachment)
+        # a photo's file_id does not send a document: the kind is part of the key
+        key = f"{attachment.kind}:{content_key}"
         known = await self.ids.known(key)
         if known is not None:
             try:
