@@ -85,8 +85,10 @@ async def test_list_tabs_scope_and_unread(service: str) -> None:
     async with aiohttp.ClientSession() as http:
         boris = await login(http, service, OPERATOR_ID)
         status, page = await boris.call("GET", "/clients")
+        assert status == 200 and page["count"] == "9"
+        status, tabs = await boris.call("GET", "/clients/tabs")
         assert status == 200
-        assert {t["name"]: t["count"] for t in page["tabs"]} == {
+        assert {t["name"]: t["count"] for t in tabs["tabs"]} == {
             "all": "9",
             "unanswered": "3",
             "mine": "2",
@@ -121,7 +123,6 @@ async def test_keyset_pages_over_http(service: str) -> None:
             seen += [c["id"] for c in page["cards"]]
             if page["next_cursor"] is None:
                 break
-            assert page["tabs"] is None or not seen[3:]  # only the first page counts tabs
             query = {"per_page": 3, "after": page["next_cursor"]}
         assert seen == made
         status, _ = await admin.call("GET", "/clients", {"after": "x" * 31})

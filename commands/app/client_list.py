@@ -6,9 +6,11 @@ clients.parse``: the one registry), the tab counts and the page are the admin li
 (``tab_counts``, ``store.clients.query.page_clients`` with the same ``view_others`` scope
 rule), the card's fields are ``commands.admin.cards.field_value`` in the order and choice of
 ``/preview``. A page is a keyset page: the next one is asked for with ``next_cursor``, so new
-messages between two pages neither repeat nor skip a client. Only the first page counts the
-tabs and reads the unread counter; a later page is given the count the first one showed
+messages between two pages neither repeat nor skip a client. The first page counts its own tab
+and reads the unread counter; a later page is given the count the first one showed
 (``known``), which only picks the shape of its query (``page_clients``), so it counts nothing.
+The five tabs' counts are ``tab_list``, asked for beside the first page (the screen draws the
+page as soon as it comes and the counts when they come; switching tabs counts nothing again).
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ class Card:
 
 @dataclass(frozen=True, slots=True)
 class ListView:
-    """A page of the list: ``tabs`` and ``unread`` only on the first page (later pages keep
-    what the first one showed)."""
+    """A page of the list: ``unread`` only on the first page (later pages keep what the first
+    one showed)."""
 
     tab: str
     count: str
@@ -72,7 +74,6 @@ class ListView:
     cards: list[Card]
     next_cursor: str | None
     unread: int | None = None
-    tabs: list[Tab] | None = None
 
 
 def check_tab(tab: str) -> str:
@@ -91,18 +92,13 @@ def list_view(
     known: tuple[int, bool] | None = None,
 ) -> ListView:
     """The page of ``tab`` of the clients matching ``text`` after ``after`` (a ``next_cursor``
-    of this list; None: the first page, which also counts every tab). ``known``: the first
-    page's ``(value, exact)`` for a later page (None: count again)."""
+    of this list; None: the first page). ``known``: the first page's ``(value, exact)`` for a
+    later page (None: count again, capped)."""
     check_tab(tab)
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise CommandError(f"per_page must be 1 to {MAX_PER_PAGE}")
-    tabs: list[Tab] | None = None
     count: ClientCount | None = None
-    if after is None:
-        counts = tab_counts(parse(ctx, text), ctx)
-        tabs = [Tab(name, TAB_LABELS[name], str(c), c.value, c.exact) for name, c in counts.items()]
-        count = counts[tab]
-    elif known is not None:
+    if after is not None and known is not None:
         value, exact = known
         count = ClientCount(max(0, min(value, COUNT_CAP)), exact=exact and value <= COUNT_CAP)
     try:
@@ -125,8 +121,14 @@ def list_view(
         cards=cards,
         next_cursor=page.next_cursor,
         unread=unread_count(ctx.operator) if after is None else None,
-        tabs=tabs,
     )
+
+
+def tab_list(ctx: CommandContext, text: str) -> list[Tab]:
+    """The five tabs with how many of the clients matching ``text`` each holds (capped), in
+    one statement: the admin bot's ``tab_counts``, with the same scope."""
+    counts = tab_counts(parse(ctx, text), ctx)
+    return [Tab(name, TAB_LABELS[name], str(c), c.value, c.exact) for name, c in counts.items()]
 
 
 def make_cards(client_ids: list[int], ctx: CommandContext) -> list[Card]:

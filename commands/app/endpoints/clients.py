@@ -12,7 +12,7 @@ from pydantic import Field
 
 from commands.app import client_actions as actions
 from commands.app.api import API, ApiModel
-from commands.app.client_list import PER_PAGE, list_view
+from commands.app.client_list import PER_PAGE, list_view, tab_list
 from commands.app.context import ApiContext
 from store.filters.complete import complete
 
@@ -104,15 +104,13 @@ class ClientsOut(ApiModel):
     """Pass as `after` for the next page; null on the last page."""
     unread: int | None
     """The operator's unread counter (F15), for the header; on the first page only."""
-    tabs: list[TabOut] | None
-    """Every tab with its count, on the first page only."""
 
 
 @API.endpoint(
     "GET",
     "/clients",
     ClientsOut,
-    "A page of the client list with the tabs' counts (first page) and the unread counter.",
+    "A page of the client list (keyset pages) with its count and the unread counter.",
     request=ClientsIn,
 )
 def clients(ctx: ApiContext, params: ClientsIn) -> ClientsOut:
@@ -121,6 +119,27 @@ def clients(ctx: ApiContext, params: ClientsIn) -> ClientsOut:
         ctx, params.filter, params.tab, after=params.after, per_page=params.per_page, known=known
     )
     return ClientsOut.model_validate(view, from_attributes=True)
+
+
+class TabsIn(ApiModel):
+    filter: str = ""
+    """The filter text."""
+
+
+class TabsOut(ApiModel):
+    tabs: list[TabOut]
+    """all, unanswered, mine, others, free with their counts (F10)."""
+
+
+@API.endpoint(
+    "GET",
+    "/clients/tabs",
+    TabsOut,
+    "How many clients matching the filter each of the five tabs holds (capped at 10,000).",
+    request=TabsIn,
+)
+def clients_tabs(ctx: ApiContext, params: TabsIn) -> TabsOut:
+    return TabsOut.model_validate({"tabs": tab_list(ctx, params.filter)}, from_attributes=True)
 
 
 class CompleteIn(ApiModel):

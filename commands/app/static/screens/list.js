@@ -90,8 +90,9 @@ class ClientList {
     this.reload();
   }
 
-  async reload() {
+  async reload({ tabs = true } = {}) {
     this.generation += 1;
+    if (tabs) this.loadTabs(this.generation); // beside the page: each is drawn when it comes
     this.cursor = null;
     this.all = false;
     this.picked.clear();
@@ -115,7 +116,7 @@ class ClientList {
       if (first) {
         this.error.hidden = true;
         this.count = { text: page.count, value: page.value, exact: page.exact };
-        this.drawTabs(page.tabs);
+        this.markTab();
         setUnread(page.unread);
       }
       for (const card of page.cards) this.list.append(this.drawCard(card));
@@ -141,14 +142,31 @@ class ClientList {
     }
   }
 
-  // ---- drawing ------------------------------------------------------------------------------
-  drawTabs(tabs) {
-    this.tabs.replaceChildren(...tabs.map((tab) => el("button", {
-      class: "tab" + (tab.name === this.tab ? " active" : ""),
-      dataset: { tab: tab.name },
-      "aria-pressed": String(tab.name === this.tab),
-      onclick: () => { haptic.selection(); this.tab = tab.name; this.reload(); },
+  async loadTabs(generation) {
+    let answer;
+    try {
+      answer = await api("GET", "/clients/tabs", { filter: this.filter }, { quiet: true });
+    } catch { // the page's request shows what was wrong; no old counts stay
+      if (generation === this.generation) {
+        for (const count of this.tabs.querySelectorAll(".count")) count.textContent = "–";
+      }
+      return;
+    }
+    if (generation !== this.generation) return;
+    this.tabs.replaceChildren(...answer.tabs.map((tab) => el("button", {
+      class: "tab", dataset: { tab: tab.name },
+      onclick: () => { haptic.selection(); this.tab = tab.name; this.reload({ tabs: false }); },
     }, tab.label, el("span", { class: "count" }, tab.count))));
+    this.markTab();
+  }
+
+  // ---- drawing ------------------------------------------------------------------------------
+  markTab() {
+    for (const button of this.tabs.children) {
+      const on = button.dataset.tab === this.tab;
+      button.classList.toggle("active", on);
+      button.setAttribute("aria-pressed", String(on));
+    }
   }
 
   drawCard(card) {
