@@ -98,12 +98,10 @@ async def test_a_platform_answering_429_again_and_again(
             verdict = await shows(page, "#verdict", "shop_flood: sends failing: 429")
             assert "Flood control exceeded" in verdict and "Retry in 4 seconds" in verdict
             assert await page.locator("header#header").get_attribute("class") == "failing"
-            row = await shows(page, "#bot-health", "429 ×")
-            assert "MSK" in row  # paused until a time in the project's zone
-            assert (
-                "not paused"
-                not in await page.locator("#bot-health tr", has_text="shop_flood").inner_text()
-            )
+            await shows(page, "#bot-health", "429 ×")
+            # Paused until a time in the project's zone (the pause lapses between the 429s:
+            # wait for a moment inside one).
+            await shows(page, "#bot-health tbody tr td:nth-child(7)", "MSK")
             # The retried send, with its code and when it goes again.
             errors = await shows(page, "#errors", "retrying", "429")
             assert "sale today" in errors
@@ -206,9 +204,7 @@ async def test_the_brokers_data_lost_then_the_sweep_resends_and_a_chart_shows_th
                     assert "MSK" in service
                     await _until(lambda: len(emu.sent(TOKEN_TG)) == 3)
                     caption = await shows(page, "#chart-shop_tg-60 figcaption", "3 sent")
-                    minute = dt.datetime.now(dt.UTC).astimezone(settings.zone)
                     assert "Busiest minute " in caption and "MSK: 3 sent" in caption
-                    assert minute.strftime("%H:") in caption
                     await shows(page, "#verdict", "All parts healthy")
             finally:
                 await asyncio.to_thread(worker.stop)
