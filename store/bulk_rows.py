@@ -174,3 +174,64 @@ def insert_rows(
         params[at] = values[index]
     cursor = database_proxy.obj.execute_sql(statement.sql, params)
     return [tuple(row) for row in cursor.fetchall()] if returning else []
+
+
+def _update_statement(
+    model: type[peewee.Model], key: peewee.Field, fields: Sequence[peewee.Field], pg: bool
+) -> _Statement:
+    """``UPDATE model SET f = u.f ... FROM (the rows) AS u WHERE key = u.key``, rendered once."""
+    cache_key = ("update", model, key, *fields, pg)
+    found = _STATEMENTS.get(cache_key)
+    if found is not None:
+        return found
+    columns = [key, *fields]
+    slots = [peewee.Value(_Slot(k), converter=_as_is, unpack=False) for k in range(len(columns))]
+    if pg:
+        picks = [
+            peewee.fn.unnest(peewee.Cast(slot, f"{PG_ARRAY_TYPES[f.field_type]}[]")).alias(f"c{k}")
+            for k, (f, slot) in enumerate(zip(columns, slots, strict=True))
+        ]
+        source = peewee.Select(columns=picks)
+    else:
+        picks = [
+            peewee.fn.json_extract(peewee.SQL("value"), f"$[{k}]").alias(f"c{k}")
+            for k in range(len(columns))
+        ]
+        source = peewee.Select([peewee.fn.json_each(slots[0])], picks)
+    rows = source.alias("u")
+    query = (
+        model.update({f: getattr(rows.c, f"c{k}") for k, f in enumerate(fields, 1)})
+        .from_(rows)
+        .where(key == rows.c.c0)
+    )
+    sql, params = query.sql()
+    positions = [(at, p.index) for at, p in enumerate(params) if isinstance(p, _Slot)]
+    found = _STATEMENTS[cache_key] = _Statement(sql, list(params), positions)
+    return found
+
+
+def update_rows(
+    model: type[peewee.Model],
+    key: peewee.Field,
+    fields: Sequence[peewee.Field],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Set ``fields`` of the rows whose ``key`` is each row's first value to its other
+    values (tuples ``(key, *values in fields order)``), in one statement."""
+    if not rows:
+        return
+    pg = is_postgres()
+    statement = _update_statement(model, key, fields, pg)
+    columns: list[Any] = list(zip(*rows, strict=True))
+    for k, model_field in enumerate([key, *fields]):
+        convert = _converter(model_field, pg)
+        if convert is not None:
+            columns[k] = [None if v is None else convert(v) for v in columns[k]]
+    if pg:
+        values: list[Any] = [list(column) for column in columns]
+    else:
+        values = [json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False)]
+    params = list(statement.params)
+    for at, index in statement.slots:
+        params[at] = values[index]
+    database_proxy.obj.execute_sql(statement.sql, params)

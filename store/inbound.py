@@ -14,7 +14,7 @@ from typing import Any, cast
 import peewee
 
 from store.assignment import assign_round_robin, autoassign_enabled
-from store.bulk_rows import insert_rows
+from store.bulk_rows import insert_rows, update_rows
 from store.clock import utcnow
 from store.counters import inbound_kind, inbound_stored
 from store.db import database_proxy, is_postgres, write_transaction
@@ -320,22 +320,18 @@ def _update_clients(
             update[Client.unread] = True
         if event.unsubscribed is not None:
             update[Client.unsubscribed] = event.unsubscribed
-    # Clients that change the same columns share one UPDATE (CASE on the id where the values
-    # differ): a batch of messages from different people is one statement, not one each.
-    groups: dict[frozenset[Any], list[str]] = {}
+    # Clients that change the same columns share one UPDATE from a set of rows (store.bulk_rows:
+    # one bound parameter per column): a batch of messages from different people is one
+    # statement, not one each.
+    groups: dict[tuple[str, ...], list[str]] = {}
     for messenger_id, update in changes.items():
-        if not update:
-            continue
-        groups.setdefault(frozenset(update), []).append(messenger_id)
-    for columns, members in groups.items():
-        ids = [clients[m]["id"] for m in members]
-        values: dict[Any, Any] = {}
-        for column in columns:
-            pairs = [(clients[m]["id"], changes[m][column]) for m in members]
-            first = pairs[0][1]
-            same = all(value == first for _, value in pairs)
-            values[column] = first if same else peewee.Case(Client.id, pairs)
-        Client.update(values).where(Client.id.in_(ids)).execute()
+        if update:
+            key = tuple(sorted(column.name for column in update))
+            groups.setdefault(key, []).append(messenger_id)
+    for names, members in groups.items():
+        columns = [getattr(Client, name) for name in names]
+        rows = [(clients[m]["id"], *(changes[m][column] for column in columns)) for m in members]
+        update_rows(Client, Client.id, columns, rows)
 
 
 def _set_variables(

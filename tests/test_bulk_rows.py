@@ -10,7 +10,7 @@ import peewee
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.bulk_rows import insert_rows
+from store.bulk_rows import insert_rows, update_rows
 from store.models import Bot, Client, Message
 from store.sanitize import clean_text
 
@@ -97,3 +97,29 @@ def test_any_text_reads_back_as_written(db: peewee.Database, texts: list[str]) -
     insert_rows(Message, FIELDS, rows)
     stored = [(m.text, m.extra["t"]) for m in Message.select().order_by(Message.id)]
     assert stored == [(text, text) for text in cleaned]
+
+
+def test_update_rows_sets_each_rows_own_values(db: peewee.Database) -> None:
+    client = a_client()
+    other = Client.create(bot=client.bot_id, messenger_id="2", name="Boris")
+    untouched = Client.create(bot=client.bot_id, messenger_id="3", name="Vera")
+    at = dt.datetime(2026, 12, 6, 9, 0, 0, 654321)
+    columns: list[peewee.Field] = [
+        Client.name,
+        Client.last_action_at,
+        Client.unread,
+        Client.username,
+    ]
+    update_rows(
+        Client,
+        Client.id,
+        columns,
+        [(client.id, "Анна К.", at, True, None), (other.id, "Борис", at, False, "boris")],
+    )
+    got = {
+        c.messenger_id: (c.name, c.last_action_at, c.unread, c.username) for c in Client.select()
+    }
+    assert got["1"] == ("Анна К.", at, True, None)
+    assert got["2"] == ("Борис", at, False, "boris")
+    assert got["3"] == ("Vera", untouched.last_action_at, False, None)
+    update_rows(Client, Client.id, columns, [])  # nothing to do

@@ -1,0 +1,69 @@
+"""CPU per update of the ingest's store path alone (issue 14 item 7).
+
+    .venv/bin/python -m bench.ingest_store                    # 20,000 updates, batches of 40
+    .venv/bin/python -m bench.ingest_store --updates 50000 --batch 100 --db sqlite
+
+The updates of ``bench.ingest`` (500 users, one in ten a ``/start`` deep link, one in twenty
+a photo), parsed as the webhook parses them, are written by ``record_inbound_many`` in
+batches of ``--batch`` (what the group-commit writer hands it with 40 connections waiting)
+on a fresh, migrated store, after 2,000 for warm-up. It reports this process's CPU time per
+update (user + system: the figure the machine's load does not change much) and the wall
+time; the PostgreSQL server's own work is in the wall time only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from bench.ingest import make_updates, store_url
+from bots.telegram.updates import parse_update
+from store.db import open_database
+from store.inbound import record_inbound_many
+from store.migrate import migrate
+from store.models import Bot
+
+WARM_UP = 2000
+
+
+def bench_kind(kind: str, updates: int, batch: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp)) as url:
+        database = open_database(url)
+        try:
+            migrate(database)
+            Bot.create(name="tg", kind="telegram")
+            bodies = make_updates(WARM_UP + updates, 500)
+            events = [parse_update("tg", json.loads(body)) for body in bodies]
+            stored = [parsed.event for parsed in events if parsed is not None]
+            for start in range(0, WARM_UP, batch):
+                record_inbound_many(stored[start : min(start + batch, WARM_UP)])
+            timed = stored[WARM_UP:]
+            cpu, wall = time.process_time(), time.perf_counter()
+            for start in range(0, len(timed), batch):
+                record_inbound_many(timed[start : start + batch])
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        finally:
+            database.close()
+    print(
+        f"{kind:<8} {len(timed):,} updates in batches of {batch}: "
+        f"CPU {cpu / len(timed) * 1e6:5.0f} us/update, wall {wall / len(timed) * 1e6:5.0f} "
+        "us/update",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="CPU per update of the ingest store path")
+    parser.add_argument("--updates", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=40)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args(argv)
+    for kind in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
+        bench_kind(kind, args.updates, args.batch)
+
+
+if __name__ == "__main__":
+    main()
