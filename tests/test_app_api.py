@@ -141,6 +141,18 @@ async def test_capabilities_are_checked_at_every_call(service: str) -> None:
             assert "x" in _one_line_error(await r.json())
         async with http.post(f"{service}{API}/probe", json={}) as r:
             assert r.status == 401  # no session: 401 before anything about the request
+        huge = b'{"x": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+        async with http.post(f"{service}{API}/probe", headers=admin_auth, data=huge) as r:
+            assert r.status == 413  # refused by its Content-Length
+            _one_line_error(await r.json())
+
+        async def chunked() -> AsyncIterator[bytes]:
+            for start in range(0, len(huge), 65536):
+                yield huge[start : start + 65536]
+
+        async with http.post(f"{service}{API}/probe", headers=admin_auth, data=chunked()) as r:
+            assert r.status == 413  # no length: aiohttp's limit, in the API's shape
+            _one_line_error(await r.json())
         async with http.get(f"{service}{API}/nothing-here", headers=admin_auth) as r:
             assert r.status == 404
             _one_line_error(await r.json())

@@ -190,8 +190,11 @@ def _route(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRe
             return error(404, str(exc))
         except StoreUnavailable:
             return error(503, "the store is unavailable; try again shortly")
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            # aiohttp's own refusals (a body over client_max_size: 413) in the API's shape too.
+            return error(exc.status, exc.reason)
         except Exception as exc:
             log.exception("app api: %s %s failed", endpoint.method, endpoint.path)
             return error(500, f"internal error ({type(exc).__name__})")
