@@ -443,3 +443,22 @@ def test_card_labels_the_last_message_as_f14_says(staff: dict[str, CommandContex
     photo = [{"kind": "photo"}]
     Message.create(client=c, bot=c.bot_id, direction="in", author_kind="client", attachments=photo)
     assert "Last message: Attachment: [photo]" in run(boris, "/clients").text
+
+
+@pytest.mark.parametrize("text", ["", "unanswered", "client", "search:free", "tab:free"])
+def test_one_pass_and_per_tab_counts_agree(
+    staff: dict[str, CommandContext], text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from commands.admin import clients as admin_clients
+    from store.clients import query
+
+    _world(staff)
+    monkeypatch.setattr(query, "COUNT_CAP", 3)  # some tabs exact, some "3+"
+    for ctx in staff.values():
+        flt = admin_clients.parse(ctx, text)
+        one_pass = admin_clients.tab_counts(flt, ctx)
+        monkeypatch.setattr(admin_clients, "ONE_PASS_CAPS", 0)  # a count per tab
+        per_tab = admin_clients.tab_counts(flt, ctx)
+        monkeypatch.setattr(admin_clients, "ONE_PASS_CAPS", 10)  # every match in one pass
+        assert one_pass == per_tab, (ctx.operator.name, text)
+        assert one_pass == admin_clients.tab_counts(flt, ctx)
