@@ -27,6 +27,7 @@ from config import Settings
 from emulators.telegram import TelegramEmulator
 from store import jobs, leases, outbox
 from store.clock import utcnow
+from store.db import database_proxy, open_database
 from store.inbound import get_or_create_client
 from store.models import Bot, Client, Message
 from store.setup import sync_bots
@@ -142,6 +143,24 @@ async def test_a_locked_store(pg_db: peewee.Database, pg_url: str, tmp_path: Pat
         service = await page.locator("#service").inner_text()
         assert "write failed" in service
         # The lock is gone: the page turns whole and green by itself.
+        await shows(page, "#verdict", "All parts healthy")
+        await shows(page, "main", "Outbox by status")
+
+
+async def test_a_store_that_is_down(pg_db: peewee.Database, tmp_path: Path) -> None:
+    """The database server stops answering: here, the service's store moved to a port where
+    nothing listens, then back (PostgreSQL itself is shared by the machine's other tests)."""
+    settings = _settings([{"name": "shop_tg", "kind": "telegram", "token": "1:abc"}])
+    async with serving(settings) as url, chromium(tmp_path) as browser:
+        open_database(f"postgresql://postgres@127.0.0.1:{closed_port()}/switchboard")
+        try:
+            page = await _open(browser, url)
+            verdict = await page.locator("#verdict").inner_text()
+            assert "cannot deliver" in verdict
+            assert "store unreachable: write failed" in verdict and "refused" in verdict
+            assert "Outbox by status" not in await page.locator("main").inner_text()
+        finally:
+            database_proxy.initialize(pg_db)
         await shows(page, "#verdict", "All parts healthy")
         await shows(page, "main", "Outbox by status")
 
