@@ -1,7 +1,7 @@
 """Issue 18's done-when: a photo campaign with a button and ``{first_name}``, scheduled a
 minute ahead and spread over two minutes, reaches every client of a segment exactly once
 through the Telegram and WhatsApp emulators across a restart of the sending engine, and its
-report shows sent, failed, read (WhatsApp) and replies — memory broker on SQLite, Redis on
+report shows sent, failed, read (WhatsApp), replies and a block — memory broker on SQLite, Redis on
 PostgreSQL. The campaign's tick runs on an injected clock (two seconds a tick), so the minute
 and the two minutes pass in seconds; the platforms, the adapters, the webhooks, the broker and
 the workers are the real ones."""
@@ -206,6 +206,7 @@ async def test_a_spread_photo_campaign_reaches_a_segment_once_across_a_restart(
             # Afterwards: a WhatsApp read receipt and two replies, through the webhooks.
             await wa.send_receipts(wa_hook, PHONE_ID, first.wamid, first.to, ("read",))
             await tg.user(TOKEN, 501).send_text("Спасибо!")
+            await tg.user(TOKEN, 502).block()  # Telegram tells the bot: my_chat_member
             reply = wp.envelope(PHONE_ID, messages=[wp.text(WA_PHONES[1], "ok", wamid="w-r")])
             assert (await wa.post_webhook(wa_hook, reply))[0] == 200
 
@@ -213,4 +214,4 @@ async def test_a_spread_photo_campaign_reaches_a_segment_once_across_a_restart(
     assert lines[1] == "clients 8: sent 7, failed 1, uncertain 0, skipped 0, remaining 0"
     assert lines[2] == "failed by reason: 403 1"
     assert "WhatsApp: of 3 sent, delivered 3 (100.0 %), read 1 (33.3 %)" in lines
-    assert lines[-1] == "within 24 h of the send: replied 2 (28.6 %), blocked the bot 0 (0.0 %)"
+    assert lines[-1] == "within 24 h of the send: replied 2 (28.6 %), blocked the bot 1 (14.3 %)"

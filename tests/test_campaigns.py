@@ -265,3 +265,36 @@ def test_quiet_hours_wrap_past_midnight() -> None:
     day = QuietHours.parse("13:00-14:00")
     assert day.covers(dt.datetime(2026, 1, 1, 13, 30), utc)
     assert not day.covers(dt.datetime(2026, 1, 1, 14, 0), utc)
+
+
+def test_processes_ticking_at_once_enqueue_each_client_once(pg_db: peewee.Database) -> None:
+    """Four threads (each its own PostgreSQL connection, as four processes would be) tick the
+    same campaign over and over at the same moments: each client gets one outbox row."""
+    import threading
+
+    from store.db import database_proxy
+
+    for i in range(60):
+        factories.client(f"c{i}")
+    campaign = launched(spread_s=20.0)
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def ticker() -> None:
+        try:
+            start.wait()
+            for s in range(40):
+                schedule.tick(pacing(), now=T0 + dt.timedelta(seconds=s))
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+        finally:
+            database_proxy.close()
+
+    threads = [threading.Thread(target=ticker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert sorted(rows_per_client().values()) == [1] * 60
+    assert model.get(campaign.id).elapsed_s <= 40.0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from store.models import Bot, Campaign, CampaignRecipient
+from store.models import Bot, Campaign, CampaignRecipient, Message
 from store.setup import sync_bots
 from tests import factories as f
 from tests.conftest import migrated_store, run_cli
@@ -32,6 +32,7 @@ def _shop(tmp_path: Path, db_url: str) -> str:
         "timezone": "Europe/Moscow",
         "bots": [{"name": "tg", "kind": "telegram", "token": "1:abc", "messages_per_second": 10}],
         "campaigns": {"quiet_hours": "22:00-09:00"},
+        "operators": [{"telegram_id": 111, "name": "Ольга Owner", "role": "admin"}],
     }
     (tmp_path / "config.yaml").write_text(json.dumps(config))
     assert run_cli("migrate", cwd=tmp_path).returncode == 0
@@ -42,6 +43,7 @@ def _shop(tmp_path: Path, db_url: str) -> str:
         f.client("", "101", on=tg, lists=("VIP",))
         f.client("Борис", "102", on=tg, lists=("VIP",), unsubscribed=True)
         f.client("Вера", "103", on=tg)
+        f.client("Ольга", "111", on=tg)  # the owner's own chat with the bot
     return db_url
 
 
@@ -49,7 +51,7 @@ def test_the_plan_then_a_scheduled_campaign_then_its_report(tmp_path: Path, shop
     args = ("campaigns", "create", "list:VIP", "--name", "Xmas", "--text", "Hi {first_name}!")
     dry = run_cli(*args, "--spread", "2h", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.splitlines()[0] == (
+    assert dry.stdout.splitlines()[0] == (  # the owner's chat is not in the VIP list
         "Campaign «Xmas» plan: 2 recipients of 3 matching; 1 skipped (1 unsubscribed, 0 blocked)."
     )
     assert "Placeholder {first_name} has no value and no default for 1 clients" in dry.stdout
@@ -100,3 +102,24 @@ def test_bad_input_is_one_line_and_writes_nothing(
     assert len(result.stderr.strip().splitlines()) == 1 and error in result.stderr
     with migrated_store(sqlite_shop):
         assert Campaign.select().count() == 0
+
+
+def test_test_to_sends_the_rendered_message_to_the_operator_only(
+    tmp_path: Path, sqlite_shop: str
+) -> None:
+    args = ("campaigns", "create", "list:VIP", "--name", "X", "--text", "Hi <b>{first_name}</b>")
+    sent = run_cli(*args, "--button", "Shop|https://shop.example", "--test-to", "111", cwd=tmp_path)
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.startswith("Test sent to operator 111: outbox rows [")
+    with migrated_store(sqlite_shop):
+        row = Message.get(Message.direction == "out")
+        assert (row.client.messenger_id, row.text, row.author_kind) == (
+            "111",
+            "Hi <b>Ольга</b>",
+            "operator",
+        )
+        assert row.extra["reply_markup"]["inline_keyboard"][0][0]["url"] == "https://shop.example"
+        assert Campaign.select().count() == 0 and Message.select().count() == 1
+    nobody = run_cli(*args, "--test-to", "999", cwd=tmp_path)
+    assert nobody.returncode == 1
+    assert nobody.stderr.strip() == "switchboard: --test-to 999: no operator with this Telegram id"
