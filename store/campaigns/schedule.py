@@ -89,6 +89,8 @@ def tick_one(campaign_id: int, pacing: Pacing, *, now: dt.datetime, batch: int =
         campaign = get(campaign_id)
     if campaign.status != "sending":
         return 0
+    if campaign.ticked_at is not None and now < campaign.ticked_at:
+        return 0  # another process (its clock ahead of ours) has ticked past this moment
     quiet = pacing.quiet is not None and pacing.quiet.covers(now, pacing.zone)
     step = 0.0
     if not quiet and campaign.ticked_at is not None:
