@@ -1,0 +1,83 @@
+"""/ops Campaigns benchmark (issue 18 item 5): reading one 100,000-recipient campaign's row.
+
+    .venv/bin/python -m bench.ops_campaigns                 # 100,000 clients, both databases
+    .venv/bin/python -m bench.ops_campaigns --clients 20000 --db sqlite
+
+For each database a fresh store holds N generated clients (``bench.clientgen``); one campaign
+to all of them is launched (audience frozen) and enqueued through ``store.campaigns.send``
+(the real path, 2,000 rows a batch), then every outbox row is marked sent. Reported, wall-clock
+``perf_counter`` in milliseconds: ``commands.ops_campaigns.campaign_lines`` — what the /ops
+page reads per campaign (``store.campaigns.results``: settling the recipients from their outbox
+rows, then one grouped query with the 24-hour reply and block lookups) — the first read (which
+settles every recipient) and the next ``--repeat``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import tempfile
+import time
+
+from bench.clients import PG_ADMIN, build, fresh_database
+from commands.ops_campaigns import campaign_lines
+from store.campaigns import audience, model
+from store.campaigns.send import enqueue_due
+from store.clock import utcnow
+from store.db import database_proxy, open_database
+from store.models import Bot, Client, Message
+
+CONTENT = {"text": "Hi {first_name|friend}", "template": {"name": "sale"}}
+
+
+def bench_database(kind: str, args: argparse.Namespace) -> None:
+    url = fresh_database(kind, args)
+    db = open_database(url)
+    try:
+        db.connect()
+        print(f"{kind}: {args.clients:,} clients")
+        build(db, args)
+        now = utcnow()
+        since = now - dt.timedelta(hours=24)
+        draft = model.create("bench", [CONTENT], now=now)
+        steps = {b.id: 0.0 for b in Bot.select()}
+        launched = audience.launch(draft.id, Client.select(), steps=steps, window_since=since)
+        start = time.perf_counter()
+        while enqueue_due(model.get(launched.id), 1e9, window_since=since, now=now):
+            pass
+        enqueued = time.perf_counter() - start
+        rows = Message.update(status="sent").where(Message.direction == "out").execute()
+        runs = []
+        for _ in range(1 + args.repeat):
+            start = time.perf_counter()
+            (line,) = campaign_lines()
+            runs.append(round((time.perf_counter() - start) * 1000))
+        print(
+            f"  enqueued {rows:,} rows in {enqueued:.1f} s; /ops row: first {runs[0]} ms "
+            f"(settles {line.result.sent:,}), then {runs[1:]} ms"
+        )
+    finally:
+        db.close()
+        database_proxy.initialize(None)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--clients", type=int, default=100_000, help="N (default 100,000)")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--repeat", type=int, default=3, help="timed reads after the first (3)")
+    parser.add_argument("--messages", type=int, default=0, help="messages per client, mean (0)")
+    parser.add_argument(
+        "--sqlite-path", default=os.path.join(tempfile.gettempdir(), "sb_ops_campaigns.db")
+    )
+    parser.add_argument("--pg-admin", default=PG_ADMIN, help="DSN allowed to create databases")
+    parser.add_argument("--pg-name", default="sb_ops_campaigns", help="the bench database")
+    args = parser.parse_args(argv)
+    args.reuse = False
+    for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+        bench_database(kind, args)
+
+
+if __name__ == "__main__":
+    main()
