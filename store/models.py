@@ -101,7 +101,7 @@ class Client(BaseModel):
             (("bot", "bsuid"), True),
             (("pinned", "last_action_at"), False),
             (("pinned", "created_at"), False),
-            (("unread", "responsible"), False),  # migration 1411
+            (("unread", "responsible", "id"), False),  # migrations 1411, 1412
         )
 
 
