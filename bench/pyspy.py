@@ -51,8 +51,12 @@ def sampling(pid: int, path: Path, *, append: bool = False, rate: int = 250) -> 
             output.unlink()
 
 
+OURS = ("(bots/", "(store/", "(workers/", "(commands/web")  # our frames, by their file
+
+
 def top(path: Path, entries: int = 15) -> str:
-    """The ``entries`` functions with the most samples: own time, then inclusive time."""
+    """The ``entries`` functions with the most samples: own time, then inclusive time of
+    our own functions (the frames above them are the event loop and the CLI)."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
@@ -65,11 +69,12 @@ def top(path: Path, entries: int = 15) -> str:
         frames = stack.split(";")
         own[frames[-1]] += samples
         for frame in set(frames):
-            inclusive[frame] += samples
+            if any(part in frame for part in OURS):
+                inclusive[frame] += samples
     if not total:
         return "no samples"
     lines = [f"{total} samples holding the GIL; own time:"]
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(entries)]
-    lines.append("inclusive (the function and what it calls):")
+    lines.append("inclusive, our functions (the function and what it calls):")
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in inclusive.most_common(entries)]
     return "\n".join(lines)
