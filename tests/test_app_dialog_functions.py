@@ -252,3 +252,29 @@ def test_resend_failed_plan_and_start(staff: dict[str, CommandContext]) -> None:
     assert resent.text == "promo" and resent.status == "queued"
     with pytest.raises(CommandError, match="interval"):
         outreach.plan_resend(admin, "interval:-3")
+
+
+def test_join_requests_are_approved_from_the_card(staff: dict[str, CommandContext]) -> None:
+    boris = staff["operator"]
+    c = f.client("Joiner", messenger_id="777")
+    request = Message.create(
+        client=c.id,
+        bot=c.bot_id,
+        direction="in",
+        author_kind="system",
+        text="asks to join «Club»",
+        dedup_key="tg:join:1",
+        extra={"join_request": {"chat_id": -100, "chat_title": "Club", "user_id": 777}},
+    )
+    shown = client_card.card(boris, c.id)
+    assert shown["join_requests"] == [{"id": request.id, "chat": "Club"}]
+    other = f.client("Someone else")
+    with pytest.raises(CommandError, match="not this client's"):
+        client_card.run_action(boris, other.id, "approve_join", str(request.id))
+    assert client_card.run_action(boris, c.id, "approve_join", str(request.id)) == "Approved"
+    (row,) = [m for m in Message.select() if (m.extra or {}).get("action")]
+    assert row.extra["action"] == "approve_chat_join_request"
+    assert (row.status, row.extra["chat_id"], row.extra["user_id"]) == ("queued", -100, 777)
+    assert client_card.card(boris, c.id)["join_requests"] == []
+    with pytest.raises(CommandError, match="already decided"):
+        client_card.run_action(boris, c.id, "decline_join", str(request.id))

@@ -39,16 +39,24 @@ def join_buttons(message_id: int, title: str = "") -> list[Button]:
     ]
 
 
-def pending_rows(client_id: int) -> list[list[Button]]:
-    """Buttons for the client's join requests nobody has decided yet, newest first."""
+def pending_requests(client_id: int) -> list[Message]:
+    """The client's join requests nobody has decided yet, newest first (``PENDING_SHOWN``);
+    the admin bot's card and the Mini App's offer their buttons."""
     rows = (
         Message.select()
         .where((Message.client == client_id) & Message.dedup_key.startswith(JOIN_KEY))
         .order_by(MESSAGE_ID.desc())
         .limit(20)
     )
-    found = [m for m in rows if not (m.extra or {}).get("decision")][:PENDING_SHOWN]
-    return [join_buttons(m.id, str(m.extra["join_request"].get("chat_title", ""))) for m in found]
+    return [m for m in rows if not (m.extra or {}).get("decision")][:PENDING_SHOWN]
+
+
+def pending_rows(client_id: int) -> list[list[Button]]:
+    """Buttons for the client's join requests nobody has decided yet, newest first."""
+    return [
+        join_buttons(m.id, str(m.extra["join_request"].get("chat_title", "")))
+        for m in pending_requests(client_id)
+    ]
 
 
 def decide(ctx: CommandContext, message_id: int, approve: bool) -> tuple[Message, bool]:

@@ -22,6 +22,7 @@ from commands.admin.cards import (
 )
 from commands.admin.client import ACTION_CAPABILITY, add_to_named, mark_read_on_open, menu
 from commands.admin.context import CommandContext, CommandError, Refused
+from commands.admin.joins import pending_requests
 from commands.admin.preferences import PREVIEW_FIELDS
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.app.uploads import DOCUMENT_TYPES, SIZE_LIMITS
@@ -44,6 +45,8 @@ ACTION_CODES: Final = {
     "assign": "A",
     "toggle_list": "L",
     "toggle_label": "G",
+    "approve_join": "jr:a",  # a Telegram join request (``commands.admin.joins``)
+    "decline_join": "jr:d",
 }
 MENU_ACTIONS: Final = {  # a menu code of the admin bot's card -> what the app shows for it
     "r": ("reply",),
@@ -114,6 +117,10 @@ def card(ctx: CommandContext, client_id: int, *, opening: bool = False) -> dict[
         "labels": d.labels,
         "read_only": not may_act(ctx, client),
         "actions": offered_actions(ctx, client),
+        "join_requests": [
+            {"id": m.id, "chat": str(m.extra["join_request"].get("chat_title", ""))}
+            for m in (pending_requests(client.id) if may_act(ctx, client) else [])
+        ],
         "upload_limits": SIZE_LIMITS.get(d.messenger, SIZE_LIMITS["email"]),
         "document_types": sorted(DOCUMENT_TYPES),
     }
@@ -136,9 +143,14 @@ def run_action(ctx: CommandContext, client_id: int, action: str, arg: str = "") 
         action in ("block", "unblock") and client.blocked == (action == "block")
     ):
         return "Nothing to change."
-    if code in ("A", "L", "G") and not arg.isdigit():
+    if code in ("A", "L", "G", "jr:a", "jr:d") and not arg.isdigit():
         raise CommandError(f"Action {action!r} needs a numeric id.")
-    data = f"cm:{client.id}:{code}" + (f":{arg}" if code in ("A", "L", "G") else "")
+    if code.startswith("jr:"):
+        if int(arg) not in {m.id for m in pending_requests(client.id)}:
+            raise CommandError("That join request is already decided or not this client's.")
+        data = f"{code}:{arg}"
+    else:
+        data = f"cm:{client.id}:{code}" + (f":{arg}" if code in ("A", "L", "G") else "")
     reply = ADMIN_COMMANDS.handle_button(ctx, data)
     if reply.error:
         raise CommandError(reply.text)

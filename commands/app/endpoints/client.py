@@ -29,6 +29,13 @@ class CardField(ApiModel):
     """Its value, times in the project's zone."""
 
 
+class JoinRequest(ApiModel):
+    id: int
+    """The request's message id: the `arg` of `approve_join` / `decline_join`."""
+    chat: str
+    """The group or channel the client asks to join."""
+
+
 class CardOut(ApiModel):
     id: int
     """The client's internal id."""
@@ -69,6 +76,8 @@ class CardOut(ApiModel):
     actions: list[str]
     """The menu for this operator: `reply`, `comment`, `mark_unread`, `pin`/`unpin`,
     `block`/`unblock`, `delete`, `assign`, `lists`, `labels` (by their capabilities)."""
+    join_requests: list[JoinRequest]
+    """Telegram join requests of the client nobody has decided yet (approve or decline)."""
     upload_limits: dict[str, int]
     """Bytes a `photo` and a `document` to this client's messenger may have."""
     document_types: list[str]
@@ -100,10 +109,13 @@ class ActionIn(ApiModel):
         "assign",
         "toggle_list",
         "toggle_label",
+        "approve_join",
+        "decline_join",
     ]
     """What to do; `delete` is irreversible (the app asks first)."""
     arg: str = ""
-    """`assign`: an operator id (0: nobody); `toggle_list`/`toggle_label`: its id."""
+    """`assign`: an operator id (0: nobody); `toggle_list`/`toggle_label`: its id;
+    `approve_join`/`decline_join`: the join request's id."""
 
 
 class ActionOut(ApiModel):

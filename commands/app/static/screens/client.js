@@ -51,6 +51,13 @@ function cardView(card, act) {
         el("div", { class: "muted small" }, `${card.icon} ${card.bot} · `,
           el("span", { id: "responsible" }, card.responsible)),
         el("div", { class: "tags" }, ...badges(card)))),
+    ...card.join_requests.map((request) => el("div", { class: "row join",
+      dataset: { join: request.id } },
+      el("span", { class: "grow" }, `Asks to join «${request.chat}»`),
+      el("button", { class: "chip", dataset: { action: "approve_join" },
+        onclick: () => act("approve_join", request.id) }, "✅ Approve"),
+      el("button", { class: "chip chip-danger", dataset: { action: "decline_join" },
+        onclick: () => act("decline_join", request.id) }, "❌ Decline"))),
     card.read_only
       ? el("p", { class: "muted small", id: "read-only" },
         "Another operator's client: you can read, not act.")
@@ -119,7 +126,7 @@ registerScreen("client", {
       card = next;
       top.replaceChildren(cardView(card, act));
     };
-    async function act(name) {
+    async function act(name, arg = "") {
       if (name === "assign" || name === "lists" || name === "labels") {
         await picker(card, name === "assign" ? "operators" : name, draw);
         return;
@@ -130,7 +137,8 @@ registerScreen("client", {
           "Delete");
         if (!yes) { toast("Cancelled: nothing was deleted."); return; }
       }
-      const answer = await api("POST", `/clients/${card.id}/action`, { action: name });
+      const answer = await api("POST", `/clients/${card.id}/action`,
+        { action: name, arg: String(arg) });
       haptic.notify("success");
       toast(answer.notice);
       if (answer.card) draw(answer.card); else goBack();
