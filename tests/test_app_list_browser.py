@@ -122,6 +122,13 @@ async def test_list_tabs_scroll_filter_completion_and_select_all_label_add(
         await expect(page.locator("#clients li.card")).to_have_count(3)
         assert await page.locator("#list-count").inner_text() == "3 clients"
 
+        # A tap opens the client (app-dialog's screen); Back returns to the same filter.
+        await page.locator("#clients li.card").first.click()
+        await page.locator('.screen[data-screen="client"]').wait_for()
+        await page.locator("#back").click()
+        await expect(page.locator("#clients li.card")).to_have_count(3)
+        assert await field.input_value() == 'label:"Ждёт оплаты"'
+
         # A bad term: its one line under the bar, nothing listed.
         await field.fill("list:Nope")
         await field.press("Enter")

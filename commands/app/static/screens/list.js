@@ -24,6 +24,7 @@ function debounce(fn, ms) {
 class ClientList {
   constructor(root, params) {
     this.root = root;
+    this.params = params; // the router's own object: what is kept here is shown on Back
     this.filter = params.filter || "";
     this.tab = params.tab || "all";
     this.cursor = null;
@@ -92,6 +93,7 @@ class ClientList {
 
   async reload({ tabs = true } = {}) {
     this.generation += 1;
+    Object.assign(this.params, { filter: this.filter, tab: this.tab });
     if (tabs) this.loadTabs(this.generation); // beside the page: each is drawn when it comes
     this.cursor = null;
     this.all = false;
