@@ -32,6 +32,7 @@ import redis
 from aiohttp import web
 
 from bench.clients import percentile
+from bench.metrics_scrape import TOKEN, _settings
 from commands.delivery import ENGINE_KEY, install_delivery
 from commands.ops import install_ops
 from commands.web import build_app
@@ -44,23 +45,7 @@ from store.runtime import open_store
 from store.setup import sync_bots
 from workers.engine import Engine
 
-TOKEN = "bench-ops-token"
 CLIENTS = 1000
-
-
-def _settings(database_url: str, broker_url: str, namespace: str, bots: int) -> Settings:
-    configured = [
-        {"name": f"tg{i}", "kind": "telegram", "token": f"{100000 + i}:bench"} for i in range(bots)
-    ]
-    return Settings.model_validate(
-        {
-            "database_url": database_url,
-            "broker_url": broker_url,
-            "ops_token": TOKEN,
-            "bots": configured,
-            "delivery": {"namespace": namespace},
-        }
-    )
 
 
 def _fill(rows: int, bots: int) -> None:

@@ -20,7 +20,7 @@ from aiohttp import web
 from bots.webhook import store_call
 from commands.ops_auth import AUTH_KEY, CONFIRM, checked_form, engine_of
 from commands.ops_health_page import at, table
-from commands.ops_page import STYLE
+from commands.ops_page import document
 from commands.web import SETTINGS_KEY
 from store.models import Bot, Message
 from workers.queues import dead_letters, delete_dead
@@ -43,13 +43,8 @@ def confirm_page(
             f'<input type="hidden" name="csrf" value="{_e(csrf)}">'
             f'<button type="submit" name="confirm" value="{CONFIRM}">{_e(button)}</button></form>'
         )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)} · Switchboard ops</title><style>{STYLE}</style></head>
-<body><main><h1>{_e(title)}</h1>{details}<p>{_e(question)}</p>{form}
-<p><a href="/ops" id="keep">Back to ops</a></p></main></body></html>
-"""
+    body = f"<h1>{_e(title)}</h1>{details}<p>{_e(question)}</p>{form}"
+    return document(title, body + '<p><a href="/ops" id="keep">Back to ops</a></p>')
 
 
 def _message_id(request: web.Request) -> int:

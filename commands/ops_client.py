@@ -12,7 +12,7 @@ from aiohttp import web
 from bots.webhook import store_call
 from commands.ops_auth import AUTH_KEY
 from commands.ops_health_page import at, table
-from commands.ops_page import STYLE
+from commands.ops_page import document
 from commands.web import SETTINGS_KEY
 from store.clients.details import ClientDetails, client_details
 from store.models import Message
@@ -81,13 +81,11 @@ def render_client(c: ClientDetails, messages: list[Message], zone: dt.tzinfo) ->
         "messages",
         "No messages.",
     )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Client {c.client_id} · Switchboard ops</title><style>{STYLE}</style></head>
-<body><main><p><a href="/ops">← ops</a></p><h1>{_e(c.name or "Client")} (#{c.client_id})</h1>
-{_card(c, zone)}<h2>Last {MESSAGES_SHOWN} messages (newest first)</h2>{history}</main></body></html>
-"""
+    body = (
+        f'<p><a href="/ops">← ops</a></p><h1>{_e(c.name or "Client")} (#{c.client_id})</h1>'
+        f"{_card(c, zone)}<h2>Last {MESSAGES_SHOWN} messages (newest first)</h2>{history}"
+    )
+    return document(f"Client {c.client_id}", body)
 
 
 async def client_page(request: web.Request) -> web.Response:

@@ -16,7 +16,7 @@ from commands.ops_auth import AUTH_KEY
 from commands.ops_data import ErrorFilter, ErrorRow, error_rows
 from commands.ops_health_page import at, table
 from commands.ops_jobs import JOB_HEADERS, job_row
-from commands.ops_page import ERROR_HEADERS, STYLE, error_row
+from commands.ops_page import ERROR_HEADERS, document, error_row
 from commands.web import SETTINGS_KEY
 from store.errors import NotFound
 from store.job_bots import BotPart, parts_by_bot
@@ -91,15 +91,13 @@ def render_job(
         "errors",
         "No failed or retried sends in this job.",
     )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Job {p.id} · Switchboard ops</title><style>{STYLE}</style></head>
-<body><main><p><a href="/ops">← ops</a></p><h1>Job {p.id}: {_e(p.kind)}, {_e(p.state)}</h1>
-{figures}<h2>What it sends</h2><div class="scroll"><table id="job-card"><tbody>{card}</tbody>
-</table></div><h2>Plan and progress per bot</h2>{_plan(p, parts, zone)}
-<h2>Failed and retried sends (newest first)</h2>{errs}</main></body></html>
-"""
+    body = (
+        f'<p><a href="/ops">← ops</a></p><h1>Job {p.id}: {_e(p.kind)}, {_e(p.state)}</h1>'
+        f'{figures}<h2>What it sends</h2><div class="scroll"><table id="job-card"><tbody>{card}'
+        f"</tbody></table></div><h2>Plan and progress per bot</h2>{_plan(p, parts, zone)}"
+        f"<h2>Failed and retried sends (newest first)</h2>{errs}"
+    )
+    return document(f"Job {p.id}", body)
 
 
 async def job_page(request: web.Request) -> web.Response:

@@ -301,6 +301,17 @@ def render(
 """
 
 
+def document(title: str, body: str) -> str:
+    """A page of ops besides the dashboard (a job, a client, a confirmation): ``body`` in
+    ``<main>``, with the viewport tag and the dashboard's style."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)} · Switchboard ops</title><style>{STYLE}</style></head>
+<body><main>{body}</main></body></html>
+"""
+
+
 def login_page(message: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Switchboard ops</title>
