@@ -32,10 +32,13 @@ from tests.test_clients_cli import Shell, op, shell  # noqa: F401 (the CLI fixtu
 # What each command needs: written out here, not read from the registry, so that a command's
 # capability changed by mistake (or a new command without an entry) fails this test.
 NEEDS: dict[str, str | None] = {
+    "app": None,
     "assign": None,
     "autoassign": "manage_operators",
     "broadcast": "broadcast",
     "bulk": "bulk",
+    "campaign": "broadcast",
+    "campaigns": "broadcast",
     "cancel": None,
     "chatview": None,
     "client": None,
