@@ -313,3 +313,7 @@ def campaigns_create(obj: CliContext, filter_words: tuple[str, ...], **options: 
         f"Campaign {campaign.id} {campaign.status}: {campaign.total} clients frozen. "
         f"./switchboard campaigns show {campaign.id} for results."
     )
+
+
+# The group's other commands (list, show, pause, resume, cancel) register themselves on it.
+from commands import campaign_report as _report  # noqa: E402,F401

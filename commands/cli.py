@@ -178,6 +178,7 @@ def _one_line(exc: BaseException) -> str:
 
 # Subcommand modules register themselves on ``cli`` when imported.
 # Modules that add their commands to ``cli`` (imported after ``cli`` exists).
+import commands.campaigns  # noqa: E402
 import commands.delivery  # noqa: E402
 import commands.demo  # noqa: E402
 import commands.demo_app  # noqa: E402
@@ -185,7 +186,6 @@ import commands.demo_inbox  # noqa: E402
 import commands.email  # noqa: E402
 import commands.whatsapp  # noqa: E402,F401
 from commands import admin_cli  # noqa: E402,F401
-from commands import campaign_report as _campaigns_cli  # noqa: E402,F401
 from commands import clients as _clients_cli  # noqa: E402,F401
 from commands import filters_cli as _filters_cli  # noqa: E402,F401
 from commands import jobs as _jobs_cli  # noqa: E402,F401

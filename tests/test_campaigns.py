@@ -298,3 +298,22 @@ def test_processes_ticking_at_once_enqueue_each_client_once(pg_db: peewee.Databa
     assert not errors
     assert sorted(rows_per_client().values()) == [1] * 60
     assert model.get(campaign.id).elapsed_s <= 40.0
+
+
+def test_the_dispatchers_hook_starts_a_campaign_due_now(db: peewee.Database) -> None:
+    from commands.campaigns import tick_hook
+    from config import Settings
+
+    bots = [{"name": "shop_tg", "kind": "telegram", "token": "1:abc"}]
+    settings = Settings.model_validate({"bots": bots, "campaigns": {"quiet_hours": None}})
+    tg = factories.bot("shop_tg")
+    for i in range(3):
+        factories.client(f"c{i}", on=tg)
+    draft = model.create("Now", [{"text": "Sale"}])
+    audience.launch(draft.id, everyone(), steps={}, window_since=T0)
+    hook = tick_hook(settings)
+    hook()
+    assert model.get(draft.id).status == "sending"
+    assert sorted(rows_per_client().values()) == [1] * 3
+    hook()  # again: nothing new
+    assert Message.select().count() == 3
