@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.campaigns.content import CampaignContent, render
+from store.campaigns.content import CampaignContent, WhatsAppTemplate, render
 from store.campaigns.personalise import MissingPlaceholder, fields_for, missing_placeholders
 from store.db import database_proxy
 from store.models import Bot, Client, Variable
@@ -54,10 +54,32 @@ def test_missing_counts_clients_without_value_or_default(db: peewee.Database) ->
         MissingPlaceholder("{first_name}", 2),
         MissingPlaceholder("{name}", 2),
         MissingPlaceholder("{var:Город}", 3),
-        MissingPlaceholder("{var:Тариф}", 2),
-    ]
+    ]  # {var:Тариф} is only in the subject: no Telegram client gets it
     # one COUNT per rule ({name} and {first_name} share one), never a statement per client
     assert len(seen) == 3
+
+
+def test_subject_and_template_placeholders_count_their_platforms_clients(
+    db: peewee.Database,
+) -> None:
+    tg, wa = factories.bot("shop_tg"), factories.bot("shop_wa", "whatsapp")
+    mail = factories.bot("shop_mail", "email")
+    for bot in (tg, wa, mail):
+        factories.client("", on=bot)
+        factories.client("Has Both", on=bot, variables={"Город": "Омск", "Тариф": "Gold"})
+    content = CampaignContent(
+        text="Hello",
+        subject="Tariff {var:Тариф}",
+        template=WhatsAppTemplate("t", "ru", ("{var:Город}", "{first_name}")),
+    )
+    everyone = Client.select(Client.id)
+    assert missing_placeholders(content, everyone) == [
+        MissingPlaceholder("{var:Тариф}", 1),  # the email client without it
+        MissingPlaceholder("{var:Город}", 1),  # the WhatsApp client without it
+        MissingPlaceholder("{first_name}", 1),
+    ]
+    both = CampaignContent(text="{var:Тариф}", subject="{var:Тариф}")
+    assert missing_placeholders(both, everyone) == [MissingPlaceholder("{var:Тариф}", 3)]
 
 
 def test_fields_for_reads_a_batch_in_two_statements_and_only_used_variables(
@@ -115,8 +137,8 @@ def test_set_based_count_agrees_with_rendering_each_client(
             m.placeholder: m.clients for m in missing_placeholders(CONTENT, audience_of("prop_tg"))
         }
         fields = fields_for(ids, CONTENT)
-        for placeholder in CONTENT.placeholders():
-            if placeholder.default is not None:
+        for placeholder, platforms in CONTENT.placeholder_platforms().items():
+            if placeholder.default is not None or "telegram" not in platforms:
                 continue
             empty = sum(1 for i in ids if not fields[i].value(placeholder))
             assert missing.get(placeholder.key, 0) == empty

@@ -153,14 +153,26 @@ class CampaignContent:
 
     def placeholders(self) -> list[Placeholder]:
         """Every placeholder of every part, each once, in order of appearance."""
-        texts = [self.text, *(b.text for b in self.buttons), *(b.url for b in self.buttons)]
-        texts += [self.subject or "", *(self.template.params if self.template else ())]
-        seen: dict[Placeholder, None] = {}
-        for text in texts:
+        return list(self.placeholder_platforms())
+
+    def placeholder_platforms(self) -> dict[Placeholder, frozenset[str]]:
+        """Each placeholder (in order of appearance) and the platforms whose messages use it:
+        the text and buttons go everywhere, the subject to email, the template's parameters to
+        WhatsApp."""
+        everywhere = frozenset(PLATFORMS)
+        uses: list[tuple[str, frozenset[str]]] = [(self.text, everywhere)]
+        uses += [(b.text, everywhere) for b in self.buttons]
+        uses += [(b.url, everywhere) for b in self.buttons]
+        uses.append((self.subject or "", frozenset({"email"})))
+        uses += [
+            (p, frozenset({"whatsapp"})) for p in (self.template.params if self.template else ())
+        ]
+        found: dict[Placeholder, frozenset[str]] = {}
+        for text, platforms in uses:
             for part in _parts(text, "content"):
                 if isinstance(part, Placeholder):
-                    seen.setdefault(part)
-        return list(seen)
+                    found[part] = found.get(part, frozenset()) | platforms
+        return found
 
 
 def _fields(data: Any, allowed: set[str], where: str) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from typing import Any
 
 import peewee as pw
 
-from store.campaigns.content import CampaignContent
+from store.campaigns.content import PLATFORMS, CampaignContent
 from store.campaigns.placeholders import ClientFields, Placeholder
 from store.db import is_postgres
-from store.models import Client, Variable
+from store.models import Bot, Client, Variable
 
 CLIENT_ID: Any = Client.id
 
@@ -75,20 +75,25 @@ def missing_placeholders(
 ) -> list[MissingPlaceholder]:
     """Per placeholder of ``content`` with no default, the number of clients of ``audience``
     (a query of client ids) it would leave empty; only those affecting someone, in order.
-    A placeholder used both with and without a default counts (the bare use is empty)."""
-    bare: dict[str, Placeholder] = {}
-    for placeholder in content.placeholders():
+    A placeholder used both with and without a default counts (the bare use is empty). A
+    placeholder only in the subject counts email clients, only in the template's parameters
+    WhatsApp clients (``CampaignContent.placeholder_platforms``)."""
+    bare: dict[str, tuple[Placeholder, frozenset[str]]] = {}
+    for placeholder, platforms in content.placeholder_platforms().items():
         if placeholder.default is None:
-            # {name} and {first_name} are empty for the same clients: one count serves both
-            bare.setdefault(placeholder.key, placeholder)
-    counts: dict[str, int] = {}
+            _, before = bare.get(placeholder.key, (placeholder, frozenset()))
+            bare[placeholder.key] = (placeholder, before | platforms)
+    counts: dict[tuple[str, frozenset[str]], int] = {}
     missing: list[MissingPlaceholder] = []
-    for key, placeholder in bare.items():
-        rule = "name" if placeholder.field in ("name", "first_name") else key
+    for key, (placeholder, platforms) in bare.items():
+        # {name} and {first_name} are empty for the same clients: one count serves both
+        rule = ("name" if placeholder.field in ("name", "first_name") else key, platforms)
         if rule not in counts:
-            query: Any = Client.select(pw.fn.COUNT(CLIENT_ID)).where(
-                CLIENT_ID.in_(audience) & _no_value(placeholder)
-            )
+            where = CLIENT_ID.in_(audience) & _no_value(placeholder)
+            if platforms != frozenset(PLATFORMS):
+                kinds = Bot.select(Bot.id).where(Bot.kind.in_(sorted(platforms)))
+                where &= Client.bot.in_(kinds)
+            query: Any = Client.select(pw.fn.COUNT(CLIENT_ID)).where(where)
             counts[rule] = int(query.scalar() or 0)
         if counts[rule]:
             missing.append(MissingPlaceholder(key, counts[rule]))
