@@ -140,7 +140,8 @@ def test_select_all_label_add_reaches_the_store_after_one_confirmation(
     chosen = Selection(text="", tab="all", all=True)
     planned = actions.plan(boris, "label-add", "hot", chosen)
     # Boris sees Vera's clients but acts only on his and the free ones.
-    assert planned.count == 6 and planned.token and "6 clients" in planned.question
+    assert planned.count == 6 and planned.token
+    assert planned.question == "label-add hot — 6 clients (yours and free ones only). Confirm?"
     assert not LabelMembership.select().exists()  # planning writes nothing
     done = actions.confirm(boris, planned.token)
     assert (done.count, done.changed) == (6, 6)
@@ -186,7 +187,8 @@ def test_delete_is_destructive_and_says_so(staff: dict[str, CommandContext]) -> 
     world = _world(staff)
     admin = staff["admin"]
     planned = actions.plan(admin, "delete", None, Selection(ids=(world["vera"][0].id,)))
-    assert planned.destructive and "cannot be undone" in planned.question
+    assert planned.destructive
+    assert planned.question == "delete — 1 client. This cannot be undone. Confirm?"
     actions.cancel(admin, planned.token or "")
     with pytest.raises(CommandError):
         actions.confirm(admin, planned.token or "")

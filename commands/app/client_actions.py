@@ -83,6 +83,10 @@ class BulkDone:
     message: str
 
 
+def _clients(n: int) -> str:
+    return f"{n:,} client" + ("" if n == 1 else "s")
+
+
 def allowed_actions(ctx: CommandContext) -> list[ActionInfo]:
     """The bulk actions of F9 this operator may take, in the admin bot's order."""
     return [
@@ -110,7 +114,9 @@ def plan(
     if checked.count == 0:
         return BulkPlanView(action, checked.argument, 0, "No clients to act on.", False, None)
     warning = " This cannot be undone." if checked.needs_confirmation else ""
-    question = f"{what} — {checked.count:,} clients.{warning} Confirm?"
+    # The list may show other operators' clients (view_others); actions never touch them.
+    mine = " (yours and free ones only)" if not ctx.is_admin and ctx.can("view_others") else ""
+    question = f"{what} — {_clients(checked.count)}{mine}.{warning} Confirm?"
     token = tokens.put(ctx.operator.id, TOKEN_KIND, state)
     return BulkPlanView(
         action, checked.argument, checked.count, question, checked.needs_confirmation, token
@@ -128,7 +134,7 @@ def confirm(ctx: CommandContext, token: str) -> BulkDone:
     except ActionError as exc:
         raise CommandError(str(exc)) from None
     changed = f" ({result.changed:,} changed)" if result.changed != result.count else ""
-    message = f"Done: {result.action} on {result.count:,} clients{changed}."
+    message = f"Done: {result.action} on {_clients(result.count)}{changed}."
     return BulkDone(result.action, result.count, result.changed, message)
 
 
