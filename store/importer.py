@@ -32,6 +32,7 @@ from store.export import BASE_COLUMNS, HISTORY_SEPARATOR
 from store.import_batch import StagedClient as ParsedRow
 from store.import_batch import Statistics, write_staged
 from store.models import Bot
+from store.read_ahead import read_ahead
 
 DEFAULT_BATCH_SIZE: Final = 20_000
 MAX_REPORTED_ERRORS: Final = 1000
@@ -104,39 +105,57 @@ def import_csv(
     known = _known_bots(bots)
     report = ImportReport()
     statistics = Statistics()
-    batch: list[ParsedRow] = []
-    keys: set[tuple[int, str]] = set()
-    seen_rows = 0
-
-    def flush() -> None:
-        nonlocal seen_rows
-        if batch:
-            _write_batch(batch, report, statistics)
-        if progress is not None and seen_rows:
-            progress(seen_rows)
-        batch.clear()
-        keys.clear()
-        seen_rows = 0
-
-    for line, cells in _records(reader, report):
-        seen_rows += 1
-        try:
-            row = _parse(line, cells, len(header), var_names, known, zone)
-        except RowError as exc:
-            report.add_error(line, str(exc))
-            continue
-        key = (row.bot_id, row.messenger_id)
-        if key in keys:  # the same client twice: the later row updates the earlier one
-            flush()
-        batch.append(row)
-        keys.add(key)
-        if len(batch) >= batch_size:
-            flush()
-    flush()
+    parsed = _batches(reader, len(header), var_names, known, zone, batch_size)
+    for batch in read_ahead(parsed):
+        if batch.rows:
+            _write_batch(batch.rows, report, statistics, batch.errors)
+        # The batch's errors in line order, whichever step found them.
+        for error in sorted(batch.errors, key=lambda e: e.line):
+            report.add_error(error.line, error.reason)
+        if progress is not None and batch.seen:
+            progress(batch.seen)
     return report
 
 
-def _records(reader: Any, report: ImportReport) -> Iterator[tuple[int, list[str]]]:
+@dataclass(slots=True)
+class _Batch:
+    rows: list[ParsedRow] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)  # of the lines it covers
+    seen: int = 0  # data rows read for it, good and bad
+
+
+def _batches(
+    reader: Any,
+    width: int,
+    var_names: list[str],
+    known: dict[str, tuple[int, str]],
+    zone: dt.tzinfo,
+    batch_size: int,
+) -> Iterator[_Batch]:
+    """The file's rows parsed, in batches of distinct clients (the same client twice: the
+    later row goes into the next batch, so it updates the earlier one)."""
+    batch = _Batch()
+    keys: set[tuple[int, str]] = set()
+    broken: list[LineError] = []  # where the CSV broke: reading stopped there
+    for line, cells in _records(reader, broken):
+        batch.seen += 1
+        try:
+            row = _parse(line, cells, width, var_names, known, zone)
+        except RowError as exc:
+            batch.errors.append(LineError(line, str(exc)))
+            continue
+        key = (row.bot_id, row.messenger_id)
+        if key in keys or len(batch.rows) >= batch_size:
+            yield batch
+            batch = _Batch()
+            keys.clear()
+        batch.rows.append(row)
+        keys.add(key)
+    batch.errors.extend(broken)
+    yield batch
+
+
+def _records(reader: Any, errors: list[LineError]) -> Iterator[tuple[int, list[str]]]:
     """``(line where the record starts, cells)``; skips blank lines; stops at broken CSV."""
     while True:
         start = reader.line_num + 1
@@ -145,7 +164,8 @@ def _records(reader: Any, report: ImportReport) -> Iterator[tuple[int, list[str]
         except StopIteration:
             return
         except csv.Error as exc:
-            report.add_error(start, f"not valid CSV ({exc}); the rest of the file was not read")
+            reason = f"not valid CSV ({exc}); the rest of the file was not read"
+            errors.append(LineError(start, reason))
             return
         if cells:
             yield start, cells
@@ -163,7 +183,7 @@ def count_rows(stream: IO[str]) -> int:
         raise ImportFormatError("the file is empty (expected a header line)") from None
     except csv.Error as exc:
         raise ImportFormatError(f"line 1: not valid CSV ({exc})") from None
-    rows = sum(1 for _ in _records(reader, ImportReport()))
+    rows = sum(1 for _ in _records(reader, []))
     stream.seek(0)
     return rows
 
@@ -290,21 +310,23 @@ def _parse(
     )
 
 
-def _write_batch(rows: list[ParsedRow], report: ImportReport, statistics: Statistics) -> None:
+def _write_batch(
+    rows: list[ParsedRow], report: ImportReport, statistics: Statistics, errors: list[LineError]
+) -> None:
     """Write ``rows`` in one transaction; if the database refuses it, halve it down to the
-    rows it refuses (each piece its own transaction), so a refused row leaves nothing of
-    itself and every other row is written."""
+    rows it refuses (each piece its own transaction, each refused row into ``errors``), so a
+    refused row leaves nothing of itself and every other row is written."""
     try:
         with write_transaction():
             created, updated = write_staged(rows, utcnow(), statistics)
     except peewee.DatabaseError as exc:
         if len(rows) == 1:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else "refused"
-            report.add_error(rows[0].line, f"the database refused the row: {message}")
+            errors.append(LineError(rows[0].line, f"the database refused the row: {message}"))
             return
         middle = len(rows) // 2
-        _write_batch(rows[:middle], report, statistics)
-        _write_batch(rows[middle:], report, statistics)
+        _write_batch(rows[:middle], report, statistics, errors)
+        _write_batch(rows[middle:], report, statistics, errors)
         return
     report.created += created
     report.updated += updated

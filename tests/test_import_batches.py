@@ -131,3 +131,17 @@ def test_a_big_import_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
     assert code == 0, shown
     assert f"/{rows}" in shown and "import" in shown  # rich's bar: done/total
     assert f"imported {rows} new, 0 updated, 0 row(s) with errors" in shown
+
+
+def test_broken_csv_after_some_batches_keeps_them_and_names_the_line(
+    store: peewee.Database,
+) -> None:
+    good = [row(n, f"client {n}") for n in range(1, 6)]  # lines 2-6
+    huge = f",{'x' * 200_000},telegram,shop_tg,99,,,,,,,"  # line 7: beyond csv's field limit
+    text = "\r\n".join([HEADER, *good, huge, row(8, "never read")]) + "\r\n"
+    report = do_import(text, batch_size=2)
+    assert (report.created, report.error_count) == (5, 1)
+    assert report.errors[0].line == 7
+    assert report.errors[0].reason.startswith("not valid CSV (field larger than field limit")
+    assert "the rest of the file was not read" in report.errors[0].reason
+    assert Client.select().count() == 5
