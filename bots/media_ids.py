@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from bots.webhook import store_call
 from store.db import database_proxy
@@ -30,26 +31,22 @@ class MediaIds:
         return self._locks.setdefault(key, asyncio.Lock())
 
     async def known(self, key: str) -> str | None:
-        if database_proxy.obj is None:
-            return None
-        try:
-            return await store_call(known_file_id, self.bot_name, key, self.max_age)
-        except StoreError as exc:
-            log.warning("bot %s: file ids unavailable (%s); sending the file", self.bot_name, exc)
-            return None
+        found = await self._call(known_file_id, key, self.max_age, what="read file ids")
+        return found if isinstance(found, str) else None
 
     async def remember(self, key: str, file_id: str) -> None:
-        if database_proxy.obj is None:
-            return
-        try:
-            await store_call(remember_file_id, self.bot_name, key, file_id)
-        except StoreError as exc:
-            log.warning("bot %s: cannot record a file id (%s)", self.bot_name, exc)
+        await self._call(remember_file_id, key, file_id, what="record a file id")
 
     async def forget(self, key: str, file_id: str) -> None:
+        await self._call(forget_file_id, key, file_id, what="drop a file id")
+
+    async def _call(self, fn: Callable[..., object], *args: object, what: str) -> object:
+        """``fn(bot, *args)`` in the store's thread; None when no store is open or it fails
+        (logged: the file is then simply sent itself)."""
         if database_proxy.obj is None:
-            return
+            return None
         try:
-            await store_call(forget_file_id, self.bot_name, key, file_id)
+            return await store_call(fn, self.bot_name, *args)
         except StoreError as exc:
-            log.warning("bot %s: cannot drop a file id (%s)", self.bot_name, exc)
+            log.warning("bot %s: cannot %s (%s); sending the file", self.bot_name, what, exc)
+            return None

@@ -38,6 +38,7 @@ from store.errors import NotFound, StoreError
 from store.models import Campaign, Client
 
 KIND: Final = "campaign"
+EXPIRED: Final = "This campaign was already launched, cancelled or has expired."
 SPREADS: Final = ((0, "No spread"), (2 * 3600, "2 h"), (8 * 3600, "8 h"))
 SHOWN: Final = 10
 CONTENT_HELP: Final = (
@@ -148,7 +149,7 @@ def campaign_button(ctx: CommandContext, payload: str) -> Reply:
     else:
         state = tokens.get(token, ctx.operator.id, KIND)
     if state is None:
-        raise CommandError("This campaign was already launched, cancelled or has expired.")
+        raise CommandError(EXPIRED)
     if action == "n":
         return Reply("Campaign cancelled: nothing was sent.", edit=True)
     if action == "go":
@@ -182,36 +183,45 @@ def campaign_button(ctx: CommandContext, payload: str) -> Reply:
     return plan_reply(ctx, token, state, edit=True)
 
 
-@ADMIN_COMMANDS.awaiting("campaign_at", capability="broadcast")
-def campaign_at(ctx: CommandContext, text: str, data: dict[str, Any]) -> Reply:
+def _prompted_state(ctx: CommandContext, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The campaign a prompt (a start time, variant B) belongs to; None, and the prompt
+    closed, once it was launched, cancelled or expired."""
     state = tokens.get(data["token"], ctx.operator.id, KIND)
     if state is None:
         pending.clear(ctx.operator.id)
-        return Reply("This campaign was already launched, cancelled or has expired.", error=True)
+    return state
+
+
+def _answered(ctx: CommandContext, token: str, state: dict[str, Any]) -> Reply:
+    """Close the prompt, keep the changed ``state``, show the plan again."""
+    pending.clear(ctx.operator.id)
+    tokens.update(token, state)
+    return plan_reply(ctx, token, state)
+
+
+@ADMIN_COMMANDS.awaiting("campaign_at", capability="broadcast")
+def campaign_at(ctx: CommandContext, text: str, data: dict[str, Any]) -> Reply:
+    state = _prompted_state(ctx, data)
+    if state is None:
+        return Reply(EXPIRED, error=True)
     try:
         at = parse_at(text, ctx.settings.zone, utcnow())
     except click.ClickException as exc:
         raise CommandError(exc.message.replace("--at ", "")) from None
-    pending.clear(ctx.operator.id)
-    state["at"] = at.isoformat()
-    tokens.update(data["token"], state)
-    return plan_reply(ctx, data["token"], state)
+    return _answered(ctx, data["token"], {**state, "at": at.isoformat()})
 
 
 @ADMIN_COMMANDS.awaiting("campaign_variant", capability="broadcast")
 def campaign_variant(ctx: CommandContext, text: str, data: dict[str, Any]) -> Reply:
-    state = tokens.get(data["token"], ctx.operator.id, KIND)
+    state = _prompted_state(ctx, data)
     if state is None:
-        pending.clear(ctx.operator.id)
-        return Reply("This campaign was already launched, cancelled or has expired.", error=True)
+        return Reply(EXPIRED, error=True)
     try:
         content = compose(text)
     except ContentError as exc:
         raise CommandError(f"Variant B: {exc} (part lines: {PART_NAMES})") from None
-    pending.clear(ctx.operator.id)
-    state["variants"] = [*state["variants"][:1], content.to_json()]
-    tokens.update(data["token"], state)
-    return plan_reply(ctx, data["token"], state)
+    variants = [*state["variants"][:1], content.to_json()]
+    return _answered(ctx, data["token"], {**state, "variants": variants})
 
 
 def _variants(state: dict[str, Any]) -> list[dict[str, Any]]:
