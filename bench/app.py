@@ -23,8 +23,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-# The CLI first: it imports the demo's modules in the order their registrations need.
-import commands.cli  # noqa: F401
 from bench.clients import percentile
 from commands.app.assets import Assets
 from commands.demo import demo_bots

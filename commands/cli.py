@@ -7,37 +7,15 @@ import os
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from config import ConfigError, Settings, load_settings, logs
+from commands.context import CliContext, fail, pass_context
+from config import ConfigError, Settings, logs
 from store.errors import MigrationRequired, StoreError
 
 EXIT_CONFIG = 2
-
-
-class CliContext:
-    """Settings, loaded on first use so that ``--help`` works without a configuration."""
-
-    def __init__(self, config_path: str | None) -> None:
-        self.config_path = config_path
-        self._settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config_path)
-            logs.REDACT.add(logs.secrets_of(self._settings))  # never logged, whatever logs
-        return self._settings
-
-
-pass_context = click.make_pass_decorator(CliContext)
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"switchboard: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -176,13 +154,11 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
-# Subcommand modules register themselves on ``cli`` when imported.
-# Modules that add their commands to ``cli`` (imported after ``cli`` exists).
+# Modules that add their commands to ``cli`` when imported (so, after ``cli`` exists); the
+# demo adds its own subcommands (inbox, app-link) to its group.
 import commands.campaigns  # noqa: E402
 import commands.delivery  # noqa: E402
 import commands.demo  # noqa: E402
-import commands.demo_app  # noqa: E402
-import commands.demo_inbox  # noqa: E402
 import commands.email  # noqa: E402
 import commands.whatsapp  # noqa: E402,F401
 from commands import admin_cli  # noqa: E402,F401

@@ -27,6 +27,8 @@ import click
 import yaml
 
 from commands.cli import cli, fail
+from commands.demo_app import app_link, app_link_command, operator_init_data
+from commands.demo_inbox import inbox_command
 from commands.demo_platforms import (
     ADMIN_TOKEN,
     FAULTS_EVERY,
@@ -208,8 +210,6 @@ Try, in another terminal (operators: 111 admin, 222 and 333 operators):
 
 
 def _app_link(base: str, token: str, operator: tuple[int, str, str]) -> str:
-    from commands.demo_app import app_link, operator_init_data
-
     telegram_id, _role, name = operator
     return app_link(base, operator_init_data(token, telegram_id, name))
 
@@ -386,3 +386,8 @@ def demo_command(
     )
     asyncio.run(run_demo(options))
     click.echo("Switchboard demo stopped", err=True)
+
+
+# The subcommands live in their own modules, which do not import this one: any import order works.
+demo_command.add_command(inbox_command)
+demo_command.add_command(app_link_command)

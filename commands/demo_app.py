@@ -17,8 +17,7 @@ from urllib.parse import quote, urlencode
 
 import click
 
-from commands.cli import CliContext, fail, pass_context
-from commands.demo import demo_command
+from commands.context import CliContext, fail, pass_context
 
 LIGHT_THEME = {
     "bg_color": "#ffffff",
@@ -79,7 +78,7 @@ def app_link(
     return f"{base.rstrip('/')}/app/{'?' + query if query else ''}#{fragment}"
 
 
-@demo_command.command("app-link")
+@click.command("app-link")  # a subcommand of `demo`, which adds it
 @click.option(
     "--as", "telegram_id", type=int, required=True, help="The operator's Telegram id (111)."
 )

@@ -15,8 +15,7 @@ from typing import Any
 import click
 import httpx
 
-from commands.cli import CliContext, fail, pass_context
-from commands.demo import demo_command
+from commands.context import CliContext, fail, pass_context
 from commands.demo_platforms import ADMIN_BOT_USERNAME
 from store.clock import from_timestamp, shown
 
@@ -54,7 +53,7 @@ def render_inbox(messages: list[dict[str, Any]], zone: dt.tzinfo) -> str:
     return "\n\n".join(blocks)
 
 
-@demo_command.command("inbox")
+@click.command("inbox")  # a subcommand of `demo`, which adds it
 @click.option(
     "--as", "telegram_id", type=int, required=True, help="The operator's Telegram id (111)."
 )
