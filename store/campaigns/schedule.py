@@ -34,6 +34,9 @@ from store.models import Campaign, Operator
 MAX_STEP_S = 10.0
 # Recipients whose slot is this close are enqueued now (the limiter paces them exactly).
 LOOKAHEAD_S = 1.0
+# A campaign's clock steps at most this often: a dispatcher ticks every 0.2 s, and each step
+# is a write (on SQLite the one write lock, shared with ingest).
+MIN_STEP = dt.timedelta(seconds=0.5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +84,20 @@ def tick(pacing: Pacing, *, now: dt.datetime | None = None, batch: int = 2000) -
 
 def tick_one(campaign_id: int, pacing: Pacing, *, now: dt.datetime, batch: int = 2000) -> int:
     campaign = get(campaign_id)
+    started = False
     if campaign.status == "scheduled":
         if campaign.start_at is not None and campaign.start_at > now:
             return 0
         if not _start(campaign, pacing, now):
             return 0
         campaign = get(campaign_id)
+        started = True
     if campaign.status != "sending":
         return 0
-    if campaign.ticked_at is not None and now < campaign.ticked_at:
-        return 0  # another process (its clock ahead of ours) has ticked past this moment
+    if not started and campaign.ticked_at is not None and now < campaign.ticked_at + MIN_STEP:
+        # Ticked a moment ago (the slice already reached LOOKAHEAD_S ahead), or by a process
+        # whose clock is ahead of ours: no write now, the time counts at the next step.
+        return 0
     quiet = pacing.quiet is not None and pacing.quiet.covers(now, pacing.zone)
     step = 0.0
     if not quiet and campaign.ticked_at is not None:
