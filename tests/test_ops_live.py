@@ -1,6 +1,7 @@
 """``/ops`` updates itself in a real Chromium (``commands.ops_live``): new figures appear
 without a reload, and still after an action (Retry now) navigated the page; the fragment it
-fetches is the header and main only, behind the same token."""
+fetches is the header and main only, behind the same token. The page, a client's card and a
+job's page read at 375 px without sideways scrolling."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from playwright.async_api import Page
 
 from commands.delivery import ENGINE_KEY
 from commands.ops_live import LIVE_EVERY_S
-from store import outbox
+from store import jobs, outbox
 from store.inbound import get_or_create_client
-from store.models import Bot
+from store.models import Bot, Client
 from store.setup import sync_bots
 from tests.browser import chromium
 from tests.services import REDIS_URL, redis_namespace
@@ -33,6 +34,7 @@ async def test_the_page_updates_itself_and_keeps_doing_so_after_an_action(
 ) -> None:
     sync_bots([("shop_tg", "telegram")])
     client, _ = get_or_create_client(Bot.get(Bot.name == "shop_tg"), "800")
+    job = jobs.create_broadcast(Client.select(), "A long sale text " * 30, steps={})
     failed = outbox.enqueue(client, "will fail")
     outbox.claim(failed.id)
     outbox.mark_failed(failed.id, "PermanentError", "Bad Request: message is too long")
@@ -71,3 +73,12 @@ async def test_the_page_updates_itself_and_keeps_doing_so_after_an_action(
                 )
                 assert "queued again" in await page.locator("#notice").inner_text()
                 assert "live, every" in await page.locator("#live").inner_text()
+                # The pages an error and a job lead to read at 375 px too.
+                await page.set_viewport_size({"width": 375, "height": 800})
+                for path in (f"/ops/clients/{client.id}", f"/ops/jobs/{job.id}", "/ops"):
+                    await page.goto(url + path)
+                    widths = await page.evaluate(
+                        "[document.documentElement.scrollWidth,"
+                        " document.documentElement.clientWidth]"
+                    )
+                    assert widths[0] <= widths[1] == 375, path
