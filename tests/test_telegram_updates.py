@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bots.telegram.updates import UpdateError, parse_update
+from bots.telegram.fields import UpdateError
+from bots.telegram.updates import parse_update
 
 
 def message(text: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -11,29 +11,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from bots.telegram.service import service_of
-from bots.telegram.updates import (
-    ParsedUpdate,
+from bots.telegram.fields import (
     UpdateError,
-    _chat_client,
-    _int,
-    _name,
-    _obj,
-    _str,
-    _when,
     attachments_of,
+    chat_client,
+    date_of,
+    int_field,
+    json_object,
+    person_name,
+    str_field,
 )
+from bots.telegram.service import service_of
+from bots.telegram.updates import ParsedUpdate, update_id_of
 from store.business import ConnectionInfo, business_key
 from store.inbound import InboundMessage
 
 
 def parse_business(bot_name: str, data: dict[str, Any]) -> ParsedUpdate | None:
     """What to store for a business message or deletion; None for any other kind."""
-    update_id = _int(_obj(data, "update"), "update_id", "update")
+    update_id = update_id_of(data)
     for key in ("business_message", "edited_business_message"):
         if key in data:
-            message = _obj(data[key], key)
-            text = _str(message, "text") or _str(message, "caption") or ""
+            message = json_object(data[key], key)
+            text = str_field(message, "text") or str_field(message, "caption") or ""
             extra: dict[str, Any] = {"update_id": update_id}
             if key.startswith("edited_"):
                 extra["edited"] = True
@@ -54,11 +54,11 @@ def _business(
     """A message in a business account's private chat: the client is the person the owner
     talks to; a message the owner wrote there is theirs (``operator``, outgoing, unread
     untouched)."""
-    connection_id = _str(message, "business_connection_id")
+    connection_id = str_field(message, "business_connection_id")
     if not connection_id:
         raise UpdateError(f"{key}.business_connection_id must be a string")
-    chat = _obj(message.get("chat"), f"{key}.chat")
-    chat_id = _int(chat, "id", f"{key}.chat")
+    chat = json_object(message.get("chat"), f"{key}.chat")
+    chat_id = int_field(chat, "id", f"{key}.chat")
     sender = message.get("from") if isinstance(message.get("from"), dict) else None
     by_owner = sender is not None and sender.get("id") != chat_id
     extra = {**extra, "business_connection_id": connection_id}
@@ -75,23 +75,23 @@ def _business(
         text=text,
         attachments=() if service else attachments_of(message),
         platform_message_id=str(message_id) if isinstance(message_id, int) else None,
-        sent_at=_when(message),
+        sent_at=date_of(message),
         extra=extra,
         author_kind="system" if service else "operator" if by_owner else "client",
         direction="out" if by_owner and not service else "in",
         mark_unread=not (service or by_owner),
-        **_chat_client(chat, None),  # the chat is the client, whoever wrote
+        **chat_client(chat, None),  # the chat is the client, whoever wrote
     )
     return ParsedUpdate(update_id, event)
 
 
 def _deleted(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate:
-    deleted = _obj(data["deleted_business_messages"], "deleted_business_messages")
-    connection_id = _str(deleted, "business_connection_id")
+    deleted = json_object(data["deleted_business_messages"], "deleted_business_messages")
+    connection_id = str_field(deleted, "business_connection_id")
     if not connection_id:
         raise UpdateError("deleted_business_messages.business_connection_id must be a string")
-    chat = _obj(deleted.get("chat"), "deleted_business_messages.chat")
-    chat_id = _int(chat, "id", "deleted_business_messages.chat")
+    chat = json_object(deleted.get("chat"), "deleted_business_messages.chat")
+    chat_id = int_field(chat, "id", "deleted_business_messages.chat")
     raw_ids = deleted.get("message_ids")
     ids = [i for i in raw_ids if isinstance(i, int)] if isinstance(raw_ids, list) else []
     count = f"{len(ids)} message{'s' if len(ids) != 1 else ''}"
@@ -108,7 +108,7 @@ def _deleted(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdat
             "message_ids": ids,
         },
         mark_unread=False,
-        **_chat_client(chat, None),
+        **chat_client(chat, None),
     )
     return ParsedUpdate(update_id, event, deleted_ids=tuple(str(i) for i in ids))
 
@@ -120,12 +120,12 @@ def parse_connection(data: dict[str, Any]) -> ConnectionInfo | None:
     """
     if "business_connection" not in data:
         return None
-    connection = _obj(data["business_connection"], "business_connection")
-    connection_id = _str(connection, "id")
+    connection = json_object(data["business_connection"], "business_connection")
+    connection_id = str_field(connection, "id")
     if not connection_id:
         raise UpdateError("business_connection.id must be a string")
-    owner = _obj(connection.get("user"), "business_connection.user")
-    owner_id = _int(owner, "id", "business_connection.user")
+    owner = json_object(connection.get("user"), "business_connection.user")
+    owner_id = int_field(owner, "id", "business_connection.user")
     raw_rights = connection.get("rights")
     rights: dict[str, Any] = raw_rights if isinstance(raw_rights, dict) else {}
     can_reply = rights.get("can_reply") if rights else connection.get("can_reply")
@@ -133,8 +133,8 @@ def parse_connection(data: dict[str, Any]) -> ConnectionInfo | None:
     return ConnectionInfo(
         connection_id=connection_id,
         owner_user_id=owner_id,
-        owner_name=_name(owner) or str(owner_id),
-        owner_username=_str(owner, "username"),
+        owner_name=person_name(owner) or str(owner_id),
+        owner_username=str_field(owner, "username"),
         user_chat_id=chat_id if isinstance(chat_id, int) else None,
         can_reply=can_reply is True,
         enabled=connection.get("is_enabled") is not False,

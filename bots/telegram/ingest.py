@@ -20,7 +20,8 @@ from aiogram.exceptions import AiogramError
 
 from bots.batching import InboundWriter
 from bots.telegram.business import parse_business, parse_connection
-from bots.telegram.updates import ParsedUpdate, UpdateError, parse_update, update_id_of
+from bots.telegram.fields import UpdateError
+from bots.telegram.updates import ParsedUpdate, parse_update, update_id_of
 from bots.unusable import Unusable, record_unusable
 from bots.webhook import store_call
 from store.business import mark_deleted, save_connection

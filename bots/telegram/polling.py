@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from aiogram.exceptions import AiogramError, TelegramUnauthorizedError
 
 from bots.ingest_health import note
-from bots.telegram.updates import UpdateError, used_kinds
+from bots.telegram.fields import UpdateError
+from bots.telegram.updates import used_kinds
 from store.errors import NotFound, StoreUnavailable
 
 if TYPE_CHECKING:

@@ -14,19 +14,23 @@ The client is the chat the bot answers in (for a private chat the user). The ded
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from bots.telegram.fields import (
+    attachments_of,
+    chat_client,
+    date_of,
+    int_field,
+    json_object,
+    str_field,
+)
 from bots.telegram.service import JOIN_KEY, reaction_text, service_of
-from store.inbound import Attachment, InboundMessage
-from store.sanitize import from_epoch
+from store.inbound import InboundMessage
 
 START = re.compile(r"^/start(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
-FILE_KINDS = ("document", "audio", "video", "voice", "video_note", "animation", "sticker")
 UNSUBSCRIBED = frozenset({"kicked", "left"})
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 USED_KINDS = [
     "message",
     "edited_message",
@@ -49,10 +53,6 @@ def used_kinds(business: bool) -> list[str]:
     return USED_KINDS + BUSINESS_KINDS if business else list(USED_KINDS)
 
 
-class UpdateError(ValueError):
-    """The JSON is not a Bot API update (missing ``update_id``, wrong types)."""
-
-
 @dataclass(frozen=True, slots=True)
 class ParsedUpdate:
     """What to store for one update, and what to do after storing it."""
@@ -64,97 +64,12 @@ class ParsedUpdate:
     deleted_ids: tuple[str, ...] = ()  # platform ids of the client's messages now deleted
 
 
-def _obj(data: Any, where: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise UpdateError(f"{where} must be an object")
-    return data
-
-
-def _int(data: dict[str, Any], key: str, where: str) -> int:
-    """An id of the Bot API: an integer in the signed 64-bit range (Telegram's own bound)."""
-    value = data.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise UpdateError(f"{where}.{key} must be an integer")
-    if not INT64_MIN <= value <= INT64_MAX:
-        raise UpdateError(f"{where}.{key} is out of the 64-bit range")
-    return value
-
-
-def _str(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _name(user: dict[str, Any]) -> str | None:
-    parts = [p for p in (_str(user, "first_name"), _str(user, "last_name")) if p]
-    return " ".join(parts) or None
-
-
-def _when(data: dict[str, Any]) -> dt.datetime | None:
-    """``date`` (epoch seconds) as naive UTC; ``store.sanitize`` replaces odd ones."""
-    date = data.get("date")
-    return from_epoch(date) if isinstance(date, int) else None
-
-
-def attachments_of(message: dict[str, Any]) -> tuple[Attachment, ...]:
-    """Metadata of the files (and locations, contacts) a message carries."""
-    found: list[Attachment] = []
-    photo = message.get("photo")
-    if isinstance(photo, list) and photo and isinstance(photo[-1], dict):
-        largest = photo[-1]  # Telegram lists the sizes smallest first
-        found.append(
-            Attachment(
-                "photo",
-                file_id=_str(largest, "file_id"),
-                size=largest.get("file_size")
-                if isinstance(largest.get("file_size"), int)
-                else None,
-                mime_type="image/jpeg",
-            )
-        )
-    for kind in FILE_KINDS:
-        item = message.get(kind)
-        if isinstance(item, dict):
-            size = item.get("file_size")
-            found.append(
-                Attachment(
-                    kind,
-                    file_id=_str(item, "file_id"),
-                    file_name=_str(item, "file_name"),
-                    mime_type=_str(item, "mime_type"),
-                    size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-                )
-            )
-    location = message.get("location")
-    if isinstance(location, dict):
-        found.append(
-            Attachment("location", extra={k: location.get(k) for k in ("latitude", "longitude")})
-        )
-    contact = message.get("contact")
-    if isinstance(contact, dict):
-        keep = ("phone_number", "first_name", "last_name", "user_id")
-        found.append(Attachment("contact", extra={k: contact[k] for k in keep if k in contact}))
-    return tuple(found)
-
-
-def _chat_client(chat: dict[str, Any], sender: dict[str, Any] | None) -> dict[str, Any]:
-    """The client fields of a chat: a private chat is its user, a group its title."""
-    if chat.get("type", "private") == "private":
-        person = sender or chat
-        return {
-            "name": _name(person) or _name(chat),
-            "username": _str(person, "username") or _str(chat, "username"),
-            "language": _str(person, "language_code"),
-        }
-    return {"name": _str(chat, "title"), "username": _str(chat, "username"), "language": None}
-
-
 def _message(bot_name: str, update_id: int, key: str, data: dict[str, Any]) -> ParsedUpdate:
-    message = _obj(data[key], key)
-    chat = _obj(message.get("chat"), f"{key}.chat")
-    chat_id = _int(chat, "id", f"{key}.chat")
+    message = json_object(data[key], key)
+    chat = json_object(message.get("chat"), f"{key}.chat")
+    chat_id = int_field(chat, "id", f"{key}.chat")
     sender = message.get("from") if isinstance(message.get("from"), dict) else None
-    text = _str(message, "text") or _str(message, "caption") or ""
+    text = str_field(message, "text") or str_field(message, "caption") or ""
     variables: dict[str, str] = {}
     if key == "message" and (match := START.match(text)) and match.group(1):
         variables["start_payload"] = match.group(1).strip()
@@ -176,27 +91,27 @@ def _message(bot_name: str, update_id: int, key: str, data: dict[str, Any]) -> P
         text=text,
         attachments=() if service else attachments_of(message),
         platform_message_id=str(message_id) if isinstance(message_id, int) else None,
-        sent_at=_when(message),
+        sent_at=date_of(message),
         extra=extra,
         variables=variables,
         author_kind="system" if service else "client",
         mark_unread=service is None,
-        **_chat_client(chat, sender),
+        **chat_client(chat, sender),
     )
     private = chat.get("type", "private") == "private"
     return ParsedUpdate(update_id, event, user_id=chat_id if private and chat_id > 0 else None)
 
 
 def _callback(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate:
-    query = _obj(data["callback_query"], "callback_query")
-    sender = _obj(query.get("from"), "callback_query.from")
-    user_id = _int(sender, "id", "callback_query.from")
+    query = json_object(data["callback_query"], "callback_query")
+    sender = json_object(query.get("from"), "callback_query.from")
+    user_id = int_field(sender, "id", "callback_query.from")
     raw_message = query.get("message")
     message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
     raw_chat = message.get("chat")
     chat: dict[str, Any] = raw_chat if isinstance(raw_chat, dict) else {"id": user_id}
-    chat_id = _int(chat, "id", "callback_query.message.chat")
-    callback_data = _str(query, "data") or ""
+    chat_id = int_field(chat, "id", "callback_query.message.chat")
+    callback_data = str_field(query, "data") or ""
     extra: dict[str, Any] = {"update_id": update_id, "callback_data": callback_data}
     if isinstance(message.get("message_id"), int):
         extra["message_id"] = message["message_id"]
@@ -206,19 +121,19 @@ def _callback(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpda
         dedup_key=f"tg:update:{update_id}",
         text=callback_data,
         extra=extra,
-        **_chat_client({**chat, "type": chat.get("type", "private")}, sender),
+        **chat_client({**chat, "type": chat.get("type", "private")}, sender),
     )
     private = chat.get("type", "private") == "private"
-    query_id = _str(query, "id")
+    query_id = str_field(query, "id")
     return ParsedUpdate(update_id, event, query_id, user_id if private else None)
 
 
 def _member(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate:
-    change = _obj(data["my_chat_member"], "my_chat_member")
-    chat = _obj(change.get("chat"), "my_chat_member.chat")
-    chat_id = _int(chat, "id", "my_chat_member.chat")
-    new = _obj(change.get("new_chat_member"), "my_chat_member.new_chat_member")
-    status = _str(new, "status") or ""
+    change = json_object(data["my_chat_member"], "my_chat_member")
+    chat = json_object(change.get("chat"), "my_chat_member.chat")
+    chat_id = int_field(chat, "id", "my_chat_member.chat")
+    new = json_object(change.get("new_chat_member"), "my_chat_member.new_chat_member")
+    status = str_field(new, "status") or ""
     gone = status in UNSUBSCRIBED
     sender = change.get("from") if isinstance(change.get("from"), dict) else None
     event = InboundMessage(
@@ -226,7 +141,7 @@ def _member(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate
         messenger_id=str(chat_id),
         dedup_key=f"tg:update:{update_id}",
         text="blocked the bot" if gone else "unblocked the bot",
-        sent_at=_when(change),
+        sent_at=date_of(change),
         author_kind="system",
         extra={
             "update_id": update_id,
@@ -235,15 +150,15 @@ def _member(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate
         },
         mark_unread=False,
         unsubscribed=gone,
-        **_chat_client(chat, sender),
+        **chat_client(chat, sender),
     )
     return ParsedUpdate(update_id, event)
 
 
 def _reaction(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate:
-    change = _obj(data["message_reaction"], "message_reaction")
-    chat = _obj(change.get("chat"), "message_reaction.chat")
-    chat_id = _int(chat, "id", "message_reaction.chat")
+    change = json_object(data["message_reaction"], "message_reaction")
+    chat = json_object(change.get("chat"), "message_reaction.chat")
+    chat_id = int_field(chat, "id", "message_reaction.chat")
     sender = change.get("user") if isinstance(change.get("user"), dict) else None
     message_id = change.get("message_id")
     reaction = {
@@ -258,11 +173,11 @@ def _reaction(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpda
         messenger_id=str(chat_id),
         dedup_key=f"tg:update:{update_id}",
         text=reaction_text(reaction["old"], reaction["new"]),
-        sent_at=_when(change),
+        sent_at=date_of(change),
         author_kind="system",
         extra={"update_id": update_id, "service": "message_reaction", "reaction": reaction},
         mark_unread=False,
-        **_chat_client(chat, sender),
+        **chat_client(chat, sender),
     )
     return ParsedUpdate(update_id, event)
 
@@ -270,14 +185,14 @@ def _reaction(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpda
 def _join_request(bot_name: str, update_id: int, data: dict[str, Any]) -> ParsedUpdate:
     """The user asking to join a group or channel, as an event of their private chat with
     the bot (``user_chat_id``): an operator approves or declines it from the admin bot."""
-    request = _obj(data["chat_join_request"], "chat_join_request")
-    chat = _obj(request.get("chat"), "chat_join_request.chat")
-    chat_id = _int(chat, "id", "chat_join_request.chat")
-    sender = _obj(request.get("from"), "chat_join_request.from")
-    user_id = _int(sender, "id", "chat_join_request.from")
+    request = json_object(data["chat_join_request"], "chat_join_request")
+    chat = json_object(request.get("chat"), "chat_join_request.chat")
+    chat_id = int_field(chat, "id", "chat_join_request.chat")
+    sender = json_object(request.get("from"), "chat_join_request.from")
+    user_id = int_field(sender, "id", "chat_join_request.from")
     user_chat_id = request.get("user_chat_id")
     private = user_chat_id if isinstance(user_chat_id, int) else user_id
-    title = _str(chat, "title") or _str(chat, "username") or str(chat_id)
+    title = str_field(chat, "title") or str_field(chat, "username") or str(chat_id)
     join = {"chat_id": chat_id, "chat_title": title, "user_id": user_id}
     extra: dict[str, Any] = {
         "update_id": update_id,
@@ -292,10 +207,10 @@ def _join_request(bot_name: str, update_id: int, data: dict[str, Any]) -> Parsed
         messenger_id=str(private),
         dedup_key=f"{JOIN_KEY}{update_id}",
         text=f"asks to join «{title}»",
-        sent_at=_when(request),
+        sent_at=date_of(request),
         author_kind="system",
         extra=extra,
-        **_chat_client({"id": private, "type": "private"}, sender),
+        **chat_client({"id": private, "type": "private"}, sender),
     )
     return ParsedUpdate(update_id, event, user_id=private if private > 0 else None)
 
@@ -303,7 +218,7 @@ def _join_request(bot_name: str, update_id: int, data: dict[str, Any]) -> Parsed
 def update_id_of(data: Any) -> int:
     """The ``update_id`` of ``data``; ``UpdateError`` when ``data`` is not an update at all
     (then the request is refused; an update of the wrong shape inside is an unusable item)."""
-    return _int(_obj(data, "update"), "update_id", "update")
+    return int_field(json_object(data, "update"), "update_id", "update")
 
 
 def parse_update(bot_name: str, data: dict[str, Any]) -> ParsedUpdate | None:

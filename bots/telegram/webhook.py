@@ -24,8 +24,8 @@ from aiohttp import web
 
 from bots.ingest_health import note
 from bots.telegram.client import file_url
+from bots.telegram.fields import UpdateError
 from bots.telegram.ingest import Outcome
-from bots.telegram.updates import UpdateError
 from bots.webhook import error_response, parse_json_object, read_body, unavailable
 from store.errors import NotFound, StoreUnavailable
 
