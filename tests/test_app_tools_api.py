@@ -119,6 +119,7 @@ async def test_readall_counts_then_clears_only_the_operators_scope_once(service:
     mine = f.client("Mine", responsible=boris, unread=True, last_action_at=t0).id
     free = f.client("Free", unread=True, last_action_at=t0).id
     hers = f.client("Hers", responsible=vera, unread=True, last_action_at=t0).id
+    f.client("Answered", responsible=boris, unread=False, last_action_at=t0)  # not counted
     from config import Settings
     from store.permissions import set_override
 

@@ -18,12 +18,13 @@ from typing import Any, Final
 
 from commands.admin import tokens
 from commands.admin.bulk import plan_of
+from commands.admin.clients import parse
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.preferences import PREVIEW_FIELDS, preferences_of
 from commands.app.client_actions import TOKEN_KIND as BULK_TOKEN_KIND
 from commands.write import Started, WriteRefused
 from config import EmailBotSettings, Settings, WhatsAppBotSettings
-from store.clients.bulk import ActionError, BulkPlan, plan_read_all, run_bulk
+from store.clients.bulk import ActionError, BulkPlan, plan_bulk, plan_read_all, run_bulk
 from store.models import OperatorPreference
 
 READALL_TOKEN_KIND: Final = "readall"  # noqa: S105 (a token kind, no secret)
@@ -108,8 +109,10 @@ def _planned(
 
 
 def plan_readall(ctx: CommandContext) -> Planned:
-    """F3: how many unread dialogs in the operator's scope "mark all read" would clear."""
-    return _planned(ctx, plan_read_all(ctx.operator), READALL_TOKEN_KIND, {}, "Mark read")
+    """F3: how many unread dialogs in the operator's scope "mark all read" would clear (the
+    count of ``/readall``'s plan narrowed to the unanswered; running it is ``/readall``'s)."""
+    unread = plan_bulk("read", None, parse(ctx, "unanswered"), ctx.operator)
+    return _planned(ctx, unread, READALL_TOKEN_KIND, {}, "Mark read")
 
 
 def plan_purge(ctx: CommandContext) -> Planned:

@@ -218,6 +218,12 @@ async function show(entry) {
     document.getElementById("bar").prepend(
       el("button", { id: "back", class: "plain", "aria-label": "Back", onclick: () => goBack() }, "‹"));
   }
+  // The first screen (the list) reaches the home menu (broadcast, jobs, More) from the header.
+  document.getElementById("menu-button")?.remove();
+  if (!back && entry.name !== "home" && screens.has("home")) {
+    document.getElementById("bar").append(el("button", { id: "menu-button", class: "plain",
+      "aria-label": "Menu", onclick: () => navigate("home") }, "☰"));
+  }
   try {
     entry.cleanup = (await screen.render(root, entry.params)) || null;
   } catch (err) {
