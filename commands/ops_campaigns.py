@@ -17,6 +17,8 @@ from html import escape
 
 from commands.ops_health_page import at, table
 from store.campaigns.results import VariantResult, results, total
+from store.clock import utcnow
+from store.db import database_proxy
 from store.models import Campaign
 
 CAMPAIGNS_SHOWN = 10
@@ -31,10 +33,39 @@ class CampaignLine:
     result: VariantResult  # every variant added up
 
 
-def campaign_lines(limit: int = CAMPAIGNS_SHOWN) -> list[CampaignLine]:
-    """The latest ``limit`` campaigns, newest first, with their results (a grouped query each)."""
+RESULTS_FRESH_S = 30.0
+"""How old a campaign's figures on ``/ops`` may be, in seconds. Counting a 100,000-recipient
+campaign costs 1–4 s of database time (docs/benchmarks.md) and every open ``/ops`` refreshes
+every 5 s: without this, ten open dashboards would keep the store busy counting."""
+
+# (database, campaign id, created_at) -> (read at, UTC; the figures). created_at tells a
+# campaign from another store's campaign with the same id (tests, a restored backup).
+_Key = tuple[int, int, dt.datetime]
+_results_read: dict[_Key, tuple[dt.datetime, VariantResult]] = {}
+
+
+def campaign_result(campaign: Campaign, now: dt.datetime | None = None) -> VariantResult:
+    """``campaign``'s figures, every variant added up, counted at most once per
+    ``RESULTS_FRESH_S`` in this process."""
+    now = now or utcnow()
+    key = (id(database_proxy.obj), campaign.id, campaign.created_at)
+    read = _results_read.get(key)
+    if read is not None and (now - read[0]).total_seconds() < RESULTS_FRESH_S:
+        return read[1]
+    result = total(results(campaign.id))
+    if len(_results_read) > 10 * CAMPAIGNS_SHOWN:  # campaigns that left the page
+        _results_read.clear()
+    _results_read[key] = (now, result)
+    return result
+
+
+def campaign_lines(
+    limit: int = CAMPAIGNS_SHOWN, now: dt.datetime | None = None
+) -> list[CampaignLine]:
+    """The latest ``limit`` campaigns, newest first, with their results (a grouped query each,
+    at most once per ``RESULTS_FRESH_S``)."""
     found = Campaign.select().order_by(Campaign.id.desc()).limit(limit)
-    return [CampaignLine(c, total(results(c.id))) for c in found]
+    return [CampaignLine(c, campaign_result(c, now)) for c in found]
 
 
 def _e(value: object) -> str:
@@ -99,4 +130,5 @@ def campaign_row(line: CampaignLine, zone: dt.tzinfo) -> list[str]:
 
 def campaigns_table(lines: list[CampaignLine], zone: dt.tzinfo) -> str:
     rows = [campaign_row(line, zone) for line in lines]
-    return table(CAMPAIGN_HEADERS, rows, "campaigns", "No campaigns yet.")
+    note = f'<p class="muted">Figures are counted at most every {RESULTS_FRESH_S:.0f} s.</p>'
+    return (note if lines else "") + table(CAMPAIGN_HEADERS, rows, "campaigns", "No campaigns yet.")

@@ -10,7 +10,12 @@ import re
 import peewee
 
 from commands.health import DispatcherPulse, Health, ServiceHealth
-from commands.ops_campaigns import CAMPAIGN_HEADERS, campaign_lines, campaigns_table
+from commands.ops_campaigns import (
+    CAMPAIGN_HEADERS,
+    RESULTS_FRESH_S,
+    campaign_lines,
+    campaigns_table,
+)
 from commands.ops_data import OpsView
 from commands.ops_page import render as render_page
 from store import outbox
@@ -94,3 +99,21 @@ def test_ops_page_has_the_campaigns_section(db: peewee.Database) -> None:
     assert 'id="campaigns"' in section and "Friday &lt;sale&gt;" in section
     empty = render_page(OpsView(generated_at=utcnow(), broker="memory"), health, UTC, "csrf")
     assert "No campaigns yet." in empty
+
+
+def test_ops_counts_a_campaign_at_most_once_per_window(db: peewee.Database) -> None:
+    """Every open /ops refreshes every 5 s: the figures are counted again only when they are
+    RESULTS_FRESH_S old, so a send in between shows on the first refresh after that."""
+    sent_campaign()
+    start = utcnow() + dt.timedelta(hours=1)  # a moment no other test's read is cached at
+    (first,) = campaign_lines(now=start)
+    assert (first.result.sent, first.result.remaining) == (3, 1)
+    queued = Message.get((Message.direction == "out") & (Message.status == "queued"))
+    assert outbox.claim(queued.id) is not None
+    outbox.mark_sent(queued.id, "pm-late")
+    soon = start + dt.timedelta(seconds=RESULTS_FRESH_S - 1)
+    (cached,) = campaign_lines(now=soon)
+    assert (cached.result.sent, cached.result.remaining) == (3, 1)
+    later = start + dt.timedelta(seconds=RESULTS_FRESH_S)
+    (counted,) = campaign_lines(now=later)
+    assert (counted.result.sent, counted.result.remaining) == (4, 0)
