@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiohttp import web
 from playwright.async_api import BrowserContext, Page, ViewportSize
 
 from commands.app.serve import install_app
@@ -21,6 +20,7 @@ from commands.demo_app import DARK_THEME, LIGHT_THEME, app_link
 from commands.demo_app import sign_init_data as sign
 from commands.web import RouteInstaller, build_app
 from config import Settings
+from tests.loopback import served
 
 BOT_TOKEN = "123456:APP-test-token"
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -59,14 +59,8 @@ async def serving_app(
 ) -> AsyncIterator[str]:
     """``serve``'s app with the Mini App (and ``installers``) on a free loopback port: its URL."""
     app = build_app(settings, installers=[*(installers or []), install_app])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with served(app) as url:
+        yield url
 
 
 async def open_app(

@@ -20,7 +20,6 @@ from typing import Any
 import aiohttp
 import peewee
 import psycopg
-from aiohttp import web
 from hypothesis import given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
@@ -41,6 +40,7 @@ from store.setup import sync_bots
 from tests import whatsapp_support as wa_support
 from tests.browser import chromium
 from tests.conftest import migrated_store
+from tests.loopback import served
 from tests.services import REDIS_URL, redis_namespace
 
 TOKEN = "ops-health-token"
@@ -86,14 +86,8 @@ async def serving(settings: Settings, channels: bool = False) -> AsyncIterator[s
     if channels:
         installers.insert(0, install_channels)
     app = build_app(settings, installers=installers)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with served(app) as url:
+        yield url
 
 
 async def verbose(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, Any]]:

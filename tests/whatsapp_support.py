@@ -6,11 +6,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiohttp import web
-
 from commands.web import build_app, install_channels
 from config import Settings
 from store.setup import sync_bots
+from tests.loopback import served
 
 PHONE_ID = "106540352242922"
 ACCESS_TOKEN = "EAAtest-token"
@@ -41,11 +40,5 @@ async def serve(settings: Settings) -> AsyncIterator[str]:
     """
     sync_bots((b.name, b.kind) for b in settings.bots)
     app = build_app(settings, installers=[install_channels])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with served(app) as url:
+        yield url
