@@ -30,6 +30,32 @@ MAX_INTERVAL_S: Final = 3600.0  # seconds between resends, at most
 JOBS_SHOWN: Final = 10
 
 
+# What a used, cancelled or expired confirmation answers, by token kind (the admin bot's
+# Send / Resend buttons and the Mini App's confirmations take the same tokens).
+GONE: Final = {
+    "broadcast": "This broadcast was already sent, cancelled or has expired.",
+    "resendfailed": "This resend was already started, cancelled or has expired.",
+}
+
+
+def take_confirmation(ctx: CommandContext, token: str, kind: str) -> dict[str, Any]:
+    """The state behind confirmation ``token`` (``kind``: broadcast or resendfailed) for exactly
+    one press however many race, so a double tap starts one job; ``CommandError`` for the
+    other presses and for an expired token or another operator's."""
+    state = tokens.take(token, ctx.operator.id, kind)
+    if state is None:
+        raise CommandError(GONE[kind])
+    return state
+
+
+def _pressed(ctx: CommandContext, payload: str, kind: str) -> dict[str, Any] | None:
+    """The state behind a confirm button (payload ``TOKEN:y``), None for its Cancel
+    (``TOKEN:n``); either press spends the token."""
+    token, _, action = payload.partition(":")
+    state = take_confirmation(ctx, token, kind)
+    return state if action == "y" else None
+
+
 def started(job_id: int, *, edit: bool) -> Reply:
     """The answer to starting a job: its live progress (``commands.admin.progress``), which
     the admin bot keeps refreshing, with Cancel, until the job ends."""
@@ -92,11 +118,8 @@ def broadcast_text(ctx: CommandContext, text: str, data: dict[str, Any]) -> Repl
 
 @ADMIN_COMMANDS.button("bc", capability="broadcast")
 def broadcast_button(ctx: CommandContext, payload: str) -> Reply:
-    token, _, action = payload.partition(":")
-    state = tokens.take(token, ctx.operator.id, "broadcast")  # a double tap sends once
+    state = _pressed(ctx, payload, "broadcast")
     if state is None:
-        raise CommandError("This broadcast was already sent, cancelled or has expired.")
-    if action != "y":
         return Reply("Broadcast cancelled: nothing was sent.", edit=True)
     return started(broadcast_confirmed(ctx, state).id, edit=True)
 
@@ -137,11 +160,8 @@ def resendfailed_command(ctx: CommandContext, args: str) -> Reply:
 
 @ADMIN_COMMANDS.button("rf", capability="broadcast")
 def resendfailed_button(ctx: CommandContext, payload: str) -> Reply:
-    token, _, action = payload.partition(":")
-    state = tokens.take(token, ctx.operator.id, "resendfailed")  # a double tap resends once
+    state = _pressed(ctx, payload, "resendfailed")
     if state is None:
-        raise CommandError("This resend was already started, cancelled or has expired.")
-    if action != "y":
         return Reply("Resend cancelled: nothing was sent.", edit=True)
     job = resend_confirmed(ctx, state["args"])
     if job is None:
