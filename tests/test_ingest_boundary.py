@@ -12,7 +12,6 @@ from typing import Any
 import aiohttp
 import peewee
 import pytest
-from aiohttp import web
 
 from bots.unusable import rejected_counts
 from emulators import whatsapp_payloads as wp
@@ -20,6 +19,7 @@ from emulators.telegram import TelegramEmulator
 from emulators.whatsapp import GraphEmulator
 from store.models import Client, Message, UnparsedItem
 from store.unparsed import purge_unparsed, recent_unparsed, record_unparsed
+from tests.loopback import served
 from tests.telegram_support import OTHER_TOKEN, TOKEN
 from tests.telegram_support import settings_for as tg_settings
 from tests.test_telegram_ingest import hook as tg_hook
@@ -231,13 +231,8 @@ async def test_unusable_items_on_metrics_and_ops(db: peewee.Database) -> None:
     )
     sync_bots((b.name, b.kind) for b in settings.bots)
     app = build_app(settings, installers=[install_channels, install_delivery, install_ops])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    bad = {"id": "wamid.x", "from": "<b>nope</b>", "type": "text", "text": {"body": "x"}}
-    try:
+    async with served(app) as base:
+        bad = {"id": "wamid.x", "from": "<b>nope</b>", "type": "text", "text": {"body": "x"}}
         async with GraphEmulator(app_secret=APP_SECRET) as meta:
             payload = wp.envelope(PHONE_ID, messages=[bad])
             assert (await meta.post_webhook(wa_hook(base), payload))[0] == 200
@@ -248,8 +243,6 @@ async def test_unusable_items_on_metrics_and_ops(db: peewee.Database) -> None:
                 metrics = await r.text()
             async with http.get(f"{base}/ops?token=ops-token") as r:
                 page = await r.text()
-    finally:
-        await runner.cleanup()
     found = re.search(
         r'^switchboard_ingest_rejected_total\{bot="wa",reason="message.from"\} (\d+)', metrics, re.M
     )

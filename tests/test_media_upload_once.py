@@ -23,6 +23,7 @@ from store.campaigns.placeholders import ClientFields
 from store.media_uploads import key_of_file, key_of_url, known_file_id, remember_file_id
 from store.models import MediaUpload
 from tests import telegram_support, whatsapp_support
+from tests.loopback import served
 
 CHATS = [101, 102, 103, 104, 105, 106]
 
@@ -165,39 +166,35 @@ async def test_whatsapp_campaign_url_is_fetched_and_uploaded_once(
 
     app = web.Application()
     app.router.add_get("/sale.jpg", photo)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/sale.jpg"
-    content = CampaignContent("Sale, {first_name}!", media=Media("photo", url=url))
-    adapter = build_adapters(whatsapp_support.settings_for(graph.url))["wa"]
-    try:
-        for n in range(4):
-            row = render(content, ClientFields(f"Client{n}"), "whatsapp")
+    async with served(app) as base:
+        url = f"{base}/sale.jpg"
+        content = CampaignContent("Sale, {first_name}!", media=Media("photo", url=url))
+        adapter = build_adapters(whatsapp_support.settings_for(graph.url))["wa"]
+        try:
+            for n in range(4):
+                row = render(content, ClientFields(f"Client{n}"), "whatsapp")
+                await adapter.send(
+                    OutboundMessage(
+                        "wa",
+                        f"+1631555119{n}",
+                        row.text,
+                        attachments=tuple(OutboundAttachment(**a) for a in row.attachments),
+                        extra=dict(row.extra),
+                    )
+                )
+            # a link that cannot be fetched is sent as a link: Meta may reach what we cannot
+            dead = "http://127.0.0.1:9/gone.jpg"
             await adapter.send(
                 OutboundMessage(
                     "wa",
-                    f"+1631555119{n}",
-                    row.text,
-                    attachments=tuple(OutboundAttachment(**a) for a in row.attachments),
-                    extra=dict(row.extra),
+                    "+16315551199",
+                    "x",
+                    attachments=(OutboundAttachment("photo", url=dead),),
+                    extra={"upload_media": True},
                 )
             )
-        # a link that cannot be fetched is sent as a link: Meta may reach what we cannot
-        dead = "http://127.0.0.1:9/gone.jpg"
-        await adapter.send(
-            OutboundMessage(
-                "wa",
-                "+16315551199",
-                "x",
-                attachments=(OutboundAttachment("photo", url=dead),),
-                extra={"upload_media": True},
-            )
-        )
-    finally:
-        await adapter.close()
-        await runner.cleanup()
+        finally:
+            await adapter.close()
     assert fetched == ["/sale.jpg"]
     (media_id,) = graph.media
     assert graph.media[media_id].data == b"\xff\xd8 sale photo"

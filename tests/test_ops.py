@@ -26,6 +26,7 @@ from store.inbound import get_or_create_client
 from store.models import Bot, Client, Job, Message
 from store.setup import sync_bots
 from tests.browser import chromium
+from tests.loopback import served
 from tests.services import REDIS_URL, redis_namespace
 from tests.test_job_progress import PARTS, from_ops
 from workers.engine import QUEUE, Engine
@@ -50,15 +51,8 @@ def _settings(broker_url: str, namespace: str, token: str | None = TOKEN) -> Set
 async def serving(settings: Settings) -> AsyncIterator[tuple[str, web.Application]]:
     """``serve``'s application (delivery engine + ops) on a free loopback port."""
     app = build_app(settings, installers=[install_delivery, install_ops])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        await runner.cleanup()
+    async with served(app) as url:
+        yield url, app
 
 
 def _seed(engine: Engine) -> dict[str, Any]:

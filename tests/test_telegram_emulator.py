@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from bots.telegram.client import make_bot
 from emulators.telegram import SECRET_HEADER, TelegramEmulator
+from tests.loopback import served
 from tests.telegram_support import OTHER_TOKEN, TOKEN, FakeClock
 
 KEYBOARD = InlineKeyboardMarkup(
@@ -126,13 +127,9 @@ async def test_document_by_url_is_fetched(emu: TelegramEmulator, bot: Bot) -> No
 
     app = web.Application()
     app.router.add_get("/invoice.pdf", serve_pdf)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
+    async with served(app) as base:
         emu.user(TOKEN, 42)
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/invoice.pdf"
+        url = f"{base}/invoice.pdf"
         message = await bot.send_document(42, url, caption="your bill")
         assert message.document is not None and message.document.file_name == "invoice.pdf"
         (sent,) = emu.sent(TOKEN)
@@ -140,8 +137,6 @@ async def test_document_by_url_is_fetched(emu: TelegramEmulator, bot: Bot) -> No
         assert sent.source == "url"
         with pytest.raises(TelegramBadRequest, match="failed to get HTTP URL content"):
             await bot.send_document(42, url.replace("invoice", "missing"))
-    finally:
-        await runner.cleanup()
 
 
 async def test_chat_flood_limit_allows_a_burst_then_429(
@@ -292,12 +287,8 @@ async def test_webhook_push_with_secret_and_redelivery(emu: TelegramEmulator, bo
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    async with served(app) as base:
+        url = f"{base}/hook"
         assert await bot.set_webhook(url, secret_token="s3cret")
         with pytest.raises(TelegramConflictError):
             await bot.get_updates()
@@ -314,8 +305,6 @@ async def test_webhook_push_with_secret_and_redelivery(emu: TelegramEmulator, bo
         assert [d.status for d in emu.deliveries] == [500, 200, 200]
         assert await bot.delete_webhook()
         assert (await bot.get_webhook_info()).url == ""
-    finally:
-        await runner.cleanup()
 
 
 async def test_callback_press_and_answer(emu: TelegramEmulator, bot: Bot) -> None:

@@ -13,6 +13,7 @@ from bots.errors import Blocked, PermanentError, RecipientGone, RetryAfter, Tran
 from bots.registry import adapter_class
 from bots.telegram.adapter import TelegramAdapter, split_text
 from emulators.telegram import TelegramEmulator
+from tests.loopback import served
 from tests.telegram_support import TOKEN, FakeClock, settings_for
 
 MARKUP = {"inline_keyboard": [[{"text": "Yes", "callback_data": "yes"}]]}
@@ -88,14 +89,9 @@ async def test_document_by_url_and_by_file_id(
 
     app = web.Application()
     app.router.add_get("/price.pdf", pdf)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/price.pdf"
+    async with served(app) as base:
+        url = f"{base}/price.pdf"
         await adapter.send(out("prices", attachments=(OutboundAttachment("document", url=url),)))
-    finally:
-        await runner.cleanup()
     first = emu.sent(TOKEN)[0]
     assert first.file is not None and first.source == "url" and first.caption == "prices"
     clock.advance(5)
