@@ -1,11 +1,21 @@
-"""An aiohttp application served on a free loopback port for the length of a test block."""
+"""Loopback ports for tests: a free one for a process to listen on, and an aiohttp application
+served on one for the length of a test block."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released): for a server a test starts
+    in another process, or an address where nothing answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @asynccontextmanager

@@ -4,7 +4,6 @@ talking to the Bot API emulator over loopback HTTP."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,17 +29,12 @@ from store import jobs
 from store.models import Client, Job, Message, Operator, ProjectSetting
 from store.setup import bootstrap_operators
 from tests import factories
+from tests.loopback import free_port
 
 TOKEN = "777001:ADMIN-bot_token"
 CLIENT_TOKEN = "777002:SHOP-bot_token"
 SECRET = "admin-hook_secret"
 ANNA, ARTEM, BORIS, STRANGER = 111, 112, 222, 999
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT, run_cli
+from tests.loopback import free_port
 
 
 def test_help_and_version_need_no_configuration(tmp_path: Path) -> None:
@@ -63,12 +63,6 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get_json(url: str) -> tuple[int, dict[str, object]]:

@@ -18,15 +18,10 @@ from urllib.parse import unquote
 import httpx
 
 from tests.conftest import REPO_ROOT, cli_env, run_cli
+from tests.loopback import free_port
 from tests.terminal import on_a_terminal
 
 READY = "Switchboard demo is running"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start(directory: Path, *flags: str) -> tuple[subprocess.Popen[str], list[str]]:
@@ -34,7 +29,7 @@ def _start(directory: Path, *flags: str) -> tuple[subprocess.Popen[str], list[st
     env["PYTHONPATH"] = str(REPO_ROOT)
     process = subprocess.Popen(
         [sys.executable, "-m", "commands", "demo", "--dir", str(directory), "--no-email",
-         "--port", str(_free_port()), "--every", "0.2", *flags],
+         "--port", str(free_port()), "--every", "0.2", *flags],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO_ROOT,
     )  # fmt: skip
     assert process.stdout is not None

@@ -40,20 +40,13 @@ from store.setup import sync_bots
 from tests import whatsapp_support as wa_support
 from tests.browser import chromium
 from tests.conftest import migrated_store
+from tests.loopback import free_port as closed_port  # nothing listens there
 from tests.loopback import served
 from tests.services import REDIS_URL, redis_namespace
 
 TOKEN = "ops-health-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 TOKEN_TG = "123456:TEST-token_abc"
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def _settings(
