@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.clients import PG_ADMIN, build, fresh_database
+from bench.clients import add_database_arguments, build, database_kinds, fresh_database
 from commands.admin.context import CommandContext, find_operator
 from commands.app import client_card, dialog
 from config import Settings
@@ -119,17 +117,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--clients", type=int, default=100_000, help="N (default 100,000)")
     parser.add_argument("--dialog", type=int, default=100_000, help="messages of the long dialog")
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=50, help="timed calls each (50)")
     parser.add_argument("--messages", type=int, default=0, help="messages per other client (0)")
-    parser.add_argument(
-        "--sqlite-path", default=os.path.join(tempfile.gettempdir(), "sb_app_dialog_bench.db")
-    )
-    parser.add_argument("--pg-admin", default=PG_ADMIN, help="DSN allowed to create databases")
-    parser.add_argument("--pg-name", default="sb_app_dialog_bench", help="the bench database")
+    add_database_arguments(parser, "sb_app_dialog_bench")
     args = parser.parse_args(argv)
     args.reuse = False
-    for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+    for kind in database_kinds(args):
         bench_database(kind, args)
 
 

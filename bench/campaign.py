@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import statistics
-import tempfile
 import time
 from typing import Any
 
-from bench.clients import PG_ADMIN, build, fresh_database
+from bench.clients import add_database_arguments, build, database_kinds, fresh_database
 from bench.plan import BOTS
 from commands.plan import campaign_plan, steps, window_since
 from config import Settings
@@ -93,17 +91,12 @@ def bench_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=100_000, help="N (default 100,000)")
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs (5)")
     parser.add_argument("--messages", type=int, default=2, help="messages per client, mean (2)")
-    parser.add_argument(
-        "--sqlite-path", default=os.path.join(tempfile.gettempdir(), "sb_campaign_bench.db")
-    )
-    parser.add_argument("--pg-admin", default=PG_ADMIN, help="DSN allowed to create databases")
-    parser.add_argument("--pg-name", default="sb_campaign_bench", help="the bench database")
+    add_database_arguments(parser, "sb_campaign_bench")
     args = parser.parse_args(argv)
     args.reuse = False
-    for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+    for kind in database_kinds(args):
         bench_database(kind, args)
 
 

@@ -41,6 +41,22 @@ from store.models import Client, Operator
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def add_database_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """``--db``, ``--sqlite-path``, ``--pg-admin`` and ``--pg-name`` of a bench that builds its
+    own store: both default to ``name`` (the SQLite file in the temporary directory)."""
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--sqlite-path", default=os.path.join(tempfile.gettempdir(), f"{name}.db"))
+    parser.add_argument("--pg-admin", default=PG_ADMIN, help="DSN allowed to create databases")
+    parser.add_argument("--pg-name", default=name, help="the bench database")
+
+
+def database_kinds(args: argparse.Namespace) -> tuple[str, ...]:
+    """The databases ``--db`` names, in the order they run."""
+    return ("sqlite", "postgres") if args.db == "both" else (args.db,)
+
+
 SEARCH_MIGRATION = 301  # the trigram indexes: data is loaded just before it runs
 # The targets of issue 3 at 1,000,000 clients.
 FILTER_P95_MS = 100

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import tempfile
 import time
 
-from bench.clients import PG_ADMIN, build, fresh_database
+from bench.clients import add_database_arguments, build, database_kinds, fresh_database
 from commands.ops_campaigns import campaign_lines
 from store.campaigns import audience, model
 from store.campaigns.send import enqueue_due
@@ -65,17 +63,12 @@ def bench_database(kind: str, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--clients", type=int, default=100_000, help="N (default 100,000)")
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=3, help="timed reads after the first (3)")
     parser.add_argument("--messages", type=int, default=0, help="messages per client, mean (0)")
-    parser.add_argument(
-        "--sqlite-path", default=os.path.join(tempfile.gettempdir(), "sb_ops_campaigns.db")
-    )
-    parser.add_argument("--pg-admin", default=PG_ADMIN, help="DSN allowed to create databases")
-    parser.add_argument("--pg-name", default="sb_ops_campaigns", help="the bench database")
+    add_database_arguments(parser, "sb_ops_campaigns")
     args = parser.parse_args(argv)
     args.reuse = False
-    for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+    for kind in database_kinds(args):
         bench_database(kind, args)
 
 

@@ -15,13 +15,11 @@ broadcast to one mailing list; and the job itself (``commands.plan.start_broadca
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import tempfile
 import time
 from typing import Any
 
-from bench.clients import PG_ADMIN, build, fresh_database
+from bench.clients import add_database_arguments, build, database_kinds, fresh_database
 from commands.plan import broadcast_plan, start_broadcast
 from config import Settings
 from store.db import database_proxy, open_database
@@ -89,18 +87,12 @@ def bench_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=100_000, help="N (default 100,000)")
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=5, help="timed plans (5)")
     parser.add_argument("--messages", type=int, default=2, help="messages per client, mean (2)")
-    parser.add_argument(
-        "--sqlite-path", default=os.path.join(tempfile.gettempdir(), "sb_plan_bench.db")
-    )
-    parser.add_argument("--pg-admin", default=PG_ADMIN, help="DSN allowed to create databases")
-    parser.add_argument("--pg-name", default="sb_plan_bench", help="the bench database (recreated)")
+    add_database_arguments(parser, "sb_plan_bench")
     args = parser.parse_args(argv)
     args.reuse = False
-    kinds = ("sqlite", "postgres") if args.db == "both" else (args.db,)
-    for kind in kinds:
+    for kind in database_kinds(args):
         bench_database(kind, args)
 
 
