@@ -17,13 +17,18 @@ Target: every page ≤ 150 ms at 1,000,000 clients.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import tempfile
 from functools import partial
 from typing import cast
 
-from bench.clients import _timed, build, fresh_database, percentile
+from bench.clients import (
+    _timed,
+    add_database_arguments,
+    build,
+    database_kinds,
+    fresh_database,
+    percentile,
+)
 from commands.app.context import ApiContext
 from commands.app.endpoints.clients import (
     ClientsIn,
@@ -122,17 +127,12 @@ def run(repeat: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20_000, help="N (default 20,000)")
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
     parser.add_argument("--repeat", type=int, default=10, help="timed runs per query (10)")
     parser.add_argument("--messages", type=int, default=1, help="messages per client, mean (1)")
-    parser.add_argument(
-        "--sqlite-path", default=os.path.join(tempfile.gettempdir(), "sb_app_list_bench.db")
-    )
-    parser.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--pg-name", default="sb_app_list_bench", help="the bench database")
+    add_database_arguments(parser, "sb_app_list_bench", db="sqlite")
     parser.add_argument("--reuse", action="store_true", help="keep and reuse the bench database")
     args = parser.parse_args(argv)
-    for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+    for kind in database_kinds(args):
         print(f"{kind}, {args.clients:,} clients")
         url = fresh_database(kind, args)
         db = open_database(url)

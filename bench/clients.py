@@ -43,10 +43,11 @@ REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def add_database_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    """``--db``, ``--sqlite-path``, ``--pg-admin`` and ``--pg-name`` of a bench that builds its
-    own store: both default to ``name`` (the SQLite file in the temporary directory)."""
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+def add_database_arguments(parser: argparse.ArgumentParser, name: str, db: str = "both") -> None:
+    """``--db`` (default ``db``: "sqlite", "postgres" or "both"), ``--sqlite-path``,
+    ``--pg-admin`` and ``--pg-name`` of a bench that builds its own store: the last two default
+    to ``name`` (the SQLite file in the temporary directory)."""
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default=db)
     parser.add_argument("--sqlite-path", default=os.path.join(tempfile.gettempdir(), f"{name}.db"))
     parser.add_argument("--pg-admin", default=PG_ADMIN, help="DSN allowed to create databases")
     parser.add_argument("--pg-name", default=name, help="the bench database")

@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ import psycopg
 from aiohttp import web
 
 from bench.pyspy import sampling, top
+from emulators.loopback import free_port
 from emulators.telegram import SECRET_HEADER, TelegramEmulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -139,12 +139,6 @@ def bare_server(port: int) -> None:
 
 
 # ---- processes and stores --------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def wait_healthy(base: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as http:

@@ -23,13 +23,13 @@ import time
 
 import aiohttp
 import redis
-from aiohttp import web
 
 from bench.clients import percentile
 from commands.delivery import install_delivery
 from commands.ops import install_ops
 from commands.web import build_app
 from config import Settings
+from emulators.loopback import served
 from store import outbox
 from store.clock import utcnow
 from store.inbound import get_or_create_client
@@ -56,26 +56,29 @@ def _settings(database_url: str, broker_url: str, namespace: str, bots: int) -> 
     )
 
 
+async def timed_gets(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], repeat: int
+) -> tuple[list[float], int]:
+    """``repeat`` timed GETs of ``url`` (seconds each) after one that warms up, and the last
+    body's size in bytes; every answer must be 200."""
+    times, size = [], 0
+    for i in range(repeat + 1):
+        started = time.perf_counter()
+        async with http.get(url, headers=headers) as response:
+            body = await response.read()
+            assert response.status == 200, (response.status, body[:300])
+        if i:  # the first one warms up
+            times.append(time.perf_counter() - started)
+        size = len(body)
+    return times, size
+
+
 async def _scrapes(settings: Settings, repeat: int) -> tuple[list[float], int]:
     app = build_app(settings, installers=[install_delivery, install_ops])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/metrics"
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    times, size = [], 0
-    try:
-        async with aiohttp.ClientSession() as http:
-            for i in range(repeat + 1):
-                start = time.perf_counter()
-                async with http.get(url, headers=headers) as response:
-                    body = await response.read()
-                if i:  # the first one warms up
-                    times.append(time.perf_counter() - start)
-                size = len(body)
-    finally:
-        await runner.cleanup()
-    return times, size
+    async with served(app) as base, aiohttp.ClientSession() as http:
+        return await timed_gets(
+            http, f"{base}/metrics", {"Authorization": f"Bearer {TOKEN}"}, repeat
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,14 +29,14 @@ from contextlib import contextmanager
 import aiohttp
 import psycopg
 import redis
-from aiohttp import web
 
 from bench.clients import percentile
-from bench.metrics_scrape import TOKEN, _settings
+from bench.metrics_scrape import TOKEN, _settings, timed_gets
 from commands.delivery import ENGINE_KEY, install_delivery
 from commands.ops import install_ops
 from commands.web import build_app
 from config import Settings
+from emulators.loopback import served
 from store.clock import utcnow
 from store.inbound import get_or_create_client
 from store.migrate import migrate
@@ -91,36 +91,18 @@ def _fill(rows: int, bots: int) -> None:
 
 async def _loads(settings: Settings, repeat: int) -> dict[str, tuple[list[float], int]]:
     app = build_app(settings, installers=[install_delivery, install_ops])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
     engine = app[ENGINE_KEY]
     assert isinstance(engine, Engine)
     start_s = time.time() - 24 * 3600
     for minute in range(24 * 60):  # a day of history: one send a minute per bot
         for bot in settings.bots:
             engine.stats.history.add(bot.name, "sent", 1, start_s + minute * 60)
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}/ops"
-    pages = {"page": base, "live fragment": f"{base}?live=1"}
-    pages["filtered errors"] = f"{base}?bot=tg0&code=403&window=24h"
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    found: dict[str, tuple[list[float], int]] = {}
-    try:
-        async with aiohttp.ClientSession() as http:
-            for name, url in pages.items():
-                times, size = [], 0
-                for i in range(repeat + 1):
-                    started = time.perf_counter()
-                    async with http.get(url, headers=headers) as response:
-                        body = await response.read()
-                        assert response.status == 200, (response.status, body[:300])
-                    if i:  # the first one warms up
-                        times.append(time.perf_counter() - started)
-                    size = len(body)
-                found[name] = (times, size)
-    finally:
-        await runner.cleanup()
-    return found
+    async with served(app) as url, aiohttp.ClientSession() as http:
+        base = f"{url}/ops"
+        pages = {"page": base, "live fragment": f"{base}?live=1"}
+        pages["filtered errors"] = f"{base}?bot=tg0&code=403&window=24h"
+        return {name: await timed_gets(http, page, headers, repeat) for name, page in pages.items()}
 
 
 @contextmanager

@@ -31,9 +31,10 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.ingest import REPO, child, free_port, store_url, wait_healthy
+from bench.ingest import REPO, child, store_url, wait_healthy
 from bots.whatsapp.signature import SIGNATURE_HEADER, sign
 from emulators import whatsapp_payloads as wp
+from emulators.loopback import free_port
 from emulators.telegram import SECRET_HEADER, TelegramEmulator
 from store.db import make_database
 from tests.poison import refused_texts

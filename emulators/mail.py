@@ -35,20 +35,14 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from emulators.loopback import LOOPBACK, free_port
+
 INSTALL_COMMAND = "apt-get install -y dovecot-imapd"
 logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's per-connection chatter
-LOOPBACK = "127.0.0.1"
 
 
 class MailServerError(RuntimeError):
     """A test mail server could not be installed or started; the message says what to run."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def ensure_dovecot(timeout_s: float = 600.0) -> str:

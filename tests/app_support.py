@@ -20,7 +20,7 @@ from commands.demo_app import DARK_THEME, LIGHT_THEME, app_link
 from commands.demo_app import sign_init_data as sign
 from commands.web import RouteInstaller, build_app
 from config import Settings
-from tests.loopback import served
+from emulators.loopback import served
 
 BOT_TOKEN = "123456:APP-test-token"
 PHONE: ViewportSize = {"width": 390, "height": 844}

@@ -23,13 +23,13 @@ from commands.admin.telegram import ADMIN_BOT_KEY, AdminBot, install_admin_bot
 from commands.web import build_app
 from commands.write import deliver_now
 from config import Settings
+from emulators.loopback import free_port, served
 from emulators.telegram import SECRET_HEADER, TelegramEmulator
 from emulators.telegram.model import SentMessage
 from store import jobs
 from store.models import Client, Job, Message, Operator, ProjectSetting
 from store.setup import bootstrap_operators
 from tests import factories
-from tests.loopback import free_port
 
 TOKEN = "777001:ADMIN-bot_token"
 CLIENT_TOKEN = "777002:SHOP-bot_token"
@@ -126,15 +126,12 @@ async def running(
         admin = AdminBot(settings, commands)
         admin.grace_s = 0.0  # notify at once: the tests add messages, then run a round
         admin.add_routes(app)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        await admin.start(background=False)
-        try:
-            yield Env(emu, admin, f"http://127.0.0.1:{port}", settings)
-        finally:
-            await admin.close()
-            await runner.cleanup()
+        async with served(app, port) as url:
+            await admin.start(background=False)
+            try:
+                yield Env(emu, admin, url, settings)
+            finally:
+                await admin.close()
 
 
 @pytest.fixture

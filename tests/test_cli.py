@@ -10,8 +10,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from emulators.loopback import free_port
 from tests.conftest import REPO_ROOT, run_cli
-from tests.loopback import free_port
 
 
 def test_help_and_version_need_no_configuration(tmp_path: Path) -> None:

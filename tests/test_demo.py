@@ -17,8 +17,8 @@ from urllib.parse import unquote
 
 import httpx
 
+from emulators.loopback import free_port
 from tests.conftest import REPO_ROOT, cli_env, run_cli
-from tests.loopback import free_port
 from tests.terminal import on_a_terminal
 
 READY = "Switchboard demo is running"

@@ -29,6 +29,8 @@ from commands.ops import install_ops
 from commands.web import build_app, install_channels
 from config import Settings
 from emulators import whatsapp_payloads as wp
+from emulators.loopback import free_port as closed_port  # nothing listens there
+from emulators.loopback import served
 from emulators.telegram import TelegramEmulator
 from emulators.whatsapp import GraphEmulator
 from store import ingest_state, leases, outbox
@@ -40,8 +42,6 @@ from store.setup import sync_bots
 from tests import whatsapp_support as wa_support
 from tests.browser import chromium
 from tests.conftest import migrated_store
-from tests.loopback import free_port as closed_port  # nothing listens there
-from tests.loopback import served
 from tests.services import REDIS_URL, redis_namespace
 
 TOKEN = "ops-health-token"

@@ -15,11 +15,11 @@ import pytest
 
 from bots.unusable import rejected_counts
 from emulators import whatsapp_payloads as wp
+from emulators.loopback import served
 from emulators.telegram import TelegramEmulator
 from emulators.whatsapp import GraphEmulator
 from store.models import Client, Message, UnparsedItem
 from store.unparsed import purge_unparsed, recent_unparsed, record_unparsed
-from tests.loopback import served
 from tests.telegram_support import OTHER_TOKEN, TOKEN
 from tests.telegram_support import settings_for as tg_settings
 from tests.test_telegram_ingest import hook as tg_hook

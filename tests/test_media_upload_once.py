@@ -16,6 +16,7 @@ from bots.contract import OutboundAttachment, OutboundMessage
 from bots.registry import build_adapters
 from bots.telegram.adapter import TelegramAdapter
 from bots.whatsapp.adapter import WhatsAppAdapter
+from emulators.loopback import served
 from emulators.telegram import TelegramEmulator
 from emulators.whatsapp import GraphEmulator
 from store.campaigns.content import CampaignContent, Media, render
@@ -23,7 +24,6 @@ from store.campaigns.placeholders import ClientFields
 from store.media_uploads import key_of_file, key_of_url, known_file_id, remember_file_id
 from store.models import MediaUpload
 from tests import telegram_support, whatsapp_support
-from tests.loopback import served
 
 CHATS = [101, 102, 103, 104, 105, 106]
 

@@ -13,7 +13,6 @@ import aiohttp
 import peewee
 import pytest
 import redis
-from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from commands.delivery import ENGINE_KEY, install_delivery
@@ -23,6 +22,7 @@ from commands.ops import install_ops
 from commands.web import build_app, install_channels
 from config import Settings
 from emulators import whatsapp_payloads as wp
+from emulators.loopback import served
 from emulators.telegram import TelegramEmulator
 from emulators.whatsapp import GraphEmulator
 from store import outbox
@@ -96,20 +96,17 @@ async def serving(settings: Settings, *, channels: bool) -> AsyncIterator[tuple[
     app = build_app(
         settings, installers=[install_channels, *installers] if channels else installers
     )
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
     engine = app[ENGINE_KEY]
     assert isinstance(engine, Engine)
     separate = channels and not settings.broker_url.startswith("memory")
-    if separate:
-        engine.start_dispatcher()
-        engine.start_workers()
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", engine
+        async with served(app) as url:
+            if separate:
+                engine.start_dispatcher()
+                engine.start_workers()
+            yield url, engine
     finally:
-        await runner.cleanup()
-        if separate:
+        if separate:  # after the app's cleanup, as ``switchboard worker`` outlives ``serve``
             engine.stop()
 
 

@@ -21,12 +21,12 @@ from commands.delivery import ENGINE_KEY, install_delivery
 from commands.ops import COOKIE, install_ops
 from commands.web import build_app
 from config import Settings
+from emulators.loopback import served
 from store import jobs, leases, outbox
 from store.inbound import get_or_create_client
 from store.models import Bot, Client, Job, Message
 from store.setup import sync_bots
 from tests.browser import chromium
-from tests.loopback import served
 from tests.services import REDIS_URL, redis_namespace
 from tests.test_job_progress import PARTS, from_ops
 from workers.engine import QUEUE, Engine

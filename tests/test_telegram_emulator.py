@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bots.telegram.client import make_bot
+from emulators.loopback import served
 from emulators.telegram import SECRET_HEADER, TelegramEmulator
-from tests.loopback import served
 from tests.telegram_support import OTHER_TOKEN, TOKEN, FakeClock
 
 KEYBOARD = InlineKeyboardMarkup(

@@ -12,8 +12,8 @@ from bots.contract import OutboundAttachment, OutboundMessage
 from bots.errors import Blocked, PermanentError, RecipientGone, RetryAfter, TransientError
 from bots.registry import adapter_class
 from bots.telegram.adapter import TelegramAdapter, split_text
+from emulators.loopback import served
 from emulators.telegram import TelegramEmulator
-from tests.loopback import served
 from tests.telegram_support import TOKEN, FakeClock, settings_for
 
 MARKUP = {"inline_keyboard": [[{"text": "Yes", "callback_data": "yes"}]]}

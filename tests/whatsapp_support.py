@@ -8,8 +8,8 @@ from typing import Any
 
 from commands.web import build_app, install_channels
 from config import Settings
+from emulators.loopback import served
 from store.setup import sync_bots
-from tests.loopback import served
 
 PHONE_ID = "106540352242922"
 ACCESS_TOKEN = "EAAtest-token"

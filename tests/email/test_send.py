@@ -9,7 +9,8 @@ from bots.contract import OutboundAttachment, OutboundMessage
 from bots.email.adapter import EmailAdapter
 from bots.email.mailbox import begin_session, ingest_raw
 from bots.errors import PermanentError, RecipientGone, TransientError
-from emulators.mail import SmtpSink, free_port
+from emulators.loopback import free_port
+from emulators.mail import SmtpSink
 from tests.email import corpus
 from tests.email.conftest import BOT, email_bot_settings, smtp_settings
 
