@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from store.clients.search_index import defer_new_clients
 from store.db import database_proxy, is_postgres
 from store.models import Client
 
@@ -237,6 +238,8 @@ def write_staged(
         for statement in CLEAR_SQLITE:
             _execute(statement)
     _stage(rows, now, pg)
+    # SQLite: the new clients go into the search index at the end of the import, set-based.
+    defer_new_clients()
     if pg:
         # Each staged row finds its client through the unique (bot, messenger id) index: a
         # hash join would scan the whole client table once per statement.

@@ -12,7 +12,9 @@ the reason, and skipped; the valid rows are kept. Rows are written in batches of
 ``batch_size`` (default 20,000), each in one write transaction: staged in temporary tables,
 then a handful of set-based statements (``store.import_batch``); if the database refuses a
 batch, it is halved down to the rows it refuses, each piece its own transaction, so a
-refused row never leaves half of itself behind.
+refused row never leaves half of itself behind. On SQLite the new clients enter the search
+index at the end, set-based (``store.clients.search_index.catch_up``): until then a search
+does not find them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import IO, Any, Final
 
 import peewee
 
+from store.clients.search_index import catch_up
 from store.clock import utcnow
 from store.db import write_transaction
 from store.errors import StoreError
@@ -114,6 +117,8 @@ def import_csv(
             report.add_error(error.line, error.reason)
         if progress is not None and batch.seen:
             progress(batch.seen)
+    # The new clients into the search index (SQLite), with any a crashed import left behind.
+    catch_up()
     return report
 
 

@@ -163,6 +163,8 @@ class Engine:
             leases.forget_old()
         # Deleted clients' search entries (SQLite), a batch per tick, off the operator's path.
         search_index.purge_stale()
+        # A crashed import's clients not yet in the search index (SQLite), a chunk per tick.
+        search_index.catch_up_abandoned()
         for hook in self.tick_hooks:
             hook()
         return handed
