@@ -92,10 +92,12 @@ def compile_filter(text: str, viewer: Operator, zone: zoneinfo.ZoneInfo) -> Clie
 
 
 def where_clause(
-    flt: ClientFilter, viewer: Operator, *, view_others: bool = False
+    flt: ClientFilter, viewer: Operator, *, view_others: bool = False, walk: bool = False
 ) -> pw.ColumnBase | None:
-    """The filter's conditions AND the viewer's scope, as one expression (None = all)."""
-    parts = [p for p in (scope(viewer, view_others=view_others), flt.where()) if p is not None]
+    """The filter's conditions AND the viewer's scope, as one expression (None = all);
+    ``walk``: as ``ClientFilter.where``."""
+    conditions = flt.where(walk=walk)
+    parts = [p for p in (scope(viewer, view_others=view_others), conditions) if p is not None]
     if not parts:
         return None
     result = parts[0]
@@ -261,7 +263,10 @@ def _page_query(
 ) -> pw.ModelSelect[Client]:
     """The matching clients (after ``after``), shaped for a page of a ``small`` (or large)
     result."""
-    where = where_clause(flt, viewer, view_others=view_others)
+    # SQLite walks the list-order index for a large result and tests each client it meets:
+    # memberships as per-client probes, not a temporary copy of every member first.
+    walk = not small and not is_postgres()
+    where = where_clause(flt, viewer, view_others=view_others, walk=walk)
     if after is not None:
         where = after_cursor(after) if where is None else where & after_cursor(after)
     if where is None:
@@ -277,8 +282,8 @@ def _page_query(
         return Client.select().where(where)  # SQLite collects IN-subquery matches first
     # Many matches: walk the list-order index; SQLite would otherwise gather them all (one
     # row lookup each) and sort them to keep 50.
-    walk = pw.NodeList((Client, pw.SQL(f'INDEXED BY "{ORDER_INDEX[flt.sort]}"')))
-    return Client.select().from_(walk).where(where)
+    in_order = pw.NodeList((Client, pw.SQL(f'INDEXED BY "{ORDER_INDEX[flt.sort]}"')))
+    return Client.select().from_(in_order).where(where)
 
 
 def client_ids(flt: ClientFilter, viewer: Operator) -> pw.ModelSelect[Client]:

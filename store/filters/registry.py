@@ -46,8 +46,12 @@ class Condition:
     negated: bool
     token: str
 
-    def expression(self) -> pw.ColumnBase | None:
-        return REGISTRY[self.key].to_sql(self.value, self.negated)
+    def expression(self, *, walk: bool = False) -> pw.ColumnBase | None:
+        """The term as SQL; ``walk``: in its form for a page that walks the list-order index
+        (``FilterSpec.walk_sql``), where it has one."""
+        spec = REGISTRY[self.key]
+        to_sql = spec.walk_sql if walk and spec.walk_sql is not None else spec.to_sql
+        return to_sql(self.value, self.negated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +62,13 @@ class ClientFilter:
     conditions: tuple[Condition, ...] = ()
     sort: str = "activity"
 
-    def where(self) -> pw.ColumnBase | None:
-        """The conditions as one SQL expression (None when there are none)."""
+    def where(self, *, walk: bool = False) -> pw.ColumnBase | None:
+        """The conditions as one SQL expression (None when there are none); ``walk``: for a
+        page that walks the list-order index and tests each client it meets (the same
+        clients, memberships probed per client: ``FilterSpec.walk_sql``)."""
         result: pw.ColumnBase | None = None
         for condition in self.conditions:
-            expr = condition.expression()
+            expr = condition.expression(walk=walk)
             if expr is not None:
                 result = expr if result is None else result & expr
         return result
@@ -70,7 +76,9 @@ class ClientFilter:
 
 @dataclass(frozen=True)
 class FilterSpec:
-    """One filter. ``parse(term, ctx)`` -> typed value; ``to_sql(value, negated)`` -> SQL."""
+    """One filter. ``parse(term, ctx)`` -> typed value; ``to_sql(value, negated)`` -> SQL;
+    ``walk_sql``: the same condition as a probe per client, where the two plans differ
+    (``store.filters.sql._probe``)."""
 
     key: str
     syntax: str
@@ -82,6 +90,7 @@ class FilterSpec:
     aliases: tuple[str, ...] = field(default=())
     # The known values, for completion (``store.filters.suggest``); None: free text.
     values: Callable[[Operator], list[str]] | None = None
+    walk_sql: Callable[[Any, bool], pw.ColumnBase | None] | None = None
 
 
 def _nonempty_values(term: Term) -> list[str]:
@@ -208,6 +217,7 @@ SPECS: tuple[FilterSpec, ...] = (
         sql.in_lists,
         negatable=True,
         values=suggest.list_names,
+        walk_sql=lambda v, n: sql.in_lists(v, n, probe=True),
     ),
     FilterSpec(
         "label",
@@ -217,6 +227,7 @@ SPECS: tuple[FilterSpec, ...] = (
         sql.has_labels,
         negatable=True,
         values=suggest.label_names,
+        walk_sql=lambda v, n: sql.has_labels(v, n, probe=True),
     ),
     FilterSpec(
         "channel",
@@ -271,6 +282,7 @@ SPECS: tuple[FilterSpec, ...] = (
         _variable,
         lambda v, _n: sql.variable(*v),
         values=suggest.variable_names,
+        walk_sql=lambda v, _n: sql.variable(*v, probe=True),
     ),
     FilterSpec(
         "tab",

@@ -61,32 +61,47 @@ def id_contains(needles: Sequence[str]) -> Expr:
     return _any(parts)
 
 
-def in_lists(list_ids: Sequence[int], negated: bool) -> Expr:
-    """In any of the lists; negated: in none of them."""
+def in_lists(list_ids: Sequence[int], negated: bool, *, probe: bool = False) -> Expr:
+    """In any of the lists; negated: in none of them. ``probe``: as a per-client probe
+    (``_probe``), for a page that walks the list-order index."""
+    correlated = ListMembership.select(pw.SQL("1")).where(
+        (ListMembership.client == CLIENT_ID) & ListMembership.mailing_list.in_(list_ids)
+    )
     if negated:
-        return _none_of(
-            ListMembership.select(pw.SQL("1")).where(
-                (ListMembership.client == CLIENT_ID) & ListMembership.mailing_list.in_(list_ids)
-            )
-        )
+        return _none_of(correlated)
+    if probe:
+        return _probe(correlated)
     members = ListMembership.select(ListMembership.client).where(
         ListMembership.mailing_list.in_(list_ids)
     )
     return CLIENT_ID.in_(members)
 
 
-def has_labels(label_ids: Sequence[int], negated: bool) -> Expr:
-    """Having any of the labels; negated: having none of them."""
+def has_labels(label_ids: Sequence[int], negated: bool, *, probe: bool = False) -> Expr:
+    """Having any of the labels; negated: having none of them. ``probe``: as ``in_lists``."""
+    correlated = LabelMembership.select(pw.SQL("1")).where(
+        (LabelMembership.client == CLIENT_ID) & LabelMembership.label.in_(label_ids)
+    )
     if negated:
-        return _none_of(
-            LabelMembership.select(pw.SQL("1")).where(
-                (LabelMembership.client == CLIENT_ID) & LabelMembership.label.in_(label_ids)
-            )
-        )
+        return _none_of(correlated)
+    if probe:
+        return _probe(correlated)
     members = LabelMembership.select(LabelMembership.client).where(
         LabelMembership.label.in_(label_ids)
     )
     return CLIENT_ID.in_(members)
+
+
+def _probe(correlated: pw.SelectQuery) -> Expr:
+    """The client has a row in ``correlated``: a correlated ``EXISTS``, probed per client.
+
+    ``id IN (members)`` lets the database start from the members (the right plan for a count,
+    or when the members are few), but a page that walks the list-order index can only test
+    each client it meets: SQLite then first copies every member into a temporary b-tree
+    (127,742 for ``list:VIP,Gold`` at a million clients, ~55 ms) to test 400 clients;
+    ``EXISTS`` probes the membership index for just those (~0.5 ms).
+    """
+    return pw.fn.EXISTS(correlated)
 
 
 def _none_of(correlated: pw.SelectQuery) -> Expr:
@@ -101,13 +116,16 @@ def _none_of(correlated: pw.SelectQuery) -> Expr:
     return ~pw.fn.EXISTS(correlated)
 
 
-def variable(name: str | None, value: str | None) -> Expr:
-    """Has a variable with exactly this name and/or exactly this value."""
+def variable(name: str | None, value: str | None, *, probe: bool = False) -> Expr:
+    """Has a variable with exactly this name and/or exactly this value. ``probe``: as
+    ``in_lists``."""
     cond: Expr | None = None
     if name is not None:
         cond = Variable.name == name
     if value is not None:
         cond = (Variable.value == value) if cond is None else cond & (Variable.value == value)
+    if probe:
+        return _probe(Variable.select(pw.SQL("1")).where((Variable.client == CLIENT_ID) & cond))
     return CLIENT_ID.in_(Variable.select(Variable.client).where(cond))
 
 
