@@ -20,7 +20,7 @@ from typing import Any
 import peewee as pw
 
 from config import Settings, TelegramBotSettings, WhatsAppBotSettings
-from config.settings import BotSettings
+from config.bots import BotSettings
 from store.clock import utcnow
 from store.jobs import create_broadcast, resend_target
 from store.models import Bot, Client, Job

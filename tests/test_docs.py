@@ -90,7 +90,8 @@ def test_every_configuration_key_has_a_meaning_and_is_in_the_reference() -> None
         if not (field.description or "").strip()
     ]
     assert not missing, (
-        "write what these keys mean as a string under each field in config/settings.py, "
+        "write what these keys mean as a string under each field in config/ (settings.py or "
+        "its section's module), "
         "then `make docs`: " + ", ".join(missing)
     )
     text = config_reference.render()

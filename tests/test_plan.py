@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from commands.jobs import steps
 from commands.plan import broadcast_plan, duration, render, resend_plan, start_broadcast
 from config import Settings, TelegramBotSettings, WhatsAppBotSettings
-from config.settings import WhatsAppTemplateSettings
+from config.bots import WhatsAppTemplateSettings
 from store import outbox
 from store.clock import utcnow
 from store.models import Bot, Client, Job, ListMembership, MailingList, Message

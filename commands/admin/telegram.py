@@ -39,7 +39,7 @@ from commands.admin.context import CommandContext, CommandError, find_operator
 from commands.admin.registry import ADMIN_COMMANDS, CommandSet
 from commands.admin.reply import Reply
 from config import Settings
-from config.settings import AdminBotSettings
+from config.staff import AdminBotSettings
 from store.errors import StoreUnavailable
 
 log = logging.getLogger("switchboard.admin_bot")

@@ -22,7 +22,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from config.settings import parse_quiet_hours
+from config.campaigns import parse_quiet_hours
 from store.campaigns.audience import freeze
 from store.campaigns.model import get, move
 from store.campaigns.send import enqueue_due, left, settle
