@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Final
 
+from store.campaigns.outcomes import follow
 from store.clock import utcnow
 from store.db import write_transaction
 from store.models import Bot, EarlyReceipt, Message
@@ -53,7 +54,9 @@ def apply_receipt(
 ) -> bool:
     """Move our outbound message ``platform_message_id`` of bot ``bot_id`` to ``status``.
 
-    Returns True when a row changed; False for a stale, repeated or foreign receipt.
+    Returns True when a row changed; False for a stale, repeated or foreign receipt. A
+    campaign's recipient of the row takes its new outcome (``store.campaigns.outcomes``).
+    Call inside a write transaction.
     ``failed`` stores ``error_code``/``error_text``; the other statuses clear them.
     """
     if status not in _APPLIES_OVER:
@@ -65,16 +68,18 @@ def apply_receipt(
     else:
         updates[Message.error_code] = None
         updates[Message.error_text] = None
+    ours = (
+        (Message.bot == bot_id)
+        & (Message.platform_message_id == platform_message_id)
+        & (Message.direction == "out")
+    )
     changed = (
         Message.update(updates)
-        .where(
-            (Message.bot == bot_id)
-            & (Message.platform_message_id == platform_message_id)
-            & (Message.direction == "out")
-            & (Message.status.is_null() | Message.status.in_(_APPLIES_OVER[status]))
-        )
+        .where(ours & (Message.status.is_null() | Message.status.in_(_APPLIES_OVER[status])))
         .execute()
     )
+    if changed:
+        follow(ours, now=now)  # a campaign's recipient takes the outcome
     return bool(changed)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import peewee
 
+from store.campaigns.outcomes import follow
 from store.clock import utcnow
 from store.db import database_proxy, is_postgres, write_transaction
 from store.delivery_status import settle_early_receipts
@@ -147,14 +148,23 @@ def claim(
 
 
 def _finish(
-    message_id: int, updates: dict[Any, Any], from_: tuple[str, ...] = ("sending",)
+    message_id: int,
+    updates: dict[Any, Any],
+    from_: tuple[str, ...] = ("sending",),
+    *,
+    outcome: bool = False,
 ) -> bool:
+    """One conditional UPDATE of the row; ``outcome``: the update writes the row's outcome
+    (sent, failed, uncertain), which its campaign recipient, if any, takes in the same
+    transaction (``store.campaigns.outcomes``)."""
     with write_transaction():
         changed = (
             Message.update(updates)
             .where((Message.id == message_id) & Message.status.in_(list(from_)))
             .execute()
         )
+        if changed and outcome:
+            follow(Message.id == message_id)
     return changed == 1
 
 
@@ -180,6 +190,7 @@ def mark_sent(message_id: int, platform_message_id: str, *, now: dt.datetime | N
             Message.error_text: None,
         },
         from_=("sending", "queued", "uncertain"),
+        outcome=True,
     )
     if done:
         settle_early_receipts(platform_message_id)
@@ -199,6 +210,7 @@ def mark_failed(
             Message.updated_at: now or utcnow(),
             Message.next_attempt_at: None,
         },
+        outcome=True,
     )
 
 
@@ -217,6 +229,7 @@ def mark_uncertain(
             Message.updated_at: now or utcnow(),
             Message.next_attempt_at: None,
         },
+        outcome=True,
     )
 
 
@@ -236,6 +249,7 @@ def settle_dead_once(ids: list[int], now: dt.datetime, why: str) -> list[int]:
             next_attempt_at=None,
             updated_at=now,
         ).where(MESSAGE_ID.in_(uncertain) & (Message.status == "sending")).execute()
+        follow(MESSAGE_ID.in_(uncertain), now=now)
     gone = set(uncertain)
     return [i for i in ids if i not in gone]
 
@@ -484,4 +498,5 @@ def cancel_queued(
                 next_attempt_at=None,
                 updated_at=now,
             ).where(MESSAGE_ID.in_(changed) & Message.status.in_(list(statuses))).execute()
+            follow(MESSAGE_ID.in_(changed), now=now)
     return changed

@@ -16,6 +16,7 @@ from typing import Literal
 
 from bots.email.parse import Bounce, ParsedMail, parse_mail
 from bots.unusable import Unusable, record_unusable
+from store.campaigns.outcomes import follow
 from store.clock import utcnow
 from store.db import write_transaction
 from store.errors import NotFound, first_line, is_unavailable
@@ -115,6 +116,11 @@ def mark_bounced(bot: Bot, bounce: Bounce) -> bool:
     """Mark our outbound message that ``bounce`` reports as failed; False when it is not ours."""
     if not bounce.original_message_id:
         return False
+    ours = (
+        (Message.bot == bot)
+        & (Message.direction == "out")
+        & (Message.platform_message_id == bounce.original_message_id)
+    )
     changed = (
         Message.update(
             status="failed",
@@ -122,13 +128,11 @@ def mark_bounced(bot: Bot, bounce: Bounce) -> bool:
             error_text=bounce.reason,
             updated_at=utcnow(),
         )
-        .where(
-            (Message.bot == bot)
-            & (Message.direction == "out")
-            & (Message.platform_message_id == bounce.original_message_id)
-        )
+        .where(ours)
         .execute()
     )
+    if changed:
+        follow(ours)  # a campaign's recipient of the bounced mail failed too
     return changed > 0
 
 

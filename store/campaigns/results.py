@@ -21,7 +21,6 @@ from typing import Any
 import peewee as pw
 
 from store.campaigns.model import count_expr
-from store.campaigns.send import settle
 from store.db import is_postgres
 from store.models import Bot, CampaignRecipient, Client, Message
 
@@ -74,9 +73,8 @@ def _within_day(outbound: Any, condition: Callable[[Any], pw.ColumnBase]) -> pw.
 
 
 def results(campaign_id: int) -> list[VariantResult]:
-    """Each variant's figures (variant 0 first); the recipients' outcomes are settled from
-    their outbox rows first."""
-    settle(campaign_id)
+    """Each variant's figures (variant 0 first). A pure read: the recipients took their
+    outbox rows' outcomes when those were written (``store.campaigns.outcomes``)."""
     sent_row = Message.alias("sent_row")
     was_sent = CR.status == "sent"
     replied = _within_day(sent_row, lambda m: m.author_kind == "client")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from config.campaigns import parse_quiet_hours
 from store.campaigns.audience import freeze
 from store.campaigns.model import get, move
-from store.campaigns.send import enqueue_due, left, settle
+from store.campaigns.send import enqueue_due, left
 from store.clock import in_zone, utcnow
 from store.db import write_transaction
 from store.models import Campaign, Operator
@@ -127,8 +127,7 @@ def tick_one(campaign_id: int, pacing: Pacing, *, now: dt.datetime, batch: int =
                 batch=batch,
                 now=now,
             )
-        settle(campaign_id, now=now)
-        if not left(campaign_id):
+        if not left(campaign_id):  # every recipient took its row's outcome as it was written
             move(campaign_id, ("sending",), "done", now=now, finished_at=now)
     return handled
 

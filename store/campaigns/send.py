@@ -1,4 +1,4 @@
-"""Turning due recipients into outbox rows, at most once each, and reading their outcomes back.
+"""Turning due recipients into outbox rows, at most once each.
 
 ``enqueue_due`` takes one slice of a campaign's ``pending`` recipients whose slot has come:
 the ones that cannot be sent now (blocked, unsubscribed, WhatsApp window closed without a
@@ -8,9 +8,9 @@ keeps that key UNIQUE per bot and the insert ignores a conflict, so however ofte
 taken (two processes, a restart between the insert and the bookkeeping, a resume) a client
 has at most one row; the recipient is linked to whichever row holds its key.
 
-``settle`` copies the outcome of the campaign's rows onto the recipients in one UPDATE per
-column: ``sent`` (sent, delivered, read), ``failed`` with the platform's code, ``uncertain``
-(a send that timed out and may have arrived: never retried, ``workers.sender``).
+A recipient then takes its row's outcome where the outcome is written, in the same
+transaction (``store.campaigns.outcomes``): ``sent``, ``failed`` with the platform's code,
+``uncertain`` (a send that timed out and may have arrived: never retried, ``workers.sender``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ from store.plan import wrote_since
 
 CR: Any = CampaignRecipient
 DEDUP_PREFIX = AT_MOST_ONCE_PREFIX
-SENT_STATUSES = ("sent", "delivered", "read")
-DONE_STATUSES = (*SENT_STATUSES, "failed", "uncertain")
 
 
 def dedup_key(campaign_id: int, client_id: int) -> str:
@@ -121,31 +119,6 @@ def _insert_messages(campaign: Campaign, due: list[tuple[Any, ...]], now: dt.dat
     CR.update(status="queued", message_id=holder, updated_at=now).where(
         (CR.campaign_id == campaign.id) & CR.client.in_([r[0] for r in due])
     ).execute()
-
-
-def settle(campaign_id: int, *, now: dt.datetime | None = None) -> int:
-    """Copy the finished outcomes of the campaign's queued recipients from their outbox rows;
-    returns how many recipients were settled."""
-    now = now or utcnow()
-    outcome = Message.alias("outcome")
-    finished = outcome.select(outcome.id).where(outcome.status.in_(list(DONE_STATUSES)))
-
-    def of_row(column: pw.Node) -> pw.Node:
-        return outcome.select(column).where(outcome.id == CR.message_id)
-
-    status = pw.Case(None, [(outcome.status.in_(list(SENT_STATUSES)), "sent")], outcome.status)
-    return int(
-        CR.update(
-            status=of_row(status),
-            reason=of_row(outcome.error_code),
-            platform_message_id=of_row(outcome.platform_message_id),
-            updated_at=now,
-        )
-        .where(
-            (CR.campaign_id == campaign_id) & (CR.status == "queued") & CR.message_id.in_(finished)
-        )
-        .execute()
-    )
 
 
 def left(campaign_id: int) -> int:
