@@ -40,6 +40,9 @@ from store.models import Client, Operator
 
 COUNT_CAP = 10_000  # clients; counts on pages are exact up to this, "10,000+" beyond
 SMALL_RESULT = COUNT_CAP  # clients; at most this many are collected and sorted for one page
+# Filters that a page does not evaluate twice: the count gathers the matching ids on
+# PostgreSQL too (trigram searches, joins to memberships and variables; ``_count_with_ids``).
+GATHER_IDS = frozenset({"search", "id", "list", "label", "var"})
 # The indexes (migration 0001) whose order is the list order, per sort.
 ORDER_INDEX = {"activity": "client_pinned_last_action_at", "created": "client_pinned_created_at"}
 
@@ -217,7 +220,17 @@ def _count_with_ids(
 ) -> tuple[ClientCount, list[int] | None]:
     """``count_capped``, and the matching ids when the count is exact: one statement, the
     count's plan, the ids aggregated by the database into one value (an array on
-    PostgreSQL, a JSON array on SQLite) rather than thousands of rows into Python."""
+    PostgreSQL, a JSON array on SQLite) rather than thousands of rows into Python.
+
+    PostgreSQL gathers the ids only for a filter with a term of ``GATHER_IDS``: its index
+    entries carry no id, so asking for the ids of a filter on the client's own columns turns
+    an index-only count into 10,001 row reads (``after:… before:…`` at a million clients:
+    3.4 -> 20 ms), while running such a filter again for the page is an index range. A
+    trigram search or a join (``label:hot unanswered``: 30-50 ms) is what must not run twice.
+    SQLite's index entries carry the id (the rowid): the ids cost it nothing extra.
+    """
+    if is_postgres() and not any(c.key in GATHER_IDS for c in flt.conditions):
+        return count_capped(flt, viewer, view_others=view_others), None
     capped = select_clients(flt, viewer, CLIENT_ID, view_others=view_others)
     capped = capped.limit(COUNT_CAP + 1).alias("capped")
     n = pw.fn.COUNT(pw.SQL("*"))

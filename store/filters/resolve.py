@@ -82,8 +82,9 @@ def stage_names(names: Sequence[str], *, token: str) -> list[str]:
     ``Новый``); a stage no client is at is unknown. Index lookups; all stages are read only
     for a name that is not found exactly."""
     stage: Any = Client.deal_stage
-    rows: Any = Client.select(stage).where(stage.in_(names)).distinct().tuples()
-    exact = {value: value for (value,) in rows}
+    # One row per name (LIMIT 1), not DISTINCT over the names' index range: at a million
+    # clients a stage holds ~140,000 of them, and reading them all took 2-6 ms (PostgreSQL).
+    exact = {n: n for n in dict.fromkeys(names) if Client.select().where(stage == n).exists()}
 
     def every() -> dict[str, str]:
         known: Any = Client.select(stage).where(stage.is_null(False)).distinct().tuples()
