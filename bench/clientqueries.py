@@ -5,7 +5,8 @@ Every case is run twice: through the project's own path (``compile_filter`` then
 the two statements a person would write for the same question (the page and the bounded
 count ``SELECT count(*) FROM (SELECT 1 ... LIMIT cap + 1)``), over a raw cursor.
 The hand-written SQL uses the same indexes the project created (FTS5 trigram table on SQLite,
-pg_trgm GIN on PostgreSQL) and literal ids for names (the generator fixes them).
+pg_trgm GIN on PostgreSQL's side table ``client_search``) and literal ids for names (the
+generator fixes them).
 """
 
 from __future__ import annotations
@@ -55,7 +56,11 @@ def _ts(pg: bool, day: str) -> object:
 def _search(pg: bool, needle: str) -> Where:
     if pg:
         like = f"%{needle}%"
-        return "(name ILIKE %s OR messenger_id ILIKE %s)", [like, like]
+        return (
+            "id IN (SELECT client_id FROM client_search WHERE name ILIKE %s "
+            "OR messenger_id ILIKE %s)",
+            [like, like],
+        )
     return (
         "id IN (SELECT rowid FROM client_fts WHERE client_fts MATCH ?)",
         [f'{{name messenger_id}} : "{needle}"'],
@@ -64,7 +69,9 @@ def _search(pg: bool, needle: str) -> Where:
 
 def _id_contains(pg: bool, digits: str) -> Where:
     if pg:
-        return "id::text LIKE %s", [f"%{digits}%"]
+        return "id IN (SELECT client_id FROM client_search WHERE client_id::text LIKE %s)", [
+            f"%{digits}%"
+        ]
     return "id IN (SELECT rowid FROM client_fts WHERE client_fts MATCH ?)", [f'{{id}} : "{digits}"']
 
 

@@ -72,7 +72,8 @@ class Client(BaseModel):
     """One person as seen through one bot; unique per (bot, messenger id)."""
 
     id = pw.AutoField()
-    bot = pw.ForeignKeyField(Bot, backref="clients", on_delete="CASCADE")
+    # Not indexed alone: (bot, messenger_id) and (bot, bsuid) serve it (migration 1421).
+    bot = pw.ForeignKeyField(Bot, backref="clients", on_delete="CASCADE", index=False)
     bot_id: int
     messenger_id = pw.CharField(max_length=320)
     name = pw.CharField(max_length=400, default="")

@@ -10,6 +10,7 @@ import peewee
 from store.db import is_postgres
 
 lean = importlib.import_module("store.migrations.0310_lean_indexes")
+bot_index = importlib.import_module("store.migrations.1421_drop_client_bot_id")
 
 
 def _indexes(db: peewee.Database, table: str) -> dict[str, list[str]]:
@@ -36,3 +37,14 @@ def test_each_dropped_index_is_led_by_a_wider_one(db: peewee.Database) -> None:
         assert name not in indexes
         wider = [n for n, cols in indexes.items() if cols[0] == column and len(cols) > 1]
         assert wider, f"{table}.{column} lost its last index"
+
+
+def test_client_bot_id_is_gone_and_two_unique_indexes_lead_with_bot_id(db: peewee.Database) -> None:
+    indexes = _indexes(db, "client")
+    assert "client_bot_id" not in indexes
+    led = sorted(cols for cols in indexes.values() if cols[0] == "bot_id")
+    assert led == [["bot_id", "bsuid"], ["bot_id", "messenger_id"]]
+    bot_index.down(None, db)
+    assert _indexes(db, "client")["client_bot_id"] == ["bot_id"]
+    bot_index.up(None, db)
+    assert "client_bot_id" not in _indexes(db, "client")

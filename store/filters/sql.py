@@ -1,10 +1,12 @@
 """How each filter becomes SQL: Peewee expressions over ``Client``, with bound parameters.
 
-Substring search uses the indexes of migration 0301: on SQLite the FTS5 trigram table
-``client_fts`` (name, messenger id and the id as text; it folds case for every alphabet), on
-PostgreSQL ``ILIKE`` served by pg_trgm GIN indexes. A trigram index needs at least 3
-characters: shorter needles fall back to a scan (``sb_lower`` is a Python ``str.lower``
-registered on every SQLite connection, because SQLite's own ``lower``/``LIKE`` fold ASCII only).
+Substring search uses trigram indexes: on SQLite the FTS5 table ``client_fts`` of migration
+0301 (name, messenger id and the id as text; it folds case for every alphabet), on PostgreSQL
+``ILIKE`` over the side table ``client_search`` of migration 1420 (the same three values, kept
+in step with ``client`` by statement triggers), served by its pg_trgm GIN indexes. A trigram
+index needs at least 3 characters: shorter needles fall back to a scan (of the narrow side
+table on PostgreSQL; ``sb_lower`` is a Python ``str.lower`` registered on every SQLite
+connection, because SQLite's own ``lower``/``LIKE`` fold ASCII only).
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ TRIGRAM = 3  # characters a trigram index needs to help
 Expr = pw.ColumnBase
 # The models annotate ``id`` as int for row access; in SQL it is the column.
 CLIENT_ID = cast(pw.AutoField, Client.id)
+# PostgreSQL only (migration 1420), so not a model: the models describe both databases.
+CLIENT_SEARCH = pw.Table("client_search")
+SEARCH_ID, SEARCH_NAME, SEARCH_MESSENGER_ID = (
+    pw.Column(CLIENT_SEARCH, name) for name in ("client_id", "name", "messenger_id")
+)
 
 
 def _fts_phrase(needle: str) -> str:
@@ -36,10 +43,15 @@ def _fts_match(columns: str, needle: str) -> Expr:
     return CLIENT_ID.in_(pw.SQL("(SELECT rowid FROM client_fts WHERE client_fts MATCH ?)", [query]))
 
 
+def _searched(condition: Expr) -> Expr:
+    """The client's row in ``client_search`` meets ``condition`` (PostgreSQL)."""
+    return CLIENT_ID.in_(CLIENT_SEARCH.select(SEARCH_ID).where(condition))
+
+
 def search(needle: str) -> Expr:
     """Name or messenger id contains ``needle``, ignoring case in every alphabet."""
     if is_postgres():
-        return Client.name.contains(needle) | Client.messenger_id.contains(needle)
+        return _searched(SEARCH_NAME.contains(needle) | SEARCH_MESSENGER_ID.contains(needle))
     if len(needle) >= TRIGRAM:
         return _fts_match("name messenger_id", needle)
     folded = needle.lower()
@@ -50,11 +62,12 @@ def search(needle: str) -> Expr:
 
 def id_contains(needles: Sequence[str]) -> Expr:
     """The internal id, written in decimal, contains any of ``needles`` (digits)."""
+    if is_postgres():
+        as_text = SEARCH_ID.cast("text")
+        return _searched(_any([as_text.contains(needle) for needle in needles]))
     parts: list[Expr] = []
     for needle in needles:
-        if is_postgres():
-            parts.append(CLIENT_ID.cast("text").contains(needle))
-        elif len(needle) >= TRIGRAM:
+        if len(needle) >= TRIGRAM:
             parts.append(_fts_match("id", needle))
         else:
             parts.append(pw.fn.instr(CLIENT_ID.cast("TEXT"), needle) > 0)
