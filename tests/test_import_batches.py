@@ -1,20 +1,24 @@
 """Import in big staged batches (issue 14 item 6), on SQLite and PostgreSQL: a row the
 database refuses costs only itself, batch boundaries do not change the outcome, and a big
-import shows its progress on a terminal."""
+import shows its progress on a terminal; a timestamp cell reads the same through the cache
+of offsets as without it."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import zoneinfo
 from pathlib import Path
 
 import peewee
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from store.db import is_postgres
 from store.export import BASE_COLUMNS, write_csv
-from store.importer import import_csv
+from store.importer import RowError, import_csv, parse_timestamp
 from store.models import Block, BlockHistory, Client, Variable
 from store.setup import sync_bots
 from tests.terminal import switchboard_on_a_terminal
@@ -145,3 +149,21 @@ def test_broken_csv_after_some_batches_keeps_them_and_names_the_line(
     assert report.errors[0].reason.startswith("not valid CSV (field larger than field limit")
     assert "the rest of the file was not read" in report.errors[0].reason
     assert Client.select().count() == 5
+
+
+@given(
+    moment=st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30)),
+    minutes=st.integers(-(23 * 60 + 59), 23 * 60 + 59),
+)
+def test_timestamps_read_the_same_through_the_offset_cache(
+    moment: dt.datetime, minutes: int
+) -> None:
+    sign = "+" if minutes >= 0 else "-"
+    offset = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    text = moment.replace(microsecond=0).isoformat() + offset
+    expected = dt.datetime.fromisoformat(text).astimezone(dt.UTC).replace(tzinfo=None)
+    assert parse_timestamp(text, MOSCOW) == expected
+    assert parse_timestamp(text, MOSCOW) == expected  # the offset is known now
+    broken = text[:8] + "32" + text[10:]  # day 32, with an offset the cache knows
+    with pytest.raises(RowError, match="is not an ISO 8601 date and time"):
+        parse_timestamp(broken, MOSCOW)

@@ -200,9 +200,8 @@ def test_writes_while_deferred_leave_an_index_that_agrees(
         pass
     assert pending_after() is None and index_agrees(sqlite_store)
     assert found(tag, admin) == set(alive)
-    for m, c in alive.items():
+    for m in alive:
         assert found(m, admin) == {m}
-        assert m in found(str(c.id), admin) or len(str(c.id)) < 3
 
 
 def test_nothing_is_deferred_on_postgresql(pg_db: peewee.Database) -> None:
