@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.import_csv                       # 1,000,000 rows, both databases
     .venv/bin/python -m bench.import_csv --rows 100000 --db sqlite --again
+    .venv/bin/python -m bench.import_csv --db postgres --pg-admin postgresql://postgres@127.0.0.1:55432/postgres
 
 Writes a CSV of ``--rows`` clients in the format ``clients export`` writes (the eleven base
 columns, then one column per variable), made from ``bench.clientgen``'s seeded data: names
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.clientgen import BLOCKS, BOTS, generate
-from bench.ingest import REPO, store_url
+from bench.ingest import PG_ADMIN, REPO, store_url
 from store.export import BASE_COLUMNS
 
 VARIABLES = ("Email", "Возраст", "Город", "Размер", "Телефон", "Цена")  # the export's order
@@ -132,8 +133,10 @@ def stored(url: str) -> dict[str, int]:
         database.close()
 
 
-def bench_kind(kind: str, source: Path, expected: dict[str, int], again: bool) -> None:
-    with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp)) as url:
+def bench_kind(
+    kind: str, source: Path, expected: dict[str, int], again: bool, pg_admin: str
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp), pg_admin) as url:
         config = config_for(url, Path(tmp))
         run_cli(config, "migrate")
         runs = ["import", "import again"] if again else ["import"]
@@ -158,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--again", action="store_true", help="import the same file twice")
     parser.add_argument("--csv", type=Path, help="write the generated CSV here (kept)")
+    parser.add_argument("--pg-admin", default=PG_ADMIN, help="DSN allowed to create databases")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         source = args.csv or Path(tmp) / "clients.csv"
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
         for kind in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
-            bench_kind(kind, source, expected, args.again)
+            bench_kind(kind, source, expected, args.again, args.pg_admin)
 
 
 if __name__ == "__main__":

@@ -175,17 +175,19 @@ def child(args: list[str], env: dict[str, str] | None = None) -> Iterator[subpro
 
 
 @contextmanager
-def store_url(kind: str, workdir: Path) -> Iterator[str]:
+def store_url(kind: str, workdir: Path, pg_admin: str = PG_ADMIN) -> Iterator[str]:
+    """A fresh store: a SQLite file in ``workdir``, or a throwaway database on the PostgreSQL
+    server of ``pg_admin`` (a DSN allowed to create databases)."""
     if kind == "sqlite":
         yield f"sqlite:///{workdir / 'bench.db'}"
         return
     name = f"sb_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+    with psycopg.connect(pg_admin, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+        yield f"{pg_admin.rsplit('/', 1)[0]}/{name}"
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        with psycopg.connect(pg_admin, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
