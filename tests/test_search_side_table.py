@@ -7,7 +7,8 @@
   multi-row inserts, renames in multi-row updates (changed and unchanged rows mixed), updates
   of other columns (which write nothing to the side table), deletes, an id moved, TRUNCATE,
   and the CSV import's staged statements;
-- the migration's ``down`` puts the trigram indexes back on ``client``, ``up`` refills.
+- the migration's ``down`` puts the trigram indexes back on ``client``, ``up`` refills;
+- the searched columns keep 1,000-entry statistics (migration 1422).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tests.factories import MOSCOW, bot, operator
 from tests.test_import_batches import HEADER, do_import, row
 
 MIGRATION = importlib.import_module("store.migrations.1420_client_search_table")
+STATISTICS = importlib.import_module("store.migrations.1422_client_search_statistics")
 # Letters whose case PostgreSQL's ILIKE and Python fold alike, digits, LIKE's wildcards.
 ALPHABET = "abcxyzABCXYZ0189 абвгдеёжкнстюяАБВЕЁКНСЯ%_\\"
 SETTINGS = settings(
@@ -211,3 +213,17 @@ def test_sqlite_has_no_side_table(db: peewee.Database) -> None:
         assert "client_search" in db.get_tables()
     else:
         assert "client_search" not in db.get_tables() and "client_fts" in db.get_tables()
+
+
+def statistics_targets(db: peewee.Database) -> dict[str, int]:
+    cursor = db.execute_sql(
+        "SELECT attname, attstattarget FROM pg_attribute "
+        "WHERE attrelid = 'client_search'::regclass AND attname IN ('name', 'messenger_id')"
+    )
+    return dict(cursor.fetchall())
+
+
+def test_the_searched_columns_keep_finer_statistics(pg_db: peewee.Database) -> None:
+    assert statistics_targets(pg_db) == {"name": 1000, "messenger_id": 1000}
+    STATISTICS.down(None, pg_db)
+    assert statistics_targets(pg_db) == {"name": -1, "messenger_id": -1}
