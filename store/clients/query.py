@@ -34,8 +34,8 @@ import peewee as pw
 
 from store.clients.cursor import Cursor, decode_cursor
 from store.db import database_proxy, is_postgres
-from store.filters import ClientFilter, parse_filter
-from store.filters.sql import CLIENT_ID, among
+from store.filters import ClientFilter, Condition, parse_filter
+from store.filters.sql import CLIENT_ID, Form, among
 from store.models import Client, Operator
 
 COUNT_CAP = 10_000  # clients; counts on pages are exact up to this, "10,000+" beyond
@@ -98,8 +98,8 @@ def where_clause(
     flt: ClientFilter, viewer: Operator, *, view_others: bool = False, walk: bool = False
 ) -> pw.ColumnBase | None:
     """The filter's conditions AND the viewer's scope, as one expression (None = all);
-    ``walk``: as ``ClientFilter.where``."""
-    conditions = flt.where(walk=walk)
+    ``walk``: for a page that walks the list-order index (``membership_form``)."""
+    conditions = flt.where(membership_form(flt, walk=walk))
     parts = [p for p in (scope(viewer, view_others=view_others), conditions) if p is not None]
     if not parts:
         return None
@@ -107,6 +107,29 @@ def where_clause(
     for part in parts[1:]:
         result = result & part
     return result
+
+
+def membership_form(flt: ClientFilter, *, walk: bool = False) -> Form:
+    """How ``flt``'s memberships are written (``store.filters.sql.Form``; the same clients).
+
+    PostgreSQL plans ``IN`` and ``EXISTS`` alike: always ``drive``. SQLite: ``probe`` on a
+    page that walks the list-order index; ``test`` when the filter asks for the unread
+    clients, whose index is the better start (they are a support inbox's backlog, and
+    SQLite cannot know it: its statistics see two values and guess half the table);
+    ``drive`` otherwise.
+    """
+    if is_postgres():
+        return "drive"
+    if walk:
+        return "probe"
+    return "test" if any(_asks_unread(c) for c in flt.conditions) else "drive"
+
+
+def _asks_unread(condition: Condition) -> bool:
+    """``unanswered`` or ``tab:unanswered`` (whose value is ``(tab, viewer id)``)."""
+    if condition.key == "tab":
+        return bool(condition.value[0] == "unanswered")
+    return condition.key == "unanswered"
 
 
 def select_clients(
@@ -278,8 +301,7 @@ def _page_query(
     result."""
     # SQLite walks the list-order index for a large result and tests each client it meets:
     # memberships as per-client probes, not a temporary copy of every member first.
-    walk = not small and not is_postgres()
-    where = where_clause(flt, viewer, view_others=view_others, walk=walk)
+    where = where_clause(flt, viewer, view_others=view_others, walk=not small)
     if after is not None:
         where = after_cursor(after) if where is None else where & after_cursor(after)
     if where is None:

@@ -46,12 +46,12 @@ class Condition:
     negated: bool
     token: str
 
-    def expression(self, *, walk: bool = False) -> pw.ColumnBase | None:
-        """The term as SQL; ``walk``: in its form for a page that walks the list-order index
-        (``FilterSpec.walk_sql``), where it has one."""
+    def expression(self, form: sql.Form = "drive") -> pw.ColumnBase | None:
+        """The term as SQL; a membership in ``form`` (``sql.Form``)."""
         spec = REGISTRY[self.key]
-        to_sql = spec.walk_sql if walk and spec.walk_sql is not None else spec.to_sql
-        return to_sql(self.value, self.negated)
+        if spec.form_sql is not None:
+            return spec.form_sql(self.value, self.negated, form)
+        return spec.to_sql(self.value, self.negated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +62,12 @@ class ClientFilter:
     conditions: tuple[Condition, ...] = ()
     sort: str = "activity"
 
-    def where(self, *, walk: bool = False) -> pw.ColumnBase | None:
-        """The conditions as one SQL expression (None when there are none); ``walk``: for a
-        page that walks the list-order index and tests each client it meets (the same
-        clients, memberships probed per client: ``FilterSpec.walk_sql``)."""
+    def where(self, form: sql.Form = "drive") -> pw.ColumnBase | None:
+        """The conditions as one SQL expression (None when there are none); memberships in
+        ``form``: the same clients, another plan (``sql.Form``)."""
         result: pw.ColumnBase | None = None
         for condition in self.conditions:
-            expr = condition.expression(walk=walk)
+            expr = condition.expression(form)
             if expr is not None:
                 result = expr if result is None else result & expr
         return result
@@ -77,8 +76,8 @@ class ClientFilter:
 @dataclass(frozen=True)
 class FilterSpec:
     """One filter. ``parse(term, ctx)`` -> typed value; ``to_sql(value, negated)`` -> SQL;
-    ``walk_sql``: the same condition as a probe per client, where the two plans differ
-    (``store.filters.sql._probe``)."""
+    ``form_sql(value, negated, form)``: a membership's SQL in each ``sql.Form`` (the same
+    clients, another plan), used instead of ``to_sql``."""
 
     key: str
     syntax: str
@@ -90,7 +89,7 @@ class FilterSpec:
     aliases: tuple[str, ...] = field(default=())
     # The known values, for completion (``store.filters.suggest``); None: free text.
     values: Callable[[Operator], list[str]] | None = None
-    walk_sql: Callable[[Any, bool], pw.ColumnBase | None] | None = None
+    form_sql: Callable[[Any, bool, sql.Form], pw.ColumnBase | None] | None = None
 
 
 def _nonempty_values(term: Term) -> list[str]:
@@ -217,7 +216,7 @@ SPECS: tuple[FilterSpec, ...] = (
         sql.in_lists,
         negatable=True,
         values=suggest.list_names,
-        walk_sql=lambda v, n: sql.in_lists(v, n, probe=True),
+        form_sql=sql.in_lists,
     ),
     FilterSpec(
         "label",
@@ -227,7 +226,7 @@ SPECS: tuple[FilterSpec, ...] = (
         sql.has_labels,
         negatable=True,
         values=suggest.label_names,
-        walk_sql=lambda v, n: sql.has_labels(v, n, probe=True),
+        form_sql=sql.has_labels,
     ),
     FilterSpec(
         "channel",
@@ -282,7 +281,7 @@ SPECS: tuple[FilterSpec, ...] = (
         _variable,
         lambda v, _n: sql.variable(*v),
         values=suggest.variable_names,
-        walk_sql=lambda v, _n: sql.variable(*v, probe=True),
+        form_sql=lambda v, _n, form: sql.variable(v[0], v[1], form),
     ),
     FilterSpec(
         "tab",
