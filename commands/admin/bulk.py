@@ -79,9 +79,7 @@ def confirmation(ctx: CommandContext, state: dict[str, Any]) -> Reply:
 @ADMIN_COMMANDS.button("bk")
 def bulk_button(ctx: CommandContext, payload: str) -> Reply:
     token, _, answer = payload.partition(":")
-    state = tokens.take(token, ctx.operator.id, "bulk")  # one press only
-    if state is None:
-        raise CommandError("This action was already confirmed, cancelled or has expired.")
+    state = tokens.take_confirmation(ctx, token, "bulk")  # Confirm or Cancel, once
     if answer != "y":
         return Reply("Cancelled: nothing was changed.", edit=True)
     plan = plan_of(ctx, state)

@@ -38,7 +38,7 @@ from store.errors import NotFound, StoreError
 from store.models import Campaign, Client
 
 KIND: Final = "campaign"
-EXPIRED: Final = "This campaign was already launched, cancelled or has expired."
+EXPIRED: Final = tokens.GONE[KIND]
 SPREADS: Final = ((0, "No spread"), (2 * 3600, "2 h"), (8 * 3600, "8 h"))
 SHOWN: Final = 10
 CONTENT_HELP: Final = (
@@ -144,12 +144,13 @@ def plan_reply(
 @ADMIN_COMMANDS.button("cg", capability="broadcast")
 def campaign_button(ctx: CommandContext, payload: str) -> Reply:
     token, _, action = payload.partition(":")
-    if action in ("go", "n"):
-        state = tokens.take(token, ctx.operator.id, KIND)  # a double tap launches once
-    else:
-        state = tokens.get(token, ctx.operator.id, KIND)
-    if state is None:
-        raise CommandError(EXPIRED)
+    if action in ("go", "n"):  # Launch and Cancel spend the token: a double tap acts once
+        state = tokens.take_confirmation(ctx, token, KIND)
+    else:  # the other buttons change the plan and keep it
+        found = tokens.get(token, ctx.operator.id, KIND)
+        if found is None:
+            raise CommandError(EXPIRED)
+        state = found
     if action == "n":
         return Reply("Campaign cancelled: nothing was sent.", edit=True)
     if action == "go":

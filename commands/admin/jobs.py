@@ -30,29 +30,11 @@ MAX_INTERVAL_S: Final = 3600.0  # seconds between resends, at most
 JOBS_SHOWN: Final = 10
 
 
-# What a used, cancelled or expired confirmation answers, by token kind (the admin bot's
-# Send / Resend buttons and the Mini App's confirmations take the same tokens).
-GONE: Final = {
-    "broadcast": "This broadcast was already sent, cancelled or has expired.",
-    "resendfailed": "This resend was already started, cancelled or has expired.",
-}
-
-
-def take_confirmation(ctx: CommandContext, token: str, kind: str) -> dict[str, Any]:
-    """The state behind confirmation ``token`` (``kind``: broadcast or resendfailed) for exactly
-    one press however many race, so a double tap starts one job; ``CommandError`` for the
-    other presses and for an expired token or another operator's."""
-    state = tokens.take(token, ctx.operator.id, kind)
-    if state is None:
-        raise CommandError(GONE[kind])
-    return state
-
-
 def _pressed(ctx: CommandContext, payload: str, kind: str) -> dict[str, Any] | None:
     """The state behind a confirm button (payload ``TOKEN:y``), None for its Cancel
     (``TOKEN:n``); either press spends the token."""
     token, _, action = payload.partition(":")
-    state = take_confirmation(ctx, token, kind)
+    state = tokens.take_confirmation(ctx, token, kind)
     return state if action == "y" else None
 
 

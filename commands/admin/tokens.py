@@ -2,19 +2,33 @@
 
 Telegram allows 64 bytes of callback data, so a button carries a short token and the state
 lives in the store (``ProjectSetting`` rows ``tok:<token>``) for ``TOKEN_TTL_S`` seconds.
+
+A confirmation (Send, Resend, Launch, Confirm, and their Cancel) is a one-use token: every
+button and Mini App endpoint that acts on one takes it through ``take_confirmation``, so of a
+double tap, a replayed request or two racing presses exactly one acts and the others are
+told, by kind (``GONE``), that it was already used, cancelled or has expired.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any
+from typing import Any, Final
 
+from commands.admin.context import CommandContext, CommandError
 from store.clock import utcnow
 from store.models import ProjectSetting
 
 TOKEN_TTL_S = 24 * 3600  # seconds a button's state stays valid
 PREFIX = "tok:"
+# What a used, cancelled or expired confirmation answers, by token kind.
+GONE: Final = {
+    "broadcast": "This broadcast was already sent, cancelled or has expired.",
+    "resendfailed": "This resend was already started, cancelled or has expired.",
+    "campaign": "This campaign was already launched, cancelled or has expired.",
+    "bulk": "This action was already confirmed, cancelled or has expired.",
+    "readall": "This action was already confirmed, cancelled or has expired.",
+}
 
 
 def put(operator_id: int, kind: str, data: dict[str, Any]) -> str:
@@ -71,3 +85,13 @@ def take(token: str, operator_id: int, kind: str) -> dict[str, Any] | None:
         return None
     taken = ProjectSetting.delete().where(ProjectSetting.key == PREFIX + token).execute()
     return data if taken == 1 else None
+
+
+def take_confirmation(ctx: CommandContext, token: str, kind: str) -> dict[str, Any]:
+    """The state behind confirmation ``token`` of ``kind`` (a key of ``GONE``) for exactly one
+    press however many race, so a double tap acts once; ``CommandError`` (``GONE[kind]``) for
+    the other presses and for an expired token, another kind's or another operator's."""
+    state = take(token, ctx.operator.id, kind)
+    if state is None:
+        raise CommandError(GONE[kind])
+    return state

@@ -125,9 +125,7 @@ def plan(
 
 def confirm(ctx: CommandContext, token: str) -> BulkDone:
     """Run the plan behind ``token`` once; a used, cancelled or expired token is refused."""
-    state = tokens.take(token, ctx.operator.id, TOKEN_KIND)
-    if state is None:
-        raise CommandError("this action was already confirmed, cancelled or has expired")
+    state = tokens.take_confirmation(ctx, token, TOKEN_KIND)
     checked = plan_of(ctx, state)
     try:
         result = run_bulk(checked, confirmed=True)

@@ -22,7 +22,6 @@ from commands.admin.jobs import (
     broadcast_confirmed,
     resend_arguments,
     resend_confirmed,
-    take_confirmation,
 )
 from commands.admin.progress import KIND_NAMES
 from commands.admin.registry import ADMIN_COMMANDS
@@ -73,7 +72,7 @@ def plan_broadcast(ctx: CommandContext, filter_text: str, text: str) -> dict[str
 
 def start_broadcast(ctx: CommandContext, token: str) -> dict[str, Any]:
     """Send the broadcast a plan showed: once per token, whatever the taps."""
-    state = take_confirmation(ctx, token, "broadcast")
+    state = tokens.take_confirmation(ctx, token, "broadcast")
     return job_json(ctx, broadcast_confirmed(ctx, state).id)
 
 
@@ -89,7 +88,7 @@ def plan_resend(ctx: CommandContext, args: str) -> dict[str, Any]:
 
 def start_resend(ctx: CommandContext, token: str) -> dict[str, Any]:
     """Start the resend a plan showed; ``job`` is None when nothing was left to resend."""
-    state = take_confirmation(ctx, token, "resendfailed")
+    state = tokens.take_confirmation(ctx, token, "resendfailed")
     job = resend_confirmed(ctx, state["args"])
     if job is None:
         return {"job": None, "notice": "Nothing is left to resend: nothing was sent."}

@@ -124,9 +124,7 @@ def plan_purge(ctx: CommandContext) -> Planned:
 
 def confirm(ctx: CommandContext, kind: str, token: str) -> str:
     """Run the plan behind ``token`` once (capability and scope checked again); one line."""
-    state = tokens.take(token, ctx.operator.id, kind)
-    if state is None:
-        raise CommandError("this action was already confirmed, cancelled or has expired")
+    state = tokens.take_confirmation(ctx, token, kind)
     plan = plan_read_all(ctx.operator) if kind == READALL_TOKEN_KIND else plan_of(ctx, state)
     try:
         result = run_bulk(plan, confirmed=True)
