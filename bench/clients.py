@@ -206,7 +206,7 @@ def export_child(url: str, out: str) -> None:
     db.connect()
     start = time.perf_counter()
     with open(out, "w", newline="", encoding="utf-8") as fh:
-        rows = write_csv(Client.select(), fh, ZONE)  # type: ignore[arg-type]
+        rows = write_csv(Client.select(), fh, ZONE)
     elapsed = time.perf_counter() - start
     print(json.dumps({"rows": rows, "elapsed_s": elapsed, "peak_rss_mb": peak_rss_kib() / 1024}))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
@@ -95,7 +95,7 @@ def serve_installers() -> list[RouteInstaller]:
 
 def build_app(
     settings: Settings,
-    installers: list[RouteInstaller] | None = None,
+    installers: Sequence[RouteInstaller] | None = None,
     on_startup: list[Callable[[web.Application], Awaitable[None]]] | None = None,
 ) -> web.Application:
     """The aiohttp application; ``installers`` add the routes of the other layers."""

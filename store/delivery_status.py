@@ -21,6 +21,7 @@ must not fail the request that carried them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, Final
 
 from store.campaigns.outcomes import follow
@@ -97,7 +98,7 @@ def clean_receipt(receipt: Receipt) -> Receipt:
     )
 
 
-def apply_receipts(bot_name: str, receipts: list[Receipt]) -> int:
+def apply_receipts(bot_name: str, receipts: Sequence[Receipt]) -> int:
     """Apply ``(platform_message_id, status, error_code, error_text)`` receipts of one bot in
     one transaction; returns how many messages changed. Unknown statuses are skipped, and so
     are receipts whose id is empty once cleaned."""

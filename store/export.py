@@ -131,7 +131,7 @@ def _of_batch(column: Any, ids: Sequence[int], *, exact: bool = False) -> peewee
     return among(column, ids)
 
 
-def variable_names(query: peewee.ModelSelect) -> list[str]:
+def variable_names(query: peewee.ModelSelect[Client]) -> list[str]:
     """The sorted names of every variable any client selected by ``query`` has."""
     ids = query.select(Client.id).order_by()
     names = (
@@ -144,7 +144,7 @@ def variable_names(query: peewee.ModelSelect) -> list[str]:
 
 
 def _base_batches(
-    query: peewee.ModelSelect, zone: dt.tzinfo, batch_size: int
+    query: peewee.ModelSelect[Client], zone: dt.tzinfo, batch_size: int
 ) -> Iterator[tuple[list[int], list[list[Any]]]]:
     """``(ids, rows)`` per batch: the eleven base cells of each client, in ``client.id`` order."""
     stamp = TimestampFormatter(zone)
@@ -191,7 +191,7 @@ class _Lookup:
 
 
 def _walk(
-    query: peewee.ModelSelect, stamp: TimestampFormatter, batch_size: int
+    query: peewee.ModelSelect[Client], stamp: TimestampFormatter, batch_size: int
 ) -> Iterator[tuple[list[int], list[list[Any]]]]:
     bots = _Lookup(Bot.select(Bot.id, Bot.kind, Bot.name), 2)
     blocks = _Lookup(Block.select(Block.id, Block.name), 1)
@@ -247,7 +247,7 @@ def _walk(
 
 
 def iter_export_rows(
-    query: peewee.ModelSelect,
+    query: peewee.ModelSelect[Client],
     zone: dt.tzinfo,
     *,
     with_variables: bool = True,
@@ -287,7 +287,7 @@ def _variables(client_ids: Sequence[int]) -> dict[int, dict[str, str]]:
 
 
 def write_csv(
-    query: peewee.ModelSelect,
+    query: peewee.ModelSelect[Client],
     out: IO[str],
     zone: dt.tzinfo,
     *,
@@ -326,7 +326,7 @@ def write_csv(
 
 
 def write_xlsx(
-    query: peewee.ModelSelect,
+    query: peewee.ModelSelect[Client],
     path: str,
     zone: dt.tzinfo,
     *,

@@ -1,4 +1,5 @@
-"""Small builders of store rows for client-list tests (bots, operators, clients)."""
+"""Small builders of store rows for client-list tests (bots, operators, clients), and readers
+of a client's funnel block and block history."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from store.models import (
     Block,
+    BlockHistory,
     Bot,
     Client,
     Label,
@@ -105,3 +107,14 @@ def inbound_burst(client_ids: list[int], per_client: int, on: Bot, *, tag: str =
     with database_proxy.atomic():
         for start in range(0, len(rows), 500):
             Message.insert_many(rows[start : start + 500]).execute()
+
+
+def block_name(client: Client) -> str | None:
+    """The name of the funnel block ``client`` is at; None at none."""
+    return None if client.block is None else client.block.name
+
+
+def block_path(client: Client) -> list[str]:
+    """The names of the blocks ``client`` entered, oldest first (its block history)."""
+    query = BlockHistory.select().where(BlockHistory.client == client)
+    return [h.block.name for h in query.order_by(BlockHistory.entered_at, BlockHistory.id)]

@@ -156,8 +156,11 @@ def test_write_email_queues_a_mail(staff: dict[str, CommandContext]) -> None:
     bot = EmailBotSettings(
         name="shop_mail",
         kind="email",
-        imap=ImapSettings(host="127.0.0.1", user="shop", password="x"),
-        smtp=SmtpSettings(host="127.0.0.1", from_address="shop@shop.example"),
+        # model_validate, as from config.yaml: the ports come from ``security``.
+        imap=ImapSettings.model_validate({"host": "127.0.0.1", "user": "shop", "password": "x"}),
+        smtp=SmtpSettings.model_validate(
+            {"host": "127.0.0.1", "from_address": "shop@shop.example"}
+        ),
     )
     sync_bots([("shop_mail", "email")])
     ctx = dataclasses.replace(

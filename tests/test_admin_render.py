@@ -68,7 +68,8 @@ def test_long_reply_becomes_several_messages_with_the_keyboard_on_the_last() -> 
     assert [m.reply_markup is not None for m in messages] == [False] * (len(messages) - 1) + [True]
     assert "\n".join(m.text for m in messages) == reply.text
     markup = messages[-1].reply_markup
-    assert markup is not None and markup.inline_keyboard[0][0].callback_data == "cl:p:2"
+    assert isinstance(markup, InlineKeyboardMarkup)
+    assert markup.inline_keyboard[0][0].callback_data == "cl:p:2"
 
 
 def test_button_press_edits_the_pressed_message() -> None:
@@ -163,7 +164,7 @@ def test_any_reply_renders_to_valid_calls(
         chat_id=7,
         pressed_message_id=5 if pressed else None,
     )
-    texts = [m.text for m in methods if isinstance(m, SendMessage | EditMessageText)]
+    texts = [m.text or "" for m in methods if isinstance(m, SendMessage | EditMessageText)]
     # Telegram refuses empty and over-long texts; every non-blank character is shown.
     assert all(t.strip() and utf16_len(t) <= MESSAGE_LIMIT for t in texts)
     shown = "".join(texts).replace(" ", "").replace("\n", "")

@@ -148,6 +148,12 @@ def buttons(message: SentMessage) -> list[str]:
     return [b["callback_data"] for b in message.buttons() if "callback_data" in b]
 
 
+def text_of(message: SentMessage) -> str:
+    """The message's text; every message these tests read is a text message."""
+    assert message.text is not None, message
+    return message.text
+
+
 @SQLITE_ONLY
 async def test_commands_run_for_operators_with_keyboards_and_edits(env: Env) -> None:
     hook = env.emu.bots[TOKEN].webhook
@@ -166,9 +172,9 @@ async def test_commands_run_for_operators_with_keyboards_and_edits(env: Env) -> 
     assert menus[ANNA] == menus[ARTEM] == menus[None] | admin_only
     await env.say(ANNA, "/help")
     [help_message] = env.sent_to(ANNA)
-    assert "Hello, Anna (admin)" in help_message.text and "/operators" in help_message.text
+    assert "Hello, Anna (admin)" in text_of(help_message) and "/operators" in text_of(help_message)
     await env.say(BORIS, "/help")
-    assert "/operators" not in env.sent_to(BORIS)[0].text  # role scoping reaches Telegram
+    assert "/operators" not in text_of(env.sent_to(BORIS)[0])  # role scoping reaches Telegram
 
     await env.say(BORIS, "/preview")
     preview = env.sent_to(BORIS)[-1]
@@ -188,7 +194,7 @@ async def test_strangers_get_one_polite_refusal_and_nothing_else(env: Env) -> No
     await env.say(STRANGER, "/operators add 999 admin Me")
     await env.say(STRANGER, "hello?")
     [refusal] = env.sent_to(STRANGER)
-    assert "staff of this business only" in refusal.text and "999" in refusal.text
+    assert "staff of this business only" in text_of(refusal) and "999" in text_of(refusal)
     assert Operator.get_or_none(Operator.telegram_id == STRANGER) is None
     # A stranger pressing a button (an old message) gets a toast and nothing runs.
     anna_chat = env.emu.user(TOKEN, ANNA)
@@ -244,7 +250,7 @@ async def test_notification_reply_and_buttons(env: Env, tmp_path: Path) -> None:
     cid = factories.inbound("c1", "Do you ship to Kazan?")
     assert await env.admin.run_round() == 2  # both admins: the client is free
     [note] = env.sent_to(ANNA)
-    assert "Do you ship to Kazan?" in note.text and "Client c1" in note.text
+    assert "Do you ship to Kazan?" in text_of(note) and "Client c1" in text_of(note)
     assert buttons(note) == [f"nt:r:{cid}", f"nt:o:{cid}", f"nt:m:{cid}", f"nt:a:{cid}"]
     assert len(env.sent_to(ARTEM)) == 1 and env.sent_to(BORIS) == []
     assert await env.admin.run_round() == 0  # nothing new, nothing sent
@@ -252,7 +258,7 @@ async def test_notification_reply_and_buttons(env: Env, tmp_path: Path) -> None:
     await env.reply(ANNA, note, text="Yes, in two days.")
     out = Message.get((Message.client == cid) & (Message.direction == "out"))
     assert (out.text, out.author_kind, out.status) == ("Yes, in two days.", "operator", "queued")
-    assert "queued for Client c1" in env.sent_to(ANNA)[-1].text
+    assert "queued for Client c1" in text_of(env.sent_to(ANNA)[-1])
 
     jpeg = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4
     await env.reply(ANNA, note, text="Our van", photo=jpeg)
@@ -335,7 +341,7 @@ async def test_a_burst_of_1000_messages_becomes_one_digest_each(env: Env) -> Non
     factories.inbound_burst([c.id for c in clients], 20, bot)
     assert await env.admin.run_round() == 2
     [digest] = env.sent_to(ANNA)
-    assert digest.text.startswith("📥 1000 new messages from 50 clients")
+    assert text_of(digest).startswith("📥 1000 new messages from 50 clients")
     assert buttons(digest) == ["nt:u"]
 
 

@@ -31,11 +31,12 @@ EMULATOR_USERS = {"commands/demo.py", "commands/demo_platforms.py"}
 def _imported_layers(path: Path) -> set[tuple[str, int]]:
     found: set[tuple[str, int]] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
+        else:
+            continue
         for name in names:
             top = name.split(".")[0]
             if top in LAYERS:

@@ -29,7 +29,7 @@ def pacing(steps: dict[int, float] | None = None, quiet: str | None = None) -> P
     )
 
 
-def everyone() -> peewee.ModelSelect:
+def everyone() -> peewee.ModelSelect[Client]:
     return Client.select()
 
 

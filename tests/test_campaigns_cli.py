@@ -66,6 +66,7 @@ def test_the_plan_then_a_scheduled_campaign_then_its_report(tmp_path: Path, shop
     assert "Campaign 1 scheduled: 3 clients frozen." in done.stdout
     with migrated_store(shop):
         campaign = Campaign.get()
+        assert campaign.start_at is not None
         assert campaign.start_at.isoformat() == "2030-12-24T07:00:00"  # 10:00 in Moscow
         assert CampaignRecipient.select().count() == 3
     show = run_cli("campaigns", "show", "1", cwd=tmp_path)

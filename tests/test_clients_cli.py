@@ -236,6 +236,7 @@ def test_bulk_prints_the_count_and_acts_only_with_yes(shell: Shell) -> None:
     assert done.code == 0, done.err
     assert "label-add new,hot: 2 client(s), 4 change(s)" in done.out
     audit = AuditLog.get()
+    assert audit.operator is not None
     assert (audit.operator.telegram_id, audit.action, audit.filter_text, audit.count) == (
         111,
         "label-add",

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config import ConfigError, load_settings
+from config import ConfigError, TelegramBotSettings, load_settings
 
 MINIMAL = """
 bots: [{name: shop_tg, kind: telegram, token: "123:ABC"}]
@@ -118,8 +118,9 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
 def test_placeholders_read_the_environment(tmp_path: Path) -> None:
     path = write(tmp_path, "bots: [{name: t, kind: telegram, token: '${TG_TOKEN}'}]\n")
     settings = load_settings(path, environ={"TG_TOKEN": "42:SECRET"})
-    token = settings.bot("t").token  # type: ignore[union-attr]
-    assert token.get_secret_value() == "42:SECRET"
+    bot = settings.bot("t")
+    assert isinstance(bot, TelegramBotSettings) and bot.token is not None
+    assert bot.token.get_secret_value() == "42:SECRET"
     with pytest.raises(ConfigError, match="environment variable TG_TOKEN is not set"):
         load_settings(path, environ={})
 

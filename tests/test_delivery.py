@@ -92,7 +92,7 @@ def test_every_error_class_is_handled_as_the_contract_says(
         3,
         "timeout",
     )
-    assert "gave up after 3 attempts" in rows["down"].error_text
+    assert "gave up after 3 attempts" in (rows["down"].error_text or "")
     # No retry for these; the error is stored for operators.
     for name, code in (("blocked", "403"), ("gone", "400"), ("refused", "400")):
         assert (rows[name].status, rows[name].attempts, rows[name].error_code) == (
@@ -184,7 +184,7 @@ def test_an_adapter_that_cannot_be_built_fails_the_message_with_its_error(
     row = Message.get_by_id(message.id)
     # Retried like a transient error, then failed with the reason kept, never dead-lettered.
     assert (row.status, row.attempts, row.error_code) == ("failed", 3, "unexpected")
-    assert "ValueError: bad token for shop_tg" in row.error_text
+    assert "ValueError: bad token for shop_tg" in (row.error_text or "")
     assert not engine.broker.dead_letters  # type: ignore[attr-defined]
 
 

@@ -73,14 +73,18 @@ def test_seed_data_is_realistic(db: peewee.Database) -> None:
     seed(BOTS, clients=300)
     telegram = Client.select().join(Bot).where(Bot.kind == "telegram")
     usernames = [c.username for c in telegram]
-    assert usernames and all(re.fullmatch(r"[a-z][a-z0-9_]{4,31}", u) for u in usernames)
+    assert usernames and all(re.fullmatch(r"[a-z][a-z0-9_]{4,31}", u or "") for u in usernames)
     for client in Client.select():
         first, last = client.name.split(" ")
         if first in FEMALE_NAMES_RU:
             assert last.endswith(("ова", "ева", "ёва")), client.name
         elif first in MALE_NAMES_RU:
             assert last.endswith(("ов", "ев", "ёв")), client.name
-        dialog = list(client.messages.order_by(Message.created_at, Message.id))
+        dialog = list(
+            Message.select()
+            .where(Message.client == client)
+            .order_by(Message.created_at, Message.id)
+        )
         assert dialog[0].created_at >= client.created_at, client.name
         assert dialog[0].direction == "in"  # the client wrote first
         assert dialog[-1].created_at <= client.last_action_at

@@ -30,7 +30,7 @@ def clients(db: peewee.Database) -> list[Client]:
     return made
 
 
-def _csv(query: peewee.ModelSelect, batch_size: int) -> list[dict[str, str]]:
+def _csv(query: peewee.ModelSelect[Client], batch_size: int) -> list[dict[str, str]]:
     out = io.StringIO(newline="")
     write_csv(query, out, UTC, batch_size=batch_size)
     return list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))

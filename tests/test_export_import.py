@@ -20,6 +20,7 @@ from store.importer import ImportFormatError, import_csv
 from store.inbound import set_variable
 from store.models import Block, BlockHistory, Bot, Client, Variable
 from store.setup import sync_bots
+from tests.factories import block_name, block_path
 
 MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
 BOTS = [("shop_tg", "telegram"), ("shop_wa", "whatsapp"), ("shop_mail", "email")]
@@ -55,16 +56,16 @@ def make_client(
         tag=tag,
         block=_block(history[-1]) if history else None,
     )
-    for step, block_name in enumerate(history):
+    for step, entered in enumerate(history):
         BlockHistory.create(
-            client=client, block=_block(block_name), entered_at=created + dt.timedelta(minutes=step)
+            client=client, block=_block(entered), entered_at=created + dt.timedelta(minutes=step)
         )
     for var_name, value in (variables or {}).items():
         set_variable(client.id, var_name, value)
     return client
 
 
-def export_text(query: peewee.ModelSelect | None = None, *, batch_size: int = 2) -> str:
+def export_text(query: peewee.ModelSelect[Client] | None = None, *, batch_size: int = 2) -> str:
     out = io.StringIO(newline="")
     write_csv(query if query is not None else Client.select(), out, MOSCOW, batch_size=batch_size)
     return out.getvalue()
@@ -215,11 +216,10 @@ def test_bad_rows_are_reported_by_line_and_good_rows_are_kept(store: peewee.Data
     ]
     assert "nope_bot" in str(report.errors[0]) and str(report.errors[0]).startswith("line 3:")
     assert report.error_count == 6
-    names = sorted(Client.select(Client.name).tuples())
-    assert names == [("Last",), ("multi\nline",), ("Ксения",)]
+    assert sorted(c.name for c in Client.select(Client.name)) == ["Last", "multi\nline", "Ксения"]
     last = Client.get(Client.name == "Last")
     assert last.created_at == dt.datetime(2023, 5, 22, 20, 59)  # 23:59 Moscow in UTC
-    assert [h.block.name for h in last.block_history.order_by(BlockHistory.entered_at)] == [
+    assert block_path(last) == [
         "A",
         "B",
     ]
@@ -249,8 +249,8 @@ def test_an_existing_client_is_updated_and_empty_cells_keep_its_values(
     fresh = Client.get_by_id(client.id)
     assert (fresh.name, fresh.avatar_url, fresh.tag) == ("New", "https://a", "t")
     assert fresh.created_at == client.created_at
-    assert fresh.block.name == "Оплата"
-    assert dict(Variable.select(Variable.name, Variable.value).tuples()) == {
+    assert block_name(fresh) == "Оплата"
+    assert {v.name: v.value for v in Variable.select()} == {
         "Цена": "1",
         "Новая": "да",
     }
@@ -334,7 +334,7 @@ def test_xlsx_has_the_eleven_columns_only(store: peewee.Database, tmp_path: Path
 
 # Text a CSV cell can carry: any character but NUL and lone surrogates (which UTF-8 cannot).
 cell_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
     max_size=12,
 ) | st.sampled_from(["Ксения", "a,b", 'say "x"', "line\nbreak", "cr\r\nlf", " padded "])
 block_names = cell_text.filter(lambda s: s != "" and ">" not in s)

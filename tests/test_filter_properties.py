@@ -171,8 +171,8 @@ def terms(draw: st.DrawFn, specs: list[Spec]) -> tuple[str, Pred]:
         )
     )
     if kind == "search":
-        pool = [c.name for c in specs] + [c.messenger_id for c in specs]
-        source = draw(st.sampled_from(pool)) if pool else draw(names)
+        texts = [c.name for c in specs] + [c.messenger_id for c in specs]
+        source = draw(st.sampled_from(texts)) if texts else draw(names)
         start = draw(st.integers(0, len(source)))
         needle = source[start : start + draw(st.integers(1, 5))] or draw(names)
         assume(needle.strip() and needle.lower() not in REGISTRY)
@@ -204,8 +204,8 @@ def terms(draw: st.DrawFn, specs: list[Spec]) -> tuple[str, Pred]:
         cased = [draw(st.sampled_from((s, s.lower(), s.upper()))) for s in stages]
         return f"stage:{_joined(cased)}", lambda c, _v: c.stage in stages
     if kind in ("block", "channel"):
-        pool = {"block": BLOCKS, "channel": BOTS}[kind]
-        values = draw(_values(pool))
+        candidates = {"block": BLOCKS, "channel": BOTS}[kind]
+        values = draw(_values(candidates))
         attr = {"block": "block", "channel": "bot"}[kind]
         return f"{kind}:{_joined(values)}", lambda c, _v: getattr(c, attr) in values
     if kind in ("before", "after"):

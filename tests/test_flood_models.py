@@ -274,7 +274,8 @@ async def test_rig_platforms_count_refusals_by_answer_and_accepted_times() -> No
         url = f"{platform.bot['api_base']}/v21.0/{WA['phone_number_id']}/messages"
         auth = {"Authorization": f"Bearer {WA['access_token']}"}
         for to in ("15550000000", "15550000000", "15550000001", "15550000002"):
-            body = {"messaging_product": "whatsapp", "to": to, "type": "text", "text": {}}
+            body: dict[str, object] = {"messaging_product": "whatsapp", "to": to, "type": "text"}
+            body["text"] = {}
             await http.post(url, json=body, headers=auth)
         # 1st accepted; 2nd: same recipient (131056); 3rd accepted; 4th: 2 in 1 s used (130429)
         assert platform.refusals() == {"131056": 1, "130429": 1}

@@ -217,7 +217,8 @@ async def test_updates_the_store_cannot_take_are_an_ingest_problem(db: peewee.Da
     """The poller reaches Telegram but cannot store (the bot is not in the store): red, with
     why, while the poller stays connected and retries."""
     async with TelegramEmulator(tokens=[TOKEN_TG], limits=False) as emu:
-        bot = {"name": "hv_nostore", "kind": "telegram", "token": TOKEN_TG, "mode": "polling"}
+        bot: dict[str, object] = {"name": "hv_nostore", "kind": "telegram", "token": TOKEN_TG}
+        bot |= {"mode": "polling"}
         bot |= {"api_base": emu.base_url, "poll_timeout_s": 1}
         async with serving(_settings([bot]), channels=True) as url, aiohttp.ClientSession() as h:
             await emu.user(TOKEN_TG, 43, first_name="Bo").send_text("hi")
@@ -409,8 +410,8 @@ async def test_ops_header_turns_red_and_reads_at_375px_in_chromium(
             )
             assert widths[0] <= widths[1] == 375
             # The failed send, with its code and a Retry now that works.
-            row = page.locator("#errors tr", has_text="a reply that failed")
-            assert "message is too long" in await row.inner_text()
+            failed_row = page.locator("#errors tr", has_text="a reply that failed")
+            assert "message is too long" in await failed_row.inner_text()
             await page.get_by_role("button", name=f"Retry message {failed.id} now").click()
             await page.wait_for_url(f"{url}/ops?retried={failed.id}")
             assert "queued again" in await page.locator("#notice").inner_text()

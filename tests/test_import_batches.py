@@ -21,6 +21,7 @@ from store.export import BASE_COLUMNS, write_csv
 from store.importer import RowError, import_csv, parse_timestamp
 from store.models import Block, BlockHistory, Client, Variable
 from store.setup import sync_bots
+from tests.factories import block_name, block_path
 from tests.terminal import switchboard_on_a_terminal
 
 MOSCOW = zoneinfo.ZoneInfo("Europe/Moscow")
@@ -76,7 +77,7 @@ def test_a_refused_row_costs_only_itself_in_a_big_batch(store: peewee.Database) 
     assert sorted(b.name for b in Block.select()) == sorted(["A", *(f"B{n}" for n in stored)])
     assert BlockHistory.select().count() == 2 * 8
     assert sorted(v.value for v in Variable.select()) == sorted(f"C{n}" for n in stored)
-    assert stored["9"].block.name == "B9" and stored["9"].name == "client 9"
+    assert block_name(stored["9"]) == "B9" and stored["9"].name == "client 9"
 
 
 def export(database: peewee.Database) -> list[list[str]]:
@@ -97,18 +98,18 @@ def test_batch_boundaries_do_not_change_the_outcome(
     assert (report.created, report.updated, report.error_count) == (7, 2, 0)
     three = Client.get(Client.messenger_id == "3")
     five = Client.get(Client.messenger_id == "5")
-    assert (three.name, three.block.name, three.tag) == ("renamed", "B3", None)
-    assert [h.block.name for h in three.block_history.order_by(BlockHistory.entered_at)] == [
+    assert (three.name, block_name(three), three.tag) == ("renamed", "B3", None)
+    assert block_path(three) == [
         "A",
         "B3",
     ]
-    assert (five.name, five.avatar_url, five.block.name, five.tag) == (
+    assert (five.name, five.avatar_url, block_name(five), five.tag) == (
         "client 5",
         "https://a/5.png",
         "Z",
         "t",
     )
-    assert [h.block.name for h in five.block_history] == ["Z"]
+    assert block_path(five) == ["Z"]
     assert Variable.get(Variable.client == five).value == "Москва"
     first = export(store)
     again = do_import("\r\n".join(lines) + "\r\n", batch_size)

@@ -114,7 +114,7 @@ async def test_a_refused_event_fails_alone(db: peewee.Database) -> None:
             assert "refused by the test" in result.detail or "test_refused" in result.detail
         else:
             assert isinstance(result, RecordResult) and not result.duplicate, result
-    stored = [m.dedup_key for m in Message.select().order_by(Message.id)]
+    stored = [m.dedup_key or "" for m in Message.select().order_by(Message.id)]
     assert sorted(stored) == sorted(e.dedup_key for e in events if not e.text.startswith("poison"))
 
 
@@ -137,7 +137,7 @@ def test_isolated_batches_store_every_good_event_once(
         isinstance(r, RecordResult) for r, bad in zip(results, poison, strict=True) if not bad
     )
     keys = [e.dedup_key for e in events]
-    stored = [m.dedup_key for m in Message.select().where(Message.dedup_key.in_(keys))]
+    stored = [m.dedup_key or "" for m in Message.select().where(Message.dedup_key.in_(keys))]
     assert sorted(stored) == sorted(
         e.dedup_key for e, bad in zip(events, poison, strict=True) if not bad
     )

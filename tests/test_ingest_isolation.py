@@ -122,7 +122,9 @@ async def test_poison_fails_alone_and_stalls_nobody(
         n for n in texts if n not in valid
     )
     tg_bot = Bot.get(Bot.name == "tg")
-    keys = [m.dedup_key for m in Message.select(Message.dedup_key).where(Message.bot == tg_bot)]
+    keys = [
+        m.dedup_key or "" for m in Message.select(Message.dedup_key).where(Message.bot == tg_bot)
+    ]
     assert sorted(keys) == sorted(f"tg:update:{n}" for n in valid)  # each once
     assert {status for status, _ in wa_answers} == {200}
     slowest = max(seconds for _, seconds in wa_answers)

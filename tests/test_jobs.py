@@ -15,6 +15,12 @@ from store.models import Bot, Client, Message
 from store.setup import sync_bots
 
 
+def _due(row: Message) -> dt.datetime:
+    """A queued row's send time (every queued row has one)."""
+    assert row.next_attempt_at is not None, row.id
+    return row.next_attempt_at
+
+
 def _setup(n: int = 5) -> tuple[Bot, Bot, list[Client]]:
     sync_bots([("tg", "telegram"), ("wa", "whatsapp")])
     tg = Bot.get(Bot.name == "tg")
@@ -37,7 +43,7 @@ def test_broadcast_writes_paced_rows_and_skips_unreachable_clients(db: peewee.Da
     assert all(r.status == "queued" and r.direction == "out" for r in rows)
     by_bot: dict[int, list[dt.datetime]] = {}
     for r in rows:
-        by_bot.setdefault(r.bot_id, []).append(r.next_attempt_at)
+        by_bot.setdefault(r.bot_id, []).append(_due(r))
     tg_times = sorted(by_bot[tg.id])
     assert [round((t - now).total_seconds(), 3) for t in tg_times] == [0, 0.5, 1.0]
     wa_times = sorted(by_bot[wa.id])
@@ -118,5 +124,5 @@ def test_resend_failed_resends_the_last_bot_message_of_clients_whose_last_send_f
     }
     p = jobs.progress(job.id)
     assert (p.total, p.skipped, p.remaining) == (4, 1, 3)
-    tg_rows = sorted(r.next_attempt_at for r in rows.values() if r.bot_id == tg.id)
+    tg_rows = sorted(_due(r) for r in rows.values() if r.bot_id == tg.id)
     assert round((tg_rows[1] - tg_rows[0]).total_seconds(), 3) == 3.0  # --interval wins

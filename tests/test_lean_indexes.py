@@ -19,9 +19,12 @@ def _indexes(db: peewee.Database, table: str) -> dict[str, list[str]]:
         rows = db.execute_sql(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", (table,)
         ).fetchall()
+        columns = {name: re.search(r"\((.*)\)", ddl) for name, ddl in rows}
+        assert all(columns.values()), rows  # every CREATE INDEX names its columns in ()
         return {
-            name: [c.strip().strip('"') for c in re.search(r"\((.*)\)", ddl).group(1).split(",")]
-            for name, ddl in rows
+            name: [c.strip().strip('"') for c in found.group(1).split(",")]
+            for name, found in columns.items()
+            if found
         }
     found = {}
     for row in db.execute_sql(f'PRAGMA index_list("{table}")').fetchall():

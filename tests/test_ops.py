@@ -267,6 +267,7 @@ async def test_dashboard_in_chromium_cancels_a_job_and_requeues_a_dead_letter(
             assert "No dead letters." in await page.locator("#dead").inner_text()
             row = Message.get_by_id(seeded["lost"])
             assert (row.status, row.attempts) == ("queued", 0)
+            assert row.next_attempt_at and row_before.next_attempt_at
             assert row.next_attempt_at > row_before.next_attempt_at
             q = depths(engine)
             assert (q.dead, q.ready) == (0, 1)

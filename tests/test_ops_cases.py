@@ -227,7 +227,7 @@ async def test_the_brokers_data_lost_then_the_sweep_resends_and_a_chart_shows_th
                     await shows(page, "#verdict", "All parts healthy")
             finally:
                 await asyncio.to_thread(worker.stop)
-    assert sorted(m.text for m in emu.sent(TOKEN_TG)) == ["Sale starts now"] * 3
+    assert sorted(m.text or "" for m in emu.sent(TOKEN_TG)) == ["Sale starts now"] * 3
 
 
 def _handed_over(ids: list[int]) -> int:

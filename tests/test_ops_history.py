@@ -23,7 +23,15 @@ from commands.ops_charts import busiest, chart, summary
 from tests.services import REDIS_URL, redis_namespace
 from tests.test_ops import TOKEN, _settings, serving
 from workers.engine import Engine
-from workers.history import MINUTES, OUTCOMES, SCALES, TEN_SECONDS, MemoryHistory, RedisHistory
+from workers.history import (
+    MINUTES,
+    OUTCOMES,
+    SCALES,
+    TEN_SECONDS,
+    History,
+    MemoryHistory,
+    RedisHistory,
+)
 from workers.stats import MemoryStats, RedisStats
 
 NOW = 1_780_000_000.0  # a fixed "now" (2026-05-28 20:26:40 UTC)
@@ -63,7 +71,10 @@ def test_memory_and_redis_hold_every_event_in_its_bucket(
     redis_prefix: str, happened: list[tuple[float, str, int]]
 ) -> None:
     client = redis.Redis.from_url(REDIS_URL)
-    stores = [MemoryHistory(), RedisHistory(client, f"{redis_prefix}:{secrets.token_hex(4)}")]
+    stores: list[History] = [
+        MemoryHistory(),
+        RedisHistory(client, f"{redis_prefix}:{secrets.token_hex(4)}"),
+    ]
     # In time order, as a running service adds them.
     for ago, outcome, n in sorted(happened, key=lambda e: -e[0]):
         for store in stores:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from bots.contract import OutboundMessage
 from bots.errors import RetryAfter
@@ -29,7 +30,11 @@ from workers.ratelimit import limits_for
 
 def _bot(api: TelegramEmulator, *, paid: bool) -> TelegramBotSettings:
     return TelegramBotSettings(
-        name="tg", kind="telegram", token=TG_TOKEN, api_base=api.base_url, paid_broadcast=paid
+        name="tg",
+        kind="telegram",
+        token=SecretStr(TG_TOKEN),
+        api_base=api.base_url,
+        paid_broadcast=paid,
     )
 
 
@@ -83,7 +88,9 @@ async def test_only_a_bot_that_opted_in_pays() -> None:
 
 
 def test_only_bulk_rows_of_a_paid_bot_are_paid_and_paced_apart() -> None:
-    paid = TelegramBotSettings(name="tg", kind="telegram", token=TG_TOKEN, paid_broadcast=True)
+    paid = TelegramBotSettings(
+        name="tg", kind="telegram", token=SecretStr(TG_TOKEN), paid_broadcast=True
+    )
     free = paid.model_copy(update={"paid_broadcast": False})
     lanes = (is_paid(paid, PRIORITY_BULK), is_paid(paid, PRIORITY_INTERACTIVE))
     assert lanes == (True, False) and not is_paid(free, PRIORITY_BULK)
@@ -155,5 +162,5 @@ async def test_a_paid_broadcast_runs_past_30_per_second_without_a_429(
 def test_paid_rate_is_bounded(rate: float) -> None:
     with pytest.raises(ValueError, match="paid_messages_per_second"):
         TelegramBotSettings(
-            name="tg", kind="telegram", token=TG_TOKEN, paid_messages_per_second=rate
+            name="tg", kind="telegram", token=SecretStr(TG_TOKEN), paid_messages_per_second=rate
         )

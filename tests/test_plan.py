@@ -10,6 +10,7 @@ import peewee
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from commands.jobs import steps
 from commands.plan import broadcast_plan, duration, render, resend_plan, start_broadcast
@@ -30,12 +31,12 @@ def _settings(*, paid: bool = False) -> Settings:
     return Settings(
         bots=[
             TelegramBotSettings(
-                name="tg", kind="telegram", token="1:abc", messages_per_second=10,
+                name="tg", kind="telegram", token=SecretStr("1:abc"), messages_per_second=10,
                 paid_broadcast=paid,
             ),
             WhatsAppBotSettings(
-                name="wa", kind="whatsapp", phone_number_id="1", access_token="t",
-                app_secret="s", verify_token="v", messages_per_second=2,
+                name="wa", kind="whatsapp", phone_number_id="1", access_token=SecretStr("t"),
+                app_secret=SecretStr("s"), verify_token=SecretStr("v"), messages_per_second=2,
             ),
         ]
     )  # fmt: skip

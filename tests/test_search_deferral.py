@@ -184,11 +184,11 @@ def test_writes_while_deferred_leave_an_index_that_agrees(
             ).execute()
         else:
             Client.delete().where(Client.id == alive[k % len(alive)].id).execute()
-    alive = {c.messenger_id: c for c in Client.select().where(Client.messenger_id.startswith(tag))}
+    kept = {c.messenger_id: c for c in Client.select().where(Client.messenger_id.startswith(tag))}
     # Deferred: a search finds every client at or below the mark, and only under its own values.
     hits = found(tag, admin)
-    assert hits <= set(alive)
-    assert {m for m, c in alive.items() if c.id <= mark} <= hits
+    assert hits <= set(kept)
+    assert {m for m, c in kept.items() if c.id <= mark} <= hits
     for m in hits:
         assert found(m, admin) == {m}
     if how != "chunks":
@@ -199,8 +199,8 @@ def test_writes_while_deferred_leave_an_index_that_agrees(
     while purge_stale():
         pass
     assert pending_after() is None and index_agrees(sqlite_store)
-    assert found(tag, admin) == set(alive)
-    for m in alive:
+    assert found(tag, admin) == set(kept)
+    for m in kept:
         assert found(m, admin) == {m}
 
 

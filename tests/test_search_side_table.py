@@ -47,7 +47,8 @@ def side_rows(db: peewee.Database) -> set[tuple[Any, ...]]:
 
 
 def client_rows(db: peewee.Database) -> set[tuple[Any, ...]]:
-    return set(Client.select(Client.id, Client.name, Client.messenger_id).tuples())
+    query = Client.select(Client.id, Client.name, Client.messenger_id)
+    return {(c.id, c.name, c.messenger_id) for c in query}
 
 
 def assert_in_step(db: peewee.Database) -> None:

@@ -36,7 +36,7 @@ from tests.whatsapp_support import PHONE_ID, serve
 
 BOB = {"id": 7, "is_bot": False, "first_name": "Bob", "last_name": "Ray"}
 ANN_ID = 42
-GROUP = {"id": -1001500, "type": "supergroup", "title": "Fans"}
+GROUP: dict[str, Any] = {"id": -1001500, "type": "supergroup", "title": "Fans"}
 LATER = 4_000_000_000  # a message date far after the test runs: it must not move last action
 
 # One documented value per service field, and a fragment of the text the dialog shows.

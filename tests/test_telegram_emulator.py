@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiogram import Bot
@@ -278,7 +279,7 @@ async def test_a_second_poller_ends_the_first_with_409(emu: TelegramEmulator, bo
 
 async def test_webhook_push_with_secret_and_redelivery(emu: TelegramEmulator, bot: Bot) -> None:
     emu._pusher.redeliver_after_s = 0.05
-    received: list[tuple[str | None, dict[str, object]]] = []
+    received: list[tuple[str | None, dict[str, Any]]] = []
     answers = [500, 200, 200]
 
     async def hook(request: web.Request) -> web.Response:

@@ -137,7 +137,7 @@ async def test_statuses_move_our_messages_forward_only(db: peewee.Database) -> N
             assert status == 200, body
             return dict(json.loads(body))
 
-        def state(message: Message) -> tuple[str, str | None, str | None]:
+        def state(message: Message) -> tuple[str | None, str | None, str | None]:
             row = Message.get_by_id(message.id)
             return row.status, row.error_code, row.error_text
 

@@ -46,7 +46,7 @@ QUEUE = QUEUES[PRIORITY_BULK]
 ACTOR_NAME = ACTORS[PRIORITY_BULK]
 
 # Extra work for each dispatcher tick (job progress); ``workers.jobs`` registers its own.
-TickHook = Callable[[], None]
+TickHook = Callable[[], object]  # what a hook returns is not used
 
 
 class _ThreadCleanup(Middleware):

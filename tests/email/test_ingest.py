@@ -25,7 +25,7 @@ def inbound_count() -> int:
 
 
 def dedup_keys() -> list[str]:
-    return [m.dedup_key for m in Message.select().where(Message.direction == "in")]
+    return [m.dedup_key or "" for m in Message.select().where(Message.direction == "in")]
 
 
 @asynccontextmanager
