@@ -10,9 +10,11 @@ finds its clients there by primary key (or reads the ids straight from it).
 Without a condition (every client an admin may act on) nothing is copied: the client table
 itself is the target, and its bare ``COUNT(*)`` the number.
 
-Deleting clients deletes their dependent rows first, one set-based statement per table
-(``delete_clients``), so that the client rows' own ``ON DELETE CASCADE`` finds nothing left
-to delete, instead of deleting row by row.
+Deleting clients deletes their dependent rows one set-based statement per table. On SQLite
+``delete_clients`` deletes them first, so that the client rows' own ``ON DELETE CASCADE``
+finds nothing left to delete, instead of deleting row by row; on PostgreSQL the client
+table's statement-level trigger (migration 1430) does exactly that for the deleted ids, so
+only the clients are deleted here.
 """
 
 from __future__ import annotations
@@ -78,13 +80,15 @@ DELETE_CACHE_KIB = 1024 * 1024
 
 
 def delete_clients(condition: pw.ColumnBase | None) -> int:
-    """Delete the target clients: every table referring to a client first, one statement
-    each, then the clients. Returns the clients deleted."""
+    """Delete the target clients: on SQLite every table referring to a client first, one
+    statement each, then the clients (PostgreSQL's trigger deletes the dependants after them).
+    Returns the clients deleted."""
     with _bigger_cache():
-        ids = target_ids() if condition is not None else Client.select(CLIENT_ID)
-        for field, model in Client._meta.backrefs.items():  # every foreign key to client
-            if field.on_delete == "CASCADE":  # the rows the database would delete one by one
-                model.delete().where(field.in_(ids)).execute()
+        if not is_postgres():
+            ids = target_ids() if condition is not None else Client.select(CLIENT_ID)
+            for field, model in Client._meta.backrefs.items():  # every foreign key to client
+                if field.on_delete == "CASCADE":  # the rows the database deletes one by one
+                    model.delete().where(field.in_(ids)).execute()
         query = Client.delete()
         return int((query.where(condition) if condition is not None else query).execute())
 

@@ -1,6 +1,7 @@
-"""References to a client on PostgreSQL, enforced once per statement (migration 1430, issue 14
-items 4 and 7): a row naming a missing client is refused whole, deleting clients deletes every
-row referring to them, and a concurrent insert and delete never leave an orphan."""
+"""References to clients, labels and lists on PostgreSQL, enforced once per statement
+(migration 1430, issue 14 items 4 and 7): a row naming a missing client is refused whole,
+deleting clients deletes every row referring to them, and a concurrent insert and delete never
+leave an orphan."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from store.models import (
 )
 from tests import factories
 
-MIGRATION = "store.migrations.1430_client_references_per_statement"
+MIGRATION = "store.migrations.1430_references_per_statement"
 REFERRING = (
     AdminNotice,
     BlockHistory,
@@ -86,40 +87,44 @@ def refs_db(request: pytest.FixtureRequest, pg_db: peewee.Database) -> peewee.Da
     return pg_db
 
 
-def _enforcement(db: peewee.Database) -> tuple[set[str], set[str]]:
-    """The tables whose client ids triggers check, and those with a declared foreign key."""
+PARENTS = ("client", "label", "mailing_list")
+ALL_REFERENCES = {(model._meta.table_name, "client") for model in REFERRING} | {
+    ("label_membership", "label"),
+    ("list_membership", "mailing_list"),
+}
+
+
+def _enforcement(db: peewee.Database) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """The (table, parent) references triggers check, and those with a declared foreign key."""
     triggers = set(
         db.execute_sql(
             "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal"
         ).fetchall()
     )
     checked = {
-        model._meta.table_name
-        for model in REFERRING
-        if {
-            (model._meta.table_name, f"{model._meta.table_name}_client_check_{event}")
-            for event in ("insert", "update")
-        }
+        (table, parent)
+        for table, parent in ALL_REFERENCES
+        if {(table, f"{table}_{parent}_check_{event}") for event in ("insert", "update")}
         <= triggers
     }
-    assert ("client", "client_references_cascade") in triggers
-    declared = {
-        row[0]
-        for row in db.execute_sql(
-            "SELECT conrelid::regclass::text FROM pg_constraint "
-            "WHERE contype = 'f' AND confrelid = 'client'::regclass"
+    assert {(parent, f"{parent}_references_cascade") for parent in PARENTS} <= triggers
+    declared = set(
+        db.execute_sql(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND confrelid::regclass::text = ANY (%s)",
+            (list(PARENTS),),
         ).fetchall()
-    }
+    )
     return checked, declared
 
 
-def test_every_reference_to_a_client_is_enforced_once(pg_db: peewee.Database) -> None:
+def test_every_reference_is_enforced_once(pg_db: peewee.Database) -> None:
     """Built from scratch, 1430 runs before 1801 creates campaign_recipient (declared key)."""
     tables = {field.model._meta.table_name for field in Client._meta.backrefs}
     assert tables == {model._meta.table_name for model in REFERRING}
     checked, declared = _enforcement(pg_db)
-    assert declared == {"campaign_recipient"}
-    assert checked == tables - declared
+    assert declared == {("campaign_recipient", "client")}
+    assert checked == ALL_REFERENCES - declared
 
 
 @pytest.mark.parametrize(
@@ -347,15 +352,38 @@ def test_down_restores_the_foreign_keys(pg_db: peewee.Database) -> None:
     migration = importlib.import_module(MIGRATION)
     migration.down(None, pg_db)
     restored = pg_db.execute_sql(
-        "SELECT conrelid::regclass::text, confdeltype FROM pg_constraint "
-        "WHERE contype = 'f' AND confrelid = 'client'::regclass"
+        "SELECT conrelid::regclass::text, confrelid::regclass::text, confdeltype "
+        "FROM pg_constraint WHERE contype = 'f' AND confrelid::regclass::text = ANY (%s)",
+        (list(PARENTS),),
     ).fetchall()
-    assert sorted(restored) == sorted((model._meta.table_name, "c") for model in REFERRING)
+    assert sorted(restored) == sorted((table, parent, "c") for table, parent in ALL_REFERENCES)
     leftover = pg_db.execute_sql(
-        "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE '%%client%%'"
-    ).fetchone()[0]
-    assert leftover == 0
+        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND (tgname LIKE '%%_check_%%' "
+        "OR tgname LIKE '%%_references%%' OR tgname LIKE '%%_still_referenced')"
+    ).fetchall()
+    assert leftover == []
     # Up again, as on a database upgraded after 1801: every foreign key replaced.
     migration.up(None, pg_db)
-    checked, declared = _enforcement(pg_db)
-    assert (checked, declared) == ({model._meta.table_name for model in REFERRING}, set())
+    assert _enforcement(pg_db) == (ALL_REFERENCES, set())
+
+
+def test_labels_and_lists_are_checked_and_cascade(refs_db: peewee.Database) -> None:
+    anna = factories.client("Anna").id
+    hot, cold = Label.create(name="hot"), Label.create(name="cold")
+    vip = MailingList.create(name="VIP")
+    with pytest.raises(peewee.IntegrityError) as excinfo, refs_db.atomic():
+        LabelMembership.insert_many(
+            [{"client": anna, "label": hot}, {"client": anna, "label": MISSING}]
+        ).execute()
+    assert _fk_violation(excinfo).diag.constraint_name == "label_membership_label_id_fkey"
+    with pytest.raises(peewee.IntegrityError) as excinfo, refs_db.atomic():
+        ListMembership.create(client=anna, mailing_list=MISSING)
+    assert _fk_violation(excinfo).diag.constraint_name == "list_membership_mailing_list_id_fkey"
+    LabelMembership.insert_many(
+        [{"client": anna, "label": hot}, {"client": anna, "label": cold}]
+    ).execute()
+    ListMembership.create(client=anna, mailing_list=vip)
+    hot.delete_instance()
+    vip.delete_instance()
+    assert [m.label_id for m in LabelMembership.select()] == [cold.id]
+    assert ListMembership.select().count() == 0
