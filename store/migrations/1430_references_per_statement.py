@@ -58,25 +58,34 @@ PARENTS = ("client", "label", "mailing_list")
 INSERTED = "new_rows n"
 CHANGED = "new_rows n WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE {same})"
 
+# Plain queries over the transition tables, no parameters: their plans are made once per
+# session. (Passing the ids as an array parameter re-planned every statement: a single-row
+# insert cost ~60 µs more per reference than the built-in check, instead of ~10.)
 CHECK = """
 CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
-    ids bigint[];
+    wanted bigint;
     locked bigint;
     missing bigint;
 BEGIN
-    ids := ARRAY(SELECT DISTINCT n.{column}::bigint FROM {rows} AND n.{column} IS NOT NULL);
-    IF cardinality(ids) = 0 THEN
+    SELECT count(DISTINCT n.{column}) INTO wanted FROM {rows};
+    IF wanted = 0 THEN
         RETURN NULL;
     END IF;
     -- The lock waits for a concurrent delete of one of these rows and skips the row once it
-    -- is gone: fewer locked than referenced means one is missing.
+    -- is gone: fewer locked than referenced means one is missing. The ids sorted into an
+    -- array: one walk of the primary key in order (a hash join over the transition table
+    -- probed it in random order, 3-4 times slower at 100,000 of 1,000,000).
     SELECT count(*) INTO locked FROM (
-        SELECT 1 FROM {parent} p WHERE p.id = ANY (ids) FOR KEY SHARE OF p
+        SELECT 1 FROM {parent} p
+        WHERE p.id = ANY (ARRAY(SELECT DISTINCT n.{column} FROM {rows} ORDER BY 1))
+        FOR KEY SHARE OF p
     ) AS l;
-    IF locked < cardinality(ids) THEN
-        SELECT i INTO missing FROM unnest(ids) AS i
-        WHERE NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = i) LIMIT 1;
+    IF locked < wanted THEN
+        SELECT n.{column} INTO missing FROM {rows}
+            AND n.{column} IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = n.{column})
+        LIMIT 1;
         RAISE EXCEPTION USING
             ERRCODE = 'foreign_key_violation',
             MESSAGE = 'insert or update on table "{table}" violates foreign key constraint '
