@@ -43,6 +43,7 @@ REFERRING = (
     Message,
     Variable,
 )
+Connections = tuple[psycopg.Connection, psycopg.Connection, psycopg.Connection]
 MISSING = 10**9  # no client has this id
 SERIAL = itertools.count()  # messenger ids unique across hypothesis' examples
 
@@ -63,7 +64,7 @@ def _refer(client_id: int, n: int = 0) -> None:
     Variable.create(client=client_id, name=f"v{n}", value="x")
 
 
-def _referring_ids() -> dict[str, set[int]]:
+def _referring_ids() -> dict[str, set[int | None]]:
     return {
         model._meta.table_name: {row.client_id for row in model.select(model.client)}
         for model in REFERRING
@@ -259,9 +260,7 @@ def test_random_deletes_leave_exactly_the_survivors_rows(
 
 
 @pytest.fixture
-def two_connections(
-    pg_url: str, refs_db: peewee.Database
-) -> Iterator[tuple[psycopg.Connection, psycopg.Connection, psycopg.Connection]]:
+def two_connections(pg_url: str, refs_db: peewee.Database) -> Iterator[Connections]:
     first, second, watcher = (psycopg.connect(pg_url) for _ in range(3))
     watcher.autocommit = True
     try:
@@ -297,14 +296,23 @@ def _in_thread(work: Callable[[], None]) -> tuple[threading.Thread, list[BaseExc
     return thread, errors
 
 
+def _count(conn: psycopg.Connection, sql: str) -> int:
+    row = conn.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def _orphans(conn: psycopg.Connection) -> int:
-    return conn.execute(
+    return _count(
+        conn,
         "SELECT count(*) FROM label_membership m WHERE NOT EXISTS "
-        "(SELECT 1 FROM client c WHERE c.id = m.client_id)"
-    ).fetchone()[0]
+        "(SELECT 1 FROM client c WHERE c.id = m.client_id)",
+    )
 
 
-def test_a_delete_waits_for_an_uncommitted_insert_then_cascades(two_connections) -> None:
+def test_a_delete_waits_for_an_uncommitted_insert_then_cascades(
+    two_connections: Connections,
+) -> None:
     inserter, deleter, watcher = two_connections
     client_id = factories.client("Anna").id
     label_id = Label.create(name="hot").id
@@ -319,12 +327,14 @@ def test_a_delete_waits_for_an_uncommitted_insert_then_cascades(two_connections)
     inserter.commit()
     thread.join(30)
     assert errors == []
-    assert watcher.execute("SELECT count(*) FROM label_membership").fetchone()[0] == 0
+    assert _count(watcher, "SELECT count(*) FROM label_membership") == 0
     assert _orphans(watcher) == 0
 
 
 @pytest.mark.parametrize("outcome", ["commit", "rollback"])
-def test_an_insert_waits_for_an_uncommitted_delete(two_connections, outcome: str) -> None:
+def test_an_insert_waits_for_an_uncommitted_delete(
+    two_connections: Connections, outcome: str
+) -> None:
     inserter, deleter, watcher = two_connections
     client_id = factories.client("Anna").id
     label_id = Label.create(name="hot").id
@@ -338,7 +348,7 @@ def test_an_insert_waits_for_an_uncommitted_delete(two_connections, outcome: str
     _wait_until_blocked(watcher, inserter)
     getattr(deleter, outcome)()
     thread.join(30)
-    memberships = watcher.execute("SELECT count(*) FROM label_membership").fetchone()[0]
+    memberships = _count(watcher, "SELECT count(*) FROM label_membership")
     if outcome == "commit":  # the client is gone: the insert fails, nothing is left behind
         assert len(errors) == 1 and isinstance(errors[0], psycopg.errors.ForeignKeyViolation)
         assert memberships == 0
