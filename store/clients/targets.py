@@ -73,7 +73,7 @@ def release_targets(condition: pw.ColumnBase | None) -> None:
 
 # SQLite's page cache during a bulk delete, KiB (PRAGMA cache_size's negative form): deleting
 # 100,000 of 1,000,000 clients changes nearly every page of the client table, its 12 indexes
-# and the dependants' (~1 GB); with the store's 256 MiB the cache spilled changed pages to the
+# and the dependants' (~0.7 GB); with the store's 256 MiB the cache spilled changed pages to the
 # WAL mid-transaction and read evicted ones again (~2 s of ~8 s CPU). Allocated only as pages
 # are read, and given back when the delete ends.
 DELETE_CACHE_KIB = 1024 * 1024
