@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Final
 
-from store.campaigns.outcomes import follow
+from store.campaigns.outcomes import RETURNED, follow_rows
 from store.clock import utcnow
 from store.db import write_transaction
 from store.models import Bot, EarlyReceipt, Message
@@ -74,13 +74,14 @@ def apply_receipt(
         & (Message.platform_message_id == platform_message_id)
         & (Message.direction == "out")
     )
-    changed = (
+    changed = list(
         Message.update(updates)
         .where(ours & (Message.status.is_null() | Message.status.in_(_APPLIES_OVER[status])))
+        .returning(*RETURNED)
+        .tuples()
         .execute()
     )
-    if changed:
-        follow(ours, now=now)  # a campaign's recipient takes the outcome
+    follow_rows(changed, now=now)  # a campaign's recipient takes the outcome
     return bool(changed)
 
 

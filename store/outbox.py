@@ -26,7 +26,7 @@ from typing import Any
 
 import peewee
 
-from store.campaigns.outcomes import follow
+from store.campaigns.outcomes import KEY_PREFIX, RETURNED, follow, follow_rows
 from store.clock import utcnow
 from store.db import database_proxy, is_postgres, write_transaction
 from store.delivery_status import settle_early_receipts
@@ -35,7 +35,7 @@ from store.models import PRIORITIES, PRIORITY_BULK, PRIORITY_INTERACTIVE, Client
 OUT_AUTHORS = ("bot", "operator")
 # Rows whose dedup key starts so are sent at most once (a campaign's): a send that may have
 # arrived (a timeout, a worker dead mid-send) becomes ``uncertain`` instead of being retried.
-AT_MOST_ONCE_PREFIX = "campaign:"
+AT_MOST_ONCE_PREFIX = KEY_PREFIX
 # Typed as ``int`` on the model for attribute access; here it is the column.
 MESSAGE_ID: Any = Message.id
 # A queued row whose ``updated_at`` is before its ``next_attempt_at`` waits to be handed over.
@@ -157,15 +157,15 @@ def _finish(
     """One conditional UPDATE of the row; ``outcome``: the update writes the row's outcome
     (sent, failed, uncertain), which its campaign recipient, if any, takes in the same
     transaction (``store.campaigns.outcomes``)."""
+    query = Message.update(updates).where(
+        (Message.id == message_id) & Message.status.in_(list(from_))
+    )
     with write_transaction():
-        changed = (
-            Message.update(updates)
-            .where((Message.id == message_id) & Message.status.in_(list(from_)))
-            .execute()
-        )
-        if changed and outcome:
-            follow(Message.id == message_id)
-    return changed == 1
+        if not outcome:
+            return int(query.execute()) == 1
+        written = list(query.returning(*RETURNED).tuples().execute())
+        follow_rows(written)
+    return len(written) == 1
 
 
 def mark_sent(message_id: int, platform_message_id: str, *, now: dt.datetime | None = None) -> bool:
