@@ -1,4 +1,4 @@
-"""Multi-row inserts whose statement text does not grow with the rows.
+"""Multi-row inserts, updates and look-ups whose statement text does not grow with the rows.
 
 ``Model.insert_many`` renders every value into the SQL (peewee spends ~1 us a value in
 ``Context.value``): for a batch of hundreds of messages the statement costs more to build
@@ -13,6 +13,8 @@ travel as ONE bound parameter per column, the statement is a fixed ``INSERT ... 
 Columns of the model not given get their model default, bound once. Values go through the
 fields' ``db_value`` only where a field converts (JSON text, timestamps and booleans on SQLite).
 peewee renders each shape of statement once per process; later calls only bind values.
+``select_rows`` looks rows up by a list of keys the same way (``key = ANY(array)`` /
+``key IN (SELECT value FROM json_each(?))``, both probing the key's index once per value).
 """
 
 from __future__ import annotations
@@ -105,9 +107,18 @@ def _statement(
     returning: Sequence[peewee.Field],
     ignore_conflicts: bool,
     pg: bool,
+    upsert: tuple[Sequence[peewee.Field], Sequence[peewee.Field]] | None = None,
 ) -> _Statement:
     """The statement for this shape of insert, rendered by peewee once per process."""
-    key = (model, *fields, None, *returning, ignore_conflicts, pg)
+    key = (
+        model,
+        *fields,
+        None,
+        *returning,
+        ignore_conflicts,
+        pg,
+        None if upsert is None else (tuple(upsert[0]), tuple(upsert[1])),
+    )
     found = _STATEMENTS.get(key)
     if found is not None:
         return found
@@ -130,6 +141,12 @@ def _statement(
     query = model.insert_from(source, [*fields, *defaults])
     if ignore_conflicts:
         query = query.on_conflict_ignore()
+    if upsert is not None:
+        target, updated = upsert
+        query = query.on_conflict(
+            conflict_target=list(target),
+            update={f: getattr(peewee.EXCLUDED, f.column_name) for f in updated},
+        )
     if returning:
         query = query.returning(*returning)
     sql, params = query.sql()
@@ -145,16 +162,19 @@ def insert_rows(
     *,
     returning: Sequence[peewee.Field] = (),
     ignore_conflicts: bool = False,
+    upsert: tuple[Sequence[peewee.Field], Sequence[peewee.Field]] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Insert ``rows`` (tuples in ``fields`` order; foreign keys as ids) into ``model``'s
     table in one statement; returns the ``returning`` columns of the rows inserted as the
     database gives them (those a conflict skipped are not among them, with
-    ``ignore_conflicts``)."""
+    ``ignore_conflicts``). ``upsert=(target, updated)``: a row whose ``target`` columns
+    conflict with a stored row sets that row's ``updated`` columns instead (no two rows of
+    one call may share a target)."""
     if not rows:
         return []
     pg = is_postgres()
     defaults = _defaults(model, fields)
-    statement = _statement(model, fields, defaults, returning, ignore_conflicts, pg)
+    statement = _statement(model, fields, defaults, returning, ignore_conflicts, pg, upsert)
     columns: list[Any] = list(zip(*rows, strict=True))
     for k, model_field in enumerate(fields):
         convert = _converter(model_field, pg)
@@ -235,3 +255,70 @@ def update_rows(
     for at, index in statement.slots:
         params[at] = values[index]
     database_proxy.obj.execute_sql(statement.sql, params)
+
+
+def _select_statement(
+    model: type[peewee.Model],
+    columns: Sequence[peewee.Field],
+    equal: peewee.Field,
+    key: peewee.Field,
+    pg: bool,
+) -> _Statement:
+    """``SELECT columns FROM model WHERE equal = ? AND key IN (the keys)``, rendered once."""
+    cache_key = ("select", model, *columns, equal, key, pg)
+    found = _STATEMENTS.get(cache_key)
+    if found is not None:
+        return found
+    value, keys = (peewee.Value(_Slot(k), converter=_as_is, unpack=False) for k in range(2))
+    if pg:
+        among = key == peewee.fn.ANY(peewee.Cast(keys, f"{PG_ARRAY_TYPES[key.field_type]}[]"))
+    else:
+        among = key.in_(peewee.Select([peewee.fn.json_each(keys)], [peewee.SQL("value")]))
+    sql, params = model.select(*columns).where((equal == value) & among).sql()
+    positions = [(at, p.index) for at, p in enumerate(params) if isinstance(p, _Slot)]
+    found = _STATEMENTS[cache_key] = _Statement(sql, list(params), positions)
+    return found
+
+
+def _reader(model_field: peewee.Field, pg: bool) -> Converter | None:
+    """What a value read from ``model_field``'s column needs to be what the model gives, or
+    None (ids, numbers and text come back as they are)."""
+    if isinstance(model_field, JSONField):
+        return model_field.python_value
+    if pg:
+        return None
+    if isinstance(model_field, peewee.DateTimeField | peewee.BooleanField):
+        return model_field.python_value
+    return None
+
+
+def select_rows(
+    model: type[peewee.Model],
+    columns: Sequence[peewee.Field],
+    equal: tuple[peewee.Field, Any],
+    key: peewee.Field,
+    keys: Sequence[Any],
+) -> list[tuple[Any, ...]]:
+    """The ``columns`` (as the model reads them: timestamps as datetimes) of the rows whose
+    ``equal[0]`` is ``equal[1]`` and whose ``key`` is one of ``keys``, in no set order; one
+    statement of fixed text whatever the number of keys (a few hundred at most: one
+    parameter)."""
+    if not keys:
+        return []
+    pg = is_postgres()
+    statement = _select_statement(model, columns, equal[0], key, pg)
+    values = [equal[1], list(keys) if pg else json.dumps(list(keys), ensure_ascii=False)]
+    params = list(statement.params)
+    for at, index in statement.slots:
+        params[at] = values[index]
+    rows = database_proxy.obj.execute_sql(statement.sql, params).fetchall()
+    readers = [(k, r) for k, f in enumerate(columns) if (r := _reader(f, pg)) is not None]
+    if not readers:
+        return [tuple(row) for row in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for k, read in readers:
+            values[k] = read(values[k])
+        out.append(tuple(values))
+    return out

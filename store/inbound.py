@@ -14,10 +14,10 @@ from typing import Any, cast
 import peewee
 
 from store.assignment import assign_round_robin, autoassign_enabled
-from store.bulk_rows import insert_rows, update_rows
+from store.bulk_rows import insert_rows, select_rows, update_rows
 from store.clock import utcnow
 from store.counters import inbound_kind, inbound_stored
-from store.db import database_proxy, is_postgres, write_transaction
+from store.db import database_proxy, write_transaction
 from store.errors import StoreError
 from store.models import Bot, Client, LabelMembership, ListMembership, Message, Variable
 from store.sanitize import clean_event
@@ -173,21 +173,6 @@ def _bots(names: list[str]) -> dict[str, Bot]:
     return {name: cache[name] for name in names if name in cache}
 
 
-def _as_is(value: Any) -> Any:
-    return value
-
-
-def _in(column: Any, values: list[Any]) -> Any:
-    """``column IN values``; on PostgreSQL ``= ANY(array)``, one statement text whatever the
-    count, so the server's prepared plans are reused."""
-    if is_postgres():
-        array = peewee.Value(
-            values, converter=_as_is, unpack=False
-        )  # psycopg sends a list as an array
-        return column == peewee.fn.ANY(array)
-    return column.in_(values)
-
-
 def _record_for_bot(
     bot: Bot,
     items: list[tuple[int, InboundMessage]],
@@ -195,12 +180,15 @@ def _record_for_bot(
 ) -> None:
     now = utcnow()
     keys = list({event.dedup_key for _, event in items})
-    query = Message.select(Message.dedup_key, Message.id, Message.client).where(
-        (Message.bot == bot) & _in(Message.dedup_key, keys)
+    found = select_rows(
+        Message,
+        [Message.dedup_key, Message.id, Message.client],
+        (Message.bot, bot.id),
+        Message.dedup_key,
+        keys,
     )
     known: dict[str, tuple[int, int]] = {
-        key: (message_id, client_id)
-        for key, message_id, client_id in cast(Iterable[tuple[str, int, int]], query.tuples())
+        key: (message_id, client_id) for key, message_id, client_id in found
     }
     fresh: list[tuple[int, InboundMessage]] = []
     repeats: list[tuple[int, str]] = []  # the same key twice in this batch
@@ -250,14 +238,13 @@ def _clients_of(
 ) -> dict[str, dict[str, Any]]:
     """The current state of every client the events write for, created when new."""
     wanted = list({event.messenger_id for _, event in fresh})
-    columns = [Client.id, Client.messenger_id] + [getattr(Client, c) for c in CLIENT_STATE]
+    columns: list[peewee.Field] = [Client.id, Client.messenger_id]
+    columns += [getattr(Client, c) for c in CLIENT_STATE]
+    names = [column.name for column in columns]
     clients: dict[str, dict[str, Any]] = {}
-    if wanted:
-        query = Client.select(*columns).where(
-            (Client.bot == bot) & _in(Client.messenger_id, wanted)
-        )
-        for row in cast(Iterable[dict[str, Any]], query.dicts()):
-            clients[row["messenger_id"]] = row
+    for values in select_rows(Client, columns, (Client.bot, bot.id), Client.messenger_id, wanted):
+        state = dict(zip(names, values, strict=True))
+        clients[state["messenger_id"]] = state
     new: dict[str, dict[Any, Any]] = {}  # first event of each unknown client, in order
     for _, event in fresh:
         if event.messenger_id not in clients and event.messenger_id not in new:
@@ -343,17 +330,11 @@ def _set_variables(
         for name, value in event.variables.items():
             values[(clients[event.messenger_id]["id"], name)] = value
     if values:
-        rows = [
-            {Variable.client: client_id, Variable.name: name, Variable.value: value}
-            for (client_id, name), value in values.items()
-        ]
-        (
-            Variable.insert_many(rows)
-            .on_conflict(
-                conflict_target=[Variable.client, Variable.name],
-                update={Variable.value: peewee.EXCLUDED.value},
-            )
-            .execute()
+        insert_rows(
+            Variable,
+            [Variable.client, Variable.name, Variable.value],
+            [(client_id, name, value) for (client_id, name), value in values.items()],
+            upsert=([Variable.client, Variable.name], [Variable.value]),
         )
 
 

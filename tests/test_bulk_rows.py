@@ -10,8 +10,8 @@ import peewee
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.bulk_rows import insert_rows, update_rows
-from store.models import Bot, Client, Message
+from store.bulk_rows import insert_rows, select_rows, update_rows
+from store.models import Bot, Client, Message, Variable
 from store.sanitize import clean_text
 
 FIELDS: list[peewee.Field] = [
@@ -123,3 +123,46 @@ def test_update_rows_sets_each_rows_own_values(db: peewee.Database) -> None:
     assert got["2"] == ("Борис", at, False, "boris")
     assert got["3"] == ("Vera", untouched.last_action_at, False, None)
     update_rows(Client, Client.id, columns, [])  # nothing to do
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    stored=st.sets(st.text(min_size=1, max_size=12), max_size=6),
+    asked=st.lists(st.text(min_size=1, max_size=12), max_size=8),
+)
+def test_select_rows_finds_exactly_the_asked_keys_of_one_owner(
+    db: peewee.Database, stored: set[str], asked: list[str]
+) -> None:
+    Client.delete().execute()
+    bot = Bot.get_or_none(Bot.name == "shop_tg") or Bot.create(name="shop_tg", kind="telegram")
+    other = Bot.get_or_none(Bot.name == "other") or Bot.create(name="other", kind="telegram")
+    at = dt.datetime(2026, 12, 6, 9, 0, 0, 654321)
+    keys = {clean_text(key) for key in stored} - {""}
+    for key in keys:
+        Client.create(bot=bot, messenger_id=key, name=key, last_action_at=at)
+        Client.create(bot=other, messenger_id=key, name="not this one")
+    asked = [clean_text(key) for key in asked]
+    columns: list[peewee.Field] = [Client.messenger_id, Client.name, Client.last_action_at]
+    got = select_rows(Client, columns, (Client.bot, bot.id), Client.messenger_id, asked)
+    assert sorted(got) == sorted((key, key, at) for key in keys & set(asked))
+
+
+def test_upsert_sets_the_conflicting_rows_and_inserts_the_others(db: peewee.Database) -> None:
+    client = a_client()
+    other = Client.create(bot=client.bot_id, messenger_id="2", name="Boris")
+    Variable.create(client=client, name="Город", value="Казань")
+    Variable.create(client=other, name="Город", value="Омск")
+    fields: list[peewee.Field] = [Variable.client, Variable.name, Variable.value]
+    target: list[peewee.Field] = [Variable.client, Variable.name]
+    upsert = (target, [Variable.value])
+    rows = [(client.id, "Город", "Москва"), (client.id, "Размер", "XS")]
+    insert_rows(Variable, fields, rows, upsert=upsert)
+    insert_rows(Variable, fields, [(client.id, "Размер", "XL")], upsert=upsert)
+    got = {(v.client_id, v.name): v.value for v in Variable.select()}
+    assert got == {
+        (client.id, "Город"): "Москва",
+        (client.id, "Размер"): "XL",
+        (other.id, "Город"): "Омск",
+    }
