@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.ingest                      # 3 rounds x 5,000 updates, both stores
     .venv/bin/python -m bench.ingest --updates 20000 --connections 16 --rounds 1 --db sqlite
+    .venv/bin/python -m bench.ingest --db postgres --pg-admin postgresql://postgres@127.0.0.1:55432/postgres
 
 For each database it makes a fresh store (a SQLite file, or a throwaway PostgreSQL database),
 migrates it and starts the real ``switchboard serve`` in a child process with one Telegram
@@ -225,9 +226,12 @@ def count_stored(url: str) -> tuple[int, int]:
 
 
 @contextlib.asynccontextmanager
-async def serving(kind: str, emu_url: str) -> AsyncIterator[tuple[str, int, str]]:
-    """``switchboard serve`` on a fresh ``kind`` store: yields (webhook URL, pid, store URL)."""
-    with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp)) as url:
+async def serving(
+    kind: str, emu_url: str, pg_admin: str = PG_ADMIN
+) -> AsyncIterator[tuple[str, int, str]]:
+    """``switchboard serve`` on a fresh ``kind`` store (PostgreSQL: a database made on the
+    server of ``pg_admin``): yields (webhook URL, pid, store URL)."""
+    with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp), pg_admin) as url:
         config = Path(tmp) / "config.yaml"
         config.write_text(
             f'database_url: "{url}"\n'
@@ -275,7 +279,8 @@ async def bench_kind(kind: str, args: argparse.Namespace, emu_url: str) -> None:
     bodies = make_updates(200 + n * args.rounds, args.users)
     ratios: list[float] = []
     p99s: list[float] = []
-    async with bare() as bare_url, serving(kind, emu_url) as (serve_url, pid, store):
+    served_by = serving(kind, emu_url, args.pg_admin)
+    async with bare() as bare_url, served_by as (serve_url, pid, store):
         await load(bare_url, bodies[:200], k, "warm-up")
         await load(serve_url, bodies[:200], k, "warm-up")
         profile = Path(f"{args.profile}.{kind}.raw") if args.profile else None
@@ -332,6 +337,7 @@ def main(argv: list[str] | None = None) -> None:
         metavar="PREFIX",
         help="record serve with py-spy during the timed rounds into PREFIX.<db>.raw",
     )
+    parser.add_argument("--pg-admin", default=PG_ADMIN, help="DSN allowed to create databases")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare_server:

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.ingest_store                    # 20,000 updates, batches of 40
     .venv/bin/python -m bench.ingest_store --updates 50000 --batch 100 --db sqlite
+    .venv/bin/python -m bench.ingest_store --db postgres --pg-admin postgresql://postgres@127.0.0.1:55432/postgres
 
 The updates of ``bench.ingest`` (500 users, one in ten a ``/start`` deep link, one in twenty
 a photo), parsed as the webhook parses them, are written by ``record_inbound_many`` in
@@ -19,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.ingest import make_updates, store_url
+from bench.ingest import PG_ADMIN, make_updates, store_url
 from bots.telegram.updates import parse_update
 from store.db import open_database
 from store.inbound import record_inbound_many
@@ -29,8 +30,8 @@ from store.models import Bot
 WARM_UP = 2000
 
 
-def bench_kind(kind: str, updates: int, batch: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp)) as url:
+def bench_kind(kind: str, updates: int, batch: int, pg_admin: str = PG_ADMIN) -> None:
+    with tempfile.TemporaryDirectory() as tmp, store_url(kind, Path(tmp), pg_admin) as url:
         database = open_database(url)
         try:
             migrate(database)
@@ -60,9 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--updates", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=40)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--pg-admin", default=PG_ADMIN, help="DSN allowed to create databases")
     args = parser.parse_args(argv)
     for kind in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
-        bench_kind(kind, args.updates, args.batch)
+        bench_kind(kind, args.updates, args.batch, args.pg_admin)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """Sampling a benchmark's server with py-spy, and the top entries of what it recorded.
 
-py-spy is not a dependency of the project: install it into the virtualenv to profile
-(``.venv/bin/pip install py-spy``). ``sampling(pid, path)`` records the process while the
-``with`` block runs (only samples holding the GIL: where Python spends CPU, not where its
-threads wait), in py-spy's raw format (one collapsed stack per line with its count);
-``top(path)`` reads that file back as the functions with the most samples, by their own time
-and by the time spent in them and what they call.
+py-spy is one of the dev extras (``make install`` puts it into the virtualenv).
+``sampling(pid, path)`` records the process while the ``with`` block runs (only samples
+holding the GIL: where Python spends CPU, not where its threads wait), in py-spy's raw
+format (one collapsed stack per line with its count); ``top(path)`` reads that file back as
+the functions with the most samples, by their own time and by the time spent in them and
+what they call.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def py_spy() -> str:
     beside = Path(sys.executable).with_name("py-spy")
     found = str(beside) if beside.exists() else shutil.which("py-spy")
     if found is None:
-        raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
+        raise SystemExit("py-spy is not installed: make install (the dev extras)")
     return found
 
 

@@ -21,11 +21,16 @@ retried down to the events it refuses (``record_isolated``); those get ``StoreRe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import threading
 import zlib
+from collections import deque
 from collections.abc import Sequence
 
-from bots.webhook import store_call
+from bots.webhook import run_detached
+from store.db import database_proxy
 from store.errors import (
     StoreError,
     StoreRejected,
@@ -42,50 +47,132 @@ log = logging.getLogger("switchboard.ingest")
 Waiting = tuple[InboundMessage, "asyncio.Future[RecordResult]"]
 
 
+# While requests keep arriving (the queue grew since the last look), a batch waits one more
+# loop iteration, for at most this long since its first event: under load the next requests
+# are already in the socket buffers, and a batch of 1 followed by one of 39 cost two
+# transactions (~0.7 ms of CPU each, docs/benchmarks.md) where one would do.
+LINGER_S = 0.002
+
+
 class _Lane:
+    """A queue of waiting events and one long-lived writer thread that stores them a batch
+    at a time; the results come back by ``call_soon_threadsafe``.
+
+    The thread is woken by a byte written to a pipe, not by a lock or a queue: waking a
+    thread is where a loaded machine's scheduler hands the CPU to the woken thread, and
+    ``os.write`` does that without holding the GIL, while a lock released by
+    ``SimpleQueue.put`` or ``ThreadPoolExecutor.submit`` (``asyncio.to_thread``) does it
+    with the GIL held: the event loop then sat descheduled holding the GIL that the writer
+    needed (``submit`` was the top entry of serve's profile, docs/benchmarks.md).
+    """
+
     def __init__(self, max_batch: int) -> None:
         self.max_batch = max_batch
         self.queue: list[Waiting] = []
-        self.wake = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
+        self.loop = asyncio.get_running_loop()
+        self.thread: threading.Thread | None = None
+        self.pending: deque[list[Waiting] | None] = deque()  # handed over, for the thread
+        self.wake_fd = -1  # the write end of the thread's pipe
+        self.writing = False  # a batch is with the thread
+        self.looking = False  # a look at the queue is scheduled
+        self.seen = 0  # the queue's length at the last look
+        self.first_at = 0.0  # loop time of the first look at this batch
 
     def submit(self, item: Waiting) -> None:
         self.queue.append(item)
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run(), name="inbound-writer")
-        self.wake.set()
+        if not self.writing and not self.looking:
+            self._look_soon()
 
-    async def _run(self) -> None:
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            while self.queue:
-                batch = self.queue[: self.max_batch]
-                del self.queue[: self.max_batch]
-                await _write(batch)
+    def _look_soon(self) -> None:
+        self.looking = True
+        self.seen = 0
+        self.first_at = self.loop.time()
+        self.loop.call_soon(self._look)
+
+    def _look(self) -> None:
+        self.looking = False
+        if self.writing or not self.queue:
+            return
+        waiting = len(self.queue)
+        if self.seen < waiting < self.max_batch and self.loop.time() - self.first_at < LINGER_S:
+            self.looking = True
+            self.seen = waiting
+            self.loop.call_soon(self._look)
+            return
+        batch = self.queue[: self.max_batch]
+        del self.queue[: self.max_batch]
+        self.writing = True
+        self._hand_over(batch)
+
+    def _hand_over(self, batch: list[Waiting] | None) -> None:
+        if self.thread is None:
+            if batch is None:
+                return
+            self.pending = deque()
+            read_fd, self.wake_fd = os.pipe()
+            self.thread = threading.Thread(
+                target=self._work,
+                args=(self.pending, read_fd, self.wake_fd),
+                name="inbound-writer",
+                daemon=True,
+            )
+            self.thread.start()
+        self.pending.append(batch)
+        os.write(self.wake_fd, b"\0")
+        if batch is None:
+            self.thread = None
+
+    def _work(self, pending: deque[list[Waiting] | None], read_fd: int, write_fd: int) -> None:
+        """The writer thread: store each batch handed over until ``None`` comes."""
+        try:
+            while True:
+                os.read(read_fd, 64)
+                while pending:
+                    batch = pending.popleft()
+                    if batch is None:
+                        return
+                    self._write(batch)
+        finally:
+            os.close(read_fd)
+            os.close(write_fd)
+            if not database_proxy.is_closed():  # this thread's connection
+                database_proxy.close()
+
+    def _write(self, batch: list[Waiting]) -> None:
+        outcome: list[RecordResult | StoreError] | Exception
+        try:
+            outcome = run_detached(record_isolated, [event for event, _ in batch])
+        except Exception as exc:  # not a per-item outcome: everyone's
+            outcome = exc
+        with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits any more
+            self.loop.call_soon_threadsafe(self._written, batch, outcome)
+
+    def _written(
+        self, batch: list[Waiting], outcome: list[RecordResult | StoreError] | Exception
+    ) -> None:
+        self.writing = False
+        _settle(batch, outcome)
+        if self.queue and not self.looking:
+            self._look_soon()
 
     async def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-            self.task = None
+        self._hand_over(None)
         for _, future in self.queue:
             if not future.done():
                 future.cancel()
         self.queue.clear()
 
 
-async def _write(batch: list[Waiting]) -> None:
-    try:
-        results = await store_call(record_isolated, [event for event, _ in batch])
-    except Exception as exc:  # not a per-item outcome (the thread pool is gone): everyone
-        if not isinstance(exc, StoreError):
-            log.error("inbound writer: a batch of %d failed: %s", len(batch), first_line(exc))
+def _settle(batch: list[Waiting], outcome: list[RecordResult | StoreError] | Exception) -> None:
+    """Give each waiting request its result (or everyone the batch's failure)."""
+    if isinstance(outcome, Exception):
+        if not isinstance(outcome, StoreError):
+            log.error("inbound writer: a batch of %d failed: %s", len(batch), first_line(outcome))
         for _, future in batch:
             if not future.done():
-                future.set_exception(exc)
+                future.set_exception(outcome)
         return
-    for (_, future), result in zip(batch, results, strict=True):
+    for (_, future), result in zip(batch, outcome, strict=True):
         if future.done():  # the request went away; its event is stored all the same
             continue
         if isinstance(result, StoreError):

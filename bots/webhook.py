@@ -106,30 +106,37 @@ def secrets_match(given: str | bytes | None, expected: str | bytes) -> bool:
 
 
 async def store_call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking store function in a worker thread.
+    """Run a blocking store function in a worker thread (``run_detached`` there).
 
     A database that cannot be reached becomes ``StoreUnavailable``; webhook handlers turn that
-    into 503 so the platform redelivers and nothing is lost. Any error leaves the thread
-    ``detached`` (``store.errors``): its frames, and the cursors they held, are released on
-    the thread that made them; an unexpected error carries its traceback text as a note.
+    into 503 so the platform redelivers and nothing is lost.
     """
 
     def call() -> T:
-        try:
-            return fn(*args, **kwargs)
-        except StoreError as exc:
-            error: BaseException = exc
-            detached(exc)
-        except Exception as exc:
-            if is_unavailable(exc):
-                error = StoreUnavailable(first_line(exc))
-            else:
-                error = exc
-                exc.add_note(f"in the store's worker thread:\n{traceback_text(exc)}")
-            detached(exc)
-        raise error
+        return run_detached(fn, *args, **kwargs)
 
     return await asyncio.to_thread(call)
+
+
+def run_detached(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(*args, **kwargs)`` on the calling (store worker) thread, its errors made fit to
+    cross to the event loop: an unreachable database becomes ``StoreUnavailable``, and any
+    error leaves the thread ``detached`` (``store.errors``): its frames, and the cursors they
+    held, are released on the thread that made them; an unexpected error carries its
+    traceback text as a note."""
+    try:
+        return fn(*args, **kwargs)
+    except StoreError as exc:
+        error: BaseException = exc
+        detached(exc)
+    except Exception as exc:
+        if is_unavailable(exc):
+            error = StoreUnavailable(first_line(exc))
+        else:
+            error = exc
+            exc.add_note(f"in the store's worker thread:\n{traceback_text(exc)}")
+        detached(exc)
+    raise error
 
 
 def unavailable() -> web.Response:

@@ -85,7 +85,7 @@ def serve_command(obj: CliContext, host: str | None, port: int | None, log_forma
     """Serve webhooks, health and ops over HTTP (default 127.0.0.1:8080) until SIGTERM/Ctrl-C."""
     from aiohttp import web
 
-    from commands.web import build_app, serve_installers
+    from commands.web import build_app, freeze_startup_objects, serve_installers
     from store.runtime import open_store
 
     settings = obj.settings
@@ -94,6 +94,7 @@ def serve_command(obj: CliContext, host: str | None, port: int | None, log_forma
     host = host or settings.host
     port = settings.port if port is None else port
     app = build_app(settings, installers=serve_installers())
+    app.on_startup.append(freeze_startup_objects)
     logging.getLogger("switchboard").info("serving on http://%s:%s", host, port)
     web.run_app(
         app,
