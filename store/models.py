@@ -2,8 +2,11 @@
 
 Timestamps are naive UTC (``store.clock.utcnow``). Deleting a client deletes its messages,
 variables, memberships and block history (``on_delete="CASCADE"``; SQLite enforces it because
-``foreign_keys`` is on). The schema itself is created by ``store/migrations``, never by
-``create_tables`` in production code: a change here needs a migration.
+``foreign_keys`` is on). On PostgreSQL the references to clients, labels and lists are not
+declared foreign keys but statement-level triggers with the same rules (migration 1430: one
+check per statement instead of one per row). The schema itself is created by
+``store/migrations``, never by ``create_tables`` in production code: a change here needs a
+migration.
 
 A foreign key declared ``index=False`` is not unindexed: a composite index or primary key of
 its table leads with it (migration 0310 dropped the duplicate single-column ones).

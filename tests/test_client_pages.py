@@ -104,14 +104,18 @@ def test_any_combination_pages_alike_by_ids_and_by_walking(
     people: tuple[Operator, Operator], terms: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Memberships are an ``IN`` over the members for the ids and a per-client ``EXISTS``
-    when walking the list order: both select the same clients in the same order."""
+    when walking the list order, and a small result's ids are read by id or tested during a
+    walk (``WALK_IDS``): every shape selects the same clients in the same order."""
     text = " ".join(terms)
     for viewer in people:
         monkeypatch.setattr(query, "SMALL_RESULT", 10**9)
         small = _walk(text, viewer, per_page=4)
+        monkeypatch.setattr(query, "WALK_IDS", -1)  # the ids tested while walking
+        walked_ids = _walk(text, viewer, per_page=4)
+        monkeypatch.setattr(query, "WALK_IDS", 10**9)
         monkeypatch.setattr(query, "SMALL_RESULT", -1)
         large = _walk(text, viewer, per_page=4)
-        assert small == large, text
+        assert small == walked_ids == large, text
         total, pages = small
         assert len([name for page in pages for name in page]) == total
 

@@ -11,6 +11,7 @@ from store.db import is_postgres
 
 lean = importlib.import_module("store.migrations.0310_lean_indexes")
 bot_index = importlib.import_module("store.migrations.1421_drop_client_bot_id")
+value_index = importlib.import_module("store.migrations.1450_variable_value")
 
 
 def _indexes(db: peewee.Database, table: str) -> dict[str, list[str]]:
@@ -51,3 +52,15 @@ def test_client_bot_id_is_gone_and_two_unique_indexes_lead_with_bot_id(db: peewe
     assert _indexes(db, "client")["client_bot_id"] == ["bot_id"]
     bot_index.up(None, db)
     assert "client_bot_id" not in _indexes(db, "client")
+
+
+def test_variable_values_are_indexed_value_first_on_postgresql_only(db: peewee.Database) -> None:
+    """PostgreSQL cannot skip-scan ``(name, value, client_id)`` for ``var:=VALUE``; SQLite
+    can, and keeps one index fewer to maintain."""
+    expected = {value_index.INDEX: ["value", "client_id"]} if is_postgres(db) else {}
+    led_by_value = {n: c for n, c in _indexes(db, "variable").items() if c[0] == "value"}
+    assert led_by_value == expected
+    value_index.down(None, db)
+    assert value_index.INDEX not in _indexes(db, "variable")
+    value_index.up(None, db)
+    assert (value_index.INDEX in _indexes(db, "variable")) == is_postgres(db)

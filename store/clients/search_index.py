@@ -32,6 +32,9 @@ ABANDONED_S: Final = 300.0  # a mark no batch touched for this long (seconds): i
 # 'rebuild' re-tokenises every client, ~15 % cheaper per row than inserting (1M rows: 5.9 vs
 # 7.3 s CPU): the cheaper way when the pending clients outnumber the indexed ones this much.
 REBUILD_RATIO: Final = 4
+# ...but it is one transaction: beyond this many clients (~1.5 s CPU) it would hold SQLite's
+# write lock longer than ingest's busy_timeout (5 s) on a loaded machine; chunks instead.
+REBUILD_MAX: Final = 250_000
 
 
 def purge_stale(limit: int = PURGE_BATCH) -> int:
@@ -90,8 +93,8 @@ def catch_up(
 ) -> int:
     """Index the clients above the mark, ``chunk`` per write transaction, raising the mark as
     it goes, and remove the mark when none is left; ``limit`` stops after about that many.
-    ``rebuild``: the whole index in one transaction instead (default: when that is cheaper,
-    never with a ``limit``). Returns how many clients were indexed."""
+    ``rebuild``: the whole index in one transaction instead (default: when that is cheaper and
+    the store small enough, never with a ``limit``). Returns how many clients were indexed."""
     after = pending_after()
     if after is None:
         return 0
@@ -144,7 +147,7 @@ def catch_up_abandoned(now: float | None = None) -> int:
 def _rebuild_is_cheaper(after: int) -> bool:
     indexed = _count("SELECT count(*) FROM client WHERE id <= ?", after)
     pending = _count("SELECT count(*) FROM client WHERE id > ?", after)
-    return indexed * REBUILD_RATIO < pending
+    return indexed * REBUILD_RATIO < pending and indexed + pending <= REBUILD_MAX
 
 
 def _count(sql: str, after: int) -> int:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
-from typing import Literal, cast
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, cast
 
 import peewee as pw
 
@@ -45,6 +45,26 @@ def _fts_match(columns: str, needle: str) -> Expr:
     return CLIENT_ID.in_(pw.SQL("(SELECT rowid FROM client_fts WHERE client_fts MATCH ?)", [query]))
 
 
+def _name_match(needle: str) -> Expr:
+    return SEARCH_NAME.contains(needle) | SEARCH_MESSENGER_ID.contains(needle)
+
+
+def _id_match(needles: Sequence[str]) -> Expr:
+    as_text = SEARCH_ID.cast("text")
+    return _any([as_text.contains(needle) for needle in needles])
+
+
+# The terms that are a condition on a client's ``client_search`` row alone (PostgreSQL).
+SIDE_MATCH: dict[str, Callable[[Any], Expr]] = {"search": _name_match, "id": _id_match}
+
+
+def side_match(key: str, value: Any) -> Expr | None:
+    """PostgreSQL: the term ``key:value`` (not negated) as a condition on ``client_search``'s
+    columns alone, for the terms that are one (``search``, ``id``); None for any other."""
+    make = SIDE_MATCH.get(key)
+    return None if make is None else make(value)
+
+
 def _searched(condition: Expr) -> Expr:
     """The client's row in ``client_search`` meets ``condition`` (PostgreSQL)."""
     return CLIENT_ID.in_(CLIENT_SEARCH.select(SEARCH_ID).where(condition))
@@ -53,7 +73,7 @@ def _searched(condition: Expr) -> Expr:
 def search(needle: str) -> Expr:
     """Name or messenger id contains ``needle``, ignoring case in every alphabet."""
     if is_postgres():
-        return _searched(SEARCH_NAME.contains(needle) | SEARCH_MESSENGER_ID.contains(needle))
+        return _searched(_name_match(needle))
     if len(needle) >= TRIGRAM:
         return _fts_match("name messenger_id", needle)
     folded = needle.lower()
@@ -65,8 +85,7 @@ def search(needle: str) -> Expr:
 def id_contains(needles: Sequence[str]) -> Expr:
     """The internal id, written in decimal, contains any of ``needles`` (digits)."""
     if is_postgres():
-        as_text = SEARCH_ID.cast("text")
-        return _searched(_any([as_text.contains(needle) for needle in needles]))
+        return _searched(_id_match(needles))
     parts: list[Expr] = []
     for needle in needles:
         if len(needle) >= TRIGRAM:

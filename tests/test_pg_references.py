@@ -1,0 +1,399 @@
+"""References to clients, labels and lists on PostgreSQL, enforced once per statement
+(migration 1430, issue 14 items 4 and 7): a row naming a missing client is refused whole,
+deleting clients deletes every row referring to them, and a concurrent insert and delete never
+leave an orphan."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import peewee
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from store.clients.targets import delete_clients, select_targets
+from store.models import (
+    AdminNotice,
+    Block,
+    BlockHistory,
+    CampaignRecipient,
+    Client,
+    Label,
+    LabelMembership,
+    ListMembership,
+    MailingList,
+    Message,
+    Variable,
+)
+from tests import factories
+
+MIGRATION = "store.migrations.1430_references_per_statement"
+REFERRING = (
+    AdminNotice,
+    BlockHistory,
+    CampaignRecipient,
+    LabelMembership,
+    ListMembership,
+    Message,
+    Variable,
+)
+Connections = tuple[psycopg.Connection, psycopg.Connection, psycopg.Connection]
+MISSING = 10**9  # no client has this id
+SERIAL = itertools.count()  # messenger ids unique across hypothesis' examples
+
+
+def _refer(client_id: int, n: int = 0) -> None:
+    """One row naming ``client_id`` in every table that refers to clients."""
+    bot = factories.bot()
+    operator = factories.operator(9000 + client_id * 10 + n, "Op")
+    label = Label.get_or_create(name=f"L{n}")[0]
+    mailing_list = MailingList.get_or_create(name=f"M{n}")[0]
+    block = Block.get_or_create(name=f"B{n}")[0]
+    AdminNotice.create(operator=operator, chat_id=1, client=client_id)
+    BlockHistory.create(client=client_id, block=block)
+    CampaignRecipient.create(campaign_id=n + 1, client=client_id)
+    LabelMembership.create(client=client_id, label=label)
+    ListMembership.create(client=client_id, mailing_list=mailing_list)
+    Message.create(client=client_id, bot=bot, direction="in", author_kind="client", text="hi")
+    Variable.create(client=client_id, name=f"v{n}", value="x")
+
+
+def _referring_ids() -> dict[str, set[int | None]]:
+    return {
+        model._meta.table_name: {row.client_id for row in model.select(model.client)}
+        for model in REFERRING
+    }
+
+
+def _fk_violation(excinfo: pytest.ExceptionInfo[peewee.IntegrityError]) -> psycopg.Error:
+    cause = excinfo.value.__cause__ or excinfo.value.__context__  # what peewee wrapped
+    assert isinstance(cause, psycopg.errors.ForeignKeyViolation), cause
+    return cause
+
+
+@pytest.fixture(params=["fresh", "upgraded"])
+def refs_db(request: pytest.FixtureRequest, pg_db: peewee.Database) -> peewee.Database:
+    """Built from scratch (campaign_recipient keeps a declared key), or as a database that had
+    every table when 1430 ran (every reference a statement trigger)."""
+    if request.param == "upgraded":
+        migration = importlib.import_module(MIGRATION)
+        migration.down(None, pg_db)
+        migration.up(None, pg_db)
+    return pg_db
+
+
+PARENTS = ("client", "label", "mailing_list")
+ALL_REFERENCES = {(model._meta.table_name, "client") for model in REFERRING} | {
+    ("label_membership", "label"),
+    ("list_membership", "mailing_list"),
+}
+
+
+def _enforcement(db: peewee.Database) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """The (table, parent) references triggers check, and those with a declared foreign key."""
+    triggers = set(
+        db.execute_sql(
+            "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal"
+        ).fetchall()
+    )
+    checked = {
+        (table, parent)
+        for table, parent in ALL_REFERENCES
+        if {(table, f"{table}_{parent}_check_{event}") for event in ("insert", "update")}
+        <= triggers
+    }
+    assert {(parent, f"{parent}_references_cascade") for parent in PARENTS} <= triggers
+    declared = set(
+        db.execute_sql(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND confrelid::regclass::text = ANY (%s)",
+            (list(PARENTS),),
+        ).fetchall()
+    )
+    return checked, declared
+
+
+def test_every_reference_is_enforced_once(pg_db: peewee.Database) -> None:
+    """Built from scratch, 1430 runs before 1801 creates campaign_recipient (declared key)."""
+    tables = {field.model._meta.table_name for field in Client._meta.backrefs}
+    assert tables == {model._meta.table_name for model in REFERRING}
+    checked, declared = _enforcement(pg_db)
+    assert declared == {("campaign_recipient", "client")}
+    assert checked == ALL_REFERENCES - declared
+
+
+@pytest.mark.parametrize(
+    "insert",
+    [
+        lambda cid: LabelMembership.create(client=cid, label=Label.create(name="x")),
+        lambda cid: ListMembership.create(client=cid, mailing_list=MailingList.create(name="x")),
+        lambda cid: Variable.create(client=cid, name="size", value="XL"),
+        lambda cid: Message.create(
+            client=cid, bot=factories.bot(), direction="in", author_kind="client", text="hi"
+        ),
+        lambda cid: CampaignRecipient.create(campaign_id=1, client=cid),
+    ],
+    ids=["label", "list", "variable", "message", "campaign_recipient"],
+)
+def test_a_row_for_a_missing_client_is_refused(
+    refs_db: peewee.Database, insert: Callable[[int], object]
+) -> None:
+    before = _referring_ids()
+    with pytest.raises(peewee.IntegrityError) as excinfo, refs_db.atomic():
+        insert(MISSING)
+    cause = _fk_violation(excinfo)
+    assert cause.diag.constraint_name == f"{cause.diag.table_name}_client_id_fkey"
+    assert f"Key (client_id)=({MISSING})" in (cause.diag.message_detail or "")
+    assert _referring_ids() == before
+
+
+def test_a_statement_mixing_good_and_missing_ids_fails_whole(refs_db: peewee.Database) -> None:
+    good = factories.client("Anna").id
+    label = Label.create(name="hot")
+    rows = [{"client": good, "label": label}, {"client": MISSING, "label": label}]
+    with pytest.raises(peewee.IntegrityError) as excinfo, refs_db.atomic():
+        LabelMembership.insert_many(rows).execute()
+    _fk_violation(excinfo)
+    assert LabelMembership.select().count() == 0
+
+
+def test_an_update_to_a_missing_client_is_refused_and_a_move_passes(
+    refs_db: peewee.Database,
+) -> None:
+    anna, boris = factories.client("Anna").id, factories.client("Boris").id
+    _refer(anna)
+    with pytest.raises(peewee.IntegrityError) as excinfo, refs_db.atomic():
+        Message.update(client=MISSING).where(Message.client == anna).execute()
+    _fk_violation(excinfo)
+    Message.update(client=boris).where(Message.client == anna).execute()  # a merge moves them
+    Message.update(text="edited").where(Message.client == boris).execute()
+    assert [m.client_id for m in Message.select()] == [boris]
+
+
+def test_null_client_passes(refs_db: peewee.Database) -> None:
+    notice = AdminNotice.create(operator=factories.operator(1, "Op"), chat_id=1, client=None)
+    assert AdminNotice.get_by_id(notice.id).client_id is None
+
+
+@pytest.mark.parametrize("how", ["statement", "delete_clients"])
+def test_deleting_clients_deletes_every_row_referring_to_them(
+    refs_db: peewee.Database, how: str
+) -> None:
+    anna, boris, vera = (factories.client(name).id for name in ("Anna", "Boris", "Vera"))
+    for n, cid in enumerate((anna, boris, vera)):
+        _refer(cid, n)
+    if how == "statement":
+        Client.delete().where(Client.id.in_([anna, vera])).execute()
+    else:
+        with refs_db.atomic():  # as the bulk delete runs it
+            delete_clients(select_targets(Client.id.in_([anna, vera]))[1])
+    assert _referring_ids() == {model._meta.table_name: {boris} for model in REFERRING}
+
+
+def test_an_id_still_referred_to_cannot_change_or_be_truncated(refs_db: peewee.Database) -> None:
+    anna = factories.client("Anna").id
+    _refer(anna)
+    with pytest.raises(peewee.IntegrityError) as excinfo, refs_db.atomic():
+        Client.update(id=MISSING).where(Client.id == anna).execute()
+    _fk_violation(excinfo)
+    with pytest.raises(peewee.IntegrityError), refs_db.atomic():
+        refs_db.execute_sql("TRUNCATE client CASCADE")  # no foreign key left for CASCADE to follow
+    assert Client.select().count() == 1
+    tables = ", ".join(model._meta.table_name for model in (Client, *REFERRING))
+    refs_db.execute_sql(f"TRUNCATE {tables}")  # with every table referring to it: allowed
+    assert Client.select().count() == 0
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.integers(0, 7), min_size=1, max_size=12),
+    st.sets(st.integers(0, 3)),
+)
+def test_random_ids_are_refused_exactly_when_one_is_missing(
+    refs_db: peewee.Database, picks: list[int], deleted: set[int]
+) -> None:
+    """Clients 0–3 exist except ``deleted``; 4–7 never did. One multi-row insert of messages."""
+    clients = [factories.client(f"C{i}", f"c-{next(SERIAL)}").id for i in range(4)]
+    Client.delete().where(Client.id.in_([clients[i] for i in deleted])).execute()
+    ids = [clients[i] if i < 4 else MISSING + i for i in picks]
+    bot = factories.bot()
+    rows = [{"client": cid, "bot": bot, "direction": "in", "author_kind": "client"} for cid in ids]
+    before = Message.select().count()
+    if any(i >= 4 or i in deleted for i in picks):
+        with pytest.raises(peewee.IntegrityError) as excinfo, refs_db.atomic():
+            Message.insert_many(rows).execute()
+        _fk_violation(excinfo)
+        assert Message.select().count() == before
+    else:
+        Message.insert_many(rows).execute()
+        assert Message.select().count() == before + len(rows)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.sets(st.integers(0, 4)), st.lists(st.integers(0, 4), max_size=6))
+def test_random_deletes_leave_exactly_the_survivors_rows(
+    refs_db: peewee.Database, deleted: set[int], extra: list[int]
+) -> None:
+    for model in REFERRING:
+        model.delete().execute()
+    clients = [factories.client(f"D{i}", f"d-{next(SERIAL)}").id for i in range(5)]
+    for n, i in enumerate(extra):  # some clients referred to more than once
+        _refer(clients[i], n + 1)
+    for i in range(5):
+        _refer(clients[i])
+    Client.delete().where(Client.id.in_([clients[i] for i in deleted])).execute()
+    survivors = {clients[i] for i in range(5) if i not in deleted}
+    assert _referring_ids() == {model._meta.table_name: survivors for model in REFERRING}
+
+
+# Two connections: the insert of a membership and the delete of its client, in either order.
+
+
+@pytest.fixture
+def two_connections(pg_url: str, refs_db: peewee.Database) -> Iterator[Connections]:
+    first, second, watcher = (psycopg.connect(pg_url) for _ in range(3))
+    watcher.autocommit = True
+    try:
+        yield first, second, watcher
+    finally:
+        for conn in (first, second, watcher):
+            conn.close()
+
+
+def _wait_until_blocked(watcher: psycopg.Connection, conn: psycopg.Connection) -> None:
+    """Until ``conn`` waits for a lock (the other transaction holds it); 30 s at most."""
+    for _ in range(300):
+        row = watcher.execute(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (conn.info.backend_pid,)
+        ).fetchone()
+        if row and row[0] == "Lock":
+            return
+        time.sleep(0.1)
+    raise AssertionError("the second transaction never waited for the first")
+
+
+def _in_thread(work: Callable[[], None]) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+def _count(conn: psycopg.Connection, sql: str) -> int:
+    row = conn.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _orphans(conn: psycopg.Connection) -> int:
+    return _count(
+        conn,
+        "SELECT count(*) FROM label_membership m WHERE NOT EXISTS "
+        "(SELECT 1 FROM client c WHERE c.id = m.client_id)",
+    )
+
+
+def test_a_delete_waits_for_an_uncommitted_insert_then_cascades(
+    two_connections: Connections,
+) -> None:
+    inserter, deleter, watcher = two_connections
+    client_id = factories.client("Anna").id
+    label_id = Label.create(name="hot").id
+    inserter.execute("INSERT INTO label_membership VALUES (%s, %s)", (client_id, label_id))
+
+    def delete() -> None:
+        deleter.execute("DELETE FROM client WHERE id = %s", (client_id,))
+        deleter.commit()
+
+    thread, errors = _in_thread(delete)
+    _wait_until_blocked(watcher, deleter)
+    inserter.commit()
+    thread.join(30)
+    assert errors == []
+    assert _count(watcher, "SELECT count(*) FROM label_membership") == 0
+    assert _orphans(watcher) == 0
+
+
+@pytest.mark.parametrize("outcome", ["commit", "rollback"])
+def test_an_insert_waits_for_an_uncommitted_delete(
+    two_connections: Connections, outcome: str
+) -> None:
+    inserter, deleter, watcher = two_connections
+    client_id = factories.client("Anna").id
+    label_id = Label.create(name="hot").id
+    deleter.execute("DELETE FROM client WHERE id = %s", (client_id,))
+
+    def insert() -> None:
+        inserter.execute("INSERT INTO label_membership VALUES (%s, %s)", (client_id, label_id))
+        inserter.commit()
+
+    thread, errors = _in_thread(insert)
+    _wait_until_blocked(watcher, inserter)
+    getattr(deleter, outcome)()
+    thread.join(30)
+    memberships = _count(watcher, "SELECT count(*) FROM label_membership")
+    if outcome == "commit":  # the client is gone: the insert fails, nothing is left behind
+        assert len(errors) == 1 and isinstance(errors[0], psycopg.errors.ForeignKeyViolation)
+        assert memberships == 0
+    else:  # the delete rolled back: the client is there, locked by the insert
+        assert errors == []
+        assert memberships == 1
+    assert _orphans(watcher) == 0
+
+
+def test_down_restores_the_foreign_keys(pg_db: peewee.Database) -> None:
+    migration = importlib.import_module(MIGRATION)
+    migration.down(None, pg_db)
+    restored = pg_db.execute_sql(
+        "SELECT conrelid::regclass::text, confrelid::regclass::text, confdeltype "
+        "FROM pg_constraint WHERE contype = 'f' AND confrelid::regclass::text = ANY (%s)",
+        (list(PARENTS),),
+    ).fetchall()
+    assert sorted(restored) == sorted((table, parent, "c") for table, parent in ALL_REFERENCES)
+    leftover = pg_db.execute_sql(
+        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND (tgname LIKE '%%_check_%%' "
+        "OR tgname LIKE '%%_references%%' OR tgname LIKE '%%_still_referenced')"
+    ).fetchall()
+    assert leftover == []
+    # Up again, as on a database upgraded after 1801: every foreign key replaced.
+    migration.up(None, pg_db)
+    assert _enforcement(pg_db) == (ALL_REFERENCES, set())
+
+
+def test_labels_and_lists_are_checked_and_cascade(refs_db: peewee.Database) -> None:
+    anna = factories.client("Anna").id
+    hot, cold = Label.create(name="hot"), Label.create(name="cold")
+    vip = MailingList.create(name="VIP")
+    with pytest.raises(peewee.IntegrityError) as excinfo, refs_db.atomic():
+        LabelMembership.insert_many(
+            [{"client": anna, "label": hot}, {"client": anna, "label": MISSING}]
+        ).execute()
+    assert _fk_violation(excinfo).diag.constraint_name == "label_membership_label_id_fkey"
+    with pytest.raises(peewee.IntegrityError) as excinfo, refs_db.atomic():
+        ListMembership.create(client=anna, mailing_list=MISSING)
+    assert _fk_violation(excinfo).diag.constraint_name == "list_membership_mailing_list_id_fkey"
+    LabelMembership.insert_many(
+        [{"client": anna, "label": hot}, {"client": anna, "label": cold}]
+    ).execute()
+    ListMembership.create(client=anna, mailing_list=vip)
+    hot.delete_instance()
+    vip.delete_instance()
+    assert [m.label_id for m in LabelMembership.select()] == [cold.id]
+    assert ListMembership.select().count() == 0
