@@ -397,3 +397,27 @@ def test_labels_and_lists_are_checked_and_cascade(refs_db: peewee.Database) -> N
     vip.delete_instance()
     assert [m.label_id for m in LabelMembership.select()] == [cold.id]
     assert ListMembership.select().count() == 0
+
+
+def test_a_set_null_reference_is_nulled_not_deleted(pg_db: peewee.Database) -> None:
+    """No reference to a client is ON DELETE SET NULL today; the migration's cascade writes
+    one as an UPDATE. Generated here for a scratch table (the database is thrown away)."""
+    migration = importlib.import_module(MIGRATION)
+    pg_db.execute_sql("CREATE TABLE scratch_note (id serial PRIMARY KEY, client_id integer)")
+    scratch = ("scratch_note", "client_id", "client", "SET NULL", ("id",))
+    for statement in migration._check_statements("scratch_note", "client_id", "client", ("id",)):
+        pg_db.execute_sql(statement)
+    pg_db.execute_sql("DROP TRIGGER client_references_cascade ON client")
+    of_client = [reference for reference in migration.REFERENCES if reference[2] == "client"]
+    for statement in migration._cascade_statements("client", [*of_client, scratch]):
+        pg_db.execute_sql(statement)
+    anna, boris = factories.client("Anna").id, factories.client("Boris").id
+    pg_db.execute_sql(
+        "INSERT INTO scratch_note (client_id) VALUES (%s), (%s), (NULL)", (anna, boris)
+    )
+    with pytest.raises(peewee.IntegrityError) as excinfo, pg_db.atomic():
+        pg_db.execute_sql("INSERT INTO scratch_note (client_id) VALUES (%s)", (MISSING,))
+    assert _fk_violation(excinfo).diag.constraint_name == "scratch_note_client_id_fkey"
+    Client.delete().where(Client.id == anna).execute()
+    rows = pg_db.execute_sql("SELECT client_id FROM scratch_note ORDER BY id").fetchall()
+    assert rows == [(None,), (boris,), (None,)]
