@@ -79,8 +79,8 @@ def _fk_violation(excinfo: pytest.ExceptionInfo[peewee.IntegrityError]) -> psyco
 
 @pytest.fixture(params=["fresh", "upgraded"])
 def refs_db(request: pytest.FixtureRequest, pg_db: peewee.Database) -> peewee.Database:
-    """Built from scratch (campaign_recipient keeps a declared key), or as a database that had
-    every table when 1430 ran (every reference a statement trigger)."""
+    """Built from scratch (1903 converts campaign_recipient, created after 1430 ran), or as a
+    database that had every table when 1430 ran (1430 converts every reference)."""
     if request.param == "upgraded":
         migration = importlib.import_module(MIGRATION)
         migration.down(None, pg_db)
@@ -120,12 +120,13 @@ def _enforcement(db: peewee.Database) -> tuple[set[tuple[str, str]], set[tuple[s
 
 
 def test_every_reference_is_enforced_once(pg_db: peewee.Database) -> None:
-    """Built from scratch, 1430 runs before 1801 creates campaign_recipient (declared key)."""
+    """Built from scratch, 1430 runs before 1801 creates campaign_recipient; 1903 converts it:
+    no reference to a client, label or list is left to a per-row trigger."""
     tables = {field.model._meta.table_name for field in Client._meta.backrefs}
     assert tables == {model._meta.table_name for model in REFERRING}
     checked, declared = _enforcement(pg_db)
-    assert declared == {("campaign_recipient", "client")}
-    assert checked == ALL_REFERENCES - declared
+    assert declared == set()
+    assert checked == ALL_REFERENCES
 
 
 @pytest.mark.parametrize(
@@ -421,3 +422,23 @@ def test_a_set_null_reference_is_nulled_not_deleted(pg_db: peewee.Database) -> N
     Client.delete().where(Client.id == anna).execute()
     rows = pg_db.execute_sql("SELECT client_id FROM scratch_note ORDER BY id").fetchall()
     assert rows == [(None,), (boris,), (None,)]
+
+
+def test_1903_converts_only_a_declared_campaign_reference(pg_db: peewee.Database) -> None:
+    """On a database whose campaign_recipient 1430 already converted (upgraded), 1903 changes
+    nothing; where the declared key is back, it converts it and deleting a client cascades."""
+    fresh = importlib.import_module("store.migrations.1903_campaign_references_per_statement")
+    fresh.up(None, pg_db)  # already converted: nothing to do, no error
+    assert _enforcement(pg_db) == (ALL_REFERENCES, set())
+    pg_db.execute_sql(
+        "DROP TRIGGER campaign_recipient_client_check_insert ON campaign_recipient; "
+        "DROP TRIGGER campaign_recipient_client_check_update ON campaign_recipient; "
+        "ALTER TABLE campaign_recipient ADD CONSTRAINT campaign_recipient_client_id_fkey "
+        "FOREIGN KEY (client_id) REFERENCES client(id) ON DELETE CASCADE"
+    )
+    fresh.up(None, pg_db)
+    assert _enforcement(pg_db) == (ALL_REFERENCES, set())
+    anna = factories.client("Anna").id
+    CampaignRecipient.create(campaign_id=1, client=anna)
+    Client.delete().where(Client.id == anna).execute()
+    assert CampaignRecipient.select().count() == 0

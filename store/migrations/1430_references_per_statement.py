@@ -24,8 +24,8 @@ tables:
   referenced table did (the latter now only when such rows exist).
 
 Migrations run in number order: on a database built from scratch this one runs before 1801
-creates ``campaign_recipient``, which then keeps its declared foreign key to client (correct,
-checked per row); a database that had the table when this ran has it replaced (``_present``).
+creates ``campaign_recipient``, whose declared foreign key migration 1903 then converts the same
+way; a database that had the table when this ran has it replaced here (``_present``).
 ``down`` drops the triggers and functions and restores the constraints.
 """
 
