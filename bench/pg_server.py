@@ -74,7 +74,13 @@ def start(data_dir: Path, port: int) -> None:
     status = subprocess.run(
         _as_owner([_bin("pg_ctl"), "-D", str(data), "status"]), capture_output=True
     )
-    if status.returncode != 0:
+    if status.returncode == 0:  # running: read the (possibly changed) deploy file again
+        subprocess.run(
+            _as_owner([_bin("pg_ctl"), "-D", str(data), "reload"]),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    else:
         options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={data}"
         subprocess.run(
             _as_owner(

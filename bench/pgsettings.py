@@ -1,8 +1,9 @@
 """The PostgreSQL settings of ``deploy/postgresql/switchboard.conf``, for the benchmarks.
 
 The benchmarks run on a shared server whose configuration they may not change; they apply
-the deploy file's settings to their own sessions instead (libpq ``options``), all but
-``shared_buffers``, which needs a restart: they print the server's value of it.
+the deploy file's settings to their own sessions instead (libpq ``options``), all but the
+server-wide ones (``shared_buffers`` needs a restart, the checkpoint settings a reload): they
+print the server's values of those. ``bench.pg_server`` runs a server with every one of them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from urllib.parse import quote
 import peewee as pw
 
 CONF = Path(__file__).resolve().parent.parent / "deploy" / "postgresql" / "switchboard.conf"
-RESTART_ONLY = ("shared_buffers",)
+# Server-wide: a restart (shared_buffers) or a reload (the checkpoint settings); a session
+# cannot set them.
+SERVER_WIDE = ("shared_buffers", "max_wal_size", "checkpoint_timeout")
 
 
 def deploy_settings() -> dict[str, str]:
@@ -30,9 +33,7 @@ def deploy_settings() -> dict[str, str]:
 def with_session_settings(url: str) -> str:
     """``url`` with the deploy file's per-session settings as libpq ``options``."""
     options = " ".join(
-        f"-c {name}={value}"
-        for name, value in deploy_settings().items()
-        if name not in RESTART_ONLY
+        f"-c {name}={value}" for name, value in deploy_settings().items() if name not in SERVER_WIDE
     )
     return f"{url}{'&' if '?' in url else '?'}options={quote(options)}"
 
