@@ -1,0 +1,60 @@
+"""``message.bot_id`` checked once per statement, not once per row (issue 14 item 7).
+PostgreSQL only; SQLite keeps its declared foreign key, cheap there.
+
+Ingest inserts a batch of messages in one statement; PostgreSQL's declared foreign key to
+``bot`` ran its check trigger once per row (``SELECT 1 FROM bot WHERE id = $1 FOR KEY SHARE``,
+the same bot row every time): 1.1 ms of the 1.8 ms of a 40-message insert (auto_explain,
+docs/benchmarks.md "Webhook ingest (item 7)"), the biggest single cost of a write batch.
+The reference is enforced with migration 1430's statements (one statement-level check of the
+distinct bot ids, ``foreign_key_violation`` under the old constraint's name; ``ON DELETE
+CASCADE`` by a statement trigger on ``bot``; an id change or ``TRUNCATE`` that leaves messages
+pointing nowhere refused). The other tables referring to bots keep their declared keys: they
+are written a row at a time. ``down`` restores the declared key.
+"""
+
+import importlib
+
+from peewee import PostgresqlDatabase
+
+REFERENCES_1430 = "store.migrations.1430_references_per_statement"
+REFERENCE = ("message", "bot_id", "bot", "CASCADE", ("id",))
+GUARDS = ("references_cascade", "id_still_referenced", "truncate_references")
+
+
+def _declared(db):
+    return (
+        db.execute_sql(
+            "SELECT 1 FROM pg_constraint WHERE conname = 'message_bot_id_fkey' AND contype = 'f'"
+        ).fetchone()
+        is not None
+    )
+
+
+def up(migrator, db):
+    if not isinstance(db, PostgresqlDatabase) or not _declared(db):
+        return
+    per_statement = importlib.import_module(REFERENCES_1430)
+    table, column, parent, _, keys = REFERENCE
+    db.execute_sql(f"ALTER TABLE {table} DROP CONSTRAINT {table}_{column}_fkey")
+    for statement in (
+        *per_statement._check_statements(table, column, parent, keys),
+        *per_statement._cascade_statements(parent, [REFERENCE]),
+        *per_statement._guard_statements(parent, [REFERENCE]),
+    ):
+        db.execute_sql(statement)
+
+
+def down(migrator, db):
+    if not isinstance(db, PostgresqlDatabase) or _declared(db):
+        return
+    table, column, parent, on_delete, _ = REFERENCE
+    for name in GUARDS:
+        db.execute_sql(f"DROP TRIGGER IF EXISTS {parent}_{name} ON {parent}")
+        db.execute_sql(f"DROP FUNCTION IF EXISTS {parent}_{name}()")
+    for event in ("insert", "update"):
+        db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_{parent}_check_{event} ON {table}")
+        db.execute_sql(f"DROP FUNCTION IF EXISTS {table}_{parent}_check_{event}()")
+    db.execute_sql(
+        f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_fkey FOREIGN KEY ({column}) "
+        f"REFERENCES {parent}(id) ON DELETE {on_delete}"
+    )
