@@ -178,6 +178,14 @@ class Variable(BaseModel):
         )
 
 
+# Indexes only PostgreSQL has, made by migrations rather than the models (SQLite does without
+# them): table -> index names. ``variable (value, client_id)``: PostgreSQL 15 cannot skip-scan
+# the covering index for ``var:=VALUE`` (migration 1450).
+POSTGRES_ONLY_INDEXES: dict[str, frozenset[str]] = {
+    "variable": frozenset({"variable_value_client_id"}),
+}
+
+
 class MediaUpload(BaseModel):
     """A file a platform already holds for one bot: the Telegram ``file_id`` or WhatsApp media
     id it answered for a content key (``store.media_uploads``), so later recipients get the file

@@ -4,7 +4,7 @@ The covering index of 0311 starts with the name, so a filter on the value alone 
 it. SQLite skip-scans it (a handful of names: one seek per name); PostgreSQL 15 has no skip
 scan and merge-joined the clients with every client's variables, reading the rows to test the
 value: the capped count of ``var:=XL`` at a million clients read 285,692 variable rows
-(155 ms). With the value first it is an index range. SQLite: nothing to do.
+(155 ms). With the value first it is an index range. SQLite: nothing to do (``store.models.POSTGRES_ONLY_INDEXES``).
 """
 
 from peewee import PostgresqlDatabase
