@@ -236,23 +236,38 @@ def up(migrator, db):
             db.execute_sql(statement)
 
 
+GUARDS = ("references_cascade", "id_still_referenced", "truncate_references")
+
+
+def _drop_guards(db, parent):
+    """Drops ``parent``'s cascade and guard triggers and their functions."""
+    for name in GUARDS:
+        db.execute_sql(f"DROP TRIGGER IF EXISTS {parent}_{name} ON {parent}")
+        db.execute_sql(f"DROP FUNCTION IF EXISTS {parent}_{name}()")
+
+
+def _restore_declared(db, table, column, parent, on_delete):
+    """Drops the statement-level checks of ``table.column`` and declares its foreign key again
+    (the ``down`` of this migration and of 1480, which converted ``message.bot_id`` the same way).
+    """
+    for event in ("insert", "update"):
+        db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_{parent}_check_{event} ON {table}")
+        db.execute_sql(f"DROP FUNCTION IF EXISTS {table}_{parent}_check_{event}()")
+    db.execute_sql(
+        f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_fkey FOREIGN KEY ({column}) "
+        f"REFERENCES {parent}(id) ON DELETE {on_delete}"
+    )
+
+
 def down(migrator, db):
     if not isinstance(db, PostgresqlDatabase):
         return
     for parent in PARENTS:
-        for name in ("references_cascade", "id_still_referenced", "truncate_references"):
-            db.execute_sql(f"DROP TRIGGER IF EXISTS {parent}_{name} ON {parent}")
-            db.execute_sql(f"DROP FUNCTION IF EXISTS {parent}_{name}()")
+        _drop_guards(db, parent)
     for table, column, parent, on_delete, _ in REFERENCES:
         checked = db.execute_sql(
             "SELECT 1 FROM pg_trigger WHERE tgname = %s", (f"{table}_{parent}_check_insert",)
         ).fetchone()
         if checked is None:  # it kept its declared foreign key
             continue
-        for event in ("insert", "update"):
-            db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_{parent}_check_{event} ON {table}")
-            db.execute_sql(f"DROP FUNCTION IF EXISTS {table}_{parent}_check_{event}()")
-        db.execute_sql(
-            f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_fkey FOREIGN KEY ({column}) "
-            f"REFERENCES {parent}(id) ON DELETE {on_delete}"
-        )
+        _restore_declared(db, table, column, parent, on_delete)

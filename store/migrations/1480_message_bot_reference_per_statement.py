@@ -18,7 +18,6 @@ from peewee import PostgresqlDatabase
 
 REFERENCES_1430 = "store.migrations.1430_references_per_statement"
 REFERENCE = ("message", "bot_id", "bot", "CASCADE", ("id",))
-GUARDS = ("references_cascade", "id_still_referenced", "truncate_references")
 
 
 def _declared(db):
@@ -47,14 +46,7 @@ def up(migrator, db):
 def down(migrator, db):
     if not isinstance(db, PostgresqlDatabase) or _declared(db):
         return
+    per_statement = importlib.import_module(REFERENCES_1430)
     table, column, parent, on_delete, _ = REFERENCE
-    for name in GUARDS:
-        db.execute_sql(f"DROP TRIGGER IF EXISTS {parent}_{name} ON {parent}")
-        db.execute_sql(f"DROP FUNCTION IF EXISTS {parent}_{name}()")
-    for event in ("insert", "update"):
-        db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_{parent}_check_{event} ON {table}")
-        db.execute_sql(f"DROP FUNCTION IF EXISTS {table}_{parent}_check_{event}()")
-    db.execute_sql(
-        f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_fkey FOREIGN KEY ({column}) "
-        f"REFERENCES {parent}(id) ON DELETE {on_delete}"
-    )
+    per_statement._drop_guards(db, parent)
+    per_statement._restore_declared(db, table, column, parent, on_delete)

@@ -30,7 +30,7 @@ def up(migrator, db):
     for statement in per_statement._check_statements(table, column, parent, keys):
         db.execute_sql(statement)
     of_client = [r for r in per_statement._present(db) if r[2] == parent]
-    for name in ("references_cascade", "id_still_referenced", "truncate_references"):
+    for name in per_statement.GUARDS:
         db.execute_sql(f"DROP TRIGGER IF EXISTS {parent}_{name} ON {parent}")
     for statement in (
         *per_statement._cascade_statements(parent, of_client),
