@@ -11,7 +11,8 @@ up, as by default). A bare aiohttp handler that only parses the JSON and answers
 another child process. Each round posts N fresh webhook updates (text messages from
 ``--users`` different users, one in ten a ``/start`` deep link, one in twenty a photo) over
 k concurrent keep-alive connections (default 40, Telegram's default ``max_connections``),
-with the secret header, first to the bare handler, then to serve. It reports updates stored
+with the secret header, first to the bare handler, then to serve. After a warm-up of 200
+updates a PostgreSQL store is ``ANALYZE``d (``analyze``). It reports updates stored
 per second (wall clock from the first request to the last answer), p50 / p99
 acknowledgement latency in ms, serve's rate as a ratio of the bare rate in the same round,
 CPU milliseconds per update of serve (and of the PostgreSQL server processes, which other
@@ -225,6 +226,16 @@ def count_stored(url: str) -> tuple[int, int]:
         database.close()
 
 
+def analyze(url: str) -> None:
+    """``ANALYZE`` a PostgreSQL store after the warm-up, as autovacuum does a store in use
+    within its first minute: on a table without statistics the planner picked the wrong index
+    for the dedup look-up (``bot_id`` only, every message of the bot read; docs/benchmarks.md).
+    SQLite plans these look-ups by its indexes without statistics: nothing to do."""
+    if url.startswith("postgres"):
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("ANALYZE")
+
+
 @contextlib.asynccontextmanager
 async def serving(
     kind: str, emu_url: str, pg_admin: str = PG_ADMIN
@@ -283,6 +294,7 @@ async def bench_kind(kind: str, args: argparse.Namespace, emu_url: str) -> None:
     async with bare() as bare_url, served_by as (serve_url, pid, store):
         await load(bare_url, bodies[:200], k, "warm-up")
         await load(serve_url, bodies[:200], k, "warm-up")
+        analyze(store)
         profile = Path(f"{args.profile}.{kind}.raw") if args.profile else None
         for r in range(args.rounds):
             chunk = bodies[200 + r * n : 200 + (r + 1) * n]
