@@ -8,7 +8,9 @@
   of other columns (which write nothing to the side table), deletes, an id moved, TRUNCATE,
   and the CSV import's staged statements;
 - the migration's ``down`` puts the trigram indexes back on ``client``, ``up`` refills;
-- the searched columns keep 1,000-entry statistics (migration 1422).
+- the searched columns keep 1,000-entry statistics (migration 1422);
+- an ingest batch's client update (last action, unread) writes nothing to the side table and
+  fires no trigger function, a rename in the same batch writes that client's row (1940).
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from hypothesis import strategies as st
 from store.clients.query import select_clients
 from store.filters import parse_filter
 from store.filters.syntax import quote
+from store.inbound import InboundMessage, record_inbound_many
 from store.models import Client, Operator
 from tests.factories import MOSCOW, bot, operator
 from tests.test_import_batches import HEADER, do_import, row
 
 MIGRATION = importlib.import_module("store.migrations.1420_client_search_table")
+ROW_TRIGGER = importlib.import_module("store.migrations.1940_client_search_row_trigger")
 STATISTICS = importlib.import_module("store.migrations.1422_client_search_statistics")
 # Letters whose case PostgreSQL's ILIKE and Python fold alike, digits, LIKE's wildcards.
 ALPHABET = "abcxyzABCXYZ0189 абвгдеёжкнстюяАБВЕЁКНСЯ%_\\"
@@ -192,6 +196,58 @@ def index_names(db: peewee.Database, table: str) -> set[str]:
     return {i.name for i in db.get_indexes(table)}
 
 
+def update_trigger(db: peewee.Database) -> tuple[bool, list[str], bool]:
+    """(fires per row, the columns it is limited to, has a WHEN condition) of the client
+    update trigger."""
+    cursor = db.execute_sql(
+        "SELECT (t.tgtype & 1) = 1, "
+        "ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = t.tgrelid "
+        "AND a.attnum = ANY(t.tgattr) ORDER BY a.attname), t.tgqual IS NOT NULL "
+        "FROM pg_trigger t WHERE t.tgname = 'client_search_update'"
+    )
+    per_row, columns, conditional = cursor.fetchone()
+    return per_row, columns, conditional
+
+
+def test_an_ingest_update_leaves_the_side_table_alone_and_a_rename_writes_it(
+    pg_db: peewee.Database, admin: Operator
+) -> None:
+    # Not even queued for an update of other columns: limited to the searched ones, per row.
+    assert update_trigger(pg_db) == (True, ["id", "messenger_id", "name"], True)
+    on = bot()
+
+    def message(sender: str, key: str, name: str) -> InboundMessage:
+        return InboundMessage(on.name, sender, key, text="hi", name=name)
+
+    record_inbound_many([message("a1", "k1", "Анна"), message("b1", "k2", "Борис")])
+    assert_in_step(pg_db)
+    versions = side_versions(pg_db)
+    # Both write again under the same names: the clients' last action and unread change.
+    record_inbound_many([message("a1", "k3", "Анна"), message("b1", "k4", "Борис")])
+    assert Client.select().where(Client.unread).count() == 2
+    assert side_versions(pg_db) == versions
+    # One of them renamed in the next batch: that side row only.
+    record_inbound_many([message("a1", "k5", "Анна"), message("b1", "k6", "Бронислав")])
+    after = side_versions(pg_db)
+    (renamed,) = [i for i in after if after[i] != versions[i]]
+    assert Client.get_by_id(renamed).name == "Бронислав"
+    assert_in_step(pg_db)
+    assert len(matched("search:бронислав", admin)) == 1 and not matched("search:борис", admin)
+
+
+def test_the_row_trigger_down_and_up(pg_db: peewee.Database) -> None:
+    insert_clients([("Ксения", "k1"), ("Kate", "k2")])
+    ROW_TRIGGER.down(None, pg_db)  # 1420's statement trigger
+    assert update_trigger(pg_db) == (False, [], False)
+    Client.update(name=Client.name.concat("!")).where(Client.messenger_id == "k1").execute()
+    assert_in_step(pg_db)
+    ROW_TRIGGER.up(None, pg_db)
+    Client.update(name=Client.name.concat("?")).where(Client.messenger_id == "k2").execute()
+    assert_in_step(pg_db)
+    pg_db.execute_sql("UPDATE client SET id = id + 1000, name = name || '.'")
+    assert_in_step(pg_db)
+
+
 def test_down_puts_the_trigram_indexes_back_on_client_and_up_refills(
     pg_db: peewee.Database, admin: Operator
 ) -> None:
@@ -199,11 +255,13 @@ def test_down_puts_the_trigram_indexes_back_on_client_and_up_refills(
     trigram = {"client_name_trgm", "client_messenger_id_trgm", "client_id_trgm"}
     assert trigram <= index_names(pg_db, "client_search")
     assert not trigram & index_names(pg_db, "client")
+    ROW_TRIGGER.down(None, pg_db)
     MIGRATION.down(None, pg_db)
     assert "client_search" not in pg_db.get_tables()
     assert trigram <= index_names(pg_db, "client")
     insert_clients([("Ксюша", "k3")])  # written while the side table is gone
     MIGRATION.up(None, pg_db)
+    ROW_TRIGGER.up(None, pg_db)
     assert_in_step(pg_db)
     assert not trigram & index_names(pg_db, "client")
     assert len(matched("search:кс", admin)) == 2
