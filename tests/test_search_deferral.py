@@ -80,15 +80,8 @@ import_csv(io.StringIO(text, newline=""), zoneinfo.ZoneInfo("Europe/Moscow"),
 """
 
 
-def test_a_killed_import_is_caught_up_by_the_tick_then_the_next_import(
-    sqlite_store: peewee.Database, tmp_path: Path
-) -> None:
-    admin = operator(1, "Admin", "admin")
-    for n in range(5):
-        Client.create(bot=bot(), messenger_id=f"old{n}x", name=f"Zebediah {n}")
-    source = tmp_path / "clients.csv"
-    source.write_text(csv_text(0, 400), encoding="utf-8")
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+def _killed_import(url: str, source: Path) -> None:
+    """Runs KILLED_IMPORT on ``source`` in a child process and checks that it was killed."""
     child = subprocess.run(
         [sys.executable, "-c", KILLED_IMPORT, url, str(source)],
         cwd=REPO_ROOT,
@@ -98,6 +91,18 @@ def test_a_killed_import_is_caught_up_by_the_tick_then_the_next_import(
         timeout=120,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
+
+
+def test_a_killed_import_is_caught_up_by_the_tick_then_the_next_import(
+    sqlite_store: peewee.Database, tmp_path: Path
+) -> None:
+    admin = operator(1, "Admin", "admin")
+    for n in range(5):
+        Client.create(bot=bot(), messenger_id=f"old{n}x", name=f"Zebediah {n}")
+    source = tmp_path / "clients.csv"
+    source.write_text(csv_text(0, 400), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    _killed_import(url, source)
     assert Client.select().count() == 5 + 150
     assert (
         pending_after()
@@ -116,15 +121,7 @@ def test_a_killed_import_is_caught_up_by_the_tick_then_the_next_import(
     # Killed again; this time the next import's own catch-up covers what was left.
     again = tmp_path / "more.csv"
     again.write_text(csv_text(400, 800), encoding="utf-8")
-    child = subprocess.run(
-        [sys.executable, "-c", KILLED_IMPORT, url, str(again)],
-        cwd=REPO_ROOT,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr
+    _killed_import(url, again)
     assert pending_after() is not None and found("imp0045", admin) == set()
     report = import_csv(io.StringIO(csv_text(0, 400), newline=""), MOSCOW, batch_size=100)
     assert (report.created, report.updated) == (250, 150)
