@@ -9,7 +9,8 @@ check per statement instead of one per row). The schema itself is created by
 migration.
 
 A foreign key declared ``index=False`` is not unindexed: a composite index or primary key of
-its table leads with it (migration 0310 dropped the duplicate single-column ones).
+its table leads with it (migration 0310 dropped the duplicate single-column ones), or a partial
+index of its non-NULL values (``_index_not_null``, migration 1920).
 """
 
 from __future__ import annotations
@@ -85,12 +86,12 @@ class Client(BaseModel):
     avatar_url = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow, index=True)
     last_action_at = pw.DateTimeField(default=utcnow, index=True)
-    block = pw.ForeignKeyField(Block, null=True, on_delete="SET NULL", index=True)
+    block = pw.ForeignKeyField(Block, null=True, on_delete="SET NULL", index=False)
     block_id: int | None
     tag = pw.CharField(max_length=200, null=True)
-    responsible = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL", index=True)
+    responsible = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL", index=False)
     responsible_id: int | None
-    deal_stage = pw.CharField(max_length=200, null=True, index=True)
+    deal_stage = pw.CharField(max_length=200, null=True)
     blocked = pw.BooleanField(default=False)
     unsubscribed = pw.BooleanField(default=False)
     paused = pw.BooleanField(default=False)
@@ -102,11 +103,23 @@ class Client(BaseModel):
     class Meta:
         indexes = (
             (("bot", "messenger_id"), True),
-            (("bot", "bsuid"), True),
             (("pinned", "last_action_at"), False),
             (("pinned", "created_at"), False),
             (("unread", "responsible", "id"), False),  # migrations 1411, 1412
         )
+
+
+def _index_not_null(model: type[BaseModel], *fields: pw.Field, unique: bool = False) -> None:
+    """Index ``fields`` of the rows whose last field is not NULL (migration 1920): every query
+    looks these columns up by ``=`` / ``IN``, which implies NOT NULL, so the NULL rows' entries
+    were only cost (a bulk delete changes every page of every index)."""
+    model.add_index(model.index(*fields, unique=unique, where=fields[-1].is_null(False)))
+
+
+_index_not_null(Client, Client.bot, Client.bsuid, unique=True)
+_index_not_null(Client, Client.deal_stage)
+_index_not_null(Client, Client.block)
+_index_not_null(Client, Client.responsible)
 
 
 class BlockHistory(BaseModel):
@@ -241,7 +254,7 @@ class Message(BaseModel):
     bot_id: int
     direction = pw.CharField(max_length=3)
     author_kind = pw.CharField(max_length=16)
-    operator = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL")
+    operator = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL", index=False)
     operator_id: int | None
     text = pw.TextField(default="")
     subject = pw.TextField(null=True)
@@ -256,19 +269,22 @@ class Message(BaseModel):
     error_text = pw.TextField(null=True)
     attempts = pw.IntegerField(default=0)
     next_attempt_at = pw.DateTimeField(null=True)
-    job = pw.ForeignKeyField(Job, null=True, on_delete="SET NULL")
+    job = pw.ForeignKeyField(Job, null=True, on_delete="SET NULL", index=False)
     job_id: int | None
     priority = pw.SmallIntegerField(default=PRIORITY_INTERACTIVE)
     claimed_by = pw.CharField(max_length=64, null=True)
 
     class Meta:
         indexes = (
-            (("bot", "dedup_key"), True),
             (("client", "created_at"), False),
             (("status", "priority", "next_attempt_at"), False),
-            (("bot", "platform_message_id"), False),
-            (("job",), False),
         )
+
+
+_index_not_null(Message, Message.bot, Message.dedup_key, unique=True)  # ingest's dedup
+_index_not_null(Message, Message.bot, Message.platform_message_id)  # receipts
+_index_not_null(Message, Message.job)
+_index_not_null(Message, Message.operator)
 
 
 class SavedFilter(BaseModel):

@@ -20,7 +20,8 @@ def _indexes(db: peewee.Database, table: str) -> dict[str, list[str]]:
         rows = db.execute_sql(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", (table,)
         ).fetchall()
-        columns = {name: re.search(r"\((.*)\)", ddl) for name, ddl in rows}
+        # The first parentheses: a partial index's WHERE (1920) has its own after them.
+        columns = {name: re.search(r"\(([^)]*)\)", ddl) for name, ddl in rows}
         assert all(columns.values()), rows  # every CREATE INDEX names its columns in ()
         return {
             name: [c.strip().strip('"') for c in found.group(1).split(",")]
