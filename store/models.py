@@ -275,12 +275,19 @@ class Message(BaseModel):
     claimed_by = pw.CharField(max_length=64, null=True)
 
     class Meta:
-        indexes = (
-            (("client", "created_at"), False),
-            (("status", "priority", "next_attempt_at"), False),
-        )
+        indexes = ((("client", "created_at"), False),)
 
 
+# The outbox (migration 1921): rows with a status (not incoming messages nor comments).
+Message.add_index(
+    Message.index(
+        Message.status,
+        Message.priority,
+        Message.next_attempt_at,
+        where=Message.status.is_null(False),
+        name="message_status_priority_next_attempt_at",
+    )
+)
 _index_not_null(Message, Message.bot, Message.dedup_key, unique=True)  # ingest's dedup
 _index_not_null(Message, Message.bot, Message.platform_message_id)  # receipts
 _index_not_null(Message, Message.job)

@@ -1,21 +1,24 @@
-"""Migration 1920: the partial indexes (rows whose column is not NULL) still serve every query
-that used the full ones, on both databases: the planner uses a partial index only when the
-query's condition proves the index's ``IS NOT NULL``."""
+"""Migrations 1920 and 1921: the partial indexes (rows whose column is not NULL) still serve
+every query that used the full ones, on both databases: the planner uses a partial index only
+when the query's condition proves the index's ``IS NOT NULL``."""
 
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 import peewee
 import pytest
 
+from store import leases, outbox, probe
 from store.clock import utcnow
 from store.db import is_postgres
 from store.filters.suggest import distinct_values
 from store.models import Block, Bot, Client, Job, Message, Operator
 
 partial = importlib.import_module("store.migrations.1920_partial_indexes")
+outbox_index = importlib.import_module("store.migrations.1921_partial_outbox_index")
 
 
 def _plan(db: peewee.Database, query: Any) -> str:
@@ -156,3 +159,78 @@ def test_down_restores_full_indexes_and_up_partial_again(db: peewee.Database) ->
     assert partial_names() == set()
     partial.up(None, db)
     assert partial_names() == set(partial.PARTIAL)
+
+
+def _statements_of(calls: list[Any]) -> list[tuple[str, Any]]:
+    """(sql, params) of every statement peewee runs while ``calls`` run."""
+    seen: list[tuple[str, Any]] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if isinstance(record.msg, tuple):
+                seen.append(record.msg)
+
+    logger = logging.getLogger("peewee")
+    handler, level = Catch(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        for call in calls:
+            call()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return seen
+
+
+def test_the_outbox_reads_its_rows_from_the_partial_status_index(
+    db: peewee.Database, rows: dict[str, int]
+) -> None:
+    """Migration 1921: every outbox read by status (the dispatcher's due rows, the leases'
+    orphans, the probes, the counts) still finds its rows through the index of the rows with
+    a status."""
+    calls = [
+        lambda: outbox.take_due(),
+        lambda: outbox.counts_by_status(),
+        lambda: outbox.oldest_queued_age_s(),
+        lambda: leases.recover(60.0),
+        lambda: leases.sending_by_worker(),
+        lambda: probe.has_queued(),
+        lambda: probe.handed_over_queued(utcnow(), limit=10),
+    ]
+    by_status = [
+        (sql, params)
+        for sql, params in _statements_of(calls)
+        if '"status" =' in sql or '"status" IS NOT NULL' in sql
+    ]
+    assert len(by_status) >= len(calls) - 1  # recover selects before it updates
+    for sql, params in by_status:
+        if not sql.lstrip().upper().startswith("SELECT"):
+            continue
+        _uses(db, _Raw(sql, params), "message_status_priority_next_attempt_at")
+
+
+class _Raw:
+    """A statement already rendered, for ``_plan``."""
+
+    def __init__(self, sql: str, params: Any) -> None:
+        self._sql, self._params = sql, params
+
+    def sql(self) -> tuple[str, Any]:
+        return self._sql, self._params
+
+
+def test_the_outbox_index_is_partial_and_down_makes_it_whole(db: peewee.Database) -> None:
+    def ddl() -> str:
+        if is_postgres(db):
+            query = "SELECT indexdef FROM pg_indexes WHERE indexname = %s"
+        else:
+            query = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?"
+        (text,) = db.execute_sql(query, (outbox_index.NAME,)).fetchone()
+        return str(text).replace('"', "")
+
+    assert "WHERE" in ddl() and "status IS NOT NULL" in ddl()
+    outbox_index.down(None, db)
+    assert "WHERE" not in ddl()
+    outbox_index.up(None, db)
+    assert "status IS NOT NULL" in ddl()
