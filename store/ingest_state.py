@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import peewee
@@ -101,13 +101,19 @@ class _Registry:
         now = now or utcnow()
         with self._lock:
             old = self._states.get(bot) or IngestState(bot=bot, mode=mode)
-            new = replace(old, mode=mode, connected=connected, updated_at=now)
-            if ok:
-                new = replace(new, last_hit_at=now)
-            else:
-                new = replace(new, last_error=error[:ERROR_CHARS], last_error_at=now)
-            if inbound:
-                new = replace(new, last_inbound_at=now)
+            # One constructor call, not a dataclasses.replace per change: this runs for every
+            # webhook request, and three replaces were ~8 % of serve's CPU under a webhook
+            # storm (docs/benchmarks.md, item 7).
+            new = IngestState(
+                bot=bot,
+                mode=mode,
+                connected=connected,
+                last_hit_at=now if ok else old.last_hit_at,
+                last_inbound_at=now if inbound else old.last_inbound_at,
+                last_error=old.last_error if ok else error[:ERROR_CHARS],
+                last_error_at=old.last_error_at if ok else now,
+                updated_at=now,
+            )
             self._states[bot] = new
             due = old.failing != new.failing or old.connected != new.connected
             if due or clock_s - self._flushed.get(bot, float("-inf")) >= FLUSH_S:
