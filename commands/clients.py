@@ -363,7 +363,11 @@ def import_command(obj: CliContext, file: str, yes: bool, dry_run: bool, as_id: 
                 return
             with progress_bar(rows, "import") as advance:
                 report = import_csv(
-                    source, settings.zone, bots=[b.name for b in settings.bots], progress=advance
+                    source,
+                    settings.zone,
+                    bots=[b.name for b in settings.bots],
+                    progress=advance,
+                    rows=rows,
                 )
         except ImportFormatError as exc:
             raise click.ClickException(f"{file}: {exc}") from None

@@ -282,7 +282,10 @@ def write_staged(
             statistics.refresh()
     _execute(NEW_BLOCKS)
     updated = _update_existing()
-    _execute(FORGET_HISTORY)  # before the new clients exist: only existing ones have any
+    if updated:  # before the new clients exist: only existing ones have any history
+        # (skipped when none: without block_history's client index, deferred by a big
+        # import, the statement would scan the whole table)
+        _execute(FORGET_HISTORY)
     created = _insert_new(now, pg)
     if created + updated < len(rows):  # another writer created some meanwhile (PostgreSQL)
         _update_existing()  # the file's values onto theirs (again onto ours: the same values)

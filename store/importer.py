@@ -27,6 +27,7 @@ from typing import IO, Any, Final
 
 import peewee
 
+from store import deferred_indexes
 from store.clients.search_index import catch_up
 from store.clock import utcnow
 from store.db import is_postgres, write_transaction
@@ -34,7 +35,7 @@ from store.errors import StoreError
 from store.export import BASE_COLUMNS, HISTORY_SEPARATOR
 from store.import_batch import StagedClient as ParsedRow
 from store.import_batch import Stager, Statistics, write_staged
-from store.models import Bot
+from store.models import Bot, Client
 from store.read_ahead import read_ahead
 
 DEFAULT_BATCH_SIZE: Final = 20_000
@@ -46,6 +47,11 @@ MAX_TAG: Final = 200
 MAX_BLOCK: Final = 200
 MAX_VARIABLE_NAME: Final = 200
 MAX_SHORTEST: Final = min(MAX_NAME, MAX_MESSENGER_ID, MAX_TAG, MAX_BLOCK)
+# An import of at least this many rows into a store holding under a quarter as many clients
+# builds the secondary indexes at its end (store.deferred_indexes): one sort of the table
+# instead of an index entry per row.
+DEFER_MIN_ROWS: Final = 50_000
+DEFER_RATIO: Final = 4
 
 Progress = Callable[[int], None]
 """Called after each batch with the number of data rows it covered (good and bad)."""
@@ -90,12 +96,16 @@ def import_csv(
     bots: Collection[str] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
+    rows: int | None = None,
+    defer_indexes: bool | None = None,
 ) -> ImportReport:
     """Import the clients of the CSV ``stream`` (opened with ``newline=""``).
 
     ``bots`` are the configured bot names a row may name (default: every bot in the store).
     Timestamps without an offset are taken in ``zone``. Raises ``ImportFormatError`` when the
-    header is not an export's; row problems go into the returned report.
+    header is not an export's; row problems go into the returned report. ``rows``: the file's
+    data rows (``count_rows``), if known; ``defer_indexes``: build the secondary indexes at
+    the end (default: when ``rows`` is big next to the store, ``DEFER_MIN_ROWS``).
     """
     reader = csv.reader(stream)
     try:
@@ -108,18 +118,33 @@ def import_csv(
     known = _known_bots(bots)
     report = ImportReport()
     statistics = Statistics()
-    parsed = _batches(reader, len(header), var_names, known, zone, batch_size, is_postgres())
-    for batch in read_ahead(parsed):
-        if batch.rows:
-            _write_batch(batch.rows, report, statistics, batch.errors)
-        # The batch's errors in line order, whichever step found them.
-        for error in sorted(batch.errors, key=lambda e: e.line):
-            report.add_error(error.line, error.reason)
-        if progress is not None and batch.seen:
-            progress(batch.seen)
-    # The new clients into the search index (SQLite), with any a crashed import left behind.
-    catch_up()
+    if defer_indexes is None:
+        defer_indexes = _worth_deferring(rows)
+    if defer_indexes:
+        deferred_indexes.defer()
+    else:  # a killed import's, before this one's statements need them
+        deferred_indexes.restore()
+    try:
+        parsed = _batches(reader, len(header), var_names, known, zone, batch_size, is_postgres())
+        for batch in read_ahead(parsed):
+            if batch.rows:
+                _write_batch(batch.rows, report, statistics, batch.errors, defer_indexes)
+            # The batch's errors in line order, whichever step found them.
+            for error in sorted(batch.errors, key=lambda e: e.line):
+                report.add_error(error.line, error.reason)
+            if progress is not None and batch.seen:
+                progress(batch.seen)
+        # The new clients into the search index (SQLite), with any a crashed import left.
+        catch_up()
+    finally:
+        deferred_indexes.restore()
     return report
+
+
+def _worth_deferring(rows: int | None) -> bool:
+    if rows is None or rows < DEFER_MIN_ROWS:
+        return False
+    return Client.select().count() * DEFER_RATIO < rows
 
 
 @dataclass(slots=True)
@@ -338,13 +363,19 @@ def _parse(
 
 
 def _write_batch(
-    rows: list[ParsedRow], report: ImportReport, statistics: Statistics, errors: list[LineError]
+    rows: list[ParsedRow],
+    report: ImportReport,
+    statistics: Statistics,
+    errors: list[LineError],
+    deferring: bool,
 ) -> None:
     """Write ``rows`` in one transaction; if the database refuses it, halve it down to the
     rows it refuses (each piece its own transaction, each refused row into ``errors``), so a
     refused row leaves nothing of itself and every other row is written."""
     try:
         with write_transaction():
+            if deferring:  # the tick leaves the indexes to this import while it writes
+                deferred_indexes.touch()
             created, updated = write_staged(rows, utcnow(), statistics)
     except peewee.DatabaseError as exc:
         if len(rows) == 1:
@@ -352,8 +383,8 @@ def _write_batch(
             errors.append(LineError(rows[0].line, f"the database refused the row: {message}"))
             return
         middle = len(rows) // 2
-        _write_batch(rows[:middle], report, statistics, errors)
-        _write_batch(rows[middle:], report, statistics, errors)
+        _write_batch(rows[:middle], report, statistics, errors, deferring)
+        _write_batch(rows[middle:], report, statistics, errors, deferring)
         return
     report.created += created
     report.updated += updated

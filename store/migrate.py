@@ -13,6 +13,8 @@ from pathlib import Path
 import peewee
 from playhouse.migrations import Runner
 
+from store import deferred_indexes
+from store.db import database_proxy
 from store.errors import MigrationRequired, StoreUnavailable
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -31,7 +33,10 @@ def pending_migrations(database: peewee.Database) -> list[str]:
 
 
 def migrate(database: peewee.Database) -> list[str]:
-    """Apply every pending migration; returns the names applied (empty when up to date)."""
+    """Apply every pending migration; returns the names applied (empty when up to date).
+    Indexes a killed import left dropped are recreated first: a migration may change them."""
+    if database_proxy.obj is database and pending_migrations(database):
+        deferred_indexes.restore()
     return list(_runner(database).up())
 
 

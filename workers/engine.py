@@ -28,7 +28,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 
 from config import Settings
-from store import leases, outbox
+from store import deferred_indexes, leases, outbox
 from store.clients import search_index
 from store.db import database_proxy
 from store.models import PRIORITIES, PRIORITY_BULK, PRIORITY_INTERACTIVE
@@ -165,6 +165,8 @@ class Engine:
         search_index.purge_stale()
         # A crashed import's clients not yet in the search index (SQLite), a chunk per tick.
         search_index.catch_up_abandoned()
+        # A killed import's secondary indexes (both databases), one index per tick.
+        deferred_indexes.restore_abandoned()
         for hook in self.tick_hooks:
             hook()
         return handed
