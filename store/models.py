@@ -85,7 +85,8 @@ class Client(BaseModel):
     language = pw.CharField(max_length=16, null=True)
     avatar_url = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow, index=True)
-    last_action_at = pw.DateTimeField(default=utcnow, index=True)
+    # Indexed with pinned only (the list order): migration 1922.
+    last_action_at = pw.DateTimeField(default=utcnow)
     block = pw.ForeignKeyField(Block, null=True, on_delete="SET NULL", index=False)
     block_id: int | None
     tag = pw.CharField(max_length=200, null=True)

@@ -12,6 +12,7 @@ from store.db import is_postgres
 lean = importlib.import_module("store.migrations.0310_lean_indexes")
 bot_index = importlib.import_module("store.migrations.1421_drop_client_bot_id")
 value_index = importlib.import_module("store.migrations.1450_variable_value")
+last_action = importlib.import_module("store.migrations.1922_drop_client_last_action_at")
 
 
 def _indexes(db: peewee.Database, table: str) -> dict[str, list[str]]:
@@ -65,3 +66,13 @@ def test_variable_values_are_indexed_value_first_on_postgresql_only(db: peewee.D
     assert value_index.INDEX not in _indexes(db, "variable")
     value_index.up(None, db)
     assert (value_index.INDEX in _indexes(db, "variable")) == is_postgres(db)
+
+
+def test_last_action_at_is_indexed_only_after_pinned(db: peewee.Database) -> None:
+    """Migration 1922: the list order's ``(pinned, last_action_at)`` is the only index of it."""
+    with_it = {n: c for n, c in _indexes(db, "client").items() if "last_action_at" in c}
+    assert with_it == {"client_pinned_last_action_at": ["pinned", "last_action_at"]}
+    last_action.down(None, db)
+    assert _indexes(db, "client")["client_last_action_at"] == ["last_action_at"]
+    last_action.up(None, db)
+    assert "client_last_action_at" not in _indexes(db, "client")
