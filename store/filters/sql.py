@@ -199,13 +199,16 @@ def created_since(moment: dt.datetime) -> Expr:
     return Client.created_at >= moment
 
 
-def among(column: pw.ColumnBase, ids: Sequence[int]) -> Expr:
+def among(column: pw.ColumnBase, ids: Sequence[int] | str) -> Expr:
     """``column`` is one of ``ids``, bound as ONE parameter (an array on PostgreSQL, a JSON
     array on SQLite): peewee renders a Python list as one parameter per value, which costs
-    more than the query at thousands of ids."""
+    more than the query at thousands of ids. ``ids`` may be a JSON array's text already
+    (what SQLite's ``json_group_array`` returned): bound as it is."""
     if is_postgres():
-        return pw.NodeList((column, pw.SQL("= ANY(%s)", [list(ids)])))
-    return column.in_(pw.SQL("(SELECT value FROM json_each(?))", [json.dumps(list(ids))]))
+        values = [int(i) for i in json.loads(ids)] if isinstance(ids, str) else list(ids)
+        return pw.NodeList((column, pw.SQL("= ANY(%s)", [values])))
+    encoded = ids if isinstance(ids, str) else json.dumps(list(ids))
+    return column.in_(pw.SQL("(SELECT value FROM json_each(?))", [encoded]))
 
 
 def _any(parts: Sequence[Expr]) -> Expr:
