@@ -360,7 +360,8 @@ def test_malformed_text_is_refused_before_any_client_query(
         parse_filter(text, world["Anna"], MOSCOW)
     message = str(caught.value)
     assert "\n" not in message and message
-    assert not [s for s in statements if '"client"' in s or not s.lstrip().startswith("SELECT")]
+    # (a UNION of name look-ups starts with "(SELECT" on PostgreSQL)
+    assert not [s for s in statements if '"client"' in s or not s.lstrip("( ").startswith("SELECT")]
 
 
 @settings(

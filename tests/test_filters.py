@@ -8,8 +8,9 @@ import pytest
 from store.clients.query import count_clients, page_clients, select_clients
 from store.filters import FilterError, help_markdown, parse_filter
 from store.filters.syntax import quote, tokenize
-from store.models import Client, Operator, SavedFilter
+from store.models import Block, Bot, Client, Label, MailingList, Operator, SavedFilter
 from tests.factories import MOSCOW, bot, client, local, operator
+from tests.sqllog import captured_statements
 
 
 def names(text: str, viewer: Operator) -> set[str]:
@@ -89,6 +90,28 @@ def test_lists_labels_and_their_exclusions(admin: Operator) -> None:
     assert names("label:hot -label:cold", admin) == {"vip"}
     assert names("-label:hot,cold", admin) == {"none"}
     assert names("list:vip", admin) == {"vip", "both"}  # names fold case when unambiguous
+
+
+def test_names_of_several_kinds_are_looked_up_in_one_statement(admin: Operator) -> None:
+    client("vip", lists=("VIP",), labels=("hot",), block="Оплата")
+    client("gold", lists=("Gold", "Spam"), labels=("cold",))
+    # a bot first: its "kind" column must not turn the union's "kind" into text
+    text = "channel:shop_tg -list:Spam,VIP label:hot,cold block:Оплата list:gold"
+    with captured_statements() as seen:
+        flt = parse_filter(text, admin, MOSCOW)
+    assert len(seen) == 2, seen  # the exact names at once; "gold" then by folding case
+    ids = {model: {r.name: r.id for r in model.select()} for model in (MailingList, Label)}
+    lists, labels = ids[MailingList], ids[Label]
+    assert [(c.key, c.value) for c in flt.conditions] == [
+        ("channel", [Bot.get(Bot.name == "shop_tg").id]),
+        ("list", [lists["Spam"], lists["VIP"]]),
+        ("label", [labels["hot"], labels["cold"]]),
+        ("block", [Block.get(Block.name == "Оплата").id]),
+        ("list", [lists["Gold"]]),
+    ]
+    with pytest.raises(FilterError, match="no label named 'hoot'") as caught:
+        parse_filter("-list:Spam label:hoot", admin, MOSCOW)
+    assert "did you mean 'hot'" in str(caught.value)
 
 
 def test_blocks_channels_stages_and_unanswered(admin: Operator) -> None:

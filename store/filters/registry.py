@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import peewee as pw
@@ -35,6 +35,8 @@ class Context:
     viewer: Operator
     zone: zoneinfo.ZoneInfo
     depth: int = 0
+    # Names already looked up for this text, per model (``_known_names``): name -> id.
+    known: dict[type[pw.Model], dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +124,40 @@ def _exact_ids(term: Term, ctx: Context) -> list[int]:
     return [int(v) for v in values]
 
 
-def _named(model: type[pw.Model], what: str) -> Callable[[Term, Context], list[int]]:
-    def parse(term: Term, _ctx: Context) -> list[int]:
-        return resolve.names_to_ids(model, _nonempty_values(term), what=what, token=term.token)
+@dataclass(frozen=True)
+class _Named:
+    """The parse of a term naming rows of ``model`` (lists, labels, bots, blocks): their ids."""
 
-    return parse
+    model: type[pw.Model]
+    what: str
+
+    def __call__(self, term: Term, ctx: Context) -> list[int]:
+        names = _nonempty_values(term)
+        known = ctx.known.get(self.model)
+        return resolve.names_to_ids(
+            self.model, names, what=self.what, token=term.token, known=known
+        )
+
+
+def _named(model: type[pw.Model], what: str) -> Callable[[Term, Context], list[int]]:
+    return _Named(model, what)
+
+
+def _known_names(terms: list[Term]) -> dict[type[pw.Model], dict[str, int]]:
+    """The ids of every name the terms give to lists, labels, bots and blocks, in one
+    statement when they name rows of two or more kinds (``-list:Spam -label:cold`` looked its
+    lists and labels up in two round trips); empty otherwise (each term looks up its own)."""
+    wanted: dict[type[pw.Model], set[str]] = {}
+    for term in terms:
+        spec = REGISTRY.get(term.key) if term.key is not None else None
+        if spec is None or not isinstance(spec.parse, _Named):
+            continue
+        try:
+            names = term.values()
+        except FilterError:  # refused in order by the term's own parse
+            continue
+        wanted.setdefault(spec.parse.model, set()).update(names)
+    return resolve.ids_by_name(wanted) if len(wanted) > 1 else {}
 
 
 def _day(term: Term, ctx: Context) -> Any:
@@ -326,7 +357,9 @@ def parse_filter(text: str, viewer: Operator, zone: zoneinfo.ZoneInfo) -> Client
 def _parse(text: str, ctx: Context) -> ClientFilter:
     conditions: list[Condition] = []
     sort = "activity"
-    for term in tokenize(text):
+    terms = tokenize(text)
+    ctx = replace(ctx, known=_known_names(terms))
+    for term in terms:
         flag = REGISTRY.get(term.token.lower())
         if term.key is None and flag is not None and flag.flag:
             conditions.append(Condition(flag.key, True, False, term.token))

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
+import operator
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import peewee as pw
 
+from store.db import database_proxy
 from store.filters.errors import FilterError
 from store.models import Client, Operator
 
@@ -63,18 +66,52 @@ def match_names(
 
 
 def names_to_ids(
-    model: type[pw.Model], names: Sequence[str], *, what: str, token: str
+    model: type[pw.Model],
+    names: Sequence[str],
+    *,
+    what: str,
+    token: str,
+    known: dict[str, int] | None = None,
 ) -> list[int]:
-    """Ids of the rows of ``model`` named ``names`` (``match_names``)."""
+    """Ids of the rows of ``model`` named ``names`` (``match_names``). ``known``: the ids of
+    a lookup of (at least) ``names`` already made (``ids_by_name``); None looks them up."""
     name_field: Any = model._meta.fields["name"]
     id_field: Any = model._meta.primary_key
-    pairs: Any = model.select(name_field, id_field).where(name_field.in_(names)).tuples()
+    pairs: Any = (
+        {name: known[name] for name in names if name in known}
+        if known is not None
+        else model.select(name_field, id_field).where(name_field.in_(names)).tuples()
+    )
 
     def every() -> dict[str, int]:
         all_pairs: Any = model.select(name_field, id_field).tuples()
         return dict(all_pairs)
 
     return match_names(names, dict(pairs), every, what=what, token=token)
+
+
+def ids_by_name(
+    wanted: Mapping[type[pw.Model], Iterable[str]],
+) -> dict[type[pw.Model], dict[str, int]]:
+    """The ids of the rows of each model named as given (exact names), in ONE statement (a
+    ``UNION ALL`` of one lookup per model): name -> id per model, every model present."""
+    models = list(wanted)
+    parts: list[Any] = []
+    for i, model in enumerate(models):
+        name_field: Any = model._meta.fields["name"]
+        id_field: Any = model._meta.primary_key
+        names = sorted(set(wanted[model]))
+        parts.append(
+            model.select(pw.Value(i).alias("kind"), name_field, id_field).where(
+                name_field.in_(names)
+            )
+        )
+    found: dict[type[pw.Model], dict[str, int]] = {model: {} for model in models}
+    union = functools.reduce(operator.add, parts)  # peewee: ``+`` is UNION ALL
+    # The raw rows: peewee would convert "kind" as the field of that name (``Bot.kind``).
+    for kind, name, row_id in database_proxy.execute(union).fetchall():
+        found[models[kind]][name] = row_id
+    return found
 
 
 def stage_names(names: Sequence[str], *, token: str) -> list[str]:
