@@ -1,6 +1,7 @@
 """``store.clients.rows.read_clients`` returns the models peewee itself would: the same data
 with the same Python types, nothing dirty, related rows loaded on access, and they save
-like peewee's own (on SQLite and PostgreSQL)."""
+like peewee's own (on SQLite and PostgreSQL). On PostgreSQL the list's statements carry
+their integers and flags as literals (``inline_integers``), text and arrays as parameters."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import datetime as dt
 
 import peewee
 
-from store.clients.query import order_clients
-from store.clients.rows import read_clients
-from store.filters import ClientFilter
+from store.clients.query import order_clients, page_clients
+from store.clients.rows import inline_integers, read_clients
+from store.filters import ClientFilter, parse_filter
 from store.models import Client, Operator
-from tests.factories import client, local, operator
+from tests.factories import MOSCOW, client, local, operator
+from tests.sqllog import captured_statements
 
 
 def _clients(db: peewee.Database) -> None:
@@ -48,3 +50,29 @@ def test_they_save_only_what_changed(db: peewee.Database) -> None:
     assert boris.save() == 1
     again = Client.get_by_id(boris.id)
     assert (again.tag, again.username, again.created_at) == ("gold", "boris", boris.created_at)
+
+
+def test_integers_and_flags_are_inlined_and_nothing_else() -> None:
+    sql = "SELECT 1 FROM t WHERE a IN (%s, %s) AND b = %s AND c = %s AND d = ANY(%s) LIMIT %s"
+    params = [4, -2, True, "x'", [1, 2], 51]
+    assert inline_integers(sql, params) == (
+        "SELECT 1 FROM t WHERE a IN (4, (-2)) AND b = TRUE AND c = %s AND d = ANY(%s) LIMIT 51",
+        ["x'", [1, 2]],
+    )
+    odd = "SELECT '100%%s' || %s"  # a %%s in the text: the placeholders do not pair up
+    assert inline_integers(odd, [7]) == (odd, [7])
+
+
+def test_a_page_of_exclusions_runs_without_parameters_on_postgresql(
+    pg_db: peewee.Database,
+) -> None:
+    admin = operator(1, "Admin", "admin")
+    client("vip", lists=("VIP",), labels=("hot",), unread=True)
+    client("spam", lists=("Spam",), labels=("cold",))
+    client("none")
+    for text, expected in (("-list:Spam -label:cold", 2), ("label:hot unanswered", 1)):
+        flt = parse_filter(text, admin, MOSCOW)
+        with captured_statements() as seen:
+            page = page_clients(flt, admin)
+        assert page.total == expected and len(page.clients) == expected
+        assert "%s" not in seen[-2] and ("%s" not in seen[-1]) == text.startswith("-"), seen

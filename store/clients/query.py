@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from store.clients.cursor import Cursor, decode_cursor
-from store.clients.rows import read_clients
+from store.clients.rows import execute, read_clients
 from store.db import database_proxy, is_postgres
 from store.filters import ClientFilter, Condition, parse_filter
 from store.filters.sql import CLIENT_ID, CLIENT_SEARCH, SEARCH_ID, Form, among, side_match
@@ -223,7 +223,7 @@ def capped_counts(
     cap = COUNT_CAP if cap is None else cap
     names = list(queries)
     columns = [_capped(queries[name], cap).alias(f"c{i}") for i, name in enumerate(names)]
-    row = database_proxy.execute(pw.Select(columns=columns)).fetchone()
+    row = execute(pw.Select(columns=columns)).fetchone()
     counts = [int(value or 0) for value in row]
     return {
         name: ClientCount(min(n, cap), exact=n <= cap)
@@ -305,7 +305,7 @@ def _count_with_ids(
     n = pw.fn.COUNT(pw.SQL("*"))
     gather = pw.fn.array_agg if is_postgres() else pw.fn.json_group_array
     ids = pw.Case(None, [(n <= COUNT_CAP, gather(capped.c.id))], None)
-    total, found = database_proxy.execute(pw.Select([capped], [n, ids])).fetchone()
+    total, found = execute(pw.Select([capped], [n, ids])).fetchone()
     if total > COUNT_CAP:
         return ClientCount(COUNT_CAP, exact=False), None
     if isinstance(found, str):  # SQLite's JSON array of the ids
