@@ -374,8 +374,8 @@ def test_down_restores_the_foreign_keys(pg_db: peewee.Database) -> None:
     ).fetchall()
     # 1480's triggers for message.bot_id and 1931's for bot and block are not 1430's
     # (tests/test_pg_bot_reference.py, tests/test_pg_import_references.py)
-    others = ("bot_", "message_bot_", "client_bot_", "client_block_", "block_history_block_")
-    others += ("block_references", "block_id_still", "block_truncate")
+    others: tuple[str, ...] = ("bot_", "message_bot_", "client_bot_", "client_block_")
+    others += ("block_history_block_", "block_references", "block_id_still", "block_truncate")
     assert [t for (t,) in leftover if not t.startswith(others)] == []
     # Up again, as on a database upgraded after 1801: every foreign key replaced.
     migration.up(None, pg_db)
