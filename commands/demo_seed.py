@@ -16,6 +16,7 @@ from typing import Any
 
 from peewee import fn
 
+from store.clients.unread import mark_unread
 from store.clock import utcnow
 from store.db import database_proxy
 from store.models import (
@@ -174,6 +175,7 @@ def seed(bots: Sequence[DemoBot], clients: int = 300, *, seed: int = 7) -> SeedS
         before = Client.select(fn.MAX(Client.id)).scalar() or 0
         start = Client.select().count()
         client_rows = []
+        unread_flags: list[bool] = []
         weights = [b.share for b in bots]
         for i in range(start, start + clients):
             bot = rng.choices(bots, weights)[0]
@@ -197,9 +199,9 @@ def seed(bots: Sequence[DemoBot], clients: int = 300, *, seed: int = 7) -> SeedS
                     "unsubscribed": rng.random() < 0.04,
                     "blocked": rng.random() < 0.02,
                     "pinned": rng.random() < 0.02,
-                    "unread": rng.random() < 0.3,
                 }
             )
+            unread_flags.append(rng.random() < 0.3)  # drawn last in the row, as before
         for chunk in _chunks(client_rows):
             Client.insert_many(chunk).execute()
         seeded = list(
@@ -210,21 +212,22 @@ def seed(bots: Sequence[DemoBot], clients: int = 300, *, seed: int = 7) -> SeedS
                 Client.messenger_id,
                 Client.created_at,
                 Client.last_action_at,
-                Client.unread,
             )
             .where(Client.id > before)
             .order_by(Client.id)
         )
-        summary = _seed_details(rng, seeded, lists, labels, blocks)
+        unread_ids = {c.id for c, flag in zip(seeded, unread_flags, strict=True) if flag}
+        mark_unread(unread_ids)
+        summary = _seed_details(rng, seeded, unread_ids, lists, labels, blocks)
     telegram_bots = [bot_ids[b.name] for b in bots if b.kind == "telegram"]
     first_tg = next((int(c.messenger_id) for c in seeded if c.bot_id in telegram_bots), None)
-    unread = sum(1 for c in seeded if c.unread)
-    return SeedSummary(len(seeded), summary, unread, first_tg)
+    return SeedSummary(len(seeded), summary, len(unread_ids), first_tg)
 
 
 def _seed_details(
     rng: random.Random,
     seeded: list[Client],
+    unread_ids: set[int],
     lists: dict[str, int],
     labels: dict[str, int],
     blocks: dict[str, int],
@@ -260,7 +263,7 @@ def _seed_details(
         count = rng.randint(1, 4)
         span = (client.last_action_at - client.created_at) / max(count - 1, 1)
         for n in range(count):
-            inbound = n % 2 == 0 or (client.unread and n == count - 1)
+            inbound = n % 2 == 0 or (client.id in unread_ids and n == count - 1)
             pool = INBOUND_TEXTS if inbound else OUTBOUND_TEXTS
             at = min(client.created_at + span * n, client.last_action_at)  # span rounds
             messages.append(

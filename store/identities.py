@@ -29,6 +29,7 @@ from typing import Any
 
 import peewee
 
+from store.clients.unread import is_unread, mark_unread
 from store.db import write_transaction
 from store.inbound import InboundMessage
 from store.models import Bot, Client, LabelMembership, ListMembership, Message, Variable
@@ -104,10 +105,12 @@ def merge_clients(*, keep: Client, gone: Client) -> None:
     if values:
         Variable.insert_many(values).on_conflict_ignore().execute()
     bsuid = gone.bsuid
+    gone_unread = is_unread(gone.id)
     Client.delete().where(Client.id == gone.id).execute()  # cascades what stayed behind
+    if gone_unread:  # unread if either was
+        mark_unread([keep.id])
     Client.update(
         bsuid=bsuid,
-        unread=keep.unread or gone.unread,
         created_at=min(keep.created_at, gone.created_at),
         last_action_at=max(keep.last_action_at, gone.last_action_at),
         responsible=keep.responsible_id or gone.responsible_id,

@@ -7,6 +7,7 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
+from store.clients.unread import mark_unread
 from store.models import (
     Block,
     BlockHistory,
@@ -48,7 +49,9 @@ def client(
     block: str | None = None,
     **fields: Any,
 ) -> Client:
-    """A client with memberships; ``fields`` go straight to ``Client`` (created_at, ...)."""
+    """A client with memberships; ``fields`` go straight to ``Client`` (created_at, ...),
+    but ``unread=True`` marks it unread (``store.clients.unread``)."""
+    unread = fields.pop("unread", False)
     the_bot = on or bot()
     if block is not None:
         fields["block"] = Block.get_or_create(name=block)[0]
@@ -64,6 +67,8 @@ def client(
         LabelMembership.create(client=row, label=Label.get_or_create(name=label_name)[0])
     for var_name, value in (variables or {}).items():
         Variable.create(client=row, name=var_name, value=value)
+    if unread:
+        mark_unread([row.id])
     return row
 
 

@@ -15,6 +15,7 @@ from commands.admin import CommandContext
 from commands.admin.reply import CALLBACK_LIMIT, MESSAGE_LIMIT, Reply
 from config import Settings
 from store import jobs, outbox
+from store.clients.unread import is_unread, mark_unread
 from store.clock import utcnow
 from store.models import (
     AuditLog,
@@ -230,7 +231,7 @@ def test_client_card_dialog_and_unread(staff: dict[str, CommandContext]) -> None
     assert "Responsible: your client" in reply.text
     assert "Comment: note" in reply.text and "hello 11" in reply.text
     assert "hello 1\n" not in reply.text  # page 1 holds the latest 10
-    assert not Client.get_by_id(c.id).unread  # opening the dialog read it
+    assert not is_unread(c.id)  # opening the dialog read it
     older = press(ctx, reply, "◀ Older")
     assert older.edit and "hello 1" in older.text and "page 2/2" in older.text
     # /chatview hides comments for this operator.
@@ -241,9 +242,9 @@ def test_client_card_dialog_and_unread(staff: dict[str, CommandContext]) -> None
     assert "note" in run(staff["admin"], f"/client {c.id}").text.split("Dialog")[1]
     # Vera may read Boris's client (view_others) without marking it read; revoked, not even
     # that.
-    Client.update(unread=True).where(Client.id == c.id).execute()
+    mark_unread([c.id])
     assert "you can read, not act" in run(staff["other"], f"/client {c.id}").text
-    assert Client.get_by_id(c.id).unread
+    assert is_unread(c.id)
     vera = staff["other"]
     set_override(vera.operator, "view_others", False, vera.settings.permissions)
     assert f"No client {c.id}" in run(vera, f"/client {c.id}").text
@@ -277,7 +278,7 @@ def test_card_menu_actions(staff: dict[str, CommandContext]) -> None:
     c = f.client("Menu", lists=("VIP",))
     card = run(ctx, f"/client {c.id}")
     press(ctx, card, "🔵 Mark unread")
-    assert Client.get_by_id(c.id).unread
+    assert is_unread(c.id)
     pinned = press(ctx, card, "📌 Pin")
     assert Client.get_by_id(c.id).pinned and pinned.notice == "Pinned"
     press(ctx, pinned, "Unpin")
@@ -328,7 +329,7 @@ def test_reply_queues_an_operator_message(staff: dict[str, CommandContext]) -> N
     row = Message.get(Message.client == c.id)
     assert (row.direction, row.author_kind, row.status) == ("out", "operator", "queued")
     assert row.operator_id == ctx.operator.id and row.text == "Здравствуйте, чем помочь?"
-    assert not Client.get_by_id(c.id).unread
+    assert not is_unread(c.id)
     Client.update(blocked=True).where(Client.id == c.id).execute()
     assert "unblock it first" in run(ctx, f"/reply {c.id} again").text
     assert Message.select().count() == 1

@@ -15,6 +15,7 @@ from commands.admin.notify import SNIPPET, Claimed, bursts, claim_range, describ
 from commands.admin.progress import LIVE_FOR, claim_due, progress_reply, track
 from config import Settings
 from store import jobs
+from store.clients.unread import is_unread
 from store.clock import utcnow
 from store.db import database_proxy
 from store.models import AdminNotice, Bot, Client, Message
@@ -150,10 +151,10 @@ def test_notification_buttons_respect_scope(staff: dict[str, CommandContext]) ->
     Client.update(responsible=staff["boris"].operator.id).where(Client.id == cid).execute()
     refused = ADMIN_COMMANDS.handle_button(staff["vera"], f"nt:m:{cid}")
     assert "No client" in refused.text
-    assert Client.get_by_id(cid).unread is True
+    assert is_unread(cid)
     done = ADMIN_COMMANDS.handle_button(staff["boris"], f"nt:m:{cid}")
     assert done.notice and "marked read" in done.notice
-    assert Client.get_by_id(cid).unread is False
+    assert not is_unread(cid)
     hint = ADMIN_COMMANDS.handle_button(staff["boris"], f"nt:r:{cid}")
     assert hint.force_reply and hint.about_client == cid and "Your answer to" in hint.text
 

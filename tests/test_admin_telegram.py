@@ -27,6 +27,7 @@ from emulators.loopback import free_port, served
 from emulators.telegram import SECRET_HEADER, TelegramEmulator
 from emulators.telegram.model import SentMessage
 from store import jobs
+from store.clients.unread import is_unread
 from store.models import Client, Job, Message, Operator, ProjectSetting
 from store.setup import bootstrap_operators
 from tests import factories
@@ -291,7 +292,7 @@ async def test_notification_reply_and_buttons(env: Env, tmp_path: Path) -> None:
     assert Message.select().where(Message.client == cid, Message.direction == "out").count() == 4
 
     await env.emu.press(TOKEN, ANNA, note, f"nt:m:{cid}")
-    assert Client.get_by_id(cid).unread is False
+    assert not is_unread(cid)
     await env.emu.press(TOKEN, ANNA, note, f"nt:a:{cid}")
     assert Client.get_by_id(cid).responsible_id == Operator.get(Operator.telegram_id == ANNA).id
     answers = [a.get("text") for a in env.emu.bots[TOKEN].answers]

@@ -18,6 +18,7 @@ import pytest
 from commands.admin.reply import CALLBACK_LIMIT, Button, Reply
 from emulators.telegram.model import SentMessage
 from store import jobs, outbox
+from store.clients.unread import is_unread, unread_ids
 from store.models import (
     AuditLog,
     Client,
@@ -110,7 +111,7 @@ async def test_clients_tabs_pages_selection_then_confirm_or_cancel(env: Env) -> 
     ask = last(env, ANNA)
     assert (ask.text or "").startswith("read — 2 clients")
     assert texts(ask) == ["✅ Confirm", "Cancel"]
-    unread = Client.select().where(Client.unread == True)  # noqa: E712
+    unread = Client.select().where(Client.id.in_(unread_ids()))
     assert unread.count() == 13  # nothing before Confirm
     await tap(env, ANNA, ask, "Confirm")
     assert ask.edits and (ask.text or "").startswith("Done: read on 2 clients")
@@ -136,7 +137,7 @@ async def test_client_menu_buttons_change_the_store_and_edit_the_card(env: Env) 
     c = factories.client("Ксения", unread=True)
     await env.say(ANNA, f"/client {c.id}")
     [card] = env.sent_to(ANNA)
-    assert "Ксения" in (card.text or "") and not Client.get_by_id(c.id).unread
+    assert "Ксения" in (card.text or "") and not is_unread(c.id)
     await tap(env, ANNA, card, "📌 Pin")
     assert Client.get_by_id(c.id).pinned and card.edits
     assert "Unpin" in texts(card) and "📌 Pin" not in texts(card)

@@ -14,6 +14,7 @@ import peewee
 import pytest
 
 from store import outbox
+from store.clients.unread import is_unread
 from store.models import Client, Job, Message, Operator
 from store.outbox import PRIORITY_INTERACTIVE
 from store.permissions import set_override
@@ -95,7 +96,7 @@ async def test_card_scope_follows_the_admin_bot(service: str, http: aiohttp.Clie
     boris = await login(http, service, OPERATOR_ID)
     status, card = await boris.get(f"/clients/{free.id}/card", open=True)
     assert status == 200 and card["actions"][:2] == ["reply", "comment"]
-    assert "delete" not in card["actions"] and not Client.get_by_id(free.id).unread
+    assert "delete" not in card["actions"] and not is_unread(free.id)
     status, peek = await boris.get(f"/clients/{theirs.id}/card")
     assert status == 200 and peek["read_only"] and peek["actions"] == []  # view_others
     status, body = await boris.post(f"/clients/{theirs.id}/action", {"action": "pin"})
@@ -162,7 +163,7 @@ async def test_reply_and_comment_reach_the_store_and_changes_bring_them(
         "operator",
         PRIORITY_INTERACTIVE,
     )
-    assert row.operator_id == _operator(OPERATOR_ID).id and not Client.get_by_id(c.id).unread
+    assert row.operator_id == _operator(OPERATOR_ID).id and not is_unread(c.id)
     assert (await boris.post(f"/clients/{c.id}/comment", {"text": "called, no answer"}))[0] == 200
     status, changes = await boris.get(
         f"/clients/{c.id}/changes", after=page["newest_id"], since=page["since"]

@@ -24,6 +24,7 @@ from commands.delivery import install_delivery
 from commands.web import install_channels
 from config import Settings
 from emulators.telegram import TelegramEmulator
+from store.clients.unread import is_unread
 from store.models import Client, Job, LabelMembership, Message, Operator
 from store.setup import sync_bots
 from tests import factories as f
@@ -112,7 +113,7 @@ async def test_card_menu_reply_and_live_arrival(world: World, tmp_path: Path) ->
     async with chromium(tmp_path) as browser:
         page = await open_app(browser, world.base, init_data, query=f"screen=client&id={client.id}")
         await page.wait_for_selector(".msg.in >> text=blue one in stock", timeout=WAIT_MS)
-        assert not Client.get_by_id(client.id).unread  # opening the card read it
+        assert not is_unread(client.id)  # opening the card read it
         await page.wait_for_selector("#unread", state="hidden", timeout=WAIT_MS)  # F15: 1 -> 0
 
         await page.click("[data-action=pin]")

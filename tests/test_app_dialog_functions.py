@@ -15,6 +15,7 @@ from commands.admin import CommandContext
 from commands.admin.context import CommandError, Refused
 from commands.app import client_card, dialog, outreach, uploads
 from store import outbox
+from store.clients.unread import is_unread, mark_unread
 from store.clock import utcnow
 from store.errors import NotFound
 from store.models import AuditLog, Client, Job, LabelMembership, Message, OperatorPreference
@@ -62,7 +63,7 @@ def test_card_scope_read_only_and_menu_by_capability(staff: dict[str, CommandCon
     assert shown["pinned"] and "unpin" in shown["actions"] and "pin" not in shown["actions"]
     assert "delete" not in shown["actions"]  # operators lack 'delete' by default
     assert shown["responsible"] == "free" and not shown["read_only"]
-    assert not Client.get_by_id(free.id).unread  # opening marks it read, as /client
+    assert not is_unread(free.id)  # opening marks it read, as /client
     assert "delete" in client_card.card(staff["admin"], free.id)["actions"]
     set_override(boris.operator, "view_others", True, boris.settings.permissions)
     peek = client_card.card(boris, theirs.id, opening=True)
@@ -78,7 +79,7 @@ def test_menu_actions_press_the_admin_bots_buttons(staff: dict[str, CommandConte
     client_card.run_action(admin, c.id, "block")
     client_card.run_action(admin, c.id, "mark_unread")
     row = Client.get_by_id(c.id)
-    assert row.blocked and row.unread
+    assert row.blocked and is_unread(row.id)
     client_card.run_action(admin, c.id, "assign", str(boris.operator.id))
     assert Client.get_by_id(c.id).responsible_id == boris.operator.id
     picks = client_card.choices(admin, c.id, "lists")
@@ -143,11 +144,11 @@ def test_changes_bring_new_messages_and_status_moves(staff: dict[str, CommandCon
     outbox.mark_sent(row.id, "p-1")
     moved = dialog.changes(boris, c.id, now["newest_id"], quiet["since"])
     assert [(m["id"], m["status"]) for m in moved["updated"]] == [(row.id, "sent")]
-    Client.update(unread=True).where(Client.id == c.id).execute()
+    mark_unread([c.id])
     _said(c, ["are you there?"], start=utcnow())
     seen = dialog.changes(boris, c.id, now["newest_id"], moved["since"], seen=True)
     assert [m["label"] for m in seen["messages"]] == ["Client"]
-    assert not Client.get_by_id(c.id).unread  # seen while the dialog was open
+    assert not is_unread(c.id)  # seen while the dialog was open
     with pytest.raises(CommandError, match="not a time"):
         dialog.changes(boris, c.id, 0, "yesterday")
 

@@ -11,6 +11,7 @@ import peewee
 import pytest
 from playwright.async_api import BrowserContext
 
+from store.clients.unread import mark_unread
 from store.inbound import get_or_create_client
 from store.models import Bot, Client
 from store.setup import sync_bots
@@ -46,7 +47,7 @@ async def test_shell_signs_in_and_follows_the_theme(
     bot = Bot.get(Bot.name == "shop_tg")
     for i in range(3):
         get_or_create_client(bot, str(700 + i))
-    Client.update(unread=True).execute()  # the admin answers for every unread dialog
+    mark_unread(Client.select(Client.id))  # the admin answers for every unread dialog
     async with serving_app(app_settings()) as url:
         for theme in (LIGHT, DARK):
             # The client list is the first screen (screens/list.js); home is asked for by name.

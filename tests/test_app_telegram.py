@@ -17,6 +17,7 @@ import peewee
 import pytest
 from playwright.async_api import Page
 
+from store.clients.unread import mark_unread
 from store.inbound import get_or_create_client
 from store.models import Bot, Client
 from store.setup import sync_bots
@@ -85,7 +86,7 @@ async def test_telegram_buttons_session_renewal_and_errors(
         assert await page.locator("#unread").is_hidden()  # nothing unread yet
         sync_bots([("shop_tg", "telegram")])
         get_or_create_client(Bot.get(Bot.name == "shop_tg"), "701")
-        Client.update(unread=True).execute()
+        mark_unread(Client.select(Client.id))
         await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
         await page.wait_for_selector("#unread:not([hidden])")
         assert await page.locator("#unread").inner_text() == "1"

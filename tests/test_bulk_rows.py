@@ -107,7 +107,7 @@ def test_update_rows_sets_each_rows_own_values(db: peewee.Database) -> None:
     columns: list[peewee.Field] = [
         Client.name,
         Client.last_action_at,
-        Client.unread,
+        Client.pinned,
         Client.username,
     ]
     update_rows(
@@ -117,7 +117,7 @@ def test_update_rows_sets_each_rows_own_values(db: peewee.Database) -> None:
         [(client.id, "Анна К.", at, True, None), (other.id, "Борис", at, False, "boris")],
     )
     got = {
-        c.messenger_id: (c.name, c.last_action_at, c.unread, c.username) for c in Client.select()
+        c.messenger_id: (c.name, c.last_action_at, c.pinned, c.username) for c in Client.select()
     }
     assert got["1"] == ("Анна К.", at, True, None)
     assert got["2"] == ("Борис", at, False, "boris")

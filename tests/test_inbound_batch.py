@@ -11,6 +11,7 @@ import peewee
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from store.clients.unread import is_unread
 from store.db import database_proxy, open_database
 from store.errors import NotFound
 from store.inbound import InboundMessage, record_inbound, record_inbound_many
@@ -62,7 +63,7 @@ def snapshot() -> Any:
             c.language,
             str(c.last_action_at),
             str(c.created_at),
-            c.unread,
+            is_unread(c.id),
             c.unsubscribed,
         )
         for c in Client.select()

@@ -26,6 +26,7 @@ from commands.write import deliver_now
 from emulators import whatsapp_payloads as wp
 from emulators.telegram import TelegramEmulator
 from emulators.whatsapp import GraphEmulator
+from store.clients.unread import is_unread, mark_read
 from store.inbound import last_inbound_at, record_inbound
 from store.models import Client, Message
 from tests import test_admin_telegram as admin_tg
@@ -188,8 +189,8 @@ async def test_service_events_leave_the_client_read_and_last_message_alone(
         ann = emu.user(TOKEN, ANN_ID, first_name="Ann")
         hello = await ann.send_text("hello")
         client = Client.get(Client.messenger_id == str(ANN_ID))
-        assert client.unread
-        Client.update(unread=False).where(Client.id == client.id).execute()
+        assert is_unread(client.id)
+        mark_read([client.id])
         before = Client.get_by_id(client.id).last_action_at
         said_at = last_inbound_at(client.id)
         chat = ann.state.as_chat()
@@ -203,7 +204,7 @@ async def test_service_events_leave_the_client_read_and_last_message_alone(
         assert all(d.status == 200 for d in emu.deliveries) and len(emu.deliveries) == 5
 
     after = Client.get_by_id(client.id)
-    assert not after.unread and after.last_action_at == before
+    assert not is_unread(after.id) and after.last_action_at == before
     assert last_inbound_at(client.id) == said_at
     events = list(Message.select().where(Message.author_kind == "system").order_by(Message.id))
     assert [e.text for e in events] == [
@@ -214,7 +215,7 @@ async def test_service_events_leave_the_client_read_and_last_message_alone(
     ]
     assert all(e.direction == "in" for e in events)
     group = Client.get(Client.messenger_id == str(GROUP["id"]))
-    assert not group.unread and group.name == "Fans"
+    assert not is_unread(group.id) and group.name == "Fans"
     card = load_card_data([client.id], staff["admin"])
     assert card.last[client.id].text == "hello"
     (notice,) = notified_texts()  # the text only: service events notify nobody
@@ -245,7 +246,7 @@ async def test_join_request_approved_and_declined_from_the_admin_bot(
         "user_id": ANN_ID,
     }
     ann_client = Client.get(Client.messenger_id == str(ANN_ID))
-    assert ann_client.unread and ann_client.name == "Ann"  # an operator has to answer it
+    assert is_unread(ann_client.id) and ann_client.name == "Ann"  # an operator has to answer it
     notices = [n for n in plan(Claimed(0, request.id + 1), max_single=5)]
     assert any(
         b.data == f"jr:a:{request.id}" for n in notices for row in n.reply.buttons for b in row
@@ -294,7 +295,7 @@ async def test_whatsapp_reaction_and_system_messages_are_service_events(
         first = wp.envelope(PHONE_ID, messages=[wp.text(sender, "hi", wamid="wamid.hi")])
         assert (await meta.post_webhook(url, first))[0] == 200
         client = Client.get(Client.messenger_id == f"+{sender}")
-        Client.update(unread=False).where(Client.id == client.id).execute()
+        mark_read([client.id])
         before = Client.get_by_id(client.id).last_action_at
         later = int(dt.datetime(2100, 1, 1, tzinfo=dt.UTC).timestamp())
         service = [
@@ -311,7 +312,7 @@ async def test_whatsapp_reaction_and_system_messages_are_service_events(
         assert status == 200 and json.loads(body)["messages"] == 2
 
     after = Client.get_by_id(client.id)
-    assert not after.unread and after.last_action_at == before
+    assert not is_unread(after.id) and after.last_action_at == before
     rows = {m.platform_message_id: m for m in Message.select().where(Message.client == client)}
     assert rows["wamid.r"].author_kind == rows["wamid.s"].author_kind == "system"
     assert rows["wamid.r"].text == "reacted ❤️"

@@ -18,6 +18,7 @@ from commands.write import deliver_now
 from emulators.telegram import TelegramEmulator
 from store import outbox
 from store.business import connection_of, split_business_key
+from store.clients.unread import is_unread
 from store.models import BusinessConnection, Client, Message
 from tests.admin_support import make_staff, run
 from tests.telegram_support import TOKEN, register_webhook, settings_for
@@ -139,7 +140,7 @@ async def test_business_conversation_read_and_answered_from_the_admin_bot(
     )
     client = Client.get()  # one client: the owner's own message is not a second person
     assert client.messenger_id == f"biz:{conn.connection_id}:77" and client.name == "Cy Po"
-    assert client.unread
+    assert is_unread(client.id)
     rows = list(Message.select().where(Message.client == client.id).order_by(Message.id))
     assert [(m.author_kind, m.direction, m.text) for m in rows] == [
         ("client", "in", "Do you have XL?"),

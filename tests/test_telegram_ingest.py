@@ -12,6 +12,7 @@ import pytest
 from bots.telegram.client import make_bot
 from config import Settings
 from emulators.telegram import SECRET_HEADER, TelegramEmulator
+from store.clients.unread import is_unread
 from store.db import database_proxy, make_database
 from store.models import Client, Message, UnparsedItem, Variable
 from tests.telegram_support import OTHER_TOKEN, SECRET, TOKEN, settings_for
@@ -80,7 +81,7 @@ async def test_webhook_ingest_of_every_kind(db: peewee.Database, emu: TelegramEm
             "ann",
             "de",
         )
-        assert client.unread and client.unsubscribed
+        assert is_unread(client.id) and client.unsubscribed
         rows = messages()
         assert [m.text for m in rows] == [
             "/start promo_42",

@@ -21,6 +21,7 @@ from commands.write import deliver_now
 from emulators import whatsapp_payloads as wp
 from emulators.whatsapp import GraphEmulator
 from store import outbox
+from store.clients.unread import is_unread, mark_read, mark_unread
 from store.export import BASE_COLUMNS, iter_export_rows
 from store.models import Client, Label, LabelMembership, Message
 from tests.whatsapp_support import APP_SECRET, PHONE_ID, serve, settings_for
@@ -178,9 +179,9 @@ async def test_a_phone_client_and_a_bsuid_client_found_to_be_one_person_merge(
         by_bsuid = Client.get(Client.messenger_id == BSUID)
         vip = Label.create(name="VIP")
         LabelMembership.create(client=by_bsuid, label=vip)
-        Client.update(unread=True).where(Client.id == by_bsuid.id).execute()
+        mark_unread([by_bsuid.id])
         by_phone = Client.get(Client.messenger_id == f"+{PHONE}")
-        Client.update(unread=False).where(Client.id == by_phone.id).execute()
+        mark_read([by_phone.id])
 
         mixed = batch(
             payload(
@@ -195,7 +196,7 @@ async def test_a_phone_client_and_a_bsuid_client_found_to_be_one_person_merge(
         assert (await post(meta, base, mixed))["messages"] == 2
 
     kerry = Client.get(Client.bsuid == BSUID)
-    assert kerry.id == by_phone.id and kerry.messenger_id == f"+{PHONE}" and kerry.unread
+    assert kerry.id == by_phone.id and kerry.messenger_id == f"+{PHONE}" and is_unread(kerry.id)
     assert Client.get_or_none(Client.messenger_id == BSUID) is None  # folded into kerry
     assert [
         m.text for m in Message.select().where(Message.client == kerry).order_by(Message.id)

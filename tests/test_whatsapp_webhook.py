@@ -13,6 +13,7 @@ import pytest
 
 from emulators import whatsapp_payloads as wp
 from emulators.whatsapp import GraphEmulator
+from store.clients.unread import is_unread
 from store.db import database_proxy, make_database
 from store.models import Bot, Client, Message
 from tests.conftest import migrated_store
@@ -78,7 +79,7 @@ async def test_every_inbound_type_round_trips_once(db: peewee.Database) -> None:
         assert again == 200 and json.loads(body)["messages"] == 0
 
     kerry = Client.get(Client.messenger_id == "+16315551181")
-    assert kerry.name == "Kerry Fisher" and kerry.unread
+    assert kerry.name == "Kerry Fisher" and is_unread(kerry.id)
     assert Client.get(Client.messenger_id == "+447700900123").name == "Anna"
     rows = {m.platform_message_id: m for m in Message.select().where(Message.client == kerry)}
     assert len(rows) == 13 and Message.select().count() == 14

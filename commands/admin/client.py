@@ -23,6 +23,7 @@ from commands.admin.registry import ADMIN_COMMANDS, refusal
 from commands.admin.reply import Button, Reply
 from config import CAPABILITIES
 from store.assignment import assign
+from store.clients.unread import mark_read, mark_unread
 from store.db import write_transaction
 from store.models import (
     AuditLog,
@@ -52,9 +53,8 @@ def audit(ctx: CommandContext, action: str, client_id: int, **detail: Any) -> No
 def mark_read_on_open(ctx: CommandContext, client: Client) -> None:
     """Opening a dialog clears its unread mark (F10: any operator's opening clears Unanswered),
     except another operator's client shown read-only. The admin bot and the Mini App both ask."""
-    if client.unread and may_act(ctx, client):
-        Client.update(unread=False).where(Client.id == client.id).execute()
-        client.unread = False
+    if may_act(ctx, client):
+        mark_read([client.id])  # an already read dialog: nothing is written
 
 
 def open_client(ctx: CommandContext, client: Client, page: int = 1, *, edit: bool = False) -> Reply:
@@ -153,7 +153,7 @@ def menu_button(ctx: CommandContext, payload: str) -> Reply:
     if needed is not None and not ctx.can(needed):
         raise Refused(refusal("this button", needed))
     if action == "u":
-        Client.update(unread=True).where(Client.id == cid).execute()
+        mark_unread([cid])
         audit(ctx, "mark_unread", cid)
         return Reply(f"Client {cid} is unread again (tab Unanswered).", notice="Marked unread")
     if action == "p":

@@ -17,6 +17,7 @@ from commands.admin.registry import ADMIN_COMMANDS, refusal
 from commands.admin.reply import Reply
 from store import outbox
 from store.business import connection_of_client
+from store.clients.unread import mark_read
 from store.clock import utcnow
 from store.db import write_transaction
 from store.models import Client, Message
@@ -72,7 +73,7 @@ def send_reply(
             operator_id=ctx.operator.id,
             attachments=attachments,
         )
-        Client.update(unread=False).where(Client.id == client.id).execute()
+        mark_read([client.id])
     return row
 
 

@@ -31,6 +31,7 @@ from commands.admin.context import CommandContext
 from commands.admin.joins import JOIN_KEY, join_buttons
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
+from store.clients.unread import mark_read
 from store.clock import utcnow
 from store.db import is_postgres, write_transaction
 from store.models import Bot, Client, Message, Operator, ProjectSetting
@@ -278,7 +279,7 @@ def notice_button(ctx: CommandContext, payload: str) -> Reply:
     if action == "o":
         return _command(ctx, f"/client {client.id}", "/help")
     if action == "m":
-        Client.update(unread=False).where(Client.id == client.id).execute()
+        mark_read([client.id])
         return Reply("", notice=f"{client.name}: marked read.")
     if action == "a":
         answer = ADMIN_COMMANDS.handle_text(ctx, f"/assign {client.id} me")

@@ -103,7 +103,7 @@ def card(ctx: CommandContext, client_id: int, *, opening: bool = False) -> dict[
         "bot": d.bot,
         "avatar_url": d.avatar_url,
         "pinned": d.pinned,
-        "unread": client.unread,
+        "unread": d.unread,
         "blocked": d.blocked,
         "unsubscribed": d.unsubscribed,
         "paused": d.paused,

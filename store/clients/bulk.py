@@ -31,6 +31,7 @@ from store.audit import record_audit
 from store.clients.names import ActionError, assignee, ensure_ids, existing_ids, split_names
 from store.clients.query import where_clause
 from store.clients.targets import delete_clients, release_targets, select_targets, target_ids
+from store.clients.unread import mark_read, mark_unread
 from store.db import write_transaction
 from store.filters import ClientFilter
 from store.filters.resolve import nearest
@@ -276,9 +277,18 @@ def _remove(membership: type[pw.Model], column: str) -> Callable[[BulkPlan], int
     return execute
 
 
+def _read(plan: BulkPlan) -> int:
+    # Only the clients that were unread are written (store.clients.unread).
+    return mark_read(target_ids() if plan.where is not None else None)
+
+
+def _unread(plan: BulkPlan) -> int:
+    return mark_unread(target_ids() if plan.where is not None else None)
+
+
 _EXECUTORS: Final[dict[str, Callable[[BulkPlan], int]]] = {
-    "read": _set_flag(Client.unread, False),
-    "unread": _set_flag(Client.unread, True),
+    "read": _read,
+    "unread": _unread,
     "block": _set_flag(Client.blocked, True),
     "unblock": _set_flag(Client.blocked, False),
     "pin": _set_flag(Client.pinned, True),

@@ -13,6 +13,7 @@ from typing import Any
 
 import peewee as pw
 
+from store.clients.unread import unread_flag
 from store.clock import iso_local
 from store.filters.sql import CLIENT_ID
 from store.models import (
@@ -75,7 +76,7 @@ def client_details(ids: Sequence[int], zone: dt.tzinfo) -> list[ClientDetails]:
             Block.name,
             Client.tag,
             Client.deal_stage,
-            Client.unread,
+            unread_flag(),
             Client.pinned,
             Client.blocked,
             Client.unsubscribed,

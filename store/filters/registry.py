@@ -286,7 +286,7 @@ SPECS: tuple[FilterSpec, ...] = (
         "unanswered",
         "only clients with unread incoming messages",
         _flag,
-        lambda _v, _n: sql.tab("unanswered", 0),
+        lambda _v, _n: sql.unread(),
         flag=True,
     ),
     FilterSpec(

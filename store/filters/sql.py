@@ -178,10 +178,15 @@ def responsible(ids: Sequence[int | None]) -> Expr:
     return _any(parts)
 
 
+def unread() -> Expr:
+    """The unread clients (``store.clients.unread`` writes them)."""
+    return Client.unread == True  # noqa: E712 (a SQL comparison, not a Python one)
+
+
 def tab(name: str, viewer_id: int) -> Expr | None:
     """The tabs of F10 as conditions; ``all`` adds none."""
     if name == "unanswered":
-        return Client.unread == True  # noqa: E712 (a SQL comparison, not a Python one)
+        return unread()
     if name == "mine":
         return Client.responsible == viewer_id
     if name == "others":

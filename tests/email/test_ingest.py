@@ -14,6 +14,7 @@ from bots.email.adapter import EmailAdapter
 from bots.email.mailbox import begin_session, ingest_raw, mailbox_position
 from config import ImapSettings
 from emulators.mail import DovecotServer
+from store.clients.unread import is_unread
 from store.models import Client, Message
 from tests.email import corpus
 from tests.email.conftest import BOT, email_bot_settings, eventually, imap_settings
@@ -51,7 +52,7 @@ async def test_idle_push_stores_new_mail(
         assert adapter.watcher.stats["polls"] == 0
     message = Message.get(Message.dedup_key == "mail:<simple-2-client@example.com>")
     client = Client.get_by_id(message.client_id)
-    assert (client.messenger_id, client.name, client.unread) == (
+    assert (client.messenger_id, client.name, is_unread(client.id)) == (
         "client@example.com",
         "Client 2",
         True,
