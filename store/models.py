@@ -90,7 +90,8 @@ class Client(BaseModel):
     block = pw.ForeignKeyField(Block, null=True, on_delete="SET NULL", index=False)
     block_id: int | None
     tag = pw.CharField(max_length=200, null=True)
-    responsible = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL", index=False)
+    # Whole, NULLs too (migration 1923): SQLite's counts scan it in id order.
+    responsible = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL", index=True)
     responsible_id: int | None
     deal_stage = pw.CharField(max_length=200, null=True)
     blocked = pw.BooleanField(default=False)
@@ -120,7 +121,6 @@ def _index_not_null(model: type[BaseModel], *fields: pw.Field, unique: bool = Fa
 _index_not_null(Client, Client.bot, Client.bsuid, unique=True)
 _index_not_null(Client, Client.deal_stage)
 _index_not_null(Client, Client.block)
-_index_not_null(Client, Client.responsible)
 
 
 class BlockHistory(BaseModel):
