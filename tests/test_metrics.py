@@ -200,17 +200,19 @@ async def test_sends_failures_retries_and_webhooks_move_their_counters(
             assert await post(hook, _update(2, 42, "x"), "wrong") == 401
             assert await post(f"{url}/webhooks/telegram/nobody", {}, SECRET) == 404
             assert await post(hook, _update(1, 42, "hello"), SECRET) == 200
+            # Store writes run off the event loop, as the service's own do: the service shares
+            # this loop, and a write blocking it can wait on a thread that waits on the loop.
             bot = Bot.get(Bot.name == "tg")
-            ann = get_or_create_client(bot, "42")[0]
-            bob = get_or_create_client(bot, "43")[0]
+            ann = (await asyncio.to_thread(get_or_create_client, bot, "42"))[0]
+            bob = (await asyncio.to_thread(get_or_create_client, bot, "43"))[0]
             emu.fail_next("sendMessage", status=500)  # Ann's first attempt: retried
-            first = outbox.enqueue(ann, "your order is ready")
+            first = await asyncio.to_thread(outbox.enqueue, ann, "your order is ready")
             await until(lambda: Message.get_by_id(first.id).status == "sent", "Ann's send", 20)
-            blocked = outbox.enqueue(bob, "hi Bob")
+            blocked = await asyncio.to_thread(outbox.enqueue, bob, "hi Bob")
             await until(lambda: Message.get_by_id(blocked.id).status == "failed", "Bob's", 20)
             # The platform's 429: retried after its retry_after (1 s), then sent.
             emu.fail_next("sendMessage", status=429, retry_after=1)
-            later = outbox.enqueue(ann, "and your invoice")
+            later = await asyncio.to_thread(outbox.enqueue, ann, "and your invoice")
             await until(lambda: Message.get_by_id(later.id).status == "sent", "the 429'd send", 20)
             # The sender counts a send just after it stores the row's status: scrape until the
             # count has caught up (a second at most), then hold every figure to it.
