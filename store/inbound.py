@@ -90,13 +90,19 @@ class RecordResult:
 def get_or_create_client(
     bot: Bot, messenger_id: str, *, name: str | None = None, now: dt.datetime | None = None
 ) -> tuple[Client, bool]:
-    """The client of ``bot`` with ``messenger_id``, created when new (safe under races)."""
+    """The client of ``bot`` with ``messenger_id``, created when new (safe under races).
+
+    The look-up and the insert share one ``write_transaction``: on SQLite a read followed by a
+    write in a deferred transaction fails at once with "database is locked" when another
+    connection committed in between (seen with the service's own writers running); the write
+    lock taken first makes this caller wait its turn instead."""
     now = now or utcnow()
-    client = Client.get_or_none((Client.bot == bot) & (Client.messenger_id == messenger_id))
-    if client is not None:
-        return client, False
+    key = (Client.bot == bot) & (Client.messenger_id == messenger_id)
     try:
-        with database_proxy.atomic():
+        with write_transaction():
+            client = Client.get_or_none(key)
+            if client is not None:
+                return client, False
             client = Client.create(
                 bot=bot,
                 messenger_id=messenger_id,
@@ -106,8 +112,8 @@ def get_or_create_client(
             )
         return client, True
     except peewee.IntegrityError:
-        # Another writer created it between our read and our insert.
-        return Client.get((Client.bot == bot) & (Client.messenger_id == messenger_id)), False
+        # PostgreSQL: another writer created it between our read and our insert.
+        return Client.get(key), False
 
 
 def record_inbound(event: InboundMessage) -> RecordResult:
