@@ -5,9 +5,6 @@ dispatcher's tick and by the next import — and the data round-trips through ex
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,13 +21,14 @@ from store.export import BASE_COLUMNS
 from store.importer import DEFER_MIN_ROWS
 from store.models import ALL_MODELS, POSTGRES_ONLY_INDEXES, BlockHistory, Client, Variable
 from store.setup import sync_bots
-from tests.conftest import REPO_ROOT, cli_env
+from tests.killed_import import killed_import
 from tests.test_export_import import (
     BOTS,
     client_strategy,
     do_import,
     export_text,
     make_client,
+    seed_exported,
     wipe,
     without_ids,
 )
@@ -109,44 +107,13 @@ def test_only_a_big_import_next_to_the_store_defers(store: peewee.Database) -> N
     assert not _worth_deferring(11)
 
 
-# A child process importing with the indexes deferred, 50 rows a batch, SIGKILLed after its
-# second batch (committed: the progress callback runs after each batch's transaction).
-KILLED_IMPORT = """
-import io, os, signal, sys, zoneinfo
-from store.db import open_database
-from store.importer import import_csv
-open_database(sys.argv[1]).connect()
-batches = 0
-def progress(rows):
-    global batches
-    batches += 1
-    if batches == 2:
-        os.kill(os.getpid(), signal.SIGKILL)
-text = open(sys.argv[2], encoding="utf-8").read()
-import_csv(io.StringIO(text, newline=""), zoneinfo.ZoneInfo("Europe/Moscow"),
-           batch_size=50, progress=progress, defer_indexes=True)
-"""
-
-
-def killed_import(url: str, source: Path) -> None:
-    child = subprocess.run(
-        [sys.executable, "-c", KILLED_IMPORT, url, str(source)],
-        cwd=REPO_ROOT,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr
-
-
 def test_a_killed_import_is_repaired_by_the_tick_then_by_the_next_import(
     store: peewee.Database, db_url: str, tmp_path: Path
 ) -> None:
     before = all_indexes()
     source = tmp_path / "clients.csv"
     source.write_text(csv_text(0, 400), encoding="utf-8")
-    killed_import(db_url, source)
+    killed_import(db_url, source, after_batches=2, defer_indexes=True)
     store.close()  # PostgreSQL: the child's DROP INDEX is committed; see it afresh
     store.connect()
     assert Client.select().count() == 100
@@ -159,7 +126,7 @@ def test_a_killed_import_is_repaired_by_the_tick_then_by_the_next_import(
     assert len(all_indexes()) == 1 and len(deferred_indexes.deferred()) == len(before) - 1
     # Killed again (the one index rebuilt is dropped again), then an import that does not
     # defer recreates them all before its first batch.
-    killed_import(db_url, source)
+    killed_import(db_url, source, after_batches=2, defer_indexes=True)
     store.close()
     store.connect()
     assert all_indexes() == {} and sorted(deferred_indexes.deferred()) == sorted(before)
@@ -191,18 +158,7 @@ def test_round_trip_with_the_indexes_deferred(
     store: peewee.Database, clients: list[dict[str, object]]
 ) -> None:
     # Quotes, newlines, tabs, backslashes, any unicode but NUL: staged by COPY on PostgreSQL.
-    wipe()
-    for n, spec in enumerate(clients):
-        make_client(
-            spec["bot"],  # type: ignore[arg-type]
-            f'm\t{n}\\N"',
-            spec["name"],  # type: ignore[arg-type]
-            created=spec["created"],  # type: ignore[arg-type]
-            avatar=spec["avatar"],  # type: ignore[arg-type]
-            tag=spec["tag"],  # type: ignore[arg-type]
-            history=spec["history"],  # type: ignore[arg-type]
-            variables=spec["variables"],  # type: ignore[arg-type]
-        )
+    seed_exported(clients, 'm\t{n}\\N"')
     first = export_text(batch_size=3)
     wipe()
     report = do_import(first, defer_indexes=True)

@@ -353,18 +353,14 @@ client_strategy = st.fixed_dictionaries(
 )
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(clients=st.lists(client_strategy, min_size=1, max_size=4))
-def test_round_trip_property(store: peewee.Database, clients: list[dict[str, object]]) -> None:
+def seed_exported(clients: list[dict[str, object]], messenger_id: str) -> None:
+    """An empty store holding ``clients`` (drawn by ``client_strategy``); ``messenger_id``
+    formats each one's id from its position ``n``."""
     wipe()
     for n, spec in enumerate(clients):
         make_client(
             spec["bot"],  # type: ignore[arg-type]
-            f"m{n}",
+            messenger_id.format(n=n),
             spec["name"],  # type: ignore[arg-type]
             created=spec["created"],  # type: ignore[arg-type]
             avatar=spec["avatar"],  # type: ignore[arg-type]
@@ -372,6 +368,16 @@ def test_round_trip_property(store: peewee.Database, clients: list[dict[str, obj
             history=spec["history"],  # type: ignore[arg-type]
             variables=spec["variables"],  # type: ignore[arg-type]
         )
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(clients=st.lists(client_strategy, min_size=1, max_size=4))
+def test_round_trip_property(store: peewee.Database, clients: list[dict[str, object]]) -> None:
+    seed_exported(clients, "m{n}")
     first = export_text(batch_size=3)
     wipe()
     report = do_import(first)

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,8 +32,9 @@ from store.filters import parse_filter
 from store.importer import import_csv
 from store.models import Client, Operator
 from store.setup import sync_bots
-from tests.conftest import REPO_ROOT, cli_env, migrated_store
+from tests.conftest import migrated_store
 from tests.factories import MOSCOW, bot, operator
+from tests.killed_import import killed_import
 from tests.test_search_index import index_agrees
 
 HEADER = ",".join(BASE_COLUMNS)
@@ -61,38 +59,6 @@ def csv_text(first: int, last: int) -> str:
     return HEADER + "\r\n" + "".join(rows)
 
 
-# A child process that imports in batches of 50 and is SIGKILLed after its third batch
-# (committed: the progress callback runs after each batch's transaction).
-KILLED_IMPORT = """
-import io, os, signal, sys, zoneinfo
-from store.db import open_database
-from store.importer import import_csv
-open_database(sys.argv[1]).connect()
-batches = 0
-def progress(rows):
-    global batches
-    batches += 1
-    if batches == 3:
-        os.kill(os.getpid(), signal.SIGKILL)
-text = open(sys.argv[2], encoding="utf-8").read()
-import_csv(io.StringIO(text, newline=""), zoneinfo.ZoneInfo("Europe/Moscow"),
-           batch_size=50, progress=progress)
-"""
-
-
-def _killed_import(url: str, source: Path) -> None:
-    """Runs KILLED_IMPORT on ``source`` in a child process and checks that it was killed."""
-    child = subprocess.run(
-        [sys.executable, "-c", KILLED_IMPORT, url, str(source)],
-        cwd=REPO_ROOT,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr
-
-
 def test_a_killed_import_is_caught_up_by_the_tick_then_the_next_import(
     sqlite_store: peewee.Database, tmp_path: Path
 ) -> None:
@@ -102,7 +68,7 @@ def test_a_killed_import_is_caught_up_by_the_tick_then_the_next_import(
     source = tmp_path / "clients.csv"
     source.write_text(csv_text(0, 400), encoding="utf-8")
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    _killed_import(url, source)
+    killed_import(url, source, after_batches=3, defer_indexes=False)
     assert Client.select().count() == 5 + 150
     assert (
         pending_after()
@@ -121,7 +87,7 @@ def test_a_killed_import_is_caught_up_by_the_tick_then_the_next_import(
     # Killed again; this time the next import's own catch-up covers what was left.
     again = tmp_path / "more.csv"
     again.write_text(csv_text(400, 800), encoding="utf-8")
-    _killed_import(url, again)
+    killed_import(url, again, after_batches=3, defer_indexes=False)
     assert pending_after() is not None and found("imp0045", admin) == set()
     report = import_csv(io.StringIO(csv_text(0, 400), newline=""), MOSCOW, batch_size=100)
     assert (report.created, report.updated) == (250, 150)
