@@ -7,7 +7,7 @@ psycopg 3. Timestamps are stored as naive UTC everywhere (see ``store.clock``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -138,6 +138,15 @@ def without_jit() -> None:
 def is_postgres(database: peewee.Database | None = None) -> bool:
     db = database if database is not None else database_proxy.obj
     return isinstance(db, peewee.PostgresqlDatabase)
+
+
+def execute_text(sql: str, params: Sequence[Any] = ()) -> Any:
+    """Run one statement written with ``?`` placeholders on either database (PostgreSQL's
+    driver takes ``%s``): the statements of constant text that have no model (an import's
+    staging, the deferred indexes' records). Returns the cursor."""
+    if is_postgres():
+        sql = sql.replace("?", "%s")
+    return database_proxy.obj.execute_sql(sql, list(params))
 
 
 def ping(database: peewee.Database | None = None) -> None:

@@ -27,11 +27,11 @@ import time
 from collections.abc import Iterable
 from typing import Final
 
-from store.db import database_proxy, is_postgres, write_transaction
+from store.clients.search_index import ABANDONED_S
+from store.db import database_proxy, execute_text, is_postgres, write_transaction
 
 # The tables an import writes (with client_search, which PostgreSQL's triggers fill from client).
 IMPORTED_TABLES: Final = ("client", "client_search", "variable", "block_history")
-ABANDONED_S: Final = 300.0  # rows no batch touched for this long (seconds): their import died
 _CREATE: Final = re.compile(r"^\s*CREATE\s+INDEX\s+(IF\s+NOT\s+EXISTS\s+)?", re.IGNORECASE)
 
 SQLITE_INDEXES: Final = (
@@ -74,11 +74,9 @@ def defer(tables: Iterable[str] = IMPORTED_TABLES) -> list[str]:
         now = time.time()
         for table in tables:
             for name, definition in secondary_indexes(table):
-                database.execute_sql(
-                    _bind(
-                        "INSERT INTO deferred_index (name, table_name, definition, touched_at) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING"
-                    ),
+                execute_text(
+                    "INSERT INTO deferred_index (name, table_name, definition, touched_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
                     (name, table, definition, now),
                 )
                 # The name comes from the database's catalogue, quoted as an identifier.
@@ -90,16 +88,15 @@ def defer(tables: Iterable[str] = IMPORTED_TABLES) -> list[str]:
 
 def touch() -> None:
     """Inside an import batch's transaction: the import that deferred the indexes is alive."""
-    database_proxy.obj.execute_sql(
-        _bind("UPDATE deferred_index SET touched_at = ?"), (time.time(),)
-    )
+    execute_text("UPDATE deferred_index SET touched_at = ?", (time.time(),))
 
 
 def restore(limit: int | None = None) -> int:
     """Recreate the recorded indexes, each in its own write transaction with the removal of
     its record; ``limit``: at most that many. Returns how many were recreated."""
     database = database_proxy.obj
-    if not _has_marker_table():
+    # migrate() restores before migrating: the table may not exist yet.
+    if not database.table_exists("deferred_index"):
         return 0
     built = 0
     while limit is None or built < limit:
@@ -115,35 +112,21 @@ def restore(limit: int | None = None) -> int:
                 database.execute_sql("SET LOCAL maintenance_work_mem = '256MB'")
             # The definition is the database's own text, recorded by defer.
             database.execute_sql(row[1])
-            database.execute_sql(_bind("DELETE FROM deferred_index WHERE name = ?"), (row[0],))
+            execute_text("DELETE FROM deferred_index WHERE name = ?", (row[0],))
         built += 1
     return built
 
 
 def restore_abandoned(now: float | None = None) -> int:
     """The dispatcher tick's share: one recorded index, once no import batch has touched the
-    records for ``ABANDONED_S`` (the import that deferred them died)."""
-    if not _has_marker_table():
-        return 0
+    records for ``ABANDONED_S`` (the import that deferred them died; the search index's
+    catch-up waits as long). The service runs on a migrated store: the table exists."""
     row = database_proxy.obj.execute_sql("SELECT max(touched_at) FROM deferred_index").fetchone()
     if row is None or row[0] is None:
         return 0
     if (time.time() if now is None else now) - float(row[0]) < ABANDONED_S:
         return 0
     return restore(limit=1)
-
-
-def _has_marker_table() -> bool:
-    # migrate() restores before migrating: the table may not exist yet.
-    if is_postgres():
-        sql = "SELECT to_regclass('deferred_index') IS NOT NULL"
-    else:
-        sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'deferred_index'"
-    return bool(database_proxy.obj.execute_sql(sql).fetchone()[0])
-
-
-def _bind(sql: str) -> str:
-    return sql.replace("?", "%s") if is_postgres() else sql
 
 
 def _quoted(name: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from store.clients.search_index import defer_new_clients
-from store.db import database_proxy, is_postgres
+from store.db import database_proxy, execute_text, is_postgres
 from store.models import Client
 
 STAGE_ROW: Final = "import_stage_row"
@@ -189,10 +189,7 @@ def _defaults(now: dt.datetime, pg: bool) -> tuple[list[str], list[Any]]:
 
 def _execute(sql: str, params: Sequence[Any] = ()) -> int:
     """Run one statement written with ``?`` placeholders; returns the rows it changed."""
-    if is_postgres():
-        sql = sql.replace("?", "%s")
-    cursor = database_proxy.obj.execute_sql(sql, list(params))
-    return int(cursor.rowcount)
+    return int(execute_text(sql, params).rowcount)
 
 
 # The statements: constant text, every value bound. They match a staged row to its client
