@@ -23,7 +23,7 @@ from commands.admin.registry import ADMIN_COMMANDS, refusal
 from commands.admin.reply import Button, Reply
 from config import CAPABILITIES
 from store.assignment import assign
-from store.clients.unread import mark_read, mark_unread
+from store.clients.unread import is_unread, mark_read, mark_unread
 from store.db import write_transaction
 from store.models import (
     AuditLog,
@@ -53,8 +53,10 @@ def audit(ctx: CommandContext, action: str, client_id: int, **detail: Any) -> No
 def mark_read_on_open(ctx: CommandContext, client: Client) -> None:
     """Opening a dialog clears its unread mark (F10: any operator's opening clears Unanswered),
     except another operator's client shown read-only. The admin bot and the Mini App both ask."""
-    if may_act(ctx, client):
-        mark_read([client.id])  # an already read dialog: nothing is written
+    # Tested first: opening an already read dialog (most openings) writes nothing, and so
+    # never waits for SQLite's write lock behind ingest.
+    if may_act(ctx, client) and is_unread(client.id):
+        mark_read([client.id])
 
 
 def open_client(ctx: CommandContext, client: Client, page: int = 1, *, edit: bool = False) -> Reply:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 import peewee as pw
 
-from store.filters.sql import CLIENT_ID
+from store.filters.sql import CLIENT_ID, unread
 from store.models import Client, Operator
 
 __all__ = [
@@ -35,12 +35,10 @@ __all__ = [
 
 Ids = pw.Select | Iterable[int]
 
-UNREAD = Client.unread == True  # noqa: E712 (a SQL comparison, not a Python one)
-
 
 def unread_ids() -> pw.Select:
     """The ids of the unread clients, as a subquery."""
-    return Client.select(CLIENT_ID).where(UNREAD)
+    return Client.select(CLIENT_ID).where(unread())
 
 
 def unread_flag() -> pw.ColumnBase:
@@ -49,7 +47,7 @@ def unread_flag() -> pw.ColumnBase:
 
 
 def is_unread(client_id: int) -> bool:
-    return Client.select().where(Client.id == client_id, UNREAD).exists()
+    return Client.select().where(Client.id == client_id, unread()).exists()
 
 
 def _set(client_ids: Ids | None, value: bool) -> int:
@@ -78,7 +76,7 @@ def mark_read(client_ids: Ids | None) -> int:
 
 def unread_count(viewer: Operator) -> int:
     """Unread dialogs ``viewer`` answers for: every one for an admin, their own otherwise."""
-    query = Client.select(CLIENT_ID).where(UNREAD)
+    query = Client.select(CLIENT_ID).where(unread())
     if not viewer.is_admin:
         query = query.where(Client.responsible == viewer.id)
     return int(query.count())
