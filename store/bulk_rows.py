@@ -5,16 +5,20 @@
 than the database spends on it (``docs/benchmarks.md``, the ingest profile). Here the rows
 travel as ONE bound parameter per column, the statement is a fixed ``INSERT ... SELECT``:
 
-* PostgreSQL: ``SELECT * FROM unnest(%s::integer[], %s::text[], ...)``, one array per column
-  (the statement text is the same for any number of rows, so the server's plan is reused);
+* PostgreSQL: ``SELECT CAST(value->>0 AS integer), ... FROM json_array_elements(CAST(%s AS
+  json))`` over one JSON array of the rows (the statement text is the same for any number of
+  rows, so the server's plan is reused). Not ``unnest`` of one array per column: psycopg
+  dumps a list element by element in Python (``ListDumper``, the top entry of serve's profile
+  on PostgreSQL), ``json.dumps`` encodes the rows in C;
 * SQLite: ``SELECT json_extract(value, '$[0]'), ... FROM json_each(?)`` over one JSON array of
   the rows (SQLite has no arrays; its JSON functions are C).
 
 Columns of the model not given get their model default, bound once. Values go through the
-fields' ``db_value`` only where a field converts (JSON text, timestamps and booleans on SQLite).
-peewee renders each shape of statement once per process; later calls only bind values.
-``select_rows`` looks rows up by a list of keys the same way (``key = ANY(array)`` /
-``key IN (SELECT value FROM json_each(?))``, both probing the key's index once per value).
+fields' ``db_value`` only where a field converts (JSON text; timestamps as ISO text, and
+booleans on SQLite). peewee renders each shape of statement once per process; later calls
+only bind values. ``select_rows`` looks rows up by a JSON array of keys the same way
+(``key = ANY(ARRAY(SELECT ... json_array_elements_text(...)))`` / ``key IN (SELECT value FROM
+json_each(?))``, both probing the key's index once per value).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from store.fields import JSONField
 
 Converter = Callable[[Any], Any]
 
-PG_ARRAY_TYPES = {
+PG_TYPES = {
     "AUTO": "integer",
     "BIGAUTO": "bigint",
     "INT": "integer",
@@ -56,13 +60,23 @@ def _sqlite_stamp(value: Any) -> Any:
     return value.isoformat(" ") if isinstance(value, dt.datetime) else value
 
 
+def _pg_stamp(value: Any) -> Any:
+    # ISO text in the JSON rows; CAST(... AS timestamp) reads it back to the microsecond. The
+    # store's timestamps are naive UTC; an aware one is made so (the cast would drop its zone).
+    if not isinstance(value, dt.datetime):
+        return value
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat()
+
+
 def _converter(model_field: peewee.Field, pg: bool) -> Converter | None:
-    """What a value of ``model_field`` needs before it is bound, or None (nothing: ids,
-    numbers and text are bound as they are)."""
+    """What a value of ``model_field`` needs before it goes into the JSON rows, or None
+    (nothing: ids, numbers, booleans on PostgreSQL and text go as they are)."""
     if isinstance(model_field, JSONField):
         return model_field.db_value
     if pg:
-        return None
+        return _pg_stamp if isinstance(model_field, peewee.DateTimeField) else None
     if isinstance(model_field, peewee.DateTimeField):
         return _sqlite_stamp
     if isinstance(model_field, peewee.BooleanField):
@@ -72,6 +86,28 @@ def _converter(model_field: peewee.Field, pg: bool) -> Converter | None:
 
 def _sqlite_bool(value: Any) -> Any:
     return None if value is None else int(bool(value))
+
+
+def _constant_converter(model_field: peewee.Field, pg: bool) -> Converter | None:
+    """What a default bound once as its own parameter needs: on PostgreSQL psycopg adapts
+    it (a datetime as a timestamp), only JSON becomes text."""
+    if pg and not isinstance(model_field, JSONField):
+        return None
+    return _converter(model_field, pg)
+
+
+def _pg_cells(fields: Sequence[peewee.Field]) -> list[peewee.Cast]:
+    """``CAST(value->>k AS type)`` for each of ``fields``: the k-th cell of a JSON row array
+    as the column's type (``->>`` gives JSON null as NULL, a string unescaped)."""
+    return [
+        peewee.Cast(peewee.SQL(f"value->>{k}"), PG_TYPES[f.field_type])
+        for k, f in enumerate(fields)
+    ]
+
+
+def _rows_json(columns: Sequence[Sequence[Any]]) -> str:
+    """The rows (given column by column) as one JSON array of row arrays."""
+    return json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False)
 
 
 def _defaults(model: type[peewee.Model], given: Sequence[peewee.Field]) -> list[peewee.Field]:
@@ -127,12 +163,9 @@ def _statement(
         for k in range(len(fields) + len(defaults))
     ]
     columns, constants = slots[: len(fields)], slots[len(fields) :]
-    if pg:
-        arrays = [
-            peewee.Cast(column, f"{PG_ARRAY_TYPES[f.field_type]}[]")
-            for f, column in zip(fields, columns, strict=True)
-        ]
-        source = peewee.Select([peewee.fn.unnest(*arrays)], [peewee.SQL("*"), *constants])
+    if pg:  # one JSON array of the rows: columns[0] stands for it, the others are unused
+        rows = peewee.fn.json_array_elements(peewee.Cast(columns[0], "json"))
+        source = peewee.Select([rows], [*_pg_cells(fields), *constants])
     else:  # one JSON array of the rows: columns[0] stands for it, the others are unused
         picks = [peewee.fn.json_extract(peewee.SQL("value"), f"$[{k}]") for k in range(len(fields))]
         source = peewee.Select([peewee.fn.json_each(columns[0])], [*picks, *constants]).where(
@@ -180,14 +213,10 @@ def insert_rows(
         convert = _converter(model_field, pg)
         if convert is not None:
             columns[k] = [None if v is None else convert(v) for v in columns[k]]
-    if pg:
-        values: list[Any] = [list(column) for column in columns]
-    else:
-        values = [json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False)]
-        values += [None] * (len(fields) - 1)
+    values: list[Any] = [_rows_json(columns)] + [None] * (len(fields) - 1)
     for model_field in defaults:
         value = model_field.default() if callable(model_field.default) else model_field.default
-        convert = _converter(model_field, pg)
+        convert = _constant_converter(model_field, pg)
         values.append(convert(value) if convert is not None else value)
     params = list(statement.params)
     for at, index in statement.slots:
@@ -206,12 +235,11 @@ def _update_statement(
         return found
     columns = [key, *fields]
     slots = [peewee.Value(_Slot(k), converter=_as_is, unpack=False) for k in range(len(columns))]
+    picks: list[peewee.Node]
     if pg:
-        picks = [
-            peewee.fn.unnest(peewee.Cast(slot, f"{PG_ARRAY_TYPES[f.field_type]}[]")).alias(f"c{k}")
-            for k, (f, slot) in enumerate(zip(columns, slots, strict=True))
-        ]
-        source = peewee.Select(columns=picks)
+        picks = [cell.alias(f"c{k}") for k, cell in enumerate(_pg_cells(columns))]
+        rows_of = peewee.fn.json_array_elements(peewee.Cast(slots[0], "json"))
+        source = peewee.Select([rows_of], picks)
     else:
         picks = [
             peewee.fn.json_extract(peewee.SQL("value"), f"$[{k}]").alias(f"c{k}")
@@ -247,10 +275,7 @@ def update_rows(
         convert = _converter(model_field, pg)
         if convert is not None:
             columns[k] = [None if v is None else convert(v) for v in columns[k]]
-    if pg:
-        values: list[Any] = [list(column) for column in columns]
-    else:
-        values = [json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False)]
+    values = [_rows_json(columns)]
     params = list(statement.params)
     for at, index in statement.slots:
         params[at] = values[index]
@@ -270,8 +295,12 @@ def _select_statement(
     if found is not None:
         return found
     value, keys = (peewee.Value(_Slot(k), converter=_as_is, unpack=False) for k in range(2))
-    if pg:
-        among = key == peewee.fn.ANY(peewee.Cast(keys, f"{PG_ARRAY_TYPES[key.field_type]}[]"))
+    if pg:  # ARRAY(...) is evaluated once, then ``= ANY`` probes the index per key
+        elements = peewee.fn.json_array_elements_text(peewee.Cast(keys, "json"))
+        typed = peewee.Select(
+            [elements], [peewee.Cast(peewee.SQL("value"), PG_TYPES[key.field_type])]
+        )
+        among = key == peewee.fn.ANY(peewee.NodeList([peewee.SQL("ARRAY"), typed]))
     else:
         among = key.in_(peewee.Select([peewee.fn.json_each(keys)], [peewee.SQL("value")]))
     sql, params = model.select(*columns).where((equal == value) & among).sql()
@@ -307,7 +336,7 @@ def select_rows(
         return []
     pg = is_postgres()
     statement = _select_statement(model, columns, equal[0], key, pg)
-    values = [equal[1], list(keys) if pg else json.dumps(list(keys), ensure_ascii=False)]
+    values = [equal[1], json.dumps(list(keys), ensure_ascii=False)]
     params = list(statement.params)
     for at, index in statement.slots:
         params[at] = values[index]

@@ -7,10 +7,12 @@ import datetime as dt
 from typing import Any
 
 import peewee
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store.bulk_rows import insert_rows, select_rows, update_rows
+from store.db import is_postgres
 from store.models import Bot, Client, Message, Variable
 from store.sanitize import clean_text
 
@@ -166,3 +168,25 @@ def test_upsert_sets_the_conflicting_rows_and_inserts_the_others(db: peewee.Data
         (client.id, "Размер"): "XL",
         (other.id, "Город"): "Омск",
     }
+
+
+def test_select_rows_by_integer_keys_and_update_to_null(db: peewee.Database) -> None:
+    """Integer keys and NULLs travel through the one JSON parameter as their column's type."""
+    client = a_client()
+    other = Client.create(bot=client.bot_id, messenger_id="2", name="Boris", username="boris")
+    columns: list[peewee.Field] = [Client.id, Client.username, Client.unread]
+    update_rows(Client, Client.id, [Client.username, Client.unread], [(other.id, None, True)])
+    got = select_rows(Client, columns, (Client.bot, client.bot_id), Client.id, [other.id, 10**9])
+    assert got == [(other.id, None, True)]
+
+
+def test_an_aware_timestamp_is_stored_as_naive_utc_on_postgres(db: peewee.Database) -> None:
+    """The store's timestamps are naive UTC: an aware one goes into the JSON rows as UTC
+    (a cast of ISO text with an offset to ``timestamp`` would drop the offset)."""
+    if not is_postgres(db):
+        pytest.skip("PostgreSQL's JSON rows only; SQLite binds peewee's own timestamp text")
+    client = a_client()
+    moscow = dt.timezone(dt.timedelta(hours=3))
+    at = dt.datetime(2026, 12, 6, 12, 0, 0, 250, tzinfo=moscow)
+    update_rows(Client, Client.id, [Client.last_action_at], [(client.id, at)])
+    assert Client.get_by_id(client.id).last_action_at == dt.datetime(2026, 12, 6, 9, 0, 0, 250)
