@@ -10,7 +10,8 @@ import datetime as dt
 import peewee
 
 from store.clients.query import order_clients, page_clients
-from store.clients.rows import inline_integers, read_clients
+from store.clients.rows import CLIENT_COLUMNS, inline_integers, read_clients
+from store.db import database_proxy
 from store.filters import ClientFilter, parse_filter
 from store.models import Client, Operator
 from tests.factories import MOSCOW, client, local, operator
@@ -76,3 +77,24 @@ def test_a_page_of_exclusions_runs_without_parameters_on_postgresql(
             page = page_clients(flt, admin)
         assert page.total == expected and len(page.clients) == expected
         assert "%s" not in seen[-2] and ("%s" not in seen[-1]) == text.startswith("-"), seen
+
+
+def test_the_column_list_is_the_text_peewee_renders(db: peewee.Database) -> None:
+    """``read_clients`` writes ``Client.select()``'s columns from a cache per table alias:
+    the statement is peewee's own, character for character, wherever ``client`` stands
+    (``t1``, or ``t2`` after a CTE that reads ``client`` first)."""
+    _clients(db)
+    matches = Client.select(Client.id).where(Client.pinned == True).cte("m")  # noqa: E712
+    queries = [
+        order_clients(Client.select().where(Client.id > 0), ClientFilter()).limit(51),
+        Client.select().join(matches, on=(matches.c.id == Client.id)).with_cte(matches),
+    ]
+    texts = []
+    for query in queries:
+        theirs = database_proxy.get_sql_context().sql(query).query()
+        cached = database_proxy.get_sql_context().sql(query.select(CLIENT_COLUMNS)).query()
+        assert cached == theirs
+        texts.append(cached[0])
+        ours = read_clients(query.clone())
+        assert [c.__data__ for c in ours] == [c.__data__ for c in query.clone()] and ours
+    assert '"t2"."unread"' in texts[1] and '"t1"."unread"' in texts[0]
