@@ -6,13 +6,15 @@ their integers and flags as literals (``inline_integers``), text and arrays as p
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import peewee
 
 from store.clients.query import order_clients, page_clients
 from store.clients.rows import CLIENT_COLUMNS, inline_integers, read_clients
-from store.db import database_proxy
+from store.db import database_proxy, is_postgres
 from store.filters import ClientFilter, parse_filter
+from store.filters.sql import CLIENT_ID, among
 from store.models import Client, Operator
 from tests.factories import MOSCOW, client, local, operator
 from tests.sqllog import captured_statements
@@ -98,3 +100,17 @@ def test_the_column_list_is_the_text_peewee_renders(db: peewee.Database) -> None
         ours = read_clients(query.clone())
         assert [c.__data__ for c in ours] == [c.__data__ for c in query.clone()] and ours
     assert '"t2"."unread"' in texts[1] and '"t1"."unread"' in texts[0]
+
+
+def test_ids_bound_as_one_text_select_the_same_clients(db: peewee.Database) -> None:
+    """``sql.among`` binds ids as one parameter whatever form they come in (a list, the text
+    of PostgreSQL's array literal or of SQLite's JSON array): the same clients each way."""
+    _clients(db)
+    ids = sorted(c.id for c in Client.select(Client.id))[:2]
+    forms: list[list[int] | str] = [ids, json.dumps(ids)]
+    if is_postgres():
+        forms.append("{" + ",".join(map(str, ids)) + "}")
+    for form in forms:
+        found = [c.id for c in Client.select(Client.id).where(among(CLIENT_ID, form))]
+        assert sorted(found) == ids, form
+    assert not Client.select().where(among(CLIENT_ID, [])).exists()
