@@ -21,8 +21,10 @@ from store.clients.unread import unread_count
 from store.db import is_postgres
 from store.filters import FilterError, parse_filter
 from store.models import (
+    AdminNotice,
     AuditLog,
     BlockHistory,
+    CampaignRecipient,
     Client,
     Label,
     LabelMembership,
@@ -144,14 +146,26 @@ def test_bad_actions_and_arguments_are_refused_in_one_line(admin: Operator) -> N
     assert AuditLog.select().count() == 0
 
 
-def test_delete_needs_confirmation_and_takes_messages_variables_memberships(
-    admin: Operator,
+def _refer(row: Client, campaign_id: int) -> None:
+    """A row naming ``row`` in each table that refers to clients besides its memberships,
+    variables and block (``client`` made those)."""
+    Message.create(client=row, bot=row.bot_id, direction="in", author_kind="client", text="hi")
+    BlockHistory.create(client=row, block=row.block_id)
+    AdminNotice.create(operator=operator(100 + row.id, "Notified"), chat_id=1, client=row)
+    CampaignRecipient.create(campaign_id=campaign_id, client=row)
+
+
+def _foreign_keys_on(db: peewee.Database) -> bool:
+    return is_postgres(db) or db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_delete_needs_confirmation_and_takes_every_row_naming_the_client(
+    admin: Operator, db: peewee.Database
 ) -> None:
     gone = client("gone", lists=("VIP",), labels=("hot",), variables={"k": "v"}, block="B1")
     kept = client("kept", lists=("VIP",), labels=("hot",), variables={"k": "v"}, block="B1")
     for row in (gone, kept):
-        Message.create(client=row, bot=row.bot_id, direction="in", author_kind="client", text="hi")
-        BlockHistory.create(client=row, block=row.block_id)
+        _refer(row, 1)
     plan = plan_bulk("delete", None, parse_filter("gone", admin, MOSCOW), admin)
     assert plan.needs_confirmation and plan.count == 1
     with pytest.raises(ActionError, match="needs confirmation; nothing was done"):
@@ -159,9 +173,67 @@ def test_delete_needs_confirmation_and_takes_messages_variables_memberships(
     assert Client.select().count() == 2 and AuditLog.select().count() == 0
     assert run_bulk(plan, confirmed=True).count == 1
     assert named() == {"kept"}
-    for model in (Message, Variable, ListMembership, LabelMembership, BlockHistory):
+    referring = set(Client._meta.backrefs.values())
+    assert referring == {
+        AdminNotice,
+        BlockHistory,
+        CampaignRecipient,
+        LabelMembership,
+        ListMembership,
+        Message,
+        Variable,
+    }
+    for model in referring:
         assert {r.client_id for r in model.select()} == {kept.id}, model.__name__
     assert AuditLog.get().action == "delete"
+    # SQLite ran the delete without foreign keys (store.clients.targets.deleting_clients):
+    # they are on again and nothing refers to a missing row.
+    assert _foreign_keys_on(db)
+    if not is_postgres(db):
+        assert db.execute_sql("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_sqlite_declares_no_reference_the_delete_statements_would_miss(
+    db: peewee.Database,
+) -> None:
+    """``deleting_clients`` turns SQLite's foreign keys off because ``delete_clients``
+    deletes from every table the database says refers to a client, and nothing refers to
+    those: the database's own declared keys, not only the models', say so."""
+    if is_postgres(db):
+        pytest.skip("PostgreSQL keeps its references on (migration 1430's triggers)")
+    tables = [r[0] for r in db.execute_sql("SELECT name FROM sqlite_schema WHERE type = 'table'")]
+    references: dict[str, set[tuple[str, str]]] = {}
+    for table in tables:
+        for key in db.execute_sql(f'PRAGMA foreign_key_list("{table}")'):
+            references.setdefault(key[2], set()).add((table, key[6]))
+    referring = {m._meta.table_name for m in Client._meta.backrefs.values()}
+    assert references["client"] == {(t, "CASCADE") for t in referring}
+    assert not referring & set(references), "a table referring to a client is itself referred to"
+
+
+def test_a_refused_delete_turns_foreign_keys_back_on(
+    admin: Operator, anna: Operator, db: peewee.Database
+) -> None:
+    client("gone")
+    plan = plan_bulk("delete", None, parse_filter("gone", anna, MOSCOW), anna)
+    Operator.delete().where(Operator.id == anna.id).execute()
+    with pytest.raises(ActionError, match=f"operator {anna.id} no longer exists"):
+        run_bulk(plan, confirmed=True)
+    assert named() == {"gone"} and AuditLog.select().count() == 0
+    assert _foreign_keys_on(db)
+
+
+def test_a_delete_inside_a_transaction_keeps_foreign_keys_on(
+    admin: Operator, db: peewee.Database
+) -> None:
+    gone = client("gone", lists=("VIP",), labels=("hot",), variables={"k": "v"}, block="B1")
+    _refer(gone, 1)
+    with captured_statements() as seen, db.atomic():
+        assert bulk("delete", None, "gone", admin, yes=True) == 1
+    assert not [sql for sql in seen if sql.startswith("PRAGMA foreign_keys")]
+    assert named() == set() and _foreign_keys_on(db)
+    for model in Client._meta.backrefs.values():
+        assert not model.select().exists(), model.__name__
 
 
 def test_a_delete_on_sqlite_has_a_bigger_page_cache_and_gives_it_back(
@@ -183,6 +255,8 @@ def test_a_delete_on_sqlite_has_a_bigger_page_cache_and_gives_it_back(
         assert len(deletes) == 1 and sized == []
         return
     assert len(deletes) == 8
+    keys = [sql for sql in seen if sql.startswith("PRAGMA foreign_keys = ")]
+    assert keys == ["PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys = ON"]
     assert seen[sized[0]] == f"PRAGMA cache_size = {-DELETE_CACHE_KIB}" and kept > -DELETE_CACHE_KIB
     assert sized[0] < deletes[0] and deletes[-1] < sized[1]
     assert seen[sized[1]] == f"PRAGMA cache_size = {kept}"
@@ -300,8 +374,9 @@ def test_statement_count_does_not_grow_with_the_number_of_clients(
             assert bulk(action, arg, f"search:{action}{n}-", admin, yes=True) == n
             counts.append(len(statements))
         # delete: one statement per table referring to clients (store.clients.targets), and
-        # on SQLite three for its page cache (read, raised, restored)
-        assert counts[0] == counts[1] <= 17, (action, counts)
+        # on SQLite three for its page cache (read, raised, restored), three for its foreign
+        # keys (read, off, on) and the operator's existence (checked instead of its key)
+        assert counts[0] == counts[1] <= 21, (action, counts)
 
 
 def test_run_evaluates_the_filter_once_and_reports_matched_and_changed(

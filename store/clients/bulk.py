@@ -30,7 +30,13 @@ import peewee as pw
 from store.audit import record_audit
 from store.clients.names import ActionError, assignee, ensure_ids, existing_ids, split_names
 from store.clients.query import where_clause
-from store.clients.targets import delete_clients, release_targets, select_targets, target_ids
+from store.clients.targets import (
+    delete_clients,
+    deleting_clients,
+    release_targets,
+    select_targets,
+    target_ids,
+)
 from store.clients.unread import mark_read, mark_unread
 from store.db import write_transaction
 from store.filters import ClientFilter
@@ -191,7 +197,12 @@ def run_bulk(plan: BulkPlan, *, confirmed: bool = False) -> BulkResult:
             f"{plan.audit_action} of {plan.count} client(s) needs confirmation; nothing was done"
         )
     execute = _EXECUTORS[plan.action]
-    with write_transaction():
+    deleting = plan.action == "delete"
+    with deleting_clients() if deleting else write_transaction():
+        if deleting and plan.viewer.id is not None and not _exists(plan.viewer):
+            # SQLite may run this without foreign keys (deleting_clients): the audit row's
+            # reference to the operator is checked here instead.
+            raise ActionError(f"operator {plan.viewer.id} no longer exists; nothing was done")
         # The filter is evaluated once, here: the action's statements read its result.
         matched, targets = select_targets(plan.where)
         changed = execute(replace(plan, where=targets))
@@ -201,6 +212,10 @@ def run_bulk(plan: BulkPlan, *, confirmed: bool = False) -> BulkResult:
             detail["argument"] = plan.argument
         row = record_audit(plan.viewer, plan.audit_action, plan.filter_text, matched, detail)
     return BulkResult(action=plan.audit_action, count=matched, changed=changed, audit_id=row.id)
+
+
+def _exists(viewer: Operator) -> bool:
+    return Operator.select(Operator.id).where(Operator.id == viewer.id).exists()
 
 
 def _count(where: pw.ColumnBase | None) -> int:
