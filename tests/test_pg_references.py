@@ -271,14 +271,16 @@ def two_connections(pg_url: str, refs_db: peewee.Database) -> Iterator[Connectio
             conn.close()
 
 
-def _wait_until_blocked(watcher: psycopg.Connection, conn: psycopg.Connection) -> None:
-    """Until ``conn`` waits for a lock (the other transaction holds it); 30 s at most."""
+def _wait_until_blocked(watcher: psycopg.Connection, conn: psycopg.Connection) -> str:
+    """Until ``conn`` waits for a lock (the other transaction holds it); 30 s at most.
+    Returns the kind of lock (``wait_event``: ``transactionid``, ``advisory``, ...)."""
     for _ in range(300):
         row = watcher.execute(
-            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (conn.info.backend_pid,)
+            "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE pid = %s",
+            (conn.info.backend_pid,),
         ).fetchone()
         if row and row[0] == "Lock":
-            return
+            return str(row[1])
         time.sleep(0.1)
     raise AssertionError("the second transaction never waited for the first")
 
@@ -446,3 +448,139 @@ def test_1903_converts_only_a_declared_campaign_reference(pg_db: peewee.Database
     CampaignRecipient.create(campaign_id=1, client=anna)
     Client.delete().where(Client.id == anna).execute()
     assert CampaignRecipient.select().count() == 0
+
+
+# Statements referring to more than LARGE clients (migration 1960): one advisory lock, taken
+# exclusively by the check and shared by every delete of a client, instead of a row lock each.
+
+LARGE_1960 = "store.migrations.1960_large_reference_checks"
+
+
+def _clients(n: int) -> list[int]:
+    """``n`` new clients' ids, in one statement."""
+    bot = factories.bot()
+    start = next(SERIAL) * 10**6
+    rows = [{"bot": bot, "messenger_id": f"n-{start + i}", "name": f"N{i}"} for i in range(n)]
+    return [row[0] for row in Client.insert_many(rows).returning(Client.id).tuples().execute()]
+
+
+def _add_label(conn: psycopg.Connection, label_id: int, ids: list[int]) -> None:
+    conn.execute(
+        "INSERT INTO label_membership (client_id, label_id) SELECT unnest(%s::bigint[]), %s",
+        (ids, label_id),
+    )
+
+
+def _row_locked(conn: psycopg.Connection, ids: list[int]) -> int:
+    """How many of ``ids`` carry a lock in their heap row (xmax set)."""
+    return _count(
+        conn,
+        f"SELECT count(*) FROM client WHERE id = ANY ('{{{','.join(map(str, ids))}}}') "
+        "AND xmax <> 0",
+    )
+
+
+@pytest.mark.parametrize("migrated", [True, False], ids=["1960", "1960-down"])
+def test_a_large_insert_locks_no_client_row(
+    refs_db: peewee.Database, pg_url: str, migrated: bool
+) -> None:
+    migration = importlib.import_module(MIGRATION)
+    if not migrated:
+        importlib.import_module(LARGE_1960).down(None, refs_db)
+    many, few = _clients(migration.LARGE + 1), _clients(migration.LARGE)
+    label_id = Label.create(name="hot").id
+    with psycopg.connect(pg_url) as conn:
+        _add_label(conn, label_id, few)
+        assert _row_locked(conn, few) == len(few)  # locked one by one, either way
+        _add_label(conn, label_id, many)
+        assert _row_locked(conn, many) == (0 if migrated else len(many))
+        conn.commit()
+    assert LabelMembership.select().count() == len(many) + len(few)
+    if not migrated:  # up again: the large form back
+        importlib.import_module(LARGE_1960).up(None, refs_db)
+        assert (
+            "pg_advisory_xact_lock_shared"
+            in refs_db.execute_sql(
+                "SELECT prosrc FROM pg_proc WHERE proname = 'client_references_cascade'"
+            ).fetchone()[0]
+        )
+
+
+def test_a_large_insert_of_a_missing_client_is_refused(refs_db: peewee.Database) -> None:
+    ids = _clients(importlib.import_module(MIGRATION).LARGE + 1)
+    label = Label.create(name="hot")
+    rows = [{"client": cid, "label": label} for cid in [*ids, MISSING]]
+    with pytest.raises(peewee.IntegrityError) as excinfo, refs_db.atomic():
+        LabelMembership.insert_many(rows).execute()
+    assert f"Key (client_id)=({MISSING})" in (_fk_violation(excinfo).diag.message_detail or "")
+    assert LabelMembership.select().count() == 0
+
+
+@pytest.mark.parametrize("outcome", ["commit", "rollback"])
+def test_a_delete_waits_for_an_uncommitted_large_insert(
+    two_connections: Connections, outcome: str
+) -> None:
+    inserter, deleter, watcher = two_connections
+    ids = _clients(importlib.import_module(MIGRATION).LARGE + 1)
+    label_id = Label.create(name="hot").id
+    _add_label(inserter, label_id, ids)
+
+    def delete() -> None:
+        deleter.execute("DELETE FROM client WHERE id = %s", (ids[0],))
+        deleter.commit()
+
+    thread, errors = _in_thread(delete)
+    assert _wait_until_blocked(watcher, deleter) == "advisory"  # not a row lock
+    getattr(inserter, outcome)()
+    thread.join(30)
+    assert errors == []
+    memberships = _count(watcher, "SELECT count(*) FROM label_membership")
+    # committed: the delete's cascade saw the new rows and deleted its client's one
+    assert memberships == (len(ids) - 1 if outcome == "commit" else 0)
+    assert _orphans(watcher) == 0
+
+
+@pytest.mark.parametrize("outcome", ["commit", "rollback"])
+def test_a_large_insert_waits_for_an_uncommitted_delete(
+    two_connections: Connections, outcome: str
+) -> None:
+    inserter, deleter, watcher = two_connections
+    ids = _clients(importlib.import_module(MIGRATION).LARGE + 1)
+    label_id = Label.create(name="hot").id
+    deleter.execute("DELETE FROM client WHERE id = %s", (ids[-1],))
+
+    def insert() -> None:
+        _add_label(inserter, label_id, ids)
+        inserter.commit()
+
+    thread, errors = _in_thread(insert)
+    assert _wait_until_blocked(watcher, inserter) == "advisory"
+    getattr(deleter, outcome)()
+    thread.join(30)
+    memberships = _count(watcher, "SELECT count(*) FROM label_membership")
+    if outcome == "commit":  # the check saw the client gone: nothing inserted
+        assert len(errors) == 1 and isinstance(errors[0], psycopg.errors.ForeignKeyViolation)
+        assert memberships == 0
+    else:
+        assert errors == []
+        assert memberships == len(ids)
+    assert _orphans(watcher) == 0
+
+
+def test_deletes_and_small_inserts_do_not_wait_for_each_other(
+    two_connections: Connections,
+) -> None:
+    """The advisory lock is shared among deletes, and a small statement keeps row locks: an
+    uncommitted delete blocks neither another delete nor a small insert (lock_timeout: an
+    error instead of a hang if one did wait)."""
+    first, second, watcher = two_connections
+    anna, boris, vera = (factories.client(name).id for name in ("Anna", "Boris", "Vera"))
+    label_id = Label.create(name="hot").id
+    first.execute("DELETE FROM client WHERE id = %s", (anna,))
+    second.execute("SET lock_timeout = '5s'")
+    second.execute("DELETE FROM client WHERE id = %s", (boris,))
+    _add_label(second, label_id, [vera])
+    second.commit()
+    first.commit()
+    assert _count(watcher, "SELECT count(*) FROM client") == 1
+    assert _count(watcher, "SELECT count(*) FROM label_membership") == 1

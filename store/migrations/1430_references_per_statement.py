@@ -23,6 +23,11 @@ tables:
   pointing at a parent that is gone, as ``ON UPDATE NO ACTION`` and the refusal to truncate a
   referenced table did (the latter now only when such rows exist).
 
+Since migration 1960 the checks of a statement referring to more than ``LARGE`` distinct clients
+take one advisory lock instead of the row locks, and the client's cascade and id guard take it
+shared (see ``LARGE``); the builders below emit that form, 1960 applies it to databases
+migrated before it.
+
 Migrations run in number order: on a database built from scratch this one runs before 1801
 creates ``campaign_recipient``, whose declared foreign key migration 1903 then converts the same
 way; a database that had the table when this ran has it replaced here (``_present``).
@@ -66,7 +71,7 @@ CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
     wanted bigint;
     locked bigint;
-    missing bigint;
+    missing bigint;{declare}
 BEGIN
     -- One query: the distinct ids referenced, sorted, and the rows among them locked in one
     -- walk of the primary key in order (a hash join over the transition table probed it in
@@ -77,12 +82,8 @@ BEGIN
     WITH ids (a) AS MATERIALIZED (
         SELECT ARRAY(SELECT DISTINCT n.{column} FROM {rows} AND n.{column} IS NOT NULL ORDER BY 1)
     )
-    SELECT cardinality(ids.a), (
-        SELECT count(*) FROM (
-            SELECT 1 FROM {parent} p WHERE p.id = ANY (ids.a) FOR KEY SHARE OF p
-        ) AS l
-    ) INTO wanted, locked
-    FROM ids;
+    SELECT cardinality(ids.a), {locked}
+    FROM ids;{large}
     IF locked < wanted THEN
         SELECT n.{column} INTO missing FROM {rows}
             AND n.{column} IS NOT NULL
@@ -100,6 +101,37 @@ BEGIN
 END
 $fn$
 """
+ROW_LOCKS = """(
+        SELECT count(*) FROM (
+            SELECT 1 FROM {parent} p WHERE p.id = ANY (ids.a) FOR KEY SHARE OF p
+        ) AS l
+    )"""
+
+# Migration 1960 (issue 14 item 4): a statement referring to more than LARGE distinct clients
+# does not lock them one by one. Locking 100,000 rows FOR KEY SHARE writes the lock into
+# every heap page holding one (~15,600 pages of ``client`` for a bulk label-add: dirtied,
+# WAL full-page images). Instead it takes the transaction-level advisory lock ``KEYS[parent]``
+# exclusively and then counts the rows with a fresh snapshot (READ COMMITTED: each statement
+# of the function takes one). Every DELETE of the parent (its cascade trigger) and every
+# change of its id (the guard) takes the same lock shared before acting, so:
+# - a delete whose cascade ran first holds the lock until it commits: the check waits, then
+#   sees the row gone and refuses (23503);
+# - a check that took the lock first holds it until its transaction ends: the delete's cascade
+#   waits, then (a fresh snapshot again) sees and deletes the rows the insert committed.
+# Deletes never wait for each other (shared), nor for small statements, which keep the row
+# locks: ingest's batches (≤ 40 clients) and single-row writes never wait for a bulk action.
+# Two large statements in different transactions do wait for each other (exclusive).
+LARGE = 1000
+KEYS = {"client": 19_600_001}  # pg_advisory_xact_lock's bigint key; no other lock uses it
+LARGE_DECLARE = "\n    many bigint[];"
+LARGE_LOCKS = """CASE WHEN cardinality(ids.a) <= {large} THEN {row_locks} END,
+        CASE WHEN cardinality(ids.a) > {large} THEN ids.a END
+    INTO wanted, locked, many"""
+LARGE_CHECK = """
+    IF many IS NOT NULL THEN  -- more than {large} ids: the advisory lock, then a plain count
+        PERFORM pg_advisory_xact_lock({key});
+        SELECT count(*) INTO locked FROM {parent} p WHERE p.id = ANY (many);
+    END IF;"""
 
 CHECK_TRIGGER = (
     "CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {tables} "
@@ -110,21 +142,51 @@ TRANSITION_TABLES = {
     "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
 }
 
+# The cascade and the id guard of a parent of KEYS take its lock before they act.
+LOCK_SHARED = "    PERFORM pg_advisory_xact_lock_shared({key});\n"
+# The cascade with nothing deleted (a statement trigger fires for an empty DELETE too): no
+# lock, no wait.
+NOTHING_DELETED = "    IF cardinality(ids) = 0 THEN\n        RETURN NULL;\n    END IF;\n"
 
-def _check_statements(table, column, parent, keys):
+
+def _check_statements(table, column, parent, keys, large=True):
+    """The check functions and triggers of ``table.column``. A parent of ``KEYS`` (unless
+    ``large`` is false: 1960's ``down``) is checked under its advisory lock above ``LARGE``
+    ids, row locks below; any other parent, row locks always."""
+    lock_key = KEYS.get(parent) if large else None
     same = " AND ".join(f"o.{key} = n.{key}" for key in dict.fromkeys((*keys, column)))
+    row_locks = ROW_LOCKS.format(parent=parent)
+    if lock_key is None:
+        declare, locked, large_check = "", row_locks + " INTO wanted, locked", ""
+    else:
+        declare = LARGE_DECLARE
+        locked = LARGE_LOCKS.format(large=LARGE, row_locks=row_locks)
+        large_check = LARGE_CHECK.format(large=LARGE, key=lock_key, parent=parent)
     for event, rows in (
         ("insert", INSERTED + " WHERE TRUE"),
         ("update", CHANGED.format(same=same)),
     ):
         name = f"{table}_{parent}_check_{event}"
-        yield CHECK.format(function=name, rows=rows, column=column, table=table, parent=parent)
+        yield CHECK.format(
+            function=name,
+            rows=rows,
+            column=column,
+            table=table,
+            parent=parent,
+            declare=declare,
+            locked=locked,
+            large=large_check,
+        )
         yield CHECK_TRIGGER.format(
             name=name, event=event.upper(), table=table, tables=TRANSITION_TABLES[event]
         )
 
 
-def _cascade_statements(parent, references):
+def _cascade_statements(parent, references, large=True):
+    """The cascade function and trigger of ``parent``: with its ``KEYS`` advisory lock taken
+    shared first (unless ``large`` is false), as the checks of large statements expect."""
+    lock_key = KEYS.get(parent) if large else None
+    lock = "" if lock_key is None else NOTHING_DELETED + LOCK_SHARED.format(key=lock_key)
     # The names are the constants above: no outside text reaches these statements.
     actions = [
         f"DELETE FROM {table} WHERE {column} = ANY (ids);"  # noqa: S608
@@ -138,6 +200,7 @@ def _cascade_statements(parent, references):
         "LANGUAGE plpgsql AS $fn$\nDECLARE\n    ids bigint[];\nBEGIN\n"
         # Gathered once: reading old_rows (whole rows) again per table cost as much as the deletes.
         "    ids := ARRAY(SELECT id::bigint FROM old_rows);\n"
+        f"{lock}"
         f"    {body}\n    RETURN NULL;\nEND\n$fn$"
     )
     yield (
@@ -147,7 +210,11 @@ def _cascade_statements(parent, references):
     )
 
 
-def _guard_statements(parent, references):
+def _guard_statements(parent, references, large=True):
+    """``parent``'s guards against an id change and a truncate leaving rows behind; the id
+    change takes the ``KEYS`` lock shared first, as a delete does (unless ``large`` is false)."""
+    lock_key = KEYS.get(parent) if large else None
+    lock = "" if lock_key is None else LOCK_SHARED.format(key=lock_key)
     still = " OR ".join(
         f"EXISTS (SELECT 1 FROM {table} WHERE {column} = OLD.id)"  # noqa: S608
         for table, column, _, _, _ in references
@@ -155,6 +222,7 @@ def _guard_statements(parent, references):
     yield (
         f"CREATE OR REPLACE FUNCTION {parent}_id_still_referenced() RETURNS trigger "  # noqa: S608
         "LANGUAGE plpgsql AS $fn$\nBEGIN\n"
+        f"{lock}"
         # Another row may have taken the old id in the same statement (ids swapped).
         f"    IF NOT EXISTS (SELECT 1 FROM {parent} WHERE id = OLD.id) AND ({still}) THEN\n"
         "        RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',\n"
