@@ -16,7 +16,7 @@ from store.clients.bulk import (
     run_bulk,
 )
 from store.clients.saved import delete_saved, get_saved, list_saved, save_filter
-from store.clients.targets import DELETE_CACHE_KIB
+from store.clients.targets import DELETE_CACHE_KIB, wait_for_checkpoints
 from store.clients.unread import unread_count
 from store.db import is_postgres
 from store.filters import FilterError, parse_filter
@@ -36,6 +36,15 @@ from store.models import (
 )
 from tests.factories import MOSCOW, client, operator
 from tests.sqllog import captured_statements
+
+
+@pytest.fixture(autouse=True)
+def _checkpoints_waited_for(db: peewee.Database) -> Iterator[None]:
+    """Each test sees only its own deletes' background checkpoints, all done before the
+    database goes (store.clients.targets.checkpoint_in_background)."""
+    wait_for_checkpoints()
+    yield
+    wait_for_checkpoints()
 
 
 @pytest.fixture
@@ -220,7 +229,37 @@ def test_a_refused_delete_turns_foreign_keys_back_on(
     with pytest.raises(ActionError, match=f"operator {anna.id} no longer exists"):
         run_bulk(plan, confirmed=True)
     assert named() == {"gone"} and AuditLog.select().count() == 0
-    assert _foreign_keys_on(db)
+    assert _foreign_keys_on(db) and wait_for_checkpoints() == []
+    if not is_postgres(db):
+        assert db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+
+
+def test_a_delete_on_sqlite_checkpoints_its_wal_after_commit_in_a_thread(
+    admin: Operator, db: peewee.Database
+) -> None:
+    for n in range(3):
+        gone = client(f"gone {n}", lists=("VIP",), variables={"k": "v"}, block="B1")
+        _refer(gone, n + 1)
+    with captured_statements() as seen:
+        assert bulk("delete", None, "gone", admin, yes=True) == 3
+        checkpoints = wait_for_checkpoints()
+    assert named() == set()
+    if is_postgres(db):
+        assert checkpoints == [] and not [s for s in seen if "wal_" in s]
+        return
+    # One passive checkpoint, after the commit, that copied every frame of the WAL back.
+    assert len(checkpoints) == 1
+    busy, frames, copied = checkpoints[0]
+    assert busy == 0 and frames == copied > 0
+    automatic = [n for n, sql in enumerate(seen) if sql.startswith("PRAGMA wal_autocheckpoint =")]
+    deletes = [n for n, sql in enumerate(seen) if sql.startswith('DELETE FROM "')]
+    assert [seen[n] for n in automatic] == [
+        "PRAGMA wal_autocheckpoint = 0",
+        "PRAGMA wal_autocheckpoint = 1000",
+    ]
+    assert automatic[0] < deletes[0] and deletes[-1] < automatic[1]
+    assert seen.index("PRAGMA wal_checkpoint(PASSIVE)") > automatic[1]
+    assert db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
 
 
 def test_a_delete_inside_a_transaction_keeps_foreign_keys_on(
@@ -230,7 +269,8 @@ def test_a_delete_inside_a_transaction_keeps_foreign_keys_on(
     _refer(gone, 1)
     with captured_statements() as seen, db.atomic():
         assert bulk("delete", None, "gone", admin, yes=True) == 1
-    assert not [sql for sql in seen if sql.startswith("PRAGMA foreign_keys")]
+    assert not [sql for sql in seen if sql.startswith(("PRAGMA foreign_keys", "PRAGMA wal_"))]
+    assert wait_for_checkpoints() == []  # the caller's commit checkpoints as usual
     assert named() == set() and _foreign_keys_on(db)
     for model in Client._meta.backrefs.values():
         assert not model.select().exists(), model.__name__
@@ -372,11 +412,13 @@ def test_statement_count_does_not_grow_with_the_number_of_clients(
                 client(f"{action}{n}-{i}", unread=True)
             statements.clear()
             assert bulk(action, arg, f"search:{action}{n}-", admin, yes=True) == n
+            wait_for_checkpoints()  # the delete's, in its thread: counted every time
             counts.append(len(statements))
         # delete: one statement per table referring to clients (store.clients.targets), and
         # on SQLite three for its page cache (read, raised, restored), three for its foreign
-        # keys (read, off, on) and the operator's existence (checked instead of its key)
-        assert counts[0] == counts[1] <= 21, (action, counts)
+        # keys (read, off, on), the operator's existence (checked instead of its key), three
+        # for the automatic checkpoint (read, off, restored) and the checkpoint after
+        assert counts[0] == counts[1] <= 25, (action, counts)
 
 
 def test_run_evaluates_the_filter_once_and_reports_matched_and_changed(
