@@ -30,6 +30,7 @@ from store.permissions import set_override
 from tests import factories as f
 from tests.admin_support import buttons, make_staff, press, run
 from tests.conftest import run_cli
+from tests.sqllog import captured_statements
 
 
 @pytest.fixture
@@ -173,6 +174,12 @@ def test_filter_and_preview_shape_the_cards(staff: dict[str, CommandContext]) ->
     assert "Tag: vip" in reply.text and "Lists: VIP" in reply.text and "Размер: XS" in reply.text
     # Boris did not choose the tag: his cards do not show it.
     assert "Tag:" not in run(staff["operator"], "/clients ксен").text
+    # The preferences are read once for the list, not once per card.
+    f.client("Ксения 2", tag="vip")
+    with captured_statements() as seen:
+        reply = run(staff["admin"], "/clients ксен")
+    assert reply.text.count("Tag: vip") == 2
+    assert sum('FROM "operator_preference"' in s for s in seen) == 1, seen
 
 
 def test_a_bad_filter_is_one_helpful_line_and_stores_nothing(

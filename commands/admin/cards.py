@@ -22,7 +22,7 @@ from store.business import connection_of_client
 from store.clients.details import ClientDetails, client_details
 from store.clock import shown
 from store.filters.sql import CLIENT_ID
-from store.models import Client, Message, Operator
+from store.models import Client, Message, Operator, OperatorPreference
 
 ICONS: Final = {"telegram": "✈️", "whatsapp": "🟢", "email": "✉️"}
 MESSAGE_ID: Any = Message.id
@@ -163,10 +163,14 @@ def field_value(key: str, d: ClientDetails, data: CardData, ctx: CommandContext)
     return simple.get(key)
 
 
-def short_card(client_id: int, data: CardData, ctx: CommandContext) -> str:
-    """The card of a list: the title, then the fields and variables the operator chose (F6)."""
+def short_card(
+    client_id: int, data: CardData, ctx: CommandContext, pref: OperatorPreference | None = None
+) -> str:
+    """The card of a list: the title, then the fields and variables the operator chose (F6).
+    ``pref``: the operator's preferences when the caller has read them (once for a list of
+    cards, not one query per card); None reads them."""
     d = data.details[client_id]
-    pref = preferences_of(ctx.operator.id)
+    pref = preferences_of(ctx.operator.id) if pref is None else pref
     lines = [title(d)]
     for key in PREVIEW_FIELDS:
         if key in pref.preview_fields:

@@ -21,6 +21,7 @@ import peewee as pw
 from commands.admin import tokens
 from commands.admin.cards import load_card_data, short_card
 from commands.admin.context import CommandContext, CommandError
+from commands.admin.preferences import preferences_of
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Button, Reply
 from store.clients import query as client_query
@@ -160,7 +161,8 @@ def render(ctx: CommandContext, token: str, state: dict[str, Any], *, edit: bool
     if selecting:
         chosen = str(page.count) if state.get("all") else len(picked)
         head += f"\nSelecting: {chosen} chosen. Tap clients to choose them."
-    cards = [short_card(c.id, data, ctx) for c in page.clients]
+    pref = preferences_of(ctx.operator.id)
+    cards = [short_card(c.id, data, ctx, pref) for c in page.clients]
     text = "\n\n".join([head, *cards]) if cards else head + "\nNo clients here."
     rows: list[list[Button]] = []
     for client in page.clients:
