@@ -17,7 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from store.clients.bulk import BulkResult, plan_bulk, run_bulk
 from store.clients.targets import delete_clients, select_targets
+from store.filters import ClientFilter
 from store.models import (
     AdminNotice,
     Block,
@@ -584,3 +586,39 @@ def test_deletes_and_small_inserts_do_not_wait_for_each_other(
     first.commit()
     assert _count(watcher, "SELECT count(*) FROM client") == 1
     assert _count(watcher, "SELECT count(*) FROM label_membership") == 1
+
+
+def _wait_until_any_blocked(watcher: psycopg.Connection) -> None:
+    """Until some session of this database waits for a lock; 30 s at most."""
+    for _ in range(300):
+        if _count(
+            watcher,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'",
+        ):
+            return
+        time.sleep(0.1)
+    raise AssertionError("no session ever waited")
+
+
+def test_a_label_add_racing_a_first_membership_still_adds_the_rest(
+    two_connections: Connections,
+) -> None:
+    """A label without members is added with a plain INSERT (store.clients.bulk); a membership
+    another transaction inserted meanwhile makes it fail on the primary key: the ON CONFLICT
+    form then adds the others."""
+    other, _, watcher = two_connections
+    ids = [factories.client(name).id for name in ("Anna", "Boris", "Vera")]
+    admin = factories.operator(1, "Admin", "admin")
+    label_id = Label.create(name="fresh").id
+    other.execute("INSERT INTO label_membership VALUES (%s, %s)", (ids[1], label_id))
+    plan = plan_bulk("label-add", "fresh", ClientFilter(), admin)
+    results: list[BulkResult] = []
+    thread, errors = _in_thread(lambda: results.append(run_bulk(plan)))
+    _wait_until_any_blocked(watcher)  # the plain INSERT, on the uncommitted Boris row
+    other.commit()
+    thread.join(30)
+    assert errors == []
+    assert [(r.count, r.changed) for r in results] == [(3, 2)]
+    members = watcher.execute("SELECT client_id FROM label_membership ORDER BY 1").fetchall()
+    assert members == [(cid,) for cid in sorted(ids)]

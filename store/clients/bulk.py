@@ -38,7 +38,7 @@ from store.clients.targets import (
     target_ids,
 )
 from store.clients.unread import mark_read, mark_unread
-from store.db import write_transaction
+from store.db import database_proxy, is_postgres, write_transaction
 from store.filters import ClientFilter
 from store.filters.resolve import nearest
 from store.filters.sql import CLIENT_ID
@@ -98,6 +98,9 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
 }
 
 UNSUBSCRIBED_TEXT: Final = "blocked or unsubscribed"
+# The actions whose statements read the targets' ids whole (INSERT ... SELECT id FROM
+# bulk_target), joining them to nothing: no statistics needed.
+READ_WHOLE: Final = frozenset({"label-add", "list-add"})
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ def run_bulk(plan: BulkPlan, *, confirmed: bool = False) -> BulkResult:
             # reference to the operator is checked here instead.
             raise ActionError(f"operator {plan.viewer.id} no longer exists; nothing was done")
         # The filter is evaluated once, here: the action's statements read its result.
-        matched, targets = select_targets(plan.where)
+        matched, targets = select_targets(plan.where, joined=plan.action not in READ_WHOLE)
         changed = execute(replace(plan, where=targets))
         release_targets(targets)
         detail: dict[str, Any] = {"changed": changed}
@@ -271,12 +274,38 @@ def _add(membership: type[pw.Model], column: str) -> Callable[[BulkPlan], int]:
                 rows: pw.Select = Client.select(CLIENT_ID, label)
             else:
                 rows = target_ids(label)
-            added += int(
-                membership.insert_from(rows, fields).on_conflict_ignore().as_rowcount().execute()
-            )
+            added += _insert_members(membership, fields, rows, name_id)
         return added
 
     return execute
+
+
+UNIQUE_VIOLATION: Final = "23505"
+
+
+def _insert_members(
+    membership: type[pw.Model], fields: list[pw.Field], rows: pw.Select, name_id: int
+) -> int:
+    """Insert ``rows`` (client id, label or list id) into ``membership``, skipping the pairs
+    already there; returns the rows added.
+
+    PostgreSQL, when the label or list has no member yet (new, or emptied): a plain INSERT.
+    ``ON CONFLICT DO NOTHING`` inserts each row speculatively (a probe of the primary key, a
+    speculative-insertion lock and a second WAL record per row): at 100,000 rows of 1,000,000
+    clients ~0.5-0.8 s against ~0.35 s plain (EXPLAIN ANALYZE, load 4). A membership another
+    transaction adds meanwhile makes the plain INSERT fail on the primary key: rolled back to
+    its savepoint, the ``ON CONFLICT`` form then runs, as it does when members exist.
+    """
+    query = membership.insert_from(rows, fields)
+    if is_postgres() and not membership.select().where(fields[1] == name_id).exists():
+        try:
+            with database_proxy.atomic():
+                return int(query.as_rowcount().execute())
+        except pw.IntegrityError as exc:
+            driver = exc.__cause__ or exc.__context__  # peewee keeps the driver's error here
+            if getattr(driver, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+    return int(query.on_conflict_ignore().as_rowcount().execute())
 
 
 def _remove(membership: type[pw.Model], column: str) -> Callable[[BulkPlan], int]:
