@@ -138,11 +138,8 @@ CASES: tuple[Case, ...] = (
         "label + unanswered",
         "label:hot unanswered",
         lambda pg: (
-            f"unread AND id IN (SELECT client_id FROM label_membership WHERE label_id = "
-            f"{_lbl('hot')})"
-            if pg
-            else f"unread = 1 AND id IN (SELECT client_id FROM label_membership "
-            f"WHERE label_id = {_lbl('hot')})",
+            "id IN (SELECT client_id FROM client_unread) AND id IN (SELECT client_id FROM "
+            f"label_membership WHERE label_id = {_lbl('hot')})",
             [],
         ),
     ),

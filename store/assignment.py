@@ -8,6 +8,7 @@ the write lock on SQLite), so concurrent ingest never hands two clients to the s
 
 from __future__ import annotations
 
+from store.clients.unread import follow_responsible
 from store.clock import utcnow
 from store.db import is_postgres, write_transaction
 from store.models import Client, Operator, ProjectSetting
@@ -63,6 +64,7 @@ def assign_round_robin(client_id: int) -> int | None:
         )
         if not bound:
             return None
+        follow_responsible([client_id], chosen)
         ProjectSetting.update(value=chosen, updated_at=utcnow()).where(
             ProjectSetting.key == CURSOR_KEY
         ).execute()
@@ -71,4 +73,9 @@ def assign_round_robin(client_id: int) -> int | None:
 
 def assign(client_ids: list[int], operator_id: int | None) -> int:
     """Bind the given clients to ``operator_id`` (None frees them); returns how many changed."""
-    return Client.update(responsible=operator_id).where(Client.id.in_(client_ids)).execute()
+    with write_transaction():
+        changed = int(
+            Client.update(responsible=operator_id).where(Client.id.in_(client_ids)).execute()
+        )
+        follow_responsible(client_ids, operator_id)
+    return changed

@@ -29,7 +29,7 @@ from typing import Any
 
 import peewee
 
-from store.clients.unread import is_unread, mark_unread
+from store.clients.unread import follow_responsible, is_unread, mark_unread
 from store.db import write_transaction
 from store.inbound import InboundMessage
 from store.models import Bot, Client, LabelMembership, ListMembership, Message, Variable
@@ -107,15 +107,17 @@ def merge_clients(*, keep: Client, gone: Client) -> None:
     bsuid = gone.bsuid
     gone_unread = is_unread(gone.id)
     Client.delete().where(Client.id == gone.id).execute()  # cascades what stayed behind
-    if gone_unread:  # unread if either was
-        mark_unread([keep.id])
+    responsible = keep.responsible_id or gone.responsible_id
     Client.update(
         bsuid=bsuid,
         created_at=min(keep.created_at, gone.created_at),
         last_action_at=max(keep.last_action_at, gone.last_action_at),
-        responsible=keep.responsible_id or gone.responsible_id,
+        responsible=responsible,
         username=keep.username or gone.username,
     ).where(Client.id == keep.id).execute()
+    follow_responsible([keep.id], responsible)  # keep's unread row, if it had one
+    if gone_unread:  # unread if either was (with the responsible just set)
+        mark_unread([keep.id])
     log.info("merged client %s into %s (the same WhatsApp user by BSUID)", gone.id, keep.id)
 
 

@@ -15,6 +15,7 @@ import peewee
 
 from store.assignment import assign_round_robin, autoassign_enabled
 from store.bulk_rows import insert_rows, select_rows, update_rows
+from store.clients.unread import mark_unread
 from store.clock import utcnow
 from store.counters import inbound_kind, inbound_stored
 from store.db import database_proxy, write_transaction
@@ -290,7 +291,9 @@ def _clients_of(
 def _update_clients(
     fresh: list[tuple[int, InboundMessage]], clients: dict[str, dict[str, Any]], now: dt.datetime
 ) -> None:
-    """One UPDATE per client: last action, changed profile fields, unread, unsubscribed.
+    """One UPDATE per client: last action, changed profile fields, unsubscribed; then one
+    insert of the clients marked unread (``store.clients.unread.mark_unread``: a narrow row
+    each, with the client's responsible as ``_clients_of`` left it).
 
     Service events (``author_kind="system"``: a pin, a reaction, a member joining) leave the
     last action alone: they are not something the client said.
@@ -309,8 +312,6 @@ def _update_clients(
             if value is not None and value != state[attr]:
                 state[attr] = value
                 update[getattr(Client, attr)] = value
-        if event.mark_unread:
-            update[Client.unread] = True
         if event.unsubscribed is not None:
             update[Client.unsubscribed] = event.unsubscribed
     # Clients that change the same columns share one UPDATE from a set of rows (store.bulk_rows:
@@ -325,6 +326,9 @@ def _update_clients(
         columns = [getattr(Client, name) for name in names]
         rows = [(clients[m]["id"], *(changes[m][column] for column in columns)) for m in members]
         update_rows(Client, Client.id, columns, rows)
+    unread = [clients[event.messenger_id]["id"] for _, event in fresh if event.mark_unread]
+    if unread:
+        mark_unread(unread)
 
 
 def _set_variables(

@@ -98,7 +98,6 @@ class Client(BaseModel):
     unsubscribed = pw.BooleanField(default=False)
     paused = pw.BooleanField(default=False)
     pinned = pw.BooleanField(default=False)
-    unread = pw.BooleanField(default=False)  # indexed with responsible (migration 1411)
     # WhatsApp's business-scoped user id, when known (the messenger id is the phone if known)
     bsuid = pw.CharField(max_length=160, null=True)
 
@@ -107,7 +106,6 @@ class Client(BaseModel):
             (("bot", "messenger_id"), True),
             (("pinned", "last_action_at"), False),
             (("pinned", "created_at"), False),
-            (("unread", "responsible", "id"), False),  # migrations 1411, 1412
         )
 
 
@@ -121,6 +119,25 @@ def _index_not_null(model: type[BaseModel], *fields: pw.Field, unique: bool = Fa
 _index_not_null(Client, Client.bot, Client.bsuid, unique=True)
 _index_not_null(Client, Client.deal_stage)
 _index_not_null(Client, Client.block)
+
+
+class ClientUnread(BaseModel):
+    """An unread client (SPEC F10 Unanswered, F15 counters; migration 1910): a row while the
+    client has incoming messages nobody opened. Narrow, so that marking clients read or
+    unread writes no ``client`` row (on PostgreSQL a change of an indexed ``client`` column
+    wrote all of its indexes). ``responsible`` is a copy of the client's, kept in step by
+    every writer of ``Client.responsible`` (``store.clients.unread.follow_responsible``), so
+    that the Unanswered tab by operator and an operator's badge are counted here alone.
+    Written only through ``store.clients.unread`` (and ingest's batched insert)."""
+
+    client = pw.ForeignKeyField(Client, primary_key=True, backref="unread_row", on_delete="CASCADE")
+    client_id: int
+    responsible = pw.ForeignKeyField(Operator, null=True, on_delete="SET NULL", index=False)
+    responsible_id: int | None
+
+    class Meta:
+        table_name = "client_unread"
+        indexes = ((("responsible", "client"), False),)
 
 
 class BlockHistory(BaseModel):

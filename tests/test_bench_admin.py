@@ -22,4 +22,4 @@ def test_small_run_selects_all_and_marks_them_read(
     assert "Done: read on 300 clients" in out
     db = make_database(f"sqlite:///{path}")
     with db.connection_context():
-        assert db.execute_sql("SELECT count(*) FROM client WHERE unread").fetchone()[0] == 0
+        assert db.execute_sql("SELECT count(*) FROM client_unread").fetchone()[0] == 0

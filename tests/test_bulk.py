@@ -18,7 +18,7 @@ from store.clients.bulk import (
 from store.clients.saved import delete_saved, get_saved, list_saved, save_filter
 from store.clients.search_index import catch_up, defer_new_clients, purge_stale
 from store.clients.targets import DELETE_CACHE_KIB, TOMBSTONE_TRIGGER, wait_for_checkpoints
-from store.clients.unread import unread_count
+from store.clients.unread import mark_unread, unread_count, unread_ids
 from store.db import is_postgres, write_transaction
 from store.filters import FilterError, parse_filter
 from store.models import (
@@ -27,6 +27,7 @@ from store.models import (
     BlockHistory,
     CampaignRecipient,
     Client,
+    ClientUnread,
     Label,
     LabelMembership,
     ListMembership,
@@ -70,9 +71,14 @@ def bulk(action: str, arg: str | None, text: str, viewer: Operator, *, yes: bool
 
 
 def named(**where: object) -> set[str]:
+    """The names of the clients with these flags (``unread``: ``store.clients.unread``'s)."""
     query = Client.select()
     for key, value in where.items():
-        query = query.where(getattr(Client, key) == value)
+        if key == "unread":
+            unread = Client.id.in_(unread_ids())
+            query = query.where(unread if value else ~unread)
+        else:
+            query = query.where(getattr(Client, key) == value)
     return {c.name for c in query}
 
 
@@ -164,6 +170,7 @@ def _refer(row: Client, campaign_id: int) -> None:
     BlockHistory.create(client=row, block=row.block_id)
     AdminNotice.create(operator=operator(100 + row.id, "Notified"), chat_id=1, client=row)
     CampaignRecipient.create(campaign_id=campaign_id, client=row)
+    mark_unread([row.id])  # client_unread (migration 1910)
 
 
 def _foreign_keys_on(db: peewee.Database) -> bool:
@@ -189,6 +196,7 @@ def test_delete_needs_confirmation_and_takes_every_row_naming_the_client(
         AdminNotice,
         BlockHistory,
         CampaignRecipient,
+        ClientUnread,
         LabelMembership,
         ListMembership,
         Message,
@@ -324,7 +332,7 @@ def test_a_delete_on_sqlite_has_a_bigger_page_cache_and_gives_it_back(
     if kept is None:  # PostgreSQL: the clients only; their dependants go in 1430's trigger
         assert len(deletes) == 1 and sized == []
         return
-    assert len(deletes) == 8
+    assert len(deletes) == 9  # the 8 tables referring to clients (client_unread: 1910), then them
     keys = [sql for sql in seen if sql.startswith("PRAGMA foreign_keys = ")]
     assert keys == ["PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys = ON"]
     assert seen[sized[0]] == f"PRAGMA cache_size = {-DELETE_CACHE_KIB}" and kept > -DELETE_CACHE_KIB
@@ -445,12 +453,13 @@ def test_statement_count_does_not_grow_with_the_number_of_clients(
             assert bulk(action, arg, f"search:{action}{n}-", admin, yes=True) == n
             wait_for_checkpoints()  # the delete's, in its thread: counted every time
             counts.append(len(statements))
-        # delete: one statement per table referring to clients (store.clients.targets), and
-        # on SQLite three for its page cache (read, raised, restored), three for its foreign
-        # keys (read, off, on), the operator's existence (checked instead of its key), three
-        # for the automatic checkpoint (read, off, restored) and the checkpoint after, four
-        # for the search tombstones (the trigger read, dropped, created; the insert)
-        assert counts[0] == counts[1] <= 29, (action, counts)
+        # delete: one statement per table referring to clients (store.clients.targets;
+        # client_unread's too, migration 1910), and on SQLite three for its page cache (read,
+        # raised, restored), three for its foreign keys (read, off, on), the operator's
+        # existence (checked instead of its key), three for the automatic checkpoint (read,
+        # off, restored) and the checkpoint after, four for the search tombstones (the trigger
+        # read, dropped, created; the insert)
+        assert counts[0] == counts[1] <= 30, (action, counts)
 
 
 def test_run_evaluates_the_filter_once_and_reports_matched_and_changed(

@@ -174,8 +174,8 @@ def test_select_rows_by_integer_keys_and_update_to_null(db: peewee.Database) -> 
     """Integer keys and NULLs travel through the one JSON parameter as their column's type."""
     client = a_client()
     other = Client.create(bot=client.bot_id, messenger_id="2", name="Boris", username="boris")
-    columns: list[peewee.Field] = [Client.id, Client.username, Client.unread]
-    update_rows(Client, Client.id, [Client.username, Client.unread], [(other.id, None, True)])
+    columns: list[peewee.Field] = [Client.id, Client.username, Client.paused]
+    update_rows(Client, Client.id, [Client.username, Client.paused], [(other.id, None, True)])
     got = select_rows(Client, columns, (Client.bot, client.bot_id), Client.id, [other.id, 10**9])
     assert got == [(other.id, None, True)]
 

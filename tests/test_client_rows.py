@@ -12,6 +12,7 @@ import peewee
 
 from store.clients.query import order_clients, page_clients
 from store.clients.rows import CLIENT_COLUMNS, inline_integers, read_clients
+from store.clients.unread import is_unread
 from store.db import database_proxy, is_postgres
 from store.filters import ClientFilter, parse_filter
 from store.filters.sql import CLIENT_ID, among
@@ -39,8 +40,9 @@ def test_the_models_equal_peewees_own(db: peewee.Database) -> None:
             assert type(mine.__data__[name]) is type(value), name
         assert not mine.dirty_fields and mine.__rel__ == {}
     anna = ours[0]
-    assert anna.pinned is True and anna.unread is True and anna.blocked is False
+    assert anna.pinned is True and anna.blocked is False
     assert isinstance(anna.responsible, Operator) and anna.responsible.name == "Olga"
+    assert is_unread(anna.id) and not is_unread(ours[1].id)
     assert anna.block is not None and anna.block.name == "Оплата"
     assert ours[2].last_action_at == dt.datetime(2024, 5, 1, 12, 30, 15, 250_000)
 
@@ -99,7 +101,7 @@ def test_the_column_list_is_the_text_peewee_renders(db: peewee.Database) -> None
         texts.append(cached[0])
         ours = read_clients(query.clone())
         assert [c.__data__ for c in ours] == [c.__data__ for c in query.clone()] and ours
-    assert '"t2"."unread"' in texts[1] and '"t1"."unread"' in texts[0]
+    assert '"t2"."bsuid"' in texts[1] and '"t1"."bsuid"' in texts[0]
 
 
 def test_ids_bound_as_one_text_select_the_same_clients(db: peewee.Database) -> None:

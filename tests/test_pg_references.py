@@ -26,6 +26,7 @@ from store.models import (
     BlockHistory,
     CampaignRecipient,
     Client,
+    ClientUnread,
     Label,
     LabelMembership,
     ListMembership,
@@ -40,6 +41,7 @@ REFERRING = (
     AdminNotice,
     BlockHistory,
     CampaignRecipient,
+    ClientUnread,
     LabelMembership,
     ListMembership,
     Message,
@@ -64,6 +66,7 @@ def _refer(client_id: int, n: int = 0) -> None:
     ListMembership.create(client=client_id, mailing_list=mailing_list)
     Message.create(client=client_id, bot=bot, direction="in", author_kind="client", text="hi")
     Variable.create(client=client_id, name=f"v{n}", value="x")
+    ClientUnread.insert(client=client_id, responsible=operator).on_conflict_ignore().execute()
 
 
 def _referring_ids() -> dict[str, set[int | None]]:
@@ -141,8 +144,9 @@ def test_every_reference_is_enforced_once(pg_db: peewee.Database) -> None:
             client=cid, bot=factories.bot(), direction="in", author_kind="client", text="hi"
         ),
         lambda cid: CampaignRecipient.create(campaign_id=1, client=cid),
+        lambda cid: ClientUnread.create(client=cid),
     ],
-    ids=["label", "list", "variable", "message", "campaign_recipient"],
+    ids=["label", "list", "variable", "message", "campaign_recipient", "client_unread"],
 )
 def test_a_row_for_a_missing_client_is_refused(
     refs_db: peewee.Database, insert: Callable[[int], object]

@@ -14,6 +14,7 @@ head are capped (``store.clients.query.COUNT_CAP``): "10,000+" beyond.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Final
 
 import peewee as pw
@@ -34,11 +35,13 @@ from store.clients.query import (
     page_clients,
     scope,
     select_clients,
+    unread_rows,
 )
 from store.db import database_proxy
-from store.filters import ClientFilter, FilterError
+from store.filters import ClientFilter, Condition, FilterError
 from store.filters.registry import TABS
 from store.filters.sql import tab
+from store.models import ClientUnread
 
 PAGE_SIZE: Final = 10  # cards per message
 TAB_LABELS: Final = {
@@ -70,28 +73,52 @@ def tab_counts(flt: ClientFilter, ctx: CommandContext) -> dict[str, ClientCount]
 
     First one pass over at most ``ONE_PASS_CAPS`` x ``COUNT_CAP`` matches tells every tab at
     once (a search read once, not five times); a filter matching more gets a bounded count per
-    tab, each reading at most ``COUNT_CAP + 1`` rows."""
+    tab, each reading at most ``COUNT_CAP + 1`` rows. No filter at all skips the pass: it
+    matches every client in scope, and telling which of 20,001 clients are unread cost more
+    than the pass (a hash of ``client_unread``: 45 ms at a million clients on PostgreSQL).
+    A tab whose clients are the unread ones by responsible is counted from ``client_unread``
+    alone (``unread_rows``)."""
     view = ctx.can("view_others")
     # An operator who may not see other operators' clients has none in Others: not a query
     # (the database would read every unread or matching client to find none).
     empty = {"others"} if scope(ctx.operator, view_others=view) is not None else set()
     cap = client_query.COUNT_CAP
     one_pass = ONE_PASS_CAPS * cap
-    flags = {name: tab(name, ctx.operator.id) for name in TABS}
-    marks = [pw.Case(None, [(flags[name], 1)], 0).alias(name) for name in TABS[1:]]
-    matches = select_clients(flt, ctx.operator, *marks, view_others=view).limit(one_pass + 1)
-    matches = matches.alias("matches")
-    sums = [pw.fn.SUM(getattr(matches.c, name)) for name in TABS[1:]]
-    row = database_proxy.execute(pw.Select([matches], [pw.fn.COUNT(pw.SQL("*")), *sums]))
-    found = [int(n or 0) for n in row.fetchone()]  # SUM of no rows is NULL
-    if found[0] <= one_pass:
-        capped = [ClientCount(min(n, cap), exact=n <= cap) for n in found]
-        return dict(zip(TABS, capped, strict=True))
+    # A filter of the unread clients by responsible (Unanswered) is counted from
+    # client_unread alone, its tabs tested on that table's copy of the responsible.
+    narrow = unread_rows(flt, ctx.operator, view_others=view) is not None
+    column = ClientUnread.responsible if narrow else None
+    flags = {name: tab(name, ctx.operator.id, column=column) for name in TABS}
+
+    def rows(*fields: pw.Node) -> pw.Select:
+        found = unread_rows(flt, ctx.operator, *fields, view_others=view)
+        return (
+            select_clients(flt, ctx.operator, *fields, view_others=view) if found is None else found
+        )
+
+    marks = [
+        (pw.Value(1) if flags[name] is None else pw.Case(None, [(flags[name], 1)], 0)).alias(name)
+        for name in TABS[1:]
+    ]
+    if flt.conditions:
+        matches = rows(*marks).limit(one_pass + 1).alias("matches")
+        sums = [pw.fn.SUM(getattr(matches.c, name)) for name in TABS[1:]]
+        row = database_proxy.execute(pw.Select([matches], [pw.fn.COUNT(pw.SQL("*")), *sums]))
+        found = [int(n or 0) for n in row.fetchone()]  # SUM of no rows is NULL
+        if found[0] <= one_pass:
+            capped = [ClientCount(min(n, cap), exact=n <= cap) for n in found]
+            return dict(zip(TABS, capped, strict=True))
     queries = {}
     for name in TABS:
         if name in empty:
             continue
-        query = select_clients(flt, ctx.operator, pw.SQL("1"), view_others=view)
+        as_tab = Condition("tab", (name, ctx.operator.id), False, f"tab:{name}")
+        tabbed = replace(flt, conditions=(*flt.conditions, as_tab))
+        narrowed = unread_rows(tabbed, ctx.operator, pw.SQL("1"), view_others=view)
+        if narrowed is not None:
+            queries[name] = narrowed
+            continue
+        query = rows(pw.SQL("1"))
         cond = flags[name]
         queries[name] = query if cond is None else query.where(cond)
     counts = capped_counts(queries)

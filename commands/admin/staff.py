@@ -9,6 +9,7 @@ from commands.admin.context import CommandContext, CommandError
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.admin.reply import Reply
 from config import CAPABILITIES
+from store.clients.unread import free_unread_of
 from store.db import write_transaction
 from store.models import AuditLog, Client, Operator
 from store.permissions import UnknownCapability, check_capability, overrides_of, set_override
@@ -84,6 +85,7 @@ def operators(ctx: CommandContext, args: str) -> Reply:
                 raise CommandError(f"No operator with Telegram id {telegram_id}.")
             Operator.update(active=False, on_shift=False).where(Operator.id == target.id).execute()
             freed = Client.update(responsible=None).where(Client.responsible == target.id).execute()
+            free_unread_of(target.id)
         return Reply(f"Removed {target.name}; {freed} of their clients are free now.")
     raise CommandError(f"Unknown action {words[0]!r}: use add, remove, grant or revoke.")
 

@@ -29,7 +29,7 @@ import peewee as pw
 
 from store.audit import record_audit
 from store.clients.names import ActionError, assignee, ensure_ids, existing_ids, split_names
-from store.clients.query import where_clause
+from store.clients.query import count_clients, where_clause
 from store.clients.targets import (
     delete_clients,
     deleting_clients,
@@ -37,7 +37,7 @@ from store.clients.targets import (
     select_targets,
     target_ids,
 )
-from store.clients.unread import mark_read, mark_unread
+from store.clients.unread import follow_responsible, mark_read, mark_unread
 from store.db import database_proxy, is_postgres, write_transaction
 from store.filters import ClientFilter
 from store.filters.resolve import nearest
@@ -156,7 +156,8 @@ def plan_bulk(action: str, argument: str | None, flt: ClientFilter, viewer: Oper
         action=action,
         argument=argument,
         filter_text=flt.text,
-        count=_count(where),
+        # The filter's count: of client_unread alone for Unanswered (query.unread_rows).
+        count=count_clients(flt, viewer),
         needs_confirmation=spec.destructive,
         viewer=viewer,
         audit_action=action,
@@ -261,7 +262,9 @@ def _assign(plan: BulkPlan) -> int:
         if target is None
         else (Client.responsible.is_null() | (Client.responsible != target))
     )
-    return int(Client.update(responsible=target).where(_and(plan.where, differs)).execute())
+    changed = int(Client.update(responsible=target).where(_and(plan.where, differs)).execute())
+    follow_responsible(target_ids() if plan.where is not None else None, target)
+    return changed
 
 
 def _add(membership: type[pw.Model], column: str) -> Callable[[BulkPlan], int]:

@@ -36,8 +36,17 @@ from store.clients.cursor import Cursor, decode_cursor
 from store.clients.rows import execute, read_clients
 from store.db import database_proxy, is_postgres
 from store.filters import ClientFilter, Condition, parse_filter
-from store.filters.sql import CLIENT_ID, CLIENT_SEARCH, SEARCH_ID, Form, among, side_match
-from store.models import Client, Operator
+from store.filters.sql import (
+    CLIENT_ID,
+    CLIENT_SEARCH,
+    SEARCH_ID,
+    Form,
+    among,
+    responsible,
+    side_match,
+    tab,
+)
+from store.models import Client, ClientUnread, Operator
 
 COUNT_CAP = 10_000  # clients; counts on pages are exact up to this, "10,000+" beyond
 SMALL_RESULT = COUNT_CAP  # clients; at most this many are collected and sorted for one page
@@ -47,6 +56,9 @@ WALK_IDS = 5_000
 # Filters that a page does not evaluate twice: the count gathers the matching ids on
 # PostgreSQL too (trigram searches, joins to memberships and variables; ``_count_with_ids``).
 GATHER_IDS = frozenset({"search", "id", "list", "label", "var"})
+# The terms a filter of unread clients may have and still be counted from ``client_unread``
+# alone (``unread_rows``): conditions on being unread and on the responsible operator.
+UNREAD_SIDE_KEYS = frozenset({"unanswered", "tab", "responsible", "sort"})
 # The indexes (migration 0001) whose order is the list order, per sort.
 ORDER_INDEX = {"activity": "client_pinned_last_action_at", "created": "client_pinned_created_at"}
 
@@ -85,12 +97,50 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def scope(viewer: Operator, *, view_others: bool = False) -> pw.ColumnBase | None:
+def scope(
+    viewer: Operator, *, view_others: bool = False, column: pw.Field | None = None
+) -> pw.ColumnBase | None:
     """The clients ``viewer`` may act on (or, with ``view_others``, look at); None for an
-    admin (everyone)."""
+    admin (everyone). ``column``: the responsible column tested (default the client's;
+    ``client_unread``'s copy for ``unread_rows``)."""
     if viewer.is_admin or view_others:
         return None
-    return Client.responsible.is_null() | (Client.responsible == viewer.id)
+    column = Client.responsible if column is None else column
+    return column.is_null() | (column == viewer.id)
+
+
+def unread_rows(
+    flt: ClientFilter, viewer: Operator, *fields: pw.Node, view_others: bool = False
+) -> pw.Select | None:
+    """``fields`` of the ``client_unread`` rows of the clients ``flt`` selects within
+    ``viewer``'s scope, when the filter asks for the unread clients and tests nothing else
+    but their responsible operator (``UNREAD_SIDE_KEYS``, none negated): the Unanswered tab,
+    with Mine / Others / Free, ``responsible:`` or an operator's scope. None otherwise.
+
+    Each such row is one such client (``client_unread``'s rows are exactly the unread clients,
+    its ``responsible_id`` a copy of the client's: ``store.clients.unread``), so counting them
+    reads the narrow table and its ``(responsible_id, client_id)`` index alone; joined back to
+    ``client`` for the responsible, the capped counts of ``/clients unanswered`` took 100-500
+    ms at a million clients on PostgreSQL. ``CLIENT_ID`` among ``fields`` is read as
+    ``client_unread.client_id`` (named ``id``); other fields must name no column of ``client``.
+    """
+    if not any(_asks_unread(c) for c in flt.conditions):
+        return None
+    column = ClientUnread.responsible
+    parts = [p for p in (scope(viewer, view_others=view_others, column=column),) if p is not None]
+    for condition in flt.conditions:
+        if condition.negated or condition.key not in UNREAD_SIDE_KEYS:
+            return None
+        part: pw.ColumnBase | None = None
+        if condition.key == "tab":
+            part = tab(*condition.value, column=column)
+        elif condition.key == "responsible":
+            part = responsible(condition.value, column)
+        if part is not None:
+            parts.append(part)
+    named = [ClientUnread.client.alias("id") if f is CLIENT_ID else f for f in fields]
+    query = ClientUnread.select(*named)
+    return query.where(*parts) if parts else query
 
 
 def compile_filter(text: str, viewer: Operator, zone: zoneinfo.ZoneInfo) -> ClientFilter:
@@ -177,8 +227,12 @@ def _counted(
     flt: ClientFilter, viewer: Operator, field: pw.Node, *, view_others: bool
 ) -> pw.Select:
     """``select_clients(flt, viewer, field)`` for a count, or the same rows of
-    ``client_search`` alone where ``_side_where`` allows (``CLIENT_ID`` is then its
-    ``client_id``, named ``id``; other fields must name no column of ``client``)."""
+    ``client_unread`` alone where ``unread_rows`` allows, or of ``client_search`` alone where
+    ``_side_where`` allows (``CLIENT_ID`` is then its ``client_id``, named ``id``; other fields
+    must name no column of ``client``)."""
+    unread = unread_rows(flt, viewer, field, view_others=view_others)
+    if unread is not None:
+        return unread
     side = _side_where(flt, viewer, view_others=view_others)
     if side is None:
         return select_clients(flt, viewer, field, view_others=view_others)

@@ -288,6 +288,7 @@ SPECS: tuple[FilterSpec, ...] = (
         _flag,
         lambda _v, _n: sql.unread(),
         flag=True,
+        form_sql=lambda _v, _n, form: sql.unread(form),
     ),
     FilterSpec(
         "stage",
@@ -321,6 +322,7 @@ SPECS: tuple[FilterSpec, ...] = (
         _tab,
         lambda v, _n: sql.tab(*v),
         values=lambda _v: list(TABS),
+        form_sql=lambda v, _n, form: sql.tab(v[0], v[1], form),
     ),
     FilterSpec(
         "sort",

@@ -19,7 +19,7 @@ from typing import Any, Literal, cast
 import peewee as pw
 
 from store.db import is_postgres
-from store.models import Client, LabelMembership, ListMembership, Variable
+from store.models import Client, ClientUnread, LabelMembership, ListMembership, Variable
 
 TRIGRAM = 3  # characters a trigram index needs to help
 
@@ -132,9 +132,9 @@ def _member(members: pw.SelectQuery, correlated: pw.SelectQuery, form: Form) -> 
       million clients, ~55 ms) to test 400 clients; ``EXISTS`` probes for just those (0.5 ms).
     - ``test``: ``+id IN (members)`` (SQLite): the members collected once, each client that
       another index yields tested against them, never read by id from the members. For the
-      unread clients: SQLite's statistics see two values of ``unread`` and guess half the
-      table, so it drove ``label:hot unanswered`` by the label (89,599 client rows read by id,
-      ~200 ms) rather than by the 79,804 unread ids in their index (~65 ms).
+      unread clients: SQLite drove ``label:hot unanswered`` by the label (89,599 client rows
+      read by id, ~200 ms) rather than by the 79,804 unread ids (~65 ms); ``unread`` itself
+      is then written ``drive``.
     """
     if form == "probe":
         return pw.fn.EXISTS(correlated)
@@ -167,32 +167,44 @@ def variable(name: str | None, value: str | None, form: Form = "drive") -> Expr:
     return _member(Variable.select(Variable.client).where(cond), correlated, form)
 
 
-def responsible(ids: Sequence[int | None]) -> Expr:
-    """Bound to any of the operators; ``None`` in ``ids`` means bound to nobody."""
+def responsible(ids: Sequence[int | None], column: pw.Field | None = None) -> Expr:
+    """Bound to any of the operators; ``None`` in ``ids`` means bound to nobody. ``column``:
+    the responsible column to test (default ``client.responsible_id``; ``client_unread``'s
+    copy to count unread clients from that table alone, ``store.clients.query``)."""
+    column = Client.responsible if column is None else column
     parts: list[Expr] = []
     real = [i for i in ids if i is not None]
     if real:
-        parts.append(Client.responsible.in_(real))
+        parts.append(column.in_(real))
     if None in ids:
-        parts.append(Client.responsible.is_null())
+        parts.append(column.is_null())
     return _any(parts)
 
 
-def unread() -> Expr:
-    """The unread clients (``store.clients.unread`` writes them)."""
-    return Client.unread == True  # noqa: E712 (a SQL comparison, not a Python one)
+def unread(form: Form = "drive") -> Expr:
+    """The unread clients: those with a row in ``client_unread`` (``store.clients.unread``
+    writes it). ``form``: see ``Form``; ``test`` is written as ``drive``, since a filter that
+    asks for the unread clients is started from them (``store.clients.query.membership_form``:
+    its other memberships are the ones tested)."""
+    members = ClientUnread.select(ClientUnread.client)
+    correlated = ClientUnread.select(pw.SQL("1")).where(ClientUnread.client == CLIENT_ID)
+    return _member(members, correlated, "drive" if form == "test" else form)
 
 
-def tab(name: str, viewer_id: int) -> Expr | None:
-    """The tabs of F10 as conditions; ``all`` adds none."""
+def tab(
+    name: str, viewer_id: int, form: Form = "drive", *, column: pw.Field | None = None
+) -> Expr | None:
+    """The tabs of F10 as conditions; ``all`` adds none. ``column``: as ``responsible``; given
+    (``client_unread``'s), the rows tested are unread already, so ``unanswered`` adds none."""
     if name == "unanswered":
-        return unread()
+        return unread(form) if column is None else None
+    column = Client.responsible if column is None else column
     if name == "mine":
-        return Client.responsible == viewer_id
+        return column == viewer_id
     if name == "others":
-        return Client.responsible.is_null(False) & (Client.responsible != viewer_id)
+        return column.is_null(False) & (column != viewer_id)
     if name == "free":
-        return Client.responsible.is_null()
+        return column.is_null()
     return None
 
 

@@ -30,7 +30,8 @@ migrated before it.
 
 Migrations run in number order: on a database built from scratch this one runs before 1801
 creates ``campaign_recipient``, whose declared foreign key migration 1903 then converts the same
-way; a database that had the table when this ran has it replaced here (``_present``).
+way; a database that had the table when this ran has it replaced here (``_present``). The same
+holds for ``client_unread``, created and converted by migration 1910.
 ``down`` drops the triggers and functions and restores the constraints.
 """
 
@@ -43,6 +44,7 @@ REFERENCES = (
     ("admin_notice", "client_id", "client", "CASCADE", ("id",)),
     ("block_history", "client_id", "client", "CASCADE", ("id",)),
     ("campaign_recipient", "client_id", "client", "CASCADE", ("client_id", "campaign_id")),
+    ("client_unread", "client_id", "client", "CASCADE", ("client_id",)),  # 1910 converts it
     ("label_membership", "client_id", "client", "CASCADE", ("client_id", "label_id")),
     ("list_membership", "client_id", "client", "CASCADE", ("client_id", "mailing_list_id")),
     ("message", "client_id", "client", "CASCADE", ("id",)),
