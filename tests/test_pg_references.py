@@ -10,6 +10,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import peewee
 import psycopg
@@ -35,6 +36,7 @@ from store.models import (
     Variable,
 )
 from tests import factories
+from tests.conftest import migrated_store
 
 MIGRATION = "store.migrations.1430_references_per_statement"
 REFERRING = (
@@ -626,3 +628,22 @@ def test_a_label_add_racing_a_first_membership_still_adds_the_rest(
     assert [(r.count, r.changed) for r in results] == [(3, 2)]
     members = watcher.execute("SELECT client_id FROM label_membership ORDER BY 1").fetchall()
     assert members == [(cid,) for cid in sorted(ids)]
+
+
+def test_1960_leaves_sqlite_alone(tmp_path: Path) -> None:
+    """SQLite keeps its declared foreign keys: 1960's up and down change nothing there."""
+    migration = importlib.import_module(LARGE_1960)
+    with migrated_store(f"sqlite:///{tmp_path / 'store.db'}") as database:
+
+        def schema() -> list[tuple[str, str, str]]:
+            return list(
+                database.execute_sql(
+                    "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+                ).fetchall()
+            )
+
+        before = schema()
+        assert any(name == "label_membership" for _, name, _ in before)
+        migration.down(None, database)
+        migration.up(None, database)
+        assert schema() == before

@@ -123,6 +123,8 @@ ROW_LOCKS = """(
 # Deletes never wait for each other (shared), nor for small statements, which keep the row
 # locks: ingest's batches (≤ 40 clients) and single-row writes never wait for a bulk action.
 # Two large statements in different transactions do wait for each other (exclusive).
+# READ COMMITTED is assumed (the store's level): under REPEATABLE READ the cascade's snapshot
+# would predate the insert's commit, as it would with the row locks.
 LARGE = 1000
 KEYS = {"client": 19_600_001}  # pg_advisory_xact_lock's bigint key; no other lock uses it
 LARGE_DECLARE = "\n    many bigint[];"
