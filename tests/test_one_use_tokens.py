@@ -6,6 +6,7 @@ spend the token. On both databases."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
@@ -18,8 +19,9 @@ from commands.admin import tokens
 from commands.admin.context import CommandContext, CommandError
 from commands.admin.registry import ADMIN_COMMANDS
 from commands.app import tools
+from store.clock import utcnow
 from store.db import database_proxy
-from store.models import Client
+from store.models import Client, ProjectSetting
 from tests import factories
 from tests.admin_support import make_staff, press
 
@@ -107,3 +109,25 @@ def test_a_campaigns_cancel_then_launch_acts_once(db: peewee.Database) -> None:
     assert again.error and again.text.endswith(tokens.GONE["campaign"])
     launched = press(admin, plan, "🚀")
     assert launched.error and launched.text.endswith(tokens.GONE["campaign"])
+
+
+def test_a_new_token_clears_the_expired_ones_in_its_own_transaction(
+    db: peewee.Database,
+) -> None:
+    """``put`` stores the token and deletes the expired ones together (one commit); inside a
+    caller's transaction it is part of it: rolled back, neither happened."""
+    staff = make_staff()
+    me = staff["admin"].operator.id
+    old = tokens.put(me, "bulk", {"n": 1})
+    stale = utcnow() - dt.timedelta(seconds=tokens.TOKEN_TTL_S + 60)
+    ProjectSetting.update(updated_at=stale).where(
+        ProjectSetting.key == tokens.PREFIX + old
+    ).execute()
+    with database_proxy.atomic() as transaction:
+        inner = tokens.put(me, "bulk", {"n": 2})
+        transaction.rollback()
+    assert tokens.get(inner, me, "bulk") is None
+    assert ProjectSetting.get_or_none(ProjectSetting.key == tokens.PREFIX + old) is not None
+    new = tokens.put(me, "bulk", {"n": 3})
+    assert tokens.get(new, me, "bulk") == {"n": 3}
+    assert ProjectSetting.get_or_none(ProjectSetting.key == tokens.PREFIX + old) is None

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from commands.admin.context import CommandContext, CommandError
 from store.clock import utcnow
+from store.db import write_transaction
 from store.models import ProjectSetting
 
 TOKEN_TTL_S = 24 * 3600  # seconds a button's state stays valid
@@ -35,19 +36,27 @@ def put(operator_id: int, kind: str, data: dict[str, Any]) -> str:
     """Store ``data`` for ``operator_id``; returns the 10-character token to put in a button."""
     token = secrets.token_hex(5)
     expires = utcnow() + dt.timedelta(seconds=TOKEN_TTL_S)
-    ProjectSetting.create(
-        key=PREFIX + token,
-        value={"operator": operator_id, "kind": kind, "data": data, "expires": expires.isoformat()},
-    )
-    # Expired tokens are cleared as new ones are made: no background job needed.
-    (
-        ProjectSetting.delete()
-        .where(
-            ProjectSetting.key.startswith(PREFIX)
-            & (ProjectSetting.updated_at < utcnow() - dt.timedelta(seconds=TOKEN_TTL_S))
+    # One transaction, one commit: every /clients page makes a token, and each commit waits
+    # for its WAL flush (two of them were ~7 ms of /clients at 1M clients under load).
+    with write_transaction():
+        ProjectSetting.create(
+            key=PREFIX + token,
+            value={
+                "operator": operator_id,
+                "kind": kind,
+                "data": data,
+                "expires": expires.isoformat(),
+            },
         )
-        .execute()
-    )
+        # Expired tokens are cleared as new ones are made: no background job needed.
+        (
+            ProjectSetting.delete()
+            .where(
+                ProjectSetting.key.startswith(PREFIX)
+                & (ProjectSetting.updated_at < utcnow() - dt.timedelta(seconds=TOKEN_TTL_S))
+            )
+            .execute()
+        )
     return token
 
 
