@@ -101,18 +101,20 @@ class _ClientColumns(pw.ColumnBase):
     statement's ~0.55 ms of rendering (SQLite, PostgreSQL alike, 2026-12-06), on every page.
     """
 
-    _text: ClassVar[dict[str, str]] = {}  # alias ("t1") -> the column list
+    # (the database's quote characters, alias ("t1")) -> the column list
+    _text: ClassVar[dict[tuple[str, str], str]] = {}
 
     def __sql__(self, ctx: pw.Context) -> pw.Context:
         alias = ctx.alias_manager[Client._meta.table]
-        text = self._text.get(alias)
+        key = (str(ctx.state.quote), alias)
+        text = self._text.get(key)
         if text is None:
             # The fields themselves, rendered by peewee once (quoting as the database does).
             inner = pw.Context()
             inner.state = ctx.state  # the selection's scope and settings
             inner.alias_manager[Client._meta.table] = alias
             text = inner.sql(pw.CommaNodeList(Client._meta.sorted_fields)).query()[0]
-            self._text[alias] = text
+            self._text[key] = text
         return ctx.literal(text)
 
 
