@@ -135,13 +135,16 @@ def test_unanswered_is_counted_from_the_narrow_table_alone(db: peewee.Database) 
     admin, boris = staff["admin"], staff["operator"]
     vera = staff["other"].operator
     for n, owner in enumerate((boris.operator, boris.operator, vera, None, None, None)):
-        client(f"c{n}", unread=n % 2 == 0 or owner is None, responsible=owner)
-    client("read one", responsible=vera)
+        labels = ("hot",) if n in (0, 1, 3) else ()
+        client(f"c{n}", unread=n % 2 == 0 or owner is None, responsible=owner, labels=labels)
+    client("read one", responsible=vera, labels=("hot",))
     for text, viewer in (
         ("unanswered", admin.operator),
         ("unanswered tab:mine", boris.operator),
         ("tab:unanswered responsible:none", admin.operator),
         ("unanswered sort:created", boris.operator),
+        ("label:hot unanswered", admin.operator),
+        ("-label:hot tab:unanswered", boris.operator),
     ):
         flt = parse_filter(text, viewer, MOSCOW)
         query = unread_rows(flt, viewer, pw.SQL("1"))
@@ -171,6 +174,8 @@ def test_unanswered_is_counted_from_the_narrow_table_alone(db: peewee.Database) 
             "free": sum(c.responsible_id is None for c in rows),
         }
         assert {name: count.value for name, count in counts.items()} == expected, ctx
+    assert tab_count("label:hot unanswered", admin.operator) == 2  # c0, c3
+    assert tab_count("-label:hot unanswered tab:free", admin.operator) == 2  # c4, c5
     assert tab_count("unanswered", admin.operator) == 5
     assert tab_count("unanswered", boris.operator) == 4  # his one and the three free
 

@@ -95,34 +95,44 @@ def id_contains(needles: Sequence[str]) -> Expr:
     return _any(parts)
 
 
-def in_lists(list_ids: Sequence[int], negated: bool, form: Form = "drive") -> Expr:
-    """In any of the lists; negated: in none of them. ``form``: see ``Form``."""
+def in_lists(
+    list_ids: Sequence[int], negated: bool, form: Form = "drive", *, column: Expr = CLIENT_ID
+) -> Expr:
+    """In any of the lists; negated: in none of them. ``form``: see ``Form``. ``column``: the
+    client id tested (default ``client.id``; ``client_unread.client_id`` for
+    ``store.clients.query.unread_rows``)."""
     correlated = ListMembership.select(pw.SQL("1")).where(
-        (ListMembership.client == CLIENT_ID) & ListMembership.mailing_list.in_(list_ids)
+        (ListMembership.client == column) & ListMembership.mailing_list.in_(list_ids)
     )
     if negated:
         return _none_of(correlated)
     members = ListMembership.select(ListMembership.client).where(
         ListMembership.mailing_list.in_(list_ids)
     )
-    return _member(members, correlated, form)
+    return _member(members, correlated, form, column)
 
 
-def has_labels(label_ids: Sequence[int], negated: bool, form: Form = "drive") -> Expr:
-    """Having any of the labels; negated: having none of them. ``form``: see ``Form``."""
+def has_labels(
+    label_ids: Sequence[int], negated: bool, form: Form = "drive", *, column: Expr = CLIENT_ID
+) -> Expr:
+    """Having any of the labels; negated: having none of them. ``form``, ``column``: as
+    ``in_lists``."""
     correlated = LabelMembership.select(pw.SQL("1")).where(
-        (LabelMembership.client == CLIENT_ID) & LabelMembership.label.in_(label_ids)
+        (LabelMembership.client == column) & LabelMembership.label.in_(label_ids)
     )
     if negated:
         return _none_of(correlated)
     members = LabelMembership.select(LabelMembership.client).where(
         LabelMembership.label.in_(label_ids)
     )
-    return _member(members, correlated, form)
+    return _member(members, correlated, form, column)
 
 
-def _member(members: pw.SelectQuery, correlated: pw.SelectQuery, form: Form) -> Expr:
-    """The client is one of ``members`` (a subquery of client ids), in ``form``:
+def _member(
+    members: pw.SelectQuery, correlated: pw.SelectQuery, form: Form, column: Expr = CLIENT_ID
+) -> Expr:
+    """The client (``column``: its id) is one of ``members`` (a subquery of client ids), in
+    ``form``:
 
     - ``drive``: ``id IN (members)``, which lets the database start from the members: the
       plan for a count, or when the members are few.
@@ -139,8 +149,8 @@ def _member(members: pw.SelectQuery, correlated: pw.SelectQuery, form: Form) -> 
     if form == "probe":
         return pw.fn.EXISTS(correlated)
     if form == "test":
-        return pw.NodeList((pw.SQL("+"), CLIENT_ID), glue="").in_(members)
-    return CLIENT_ID.in_(members)
+        return pw.NodeList((pw.SQL("+"), column), glue="").in_(members)
+    return column.in_(members)
 
 
 def _none_of(correlated: pw.SelectQuery) -> Expr:
@@ -155,16 +165,18 @@ def _none_of(correlated: pw.SelectQuery) -> Expr:
     return ~pw.fn.EXISTS(correlated)
 
 
-def variable(name: str | None, value: str | None, form: Form = "drive") -> Expr:
-    """Has a variable with exactly this name and/or exactly this value. ``form``: see
-    ``Form``."""
+def variable(
+    name: str | None, value: str | None, form: Form = "drive", *, column: Expr = CLIENT_ID
+) -> Expr:
+    """Has a variable with exactly this name and/or exactly this value. ``form``, ``column``:
+    as ``in_lists``."""
     cond: Expr | None = None
     if name is not None:
         cond = Variable.name == name
     if value is not None:
         cond = (Variable.value == value) if cond is None else cond & (Variable.value == value)
-    correlated = Variable.select(pw.SQL("1")).where((Variable.client == CLIENT_ID) & cond)
-    return _member(Variable.select(Variable.client).where(cond), correlated, form)
+    correlated = Variable.select(pw.SQL("1")).where((Variable.client == column) & cond)
+    return _member(Variable.select(Variable.client).where(cond), correlated, form, column)
 
 
 def responsible(ids: Sequence[int | None], column: pw.Field | None = None) -> Expr:
