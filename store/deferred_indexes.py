@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 from store.clients.search_index import ABANDONED_S
@@ -46,6 +47,9 @@ POSTGRES_INDEXES: Final = (
     "AND i.indisvalid AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = c.oid) "
     "ORDER BY c.relname"
 )
+
+NEXT: Final = "SELECT name, definition FROM deferred_index ORDER BY name LIMIT 1"
+NEXT_FREE: Final = NEXT + " FOR UPDATE SKIP LOCKED"  # PostgreSQL
 
 
 def secondary_indexes(table: str) -> list[tuple[str, str]]:
@@ -91,20 +95,49 @@ def touch() -> None:
     execute_text("UPDATE deferred_index SET touched_at = ?", (time.time(),))
 
 
-def restore(limit: int | None = None) -> int:
+def restore(limit: int | None = None, workers: int = 1) -> int:
     """Recreate the recorded indexes, each in its own write transaction with the removal of
-    its record; ``limit``: at most that many. Returns how many were recreated."""
+    its record; ``limit``: at most that many. Returns how many were recreated.
+
+    ``workers`` (PostgreSQL, without a ``limit``): that many connections build indexes at
+    once, each taking the next record nobody holds; on SQLite, which has one writer, one."""
     database = database_proxy.obj
     # migrate() restores before migrating: the table may not exist yet.
     if not database.table_exists("deferred_index"):
         return 0
+    if workers > 1 and limit is None and is_postgres():
+        # CREATE INDEX takes a SHARE lock, which does not conflict with itself: the builds of
+        # one table run side by side; the trigram GIN builds are single-process (PostgreSQL
+        # 15), the B-tree ones sort in parallel workers only part of the time.
+        with ThreadPoolExecutor(workers - 1) as pool:
+            others = [pool.submit(_restore_in_thread) for _ in range(workers - 1)]
+            built = _restore(None, skip_locked=True)
+            built += sum(other.result() for other in others)
+        # Then wait for any record another process (the tick) was holding, as below.
+        return built + _restore(None)
+    return _restore(limit)
+
+
+def _restore_in_thread() -> int:
+    """``_restore`` on this thread's own connection (peewee keeps one per thread)."""
+    database = database_proxy.obj
+    database.connect(reuse_if_open=True)
+    try:
+        return _restore(None, skip_locked=True)
+    finally:
+        database.close()
+
+
+def _restore(limit: int | None, *, skip_locked: bool = False) -> int:
+    """``skip_locked`` (PostgreSQL): pass over the records other connections are rebuilding
+    (locked by their transactions) instead of waiting for them; done when none is free."""
+    database = database_proxy.obj
+    query = NEXT_FREE if skip_locked else NEXT
     built = 0
     while limit is None or built < limit:
         with write_transaction():
             # Read under the write lock: another process may have recreated it meanwhile.
-            row = database.execute_sql(
-                "SELECT name, definition FROM deferred_index ORDER BY name LIMIT 1"
-            ).fetchone()
+            row = database.execute_sql(query).fetchone()
             if row is None:
                 return built
             if is_postgres():

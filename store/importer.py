@@ -52,6 +52,9 @@ MAX_SHORTEST: Final = min(MAX_NAME, MAX_MESSENGER_ID, MAX_TAG, MAX_BLOCK)
 # instead of an index entry per row.
 DEFER_MIN_ROWS: Final = 50_000
 DEFER_RATIO: Final = 4
+# Connections rebuilding the deferred indexes at the end of an import (PostgreSQL): two cut
+# the builds of a million-client store from 24.5-27.4 to 18.6-20.1 s (load average 5).
+RESTORE_WORKERS: Final = 2
 
 Progress = Callable[[int], None]
 """Called after each batch with the number of data rows it covered (good and bad)."""
@@ -137,7 +140,7 @@ def import_csv(
         # The new clients into the search index (SQLite), with any a crashed import left.
         catch_up()
     finally:
-        deferred_indexes.restore()
+        deferred_indexes.restore(workers=RESTORE_WORKERS)
     return report
 
 

@@ -148,6 +148,21 @@ def test_the_index_definitions_come_from_the_database(store: peewee.Database) ->
     assert all_indexes() == before
 
 
+def test_two_connections_rebuild_every_index_once(store: peewee.Database) -> None:
+    # The import's end: on PostgreSQL a second connection (a thread of its own) takes the
+    # records the first one does not hold; on SQLite one connection does them all.
+    before = all_indexes()
+    make_client("shop_tg", "x1", "X 1")
+    dropped = deferred_indexes.defer()
+    assert sorted(dropped) == sorted(before) and all_indexes() == {}
+    assert deferred_indexes.restore(workers=2) == len(before)
+    assert all_indexes() == before and deferred_indexes.deferred() == []
+    assert schema_matches_models(store)
+    assert deferred_indexes.restore(workers=2) == 0
+    # The import's own connection is still usable after the other thread's closed.
+    assert Client.select().where(Client.messenger_id == "x1").count() == 1
+
+
 @settings(
     max_examples=10,
     deadline=None,
