@@ -51,7 +51,9 @@ def _cases(ctx: CommandContext) -> list[tuple[str, Callable[[], Reply]]]:
     ]
 
 
-def run_commands(repeat: int) -> list[dict[str, Any]]:
+def run_commands(repeat: int, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Time each command ``repeat`` times for both viewers; ``only``: just the commands whose
+    label contains one of these texts (all when None or empty)."""
     settings = Settings()
     results = []
     print(f"  {'viewer':<9} {'command':<30} {'p50 ms':>8} {'p95 ms':>8}")
@@ -59,6 +61,8 @@ def run_commands(repeat: int) -> list[dict[str, Any]]:
         operator = Operator.get(Operator.telegram_id == viewer_tid)
         ctx = CommandContext(operator=operator, settings=settings)
         for label, call in _cases(ctx):
+            if only and not any(text in label for text in only):
+                continue
             samples = _timed(call, repeat)
             row = {
                 "viewer": operator.role,
@@ -112,6 +116,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pg-name", default="sb_bench_admin", help="the bench database")
     parser.add_argument("--reuse", action="store_true", help="keep and reuse the bench database")
     parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="time only the commands whose label contains TEXT (repeatable), e.g. search",
+    )
+    parser.add_argument(
         "--no-commands", dest="commands", action="store_false", help="skip the command timings"
     )
     parser.add_argument(
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
             if kind == "postgres":
                 print(f"  {describe(db)}")
             if args.commands:
-                run_commands(args.repeat)
+                run_commands(args.repeat, args.only)
             if args.select_all:
                 select_all_then_bulk()
         finally:
