@@ -4,19 +4,23 @@ path ran no query at all."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
+
+Item = TypeVar("Item")
 
 
 @contextmanager
-def captured_statements() -> Iterator[list[str]]:
-    """Yield a list that fills with the SQL text of every statement peewee executes."""
-    seen: list[str] = []
+def _caught(item: Callable[[tuple[Any, ...]], Item]) -> Iterator[list[Item]]:
+    """Yield a list that fills with ``item(msg)`` of every statement peewee logs (its log
+    record's message is the tuple (sql, params))."""
+    seen: list[Item] = []
 
     class Catch(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if isinstance(record.msg, tuple):
-                seen.append(str(record.msg[0]))
+                seen.append(item(record.msg))
 
     logger = logging.getLogger("peewee")
     handler, level = Catch(), logger.level
@@ -27,3 +31,17 @@ def captured_statements() -> Iterator[list[str]]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+@contextmanager
+def captured_statements() -> Iterator[list[str]]:
+    """Yield a list that fills with the SQL text of every statement peewee executes."""
+    with _caught(lambda msg: str(msg[0])) as seen:
+        yield seen
+
+
+@contextmanager
+def captured_queries() -> Iterator[list[tuple[str, Any]]]:
+    """Yield a list that fills with (SQL text, parameters) of every statement peewee executes."""
+    with _caught(lambda msg: (str(msg[0]), msg[1])) as seen:
+        yield seen

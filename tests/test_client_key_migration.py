@@ -6,11 +6,7 @@ as it is. The tab counts of a search stay what ``client`` itself says, on both d
 from __future__ import annotations
 
 import importlib
-import logging
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import peewee
 import pytest
@@ -24,6 +20,7 @@ from store.models import Client
 from store.permissions import set_override
 from tests import factories as f
 from tests.admin_support import make_staff
+from tests.sqllog import captured_queries
 
 MIGRATION = importlib.import_module("store.migrations.1950_client_key_with_responsible")
 SEARCH = "search:анна"
@@ -99,27 +96,6 @@ def test_search_tab_counts_are_the_clients_own(
     assert _counts(boris) == expected
 
 
-@contextmanager
-def _statements() -> Iterator[list[tuple[str, Any]]]:
-    """(sql, params) of every statement peewee runs inside."""
-    seen: list[tuple[str, Any]] = []
-
-    class Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if isinstance(record.msg, tuple):
-                seen.append(record.msg)
-
-    logger = logging.getLogger("peewee")
-    handler, level = Catch(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield seen
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 def test_postgres_key_carries_the_responsible_and_down_removes_it(pg_db: peewee.Database) -> None:
     assert _key_definition(pg_db).endswith("USING btree (id) INCLUDE (responsible_id)")
     MIGRATION.down(None, pg_db)
@@ -143,7 +119,7 @@ def test_postgres_search_tab_counts_read_the_responsible_from_the_key(
     _world(staff, 3)
     ctx = staff["admin"]
     pg_db.execute_sql("VACUUM ANALYZE client")  # pages all-visible, as a settled table's are
-    with _statements() as seen:
+    with captured_queries() as seen:
         admin_clients.tab_counts(admin_clients.parse(ctx, SEARCH), ctx)
     [(sql, params)] = [s for s in seen if "client_search" in s[0]]
     # Sequential scans priced out: a small table shows what the planner may use.

@@ -5,7 +5,6 @@ when the query's condition proves the index's ``IS NOT NULL``."""
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import Any
 
 import peewee
@@ -16,6 +15,7 @@ from store.clock import utcnow
 from store.db import is_postgres
 from store.filters.suggest import distinct_values
 from store.models import Block, Bot, Client, Job, Message, Operator
+from tests.sqllog import captured_queries
 
 partial = importlib.import_module("store.migrations.1920_partial_indexes")
 outbox_index = importlib.import_module("store.migrations.1921_partial_outbox_index")
@@ -168,23 +168,9 @@ def test_down_restores_full_indexes_and_up_partial_again(db: peewee.Database) ->
 
 def _statements_of(calls: list[Any]) -> list[tuple[str, Any]]:
     """(sql, params) of every statement peewee runs while ``calls`` run."""
-    seen: list[tuple[str, Any]] = []
-
-    class Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if isinstance(record.msg, tuple):
-                seen.append(record.msg)
-
-    logger = logging.getLogger("peewee")
-    handler, level = Catch(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
+    with captured_queries() as seen:
         for call in calls:
             call()
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
     return seen
 
 
