@@ -56,6 +56,13 @@ def db(db_url: str) -> Iterator[peewee.Database]:
 
 
 @pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[peewee.Database]:
+    """A migrated store on a SQLite file only."""
+    with migrated_store(f"sqlite:///{tmp_path / 'store.db'}") as database:
+        yield database
+
+
+@pytest.fixture
 def pg_db(pg_url: str) -> Iterator[peewee.Database]:
     """A migrated store on a throwaway PostgreSQL database only."""
     with migrated_store(pg_url) as database:

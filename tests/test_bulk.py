@@ -213,17 +213,17 @@ def test_delete_needs_confirmation_and_takes_every_row_naming_the_client(
 
 
 def test_sqlite_declares_no_reference_the_delete_statements_would_miss(
-    db: peewee.Database,
+    sqlite_db: peewee.Database,
 ) -> None:
     """``deleting_clients`` turns SQLite's foreign keys off because ``delete_clients``
     deletes from every table the database says refers to a client, and nothing refers to
     those: the database's own declared keys, not only the models', say so."""
-    if is_postgres(db):
-        pytest.skip("PostgreSQL keeps its references on (migration 1430's triggers)")
-    tables = [r[0] for r in db.execute_sql("SELECT name FROM sqlite_schema WHERE type = 'table'")]
+    tables = [
+        r[0] for r in sqlite_db.execute_sql("SELECT name FROM sqlite_schema WHERE type = 'table'")
+    ]
     references: dict[str, set[tuple[str, str]]] = {}
     for table in tables:
-        for key in db.execute_sql(f'PRAGMA foreign_key_list("{table}")'):
+        for key in sqlite_db.execute_sql(f'PRAGMA foreign_key_list("{table}")'):
             references.setdefault(key[2], set()).add((table, key[6]))
     referring = {m._meta.table_name for m in Client._meta.backrefs.values()}
     assert references["client"] == {(t, "CASCADE") for t in referring}
@@ -273,13 +273,12 @@ def test_a_delete_on_sqlite_checkpoints_its_wal_after_commit_in_a_thread(
 
 
 def test_a_delete_on_sqlite_writes_the_search_tombstones_in_one_statement(
-    admin: Operator, db: peewee.Database
+    sqlite_db: peewee.Database,
 ) -> None:
     """The deleted clients' values go to client_fts_stale as client_fts_ad would put them,
     and only for clients the index holds (not those an unfinished import left for catch_up);
     the trigger is back, unchanged, for the next delete; the index agrees after the purge."""
-    if is_postgres(db):
-        pytest.skip("SQLite's FTS5 index only")
+    admin = operator(1, "Admin", "admin")
     old = client("gone old", "m-old", lists=("Gone",))
     with write_transaction():
         defer_new_clients()  # an import in progress: clients after this are not indexed yet
@@ -288,16 +287,16 @@ def test_a_delete_on_sqlite_writes_the_search_tombstones_in_one_statement(
     with captured_statements() as seen:
         assert bulk("delete", None, "list:Gone", admin, yes=True) == 2
     assert "DROP TRIGGER client_fts_ad" in seen and TOMBSTONE_TRIGGER in seen
-    stale = db.execute_sql("SELECT id, name, messenger_id FROM client_fts_stale").fetchall()
+    stale = sqlite_db.execute_sql("SELECT id, name, messenger_id FROM client_fts_stale").fetchall()
     assert stale == [(old.id, "gone old", "m-old")]
     trigger = "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'client_fts_ad'"
-    assert db.execute_sql(trigger).fetchone()[0] == TOMBSTONE_TRIGGER
+    assert sqlite_db.execute_sql(trigger).fetchone()[0] == TOMBSTONE_TRIGGER
     catch_up()
     while purge_stale():
         pass
-    assert index_agrees(db) and new.id > old.id
+    assert index_agrees(sqlite_db) and new.id > old.id
     kept.delete_instance()  # one client, the trigger's way
-    assert db.execute_sql("SELECT id FROM client_fts_stale").fetchall() == [(kept.id,)]
+    assert sqlite_db.execute_sql("SELECT id FROM client_fts_stale").fetchall() == [(kept.id,)]
 
 
 def test_a_delete_inside_a_transaction_keeps_foreign_keys_on(

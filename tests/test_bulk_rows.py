@@ -7,12 +7,10 @@ import datetime as dt
 from typing import Any
 
 import peewee
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store.bulk_rows import insert_rows, select_rows, update_rows
-from store.db import is_postgres
 from store.models import Bot, Client, Message, Variable
 from store.sanitize import clean_text
 
@@ -180,11 +178,9 @@ def test_select_rows_by_integer_keys_and_update_to_null(db: peewee.Database) -> 
     assert got == [(other.id, None, True)]
 
 
-def test_an_aware_timestamp_is_stored_as_naive_utc_on_postgres(db: peewee.Database) -> None:
+def test_an_aware_timestamp_is_stored_as_naive_utc_on_postgres(pg_db: peewee.Database) -> None:
     """The store's timestamps are naive UTC: an aware one goes into the JSON rows as UTC
     (a cast of ISO text with an offset to ``timestamp`` would drop the offset)."""
-    if not is_postgres(db):
-        pytest.skip("PostgreSQL's JSON rows only; SQLite binds peewee's own timestamp text")
     client = a_client()
     moscow = dt.timezone(dt.timedelta(hours=3))
     at = dt.datetime(2026, 12, 6, 12, 0, 0, 250, tzinfo=moscow)

@@ -15,7 +15,6 @@ from commands.admin import CommandContext
 from commands.admin import clients as admin_clients
 from config import Settings
 from store.clients.unread import is_unread
-from store.db import is_postgres
 from store.models import Client
 from store.permissions import set_override
 from tests import factories as f
@@ -131,10 +130,8 @@ def test_postgres_search_tab_counts_read_the_responsible_from_the_key(
     assert "Index Only Scan using client_pkey" in plan, plan
 
 
-def test_sqlite_schema_is_left_as_it_is(db: peewee.Database) -> None:
-    if is_postgres(db):
-        pytest.skip("SQLite only: PostgreSQL's key is checked above")
-    before = db.execute_sql("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
-    MIGRATION.down(None, db)
-    MIGRATION.up(None, db)
-    assert db.execute_sql("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == before
+def test_sqlite_schema_is_left_as_it_is(sqlite_db: peewee.Database) -> None:
+    before = sqlite_db.execute_sql("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+    MIGRATION.down(None, sqlite_db)
+    MIGRATION.up(None, sqlite_db)
+    assert sqlite_db.execute_sql("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == before

@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import peewee
-import pytest
 
 from emulators import whatsapp_payloads as wp
 from emulators.whatsapp import GraphEmulator
 from store.clients.unread import is_unread
 from store.db import database_proxy, make_database
 from store.models import Bot, Client, Message
-from tests.conftest import migrated_store
 from tests.whatsapp_support import APP_SECRET, PHONE_ID, VERIFY_TOKEN, serve, settings_for
 
 KERRY = "16315551181"
 ANNA = "447700900123"
-
-
-@pytest.fixture
-def sqlite_db(tmp_path: Path) -> Iterator[peewee.Database]:
-    """A migrated SQLite store, for the cases where the database makes no difference."""
-    with migrated_store(f"sqlite:///{tmp_path / 'store.db'}") as database:
-        yield database
 
 
 def hook(base: str, bot: str = "wa") -> str:
